@@ -1,0 +1,92 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from app.config import Settings, get_settings
+from app.domain.accounts.controllers import MeController, UserController
+from app.domain.audit.controllers import AuditController
+from app.domain.auth.controllers import AuthController
+from app.domain.courses.controllers import CourseController, EnrollmentController
+from app.domain.deps import common_dependencies
+from app.domain.system.controllers import SystemController
+from app.lib.auth import PUBLIC, BearerAuthMiddleware
+from app.lib.idempotency import IdempotencyMiddleware
+from app.lib.observability import RequestContextMiddleware, configure_logging
+from app.lib.problems import exception_handlers
+from app.lib.throttle import RateLimitMiddleware
+from app.lib.versioning import add_deprecation_headers
+from app.runtime import Runtime
+
+FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
+V1_CONTROLLERS = [AuthController, MeController, UserController, CourseController, EnrollmentController, AuditController]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json or settings.is_production)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.runtime = Runtime.build(settings)
+        structlog.get_logger("lyceum").info("started", environment=settings.environment)
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    v1 = Router(path="/v1", route_handlers=V1_CONTROLLERS)
+    handlers: list[object] = [SystemController, v1]
+    if FRONTEND_DIST.is_dir():
+        handlers.append(
+            create_static_files_router(
+                path="/",
+                directories=[FRONTEND_DIST],
+                html_mode=True,
+                opt={PUBLIC: True},
+                include_in_schema=False,
+                name="frontend",
+            )
+        )
+
+    app = Litestar(
+        route_handlers=handlers,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        dependencies=common_dependencies,
+        exception_handlers=exception_handlers,
+        middleware=[
+            DefineMiddleware(BearerAuthMiddleware, exclude=["^/schema"], exclude_from_auth_key=PUBLIC),
+            IdempotencyMiddleware,
+            RateLimitMiddleware,
+        ],
+        before_send=[add_deprecation_headers],
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="Lyceum API",
+            version="1.0.0",
+            path="/schema",
+            description="AI-native learning platform. Errors are RFC 9457 problem+json.",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        debug=False,
+    )
+    # Outermost: every response (404s included) gets an X-Request-ID, a log line and a latency sample.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,206 @@
+"""``lyceum``: run the platform (up), migrate, seed, worker, and validate course content."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app.config import ConfigError, Settings, load_settings
+from app.server.embedded import EmbeddedStack, child_env
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        sys.exit(f"lyceum: configuration error: {exc}")
+
+
+@contextlib.contextmanager
+def _services(settings: Settings, persist: bool = True) -> Iterator[Settings]:
+    """Yield settings whose DATABASE_URL/REDIS_URL point at running servers, embedding what is missing."""
+    stack = EmbeddedStack(settings.data_dir, persist=persist)
+    try:
+        if not settings.database_url or not settings.redis_url:
+            print(
+                f"lyceum: starting embedded {'PostgreSQL ' if not settings.database_url else ''}"
+                f"{'Redis ' if not settings.redis_url else ''}in {settings.data_dir}",
+                flush=True,
+            )
+        database_url, redis_url = stack.start(settings.database_url, settings.redis_url)
+        yield replace(settings, database_url=database_url, redis_url=redis_url)
+    finally:
+        stack.stop()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from app.db.bootstrap import migrate
+
+    with _services(_settings(args)) as settings:
+        asyncio.run(migrate(settings))
+        print("lyceum: database is at the latest migration")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from app.db.bootstrap import migrate
+    from app.seed import seed
+
+    with _services(_settings(args)) as settings:
+        asyncio.run(migrate(settings))
+        report = asyncio.run(seed(settings))
+        print(
+            f"lyceum: seeded orgs {', '.join(report.orgs)}: {report.courses_written} course(s) written, "
+            f"{report.courses_unchanged} unchanged"
+        )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from jobs.worker import run_worker
+
+    settings = _settings(args)
+    if not settings.redis_url or not settings.database_url:
+        sys.exit("lyceum worker: set DATABASE_URL and REDIS_URL (or use `lyceum up`, which starts a worker)")
+    run_worker(settings)
+
+
+def cmd_courses_validate(args: argparse.Namespace) -> None:
+    from app.content.loader import validate_path
+
+    path = Path(args.path)
+    if not path.exists():
+        sys.exit(f"lyceum courses validate: {path} does not exist")
+    errors = validate_path(path)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        sys.exit(f"{len(errors)} error(s)")
+    print(f"lyceum: {path} is valid")
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
+            if response.status == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    from app.db.bootstrap import migrate
+    from app.seed import seed
+
+    settings = _settings(args)
+    stop = {"requested": False}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with _services(settings) as live:
+        asyncio.run(migrate(live))
+        report = asyncio.run(seed(live))
+        env = child_env(live.database_url, live.redis_url)
+        env["LYCEUM_DATA_DIR"] = str(live.data_dir)
+        url = f"http://{args.host}:{args.port}"
+        api = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.asgi:create_app",
+                "--factory",
+                "--host",
+                args.host,
+                "--port",
+                str(args.port),
+                "--no-access-log",
+                "--ws",
+                "websockets",
+            ],
+            env=env,
+        )
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
+        children = [api, worker]
+        try:
+            if not _wait_healthy(url, api):
+                print("lyceum: the API did not become healthy; see the log above", file=sys.stderr)
+                stop["requested"] = True
+            else:
+                _print_banner(url, report)
+            while not stop["requested"] and all(c.poll() is None for c in children):
+                time.sleep(0.3)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            print("lyceum: stopped", flush=True)
+
+
+def _print_banner(url: str, report: object) -> None:
+    from app.seed import SeedReport
+
+    assert isinstance(report, SeedReport)
+    lines = [
+        f"\n  Lyceum is running at {url}",
+        f"  API docs: {url}/schema",
+        "",
+        f"  Demo logins (password for all: {report.password}):",
+    ]
+    lines += [f"    org {org:<6} {email:<24} {', '.join(roles)}" for org, email, roles in report.users]
+    lines += ["", "  Press Ctrl-C to stop.\n"]
+    print("\n".join(lines), flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lyceum", description="Lyceum learning platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole platform (embedded PostgreSQL/Redis when no URLs are set)")
+    up.add_argument("--host", default=os.environ.get("LYCEUM_HOST", "127.0.0.1"))
+    up.add_argument("--port", type=int, default=int(os.environ.get("LYCEUM_PORT", "8000")))
+    up.add_argument("--data-dir", default=None, help="where embedded data lives (default .lyceum)")
+    up.set_defaults(func=cmd_up)
+    for name, func, text in (
+        ("migrate", cmd_migrate, "apply database migrations"),
+        ("seed", cmd_seed, "load demo orgs, users and courses (idempotent)"),
+        ("worker", cmd_worker, "run the SAQ background worker"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--data-dir", default=None)
+        p.set_defaults(func=func)
+    courses = sub.add_parser("courses", help="course content tools")
+    courses_sub = courses.add_subparsers(dest="courses_command", required=True)
+    validate = courses_sub.add_parser("validate", help="validate course YAML (a file or a directory)")
+    validate.add_argument("path")
+    validate.set_defaults(func=cmd_courses_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The one settings object, read from the environment once and validated at start.
+
+Every variable Lyceum reads is declared here (see docs/configuration.md). A bad value stops the
+process with a message naming the variable; secrets are wrapped so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+Environment = Literal["development", "test", "production"]
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A string that prints as ``**********`` so it cannot leak through logs or reprs."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket: ``burst`` tokens, refilled at ``per_second`` tokens/s."""
+
+    burst: int
+    per_second: float
+
+    @classmethod
+    def parse(cls, name: str, raw: str) -> RateLimit:
+        # Format "BURST/PERIOD" e.g. "10/60s" = 10 requests, one token back every 6 s.
+        try:
+            burst_text, period_text = raw.split("/", 1)
+            burst = int(burst_text)
+            unit = period_text[-1]
+            scale = {"s": 1, "m": 60, "h": 3600}[unit] if unit in "smh" else 1
+            amount = float(period_text[:-1] if unit in "smh" else period_text)
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"{name}={raw!r} is not a rate like '20/60s' (burst/period)") from exc
+        if burst <= 0 or amount <= 0:
+            raise ConfigError(f"{name}={raw!r}: burst and period must be positive")
+        return cls(burst=burst, per_second=burst / (amount * scale))
+
+    def __str__(self) -> str:
+        return f"{self.burst}/{self.burst / self.per_second:g}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: Environment = "development"
+    data_dir: Path = Path(".lyceum")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    redis_url: str = ""
+    db_app_user: str = "lyceum_app"
+    db_app_password: Secret = field(default_factory=lambda: Secret("lyceum_app"))
+    db_pool_size: int = 10
+    redis_key_prefix: str = "lyceum:"
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
+    anthropic_base_url: str = ""
+    log_level: str = "INFO"
+    log_json: bool = False
+    max_body_bytes: int = 1_048_576
+    page_max_limit: int = 100
+    cors_origins: tuple[str, ...] = ()
+    content_dir: Path = Path("content")
+    course_cache_seconds: int = 60
+    idempotency_ttl_seconds: int = 24 * 3600
+    rate_limit_enabled: bool = True
+    rate_limit_login_user: RateLimit = RateLimit(5, 5 / 60)
+    rate_limit_login_org: RateLimit = RateLimit(100, 100 / 60)
+    rate_limit_login_global: RateLimit = RateLimit(500, 500 / 60)
+    rate_limit_api_user: RateLimit = RateLimit(120, 2.0)
+    rate_limit_api_org: RateLimit = RateLimit(2000, 40.0)
+    rate_limit_api_global: RateLimit = RateLimit(20000, 400.0)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def redacted(self) -> dict[str, str]:
+        """Settings as strings, secrets masked: safe to log at start."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+# Variables outside the LYCEUM_ prefix that other tools already standardise.
+_UNPREFIXED = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+}
+
+
+def env_name(field_name: str) -> str:
+    return _UNPREFIXED.get(field_name, f"LYCEUM_{field_name.upper()}")
+
+
+def _convert(name: str, annotation: Any, raw: str) -> Any:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+        if value < 0:
+            raise ConfigError(f"{name}={raw!r} must not be negative")
+        return value
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false)")
+    if kind == "Path":
+        return Path(raw)
+    if kind == "Secret":
+        return Secret(raw)
+    if kind == "RateLimit":
+        return RateLimit.parse(name, raw)
+    if kind.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind == "Environment":
+        allowed = get_args(Environment)
+        if raw not in allowed:
+            raise ConfigError(f"{name}={raw!r} must be one of {', '.join(allowed)}")
+        return raw
+    return raw
+
+
+def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
+    if value and not value.startswith(schemes):
+        raise ConfigError(f"{name} must start with one of {', '.join(schemes)} (got scheme {value.split(':')[0]!r})")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
+    """Build Settings from ``environ`` (default: the process environment); raise ConfigError on bad input."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = env_name(f.name)
+        if name in env:
+            values[f.name] = _convert(name, f.type, env[name])
+    values.update(overrides)
+    settings = Settings(**values)
+    _check_url("DATABASE_URL", settings.database_url, ("postgresql://", "postgresql+asyncpg://", "postgres://"))
+    _check_url("REDIS_URL", settings.redis_url, ("redis://", "rediss://", "unix://"))
+    if not 1 <= settings.port <= 65535:
+        raise ConfigError(f"LYCEUM_PORT={settings.port} is not a TCP port")
+    if settings.page_max_limit < 1:
+        raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LYCEUM_LOG_LEVEL={settings.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+    return _with_secret_key(settings)
+
+
+def _with_secret_key(settings: Settings) -> Settings:
+    """Production needs an explicit key; development keeps a generated one in the data dir."""
+    if settings.secret_key:
+        if len(settings.secret_key.value) < 32:
+            raise ConfigError("LYCEUM_SECRET_KEY must be at least 32 characters")
+        return settings
+    if settings.is_production:
+        raise ConfigError("LYCEUM_SECRET_KEY is required when LYCEUM_ENVIRONMENT=production")
+    key_file = settings.data_dir / "secret_key"
+    if key_file.exists():
+        key = key_file.read_text().strip()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+    return _replace(settings, secret_key=Secret(key))
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    values = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    values.update(changes)
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,709 @@
+"""Load and validate course files (``content/courses/*.yaml``) and the seed plan (``content/seed.yaml``).
+
+Validation runs in two stages. First the YAML is parsed (syntax errors and duplicate keys are
+reported with their line) and decoded into the msgspec Structs of ``schema.py``, which checks shape,
+types, enums and ranges. Then the cross-field rules below run on the decoded course. Every problem
+becomes a :class:`ContentError` naming the file, the location inside the document
+(``modules[1].items[3].bloom_level``, ``$`` for the root) and the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import math
+import re
+import sys
+import typing
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import yaml
+
+from app.content.schema import (
+    ASSESSMENT_TYPES,
+    BLOOM_LEVELS,
+    CODE_LANGUAGES,
+    EMAIL_PATTERN,
+    IDENTIFIER_PATTERN,
+    ITEM_KINDS,
+    LEVELS,
+    ORG_SLUG_PATTERN,
+    ROLES,
+    SLUG_PATTERN,
+    CodeAssessment,
+    Course,
+    MultipleChoiceAssessment,
+    Rubric,
+    SeedPlan,
+    ShortAnswerAssessment,
+)
+
+T = TypeVar("T")
+
+SEED_FILE_NAME = "seed.yaml"
+COURSE_GLOB = "*.yaml"
+
+
+@dataclass(frozen=True)
+class ContentError:
+    """One validation problem. ``line`` is 1-based when known."""
+
+    file: str
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.path}: {self.reason}"
+        if self.line is not None and f"line {self.line}" not in self.reason:
+            text += f" (line {self.line})"
+        return text
+
+
+class ContentValidationError(Exception):
+    """Raised by the ``load_*`` functions; ``errors`` holds every problem found."""
+
+    def __init__(self, errors: Sequence[ContentError]) -> None:
+        self.errors: list[ContentError] = list(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+# =========================================================================== YAML parsing
+
+
+class _Document:
+    """A parsed YAML file: its data plus the line of every path, for error locations."""
+
+    def __init__(self, data: Any, lines: dict[str, int]) -> None:
+        self.data = data
+        self.lines = lines
+
+    def line_for(self, path: str) -> int | None:
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            parent = _parent_path(path)
+            if parent == path:
+                return None
+            path = parent
+
+
+def _parent_path(path: str) -> str:
+    if path == "$":
+        return path
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else "$"
+
+
+def _join(parent: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return str(key) if parent == "$" else f"{parent}.{key}"
+
+
+def _walk_nodes(
+    node: yaml.Node, path: str, lines: dict[str, int], duplicates: list[tuple[str, int]], active: set[int]
+) -> None:
+    if id(node) in active:  # a recursive alias; nothing sensible to map
+        return
+    active.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+            child = _join(path, key)
+            if key in seen and key != "<<":
+                duplicates.append((child, key_node.start_mark.line + 1))
+            seen.add(key)
+            lines.setdefault(child, key_node.start_mark.line + 1)
+            _walk_nodes(value_node, child, lines, duplicates, active)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value_node in enumerate(node.value):
+            child = _join(path, index)
+            lines.setdefault(child, value_node.start_mark.line + 1)
+            _walk_nodes(value_node, child, lines, duplicates, active)
+    active.discard(id(node))
+
+
+def _syntax_error(file: str, exc: yaml.YAMLError) -> ContentError:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        line, column = exc.problem_mark.line + 1, exc.problem_mark.column + 1
+        reason = f"YAML syntax error at line {line}, column {column}: {exc.problem}"
+        if exc.context:
+            where = ""
+            if exc.context_mark is not None and exc.context_mark.line + 1 != line:
+                where = f" started at line {exc.context_mark.line + 1}"
+            reason += f" ({exc.context}{where})"
+        return ContentError(file, "$", reason, line)
+    return ContentError(file, "$", f"YAML syntax error: {exc}")
+
+
+def _parse_yaml(path: Path) -> tuple[_Document | None, list[ContentError]]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [ContentError(file, "$", "file not found")]
+    except UnicodeDecodeError as exc:
+        return None, [ContentError(file, "$", f"file is not valid UTF-8 text ({exc.reason} at byte {exc.start})")]
+    except OSError as exc:
+        return None, [ContentError(file, "$", f"cannot read file: {exc.strerror or exc}")]
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[str, int] = {}
+        duplicates: list[tuple[str, int]] = []
+        if node is not None:
+            lines["$"] = node.start_mark.line + 1
+            _walk_nodes(node, "$", lines, duplicates, set())
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        return None, [_syntax_error(file, exc)]
+    finally:
+        loader.dispose()
+    if duplicates:
+        return None, [
+            ContentError(file, dup_path, f"duplicate key `{dup_path.rsplit('.', 1)[-1]}` (a key may appear once)", line)
+            for dup_path, line in duplicates
+        ]
+    if data is None:
+        return None, [ContentError(file, "$", "file is empty", 1)]
+    return _Document(data, lines), []
+
+
+# =========================================================================== msgspec decoding
+
+_AT = re.compile(r"^(?P<reason>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
+_BAD_ENUM = re.compile(r"^Invalid enum value (?P<value>.*)$")
+_BAD_TAG = re.compile(r"^Invalid value (?P<value>.*)$")
+_PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+_BAD_PATTERN = re.compile(r"^Expected `str` matching regex (?P<pattern>.*)$")
+_PATTERN_NAMES: dict[str, str] = {
+    SLUG_PATTERN: "a slug: 2-99 characters, lower-case letters, digits and dashes, not starting with a dash",
+    ORG_SLUG_PATTERN: "an org slug: 2-63 characters, lower-case letters, digits and dashes, not starting with a dash",
+    EMAIL_PATTERN: "a lower-case email address",
+    IDENTIFIER_PATTERN: "a Python identifier (letters, digits and underscores, not starting with a digit)",
+}
+
+_ENUM_CHOICES: dict[str, tuple[str, ...]] = {
+    "level": LEVELS,
+    "kind": ITEM_KINDS,
+    "bloom_level": BLOOM_LEVELS,
+    "language": CODE_LANGUAGES,
+    "roles": ROLES,
+}
+
+
+def _split_path(msgspec_path: str) -> list[str | int]:
+    return [key if key else int(index) for key, index in _PATH_TOKEN.findall(msgspec_path[1:])]
+
+
+def _format_path(segments: Sequence[str | int]) -> str:
+    path = "$"
+    for segment in segments:
+        path = _join(path, segment)
+    return path
+
+
+def _unwrap(annotation: Any, data: Any) -> Any:
+    """Strip Annotated/Optional and pick the member of a tagged union matching ``data``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        args = typing.get_args(annotation)
+        if args and origin not in (list, tuple, dict, typing.Literal):  # a union
+            members = [arg for arg in args if arg is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+            tag = data.get("type") if isinstance(data, dict) else None
+            for member in members:
+                config = getattr(member, "__struct_config__", None)
+                if config is not None and config.tag == tag:
+                    return member
+            return None
+        return annotation
+
+
+def _struct_at(root: type, data: Any, segments: Sequence[str | int]) -> tuple[type | None, Any]:
+    """The Struct type (and raw data) found at ``segments`` below ``root``, or (None, None)."""
+    annotation: Any = root
+    for segment in segments:
+        annotation = _unwrap(annotation, data)
+        if annotation is None:
+            return None, None
+        if isinstance(segment, int):
+            args = typing.get_args(annotation)
+            if typing.get_origin(annotation) is not list or not args:
+                return None, None
+            annotation = args[0]
+            data = data[segment] if isinstance(data, list) and segment < len(data) else None
+        else:
+            if not isinstance(annotation, type) or not issubclass(annotation, msgspec.Struct):
+                return None, None
+            by_name = {field.encode_name: field for field in msgspec.structs.fields(annotation)}
+            if segment not in by_name:
+                return None, None
+            annotation = by_name[segment].type
+            data = data.get(segment) if isinstance(data, dict) else None
+    annotation = _unwrap(annotation, data)
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation, data
+    return None, data
+
+
+def _value_at(data: Any, segments: Sequence[str | int]) -> Any:
+    for segment in segments:
+        if isinstance(segment, int) and isinstance(data, list) and segment < len(data):
+            data = data[segment]
+        elif isinstance(segment, str) and isinstance(data, dict):
+            data = data.get(segment)
+        else:
+            return None
+    return data
+
+
+def _explain(root: type, data: Any, segments: list[str | int], reason: str) -> tuple[list[str | int], str]:
+    """Make msgspec's terse message more helpful for authors (allowed values, did-you-mean)."""
+    last = segments[-1] if segments else None
+    unknown = _UNKNOWN_FIELD.match(reason)
+    if unknown:
+        name = unknown.group("field")
+        struct, _ = _struct_at(root, data, segments)
+        reason = f"unknown field `{name}`"
+        if struct is not None:
+            allowed = [field.encode_name for field in msgspec.structs.fields(struct)]
+            tag = getattr(struct, "__struct_config__").tag  # noqa: B009 - mypy does not know the attribute
+            owner = f"a `{tag}` assessment" if isinstance(tag, str) else "this object"
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"{owner} allows: {', '.join(allowed)}"
+            if isinstance(tag, str) and not close:
+                hint = f"not a field of {owner}; it allows: {', '.join(allowed)}"
+            reason += f" ({hint})"
+        return [*segments, name], reason
+    bad_pattern = _BAD_PATTERN.match(reason)
+    if bad_pattern:
+        pattern = bad_pattern.group("pattern").strip("'")
+        if pattern in _PATTERN_NAMES:
+            return segments, f"{_value_at(data, segments)!r} is not {_PATTERN_NAMES[pattern]}"
+        return segments, reason
+    if _BAD_ENUM.match(reason):
+        key = last if isinstance(last, str) else (segments[-2] if len(segments) > 1 else None)
+        if isinstance(key, str) and key in _ENUM_CHOICES:
+            reason += f" (allowed: {', '.join(_ENUM_CHOICES[key])})"
+        return segments, reason
+    bad_tag = _BAD_TAG.match(reason)
+    if bad_tag and last == "type":
+        return segments, f"unknown assessment type {bad_tag.group('value')} (allowed: {', '.join(ASSESSMENT_TYPES)})"
+    if reason == "Object missing required field `type`" and last == "assessment":
+        return segments, f"{reason} (one of: {', '.join(ASSESSMENT_TYPES)})"
+    return segments, reason
+
+
+def _decode(file: str, document: _Document, target: type[T]) -> tuple[T | None, list[ContentError]]:
+    try:
+        return msgspec.convert(document.data, target), []
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _AT.match(message)
+        segments = _split_path(match.group("path")) if match else []
+        reason = match.group("reason") if match else message
+        segments, reason = _explain(target, document.data, segments, reason)
+        path = _format_path(segments)
+        return None, [ContentError(file, path, reason, document.line_for(path))]
+
+
+# =========================================================================== course rules
+
+
+class _Report:
+    def __init__(self, file: str, document: _Document) -> None:
+        self.file = file
+        self.document = document
+        self.errors: list[ContentError] = []
+
+    def add(self, path: str, reason: str) -> None:
+        self.errors.append(ContentError(self.file, path, reason, self.document.line_for(path)))
+
+
+def _duplicates(values: Sequence[str]) -> Iterator[tuple[int, str]]:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            yield index, value
+        seen.add(value)
+
+
+def _check_course(course: Course, report: _Report) -> None:
+    competency_slugs = [competency.slug for competency in course.competencies]
+    for index, slug in _duplicates(competency_slugs):
+        report.add(f"competencies[{index}].slug", f"duplicate competency slug `{slug}`")
+    for index, slug in _duplicates([module.slug for module in course.modules]):
+        report.add(f"modules[{index}].slug", f"duplicate module slug `{slug}`")
+    for index, tag in _duplicates(course.tags):
+        report.add(f"tags[{index}]", f"duplicate tag `{tag}`")
+
+    item_paths: dict[str, str] = {}
+    for m_index, module in enumerate(course.modules):
+        for i_index, item in enumerate(module.items):
+            path = f"modules[{m_index}].items[{i_index}]"
+            if item.slug in item_paths:
+                report.add(f"{path}.slug", f"duplicate item slug `{item.slug}` (also at {item_paths[item.slug]})")
+            else:
+                item_paths[item.slug] = path
+
+    known_competencies = set(competency_slugs)
+    used_competencies: set[str] = set()
+    for m_index, module in enumerate(course.modules):
+        module_path = f"modules[{m_index}]"
+        if not any(item.kind == "assessment" for item in module.items):
+            report.add(
+                f"{module_path}.items",
+                f"module `{module.slug}` has no assessment item; every module needs at least one item "
+                "with `kind: assessment`",
+            )
+        for i_index, item in enumerate(module.items):
+            path = f"{module_path}.items[{i_index}]"
+            for p_index, prerequisite in enumerate(item.prerequisites):
+                if prerequisite == item.slug:
+                    report.add(f"{path}.prerequisites[{p_index}]", f"item `{item.slug}` cannot require itself")
+                elif prerequisite not in item_paths:
+                    report.add(
+                        f"{path}.prerequisites[{p_index}]",
+                        f"unknown prerequisite `{prerequisite}`: no item with that slug in this course"
+                        + _did_you_mean(prerequisite, item_paths),
+                    )
+            for p_index, prerequisite in _duplicates(item.prerequisites):
+                report.add(f"{path}.prerequisites[{p_index}]", f"prerequisite `{prerequisite}` is listed twice")
+            for c_index, competency in enumerate(item.competencies):
+                if competency not in known_competencies:
+                    report.add(
+                        f"{path}.competencies[{c_index}]",
+                        f"unknown competency `{competency}`: declare it under the course's `competencies`"
+                        + _did_you_mean(competency, known_competencies),
+                    )
+                used_competencies.add(competency)
+            for c_index, competency in _duplicates(item.competencies):
+                report.add(f"{path}.competencies[{c_index}]", f"competency `{competency}` is listed twice")
+            _check_item(item.kind, item.solution, item.assessment, path, report)
+
+    for index, slug in enumerate(competency_slugs):
+        if slug not in used_competencies:
+            report.add(
+                f"competencies[{index}]",
+                f"competency `{slug}` is declared but no item lists it under `competencies`",
+            )
+    _check_cycles(course, item_paths, report)
+
+
+def _did_you_mean(value: str, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _check_item(kind: str, solution: str, assessment: Any, path: str, report: _Report) -> None:
+    if kind == "assessment" and assessment is None:
+        report.add(path, "an item with `kind: assessment` needs an `assessment` section")
+    if kind != "assessment" and assessment is not None:
+        report.add(
+            f"{path}.assessment", f"only items with `kind: assessment` may have an `assessment` (this is a {kind})"
+        )
+    if solution.strip() and kind != "exercise":
+        report.add(f"{path}.solution", f"`solution` is only allowed on exercises (this is a {kind})")
+    if kind == "exercise" and not solution.strip():
+        report.add(path, "an exercise needs a `solution` (the worked answer graders and the tutor use)")
+    if assessment is None:
+        return
+    apath = f"{path}.assessment"
+    for key in ("pass_mark", "confidence_threshold"):
+        value = getattr(assessment, key)
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            report.add(f"{apath}.{key}", f"`{key}` must be a fraction between 0 and 1, got {value}")
+    if isinstance(assessment, MultipleChoiceAssessment):
+        for q_index, question in enumerate(assessment.questions):
+            qpath = f"{apath}.questions[{q_index}]"
+            if not 0 <= question.answer < len(question.options):
+                report.add(
+                    f"{qpath}.answer",
+                    f"answer index {question.answer} is out of range: the question has {len(question.options)} "
+                    f"options, so use 0 to {len(question.options) - 1} (counting from 0)",
+                )
+            for o_index, option in _duplicates(question.options):
+                report.add(f"{qpath}.options[{o_index}]", f"option {option!r} appears twice")
+    elif isinstance(assessment, ShortAnswerAssessment):
+        _check_rubric(assessment.rubric, f"{apath}.rubric", report)
+        if not assessment.rubric.exemplars:
+            report.add(f"{apath}.rubric.exemplars", "a short-answer rubric needs at least one exemplar answer")
+    elif isinstance(assessment, CodeAssessment):
+        _check_code(assessment, apath, report)
+
+
+def _check_rubric(rubric: Rubric, path: str, report: _Report) -> None:
+    for c_index, name in _duplicates([criterion.name for criterion in rubric.criteria]):
+        report.add(f"{path}.criteria[{c_index}].name", f"duplicate criterion name {name!r}")
+    for c_index, criterion in enumerate(rubric.criteria):
+        levels = criterion.levels
+        for l_index, label in _duplicates([level.label for level in levels]):
+            report.add(f"{path}.criteria[{c_index}].levels[{l_index}].label", f"duplicate level label {label!r}")
+        if len({level.points for level in levels}) < 2:
+            report.add(f"{path}.criteria[{c_index}].levels", "levels must not all be worth the same points")
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return names
+
+
+def _parse_python(source: str, path: str, report: _Report) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        report.add(path, f"not valid Python: {exc.msg} (line {exc.lineno} of the block)")
+        return None
+
+
+def _check_code(assessment: CodeAssessment, path: str, report: _Report) -> None:
+    entry = assessment.entrypoint
+    starter = _parse_python(assessment.starter_code, f"{path}.starter_code", report)
+    if starter is not None and entry not in _top_level_names(starter):
+        report.add(f"{path}.starter_code", f"the starter code must define the entrypoint `{entry}`")
+    if assessment.reference_solution.strip():
+        reference = _parse_python(assessment.reference_solution, f"{path}.reference_solution", report)
+        if reference is not None and entry not in _top_level_names(reference):
+            report.add(f"{path}.reference_solution", f"the reference solution must define the entrypoint `{entry}`")
+    tests = _parse_python(assessment.hidden_tests, f"{path}.hidden_tests", report)
+    if tests is not None:
+        if not any(isinstance(node, ast.FunctionDef) and node.name.startswith("test_") for node in tests.body):
+            report.add(f"{path}.hidden_tests", "hidden tests need at least one top-level `def test_...():` function")
+        imports_entry = any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == "submission"
+            and any(alias.name in (entry, "*") for alias in node.names)
+            for node in ast.walk(tests)
+        )
+        if not imports_entry:
+            report.add(
+                f"{path}.hidden_tests",
+                f"hidden tests must import the entrypoint with `from submission import {entry}`",
+            )
+    if assessment.rubric is not None:
+        _check_rubric(assessment.rubric, f"{path}.rubric", report)
+
+
+def _check_cycles(course: Course, item_paths: dict[str, str], report: _Report) -> None:
+    graph = {
+        item.slug: [p for p in item.prerequisites if p in item_paths and p != item.slug]
+        for _, item in course.all_items()
+    }
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    stack: list[str] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(slug: str) -> None:
+        state[slug] = 1
+        stack.append(slug)
+        for prerequisite in graph.get(slug, []):
+            if state.get(prerequisite) == 1:
+                cycle = [*stack[stack.index(prerequisite) :], prerequisite]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    start = cycle[0]
+                    report.add(
+                        f"{item_paths[start]}.prerequisites",
+                        "prerequisite cycle: " + " -> ".join(cycle) + " (each item requires the next one)",
+                    )
+            elif prerequisite not in state:
+                visit(prerequisite)
+        stack.pop()
+        state[slug] = 2
+
+    for slug in graph:
+        if slug not in state:
+            visit(slug)
+
+
+# =========================================================================== seed plan rules
+
+
+def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] | None) -> None:
+    for index, slug in _duplicates([org.slug for org in plan.orgs]):
+        report.add(f"orgs[{index}].slug", f"duplicate org slug `{slug}`")
+    names: dict[str, tuple[str, str]] = {}
+    for o_index, org in enumerate(plan.orgs):
+        opath = f"orgs[{o_index}]"
+        for u_index, email in _duplicates([user.email for user in org.users]):
+            report.add(f"{opath}.users[{u_index}].email", f"user {email} is listed twice in org `{org.slug}`")
+        for u_index, user in enumerate(org.users):
+            for r_index, role in _duplicates(list(user.roles)):
+                report.add(f"{opath}.users[{u_index}].roles[{r_index}]", f"role `{role}` is listed twice")
+            previous = names.setdefault(user.email, (user.name, org.slug))
+            if previous[0] != user.name:
+                report.add(
+                    f"{opath}.users[{u_index}].name",
+                    f"user {user.email} is named {previous[0]!r} in org `{previous[1]}`; one person has one name",
+                )
+        for c_index, slug in _duplicates(org.courses):
+            report.add(f"{opath}.courses[{c_index}]", f"course `{slug}` is listed twice")
+        if known_courses is not None:
+            for c_index, slug in enumerate(org.courses):
+                if slug not in known_courses:
+                    report.add(
+                        f"{opath}.courses[{c_index}]",
+                        f"unknown course `{slug}`: no course file has this slug" + _did_you_mean(slug, known_courses),
+                    )
+
+
+# =========================================================================== public API
+
+
+def _parse_course(path: Path) -> tuple[Course | None, list[ContentError]]:
+    """Decode and check one course file. The course is returned whenever it decoded, even with rule errors."""
+    document, errors = _parse_yaml(path)
+    if document is None:
+        return None, errors
+    course, errors = _decode(str(path), document, Course)
+    if course is None:
+        return None, errors
+    report = _Report(str(path), document)
+    _check_course(course, report)
+    return course, sorted(report.errors, key=lambda error: error.line or 0)
+
+
+def _course_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob(COURSE_GLOB) if p.is_file())
+
+
+def _collect_courses(directory: Path) -> tuple[list[Course], list[ContentError]]:
+    if not directory.is_dir():
+        return [], [ContentError(str(directory), "$", "not a directory")]
+    courses: list[Course] = []
+    errors: list[ContentError] = []
+    owners: dict[str, str] = {}
+    for file in _course_files(directory):
+        course, file_errors = _parse_course(file)
+        errors += file_errors
+        if course is None:
+            continue
+        if course.slug in owners:
+            errors.append(
+                ContentError(
+                    str(file), "slug", f"course slug `{course.slug}` is already used by {owners[course.slug]}", None
+                )
+            )
+        else:
+            owners[course.slug] = str(file)
+        courses.append(course)
+    return courses, errors
+
+
+def load_course(path: Path) -> Course:
+    """Load one course file; raises :class:`ContentValidationError` listing every problem."""
+    course, errors = _parse_course(path)
+    if errors or course is None:
+        raise ContentValidationError(errors)
+    return course
+
+
+def load_courses(directory: Path) -> list[Course]:
+    """Load every ``*.yaml`` of ``directory`` (sorted by file name), collecting errors across all files."""
+    courses, errors = _collect_courses(directory)
+    if errors:
+        raise ContentValidationError(errors)
+    return courses
+
+
+def load_seed_plan(path: Path, *, known_courses: Collection[str] | None = None) -> SeedPlan:
+    """Load ``content/seed.yaml``. With ``known_courses``, every course slug it names must be among them."""
+    plan, errors = _parse_seed(path, known_courses)
+    if errors or plan is None:
+        raise ContentValidationError(errors)
+    return plan
+
+
+def _parse_seed(path: Path, known_courses: Collection[str] | None) -> tuple[SeedPlan | None, list[ContentError]]:
+    document, errors = _parse_yaml(path)
+    if document is None:
+        return None, errors
+    plan, errors = _decode(str(path), document, SeedPlan)
+    if plan is None:
+        return None, errors
+    report = _Report(str(path), document)
+    _check_seed(plan, report, known_courses)
+    return plan, report.errors
+
+
+def validate_path(path: Path) -> list[ContentError]:
+    """Every problem in a course file, a directory of course files, a seed file or a content directory.
+
+    * a directory with a ``courses/`` subdirectory (e.g. ``content``): its courses plus its ``seed.yaml``;
+    * any other directory (e.g. ``content/courses``): each ``*.yaml`` in it is a course;
+    * a file named ``seed.yaml``: the seed plan (course slugs checked against a sibling ``courses/``);
+    * any other file: one course.
+    """
+    if not path.exists():
+        return [ContentError(str(path), "$", "no such file or directory")]
+    if path.is_dir():
+        course_dir = path / "courses" if (path / "courses").is_dir() else path
+        if not _course_files(course_dir):
+            return [ContentError(str(course_dir), "$", f"no course files ({COURSE_GLOB}) in this directory")]
+        courses, errors = _collect_courses(course_dir)
+        seed = path / SEED_FILE_NAME
+        if course_dir != path and seed.is_file():
+            errors += _parse_seed(seed, {course.slug for course in courses})[1]
+        return errors
+    if path.name == SEED_FILE_NAME:
+        sibling = path.parent / "courses"
+        known = {c.slug for c in _collect_courses(sibling)[0]} if sibling.is_dir() else None
+        return _parse_seed(path, known)[1]
+    return _parse_course(path)[1]
+
+
+_hash_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+def course_content_hash(course: Course) -> str:
+    """sha256 (hex) of the canonical JSON encoding: equal content, equal hash (for idempotent seeding)."""
+    return hashlib.sha256(_hash_encoder.encode(course)).hexdigest()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -c 'from app.content.loader import main; main()' PATH...``: print errors, return exit code."""
+    paths = list(sys.argv[1:] if argv is None else argv) or ["content"]
+    errors = [error for raw in paths for error in validate_path(Path(raw))]
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} error(s)", file=sys.stderr)
+        return 1
+    print(f"valid: {', '.join(paths)}")
+    return 0
+
+
+__all__ = [
+    "ContentError",
+    "ContentValidationError",
+    "course_content_hash",
+    "load_course",
+    "load_courses",
+    "load_seed_plan",
+    "main",
+    "validate_path",
+]

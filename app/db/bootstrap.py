@@ -1,0 +1,71 @@
+"""Run migrations and (re)grant the application role. Idempotent: ``lyceum migrate`` runs it at every start."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from alembic.config import Config
+from sqlalchemy import text
+
+from alembic import command
+from app.config import ConfigError, Settings
+from app.db.engine import create_engine, owner_url
+
+ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+APPEND_ONLY_TABLES = ("progress_events", "audit_log")
+_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    # ConfigParser treats % as interpolation; escape it so passwords with % survive.
+    cfg.set_main_option("sqlalchemy.url", owner_url(database_url).render_as_string(False).replace("%", "%%"))
+    return cfg
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def ensure_app_role(settings: Settings) -> None:
+    """Create the non-owner login role if missing and grant it data access (never DDL, never BYPASSRLS)."""
+    role = settings.db_app_user
+    if not _ROLE_NAME.match(role):
+        raise ConfigError(f"LYCEUM_DB_APP_USER={role!r} must be a lower-case SQL identifier")
+    password = settings.db_app_password.value
+    engine = create_engine(owner_url(settings.database_url), pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            exists = await conn.scalar(text("select 1 from pg_roles where rolname = :r"), {"r": role})
+            if not exists:
+                await conn.execute(
+                    text(
+                        f"create role {role} login nosuperuser nobypassrls nocreatedb nocreaterole "
+                        f"password {_quote_literal(password)}"
+                    )
+                )
+            database = await conn.scalar(text("select current_database()"))
+            for statement in (
+                f'grant connect on database "{database}" to {role}',
+                f"grant usage on schema public to {role}",
+                f"grant select, insert, update, delete on all tables in schema public to {role}",
+                f"revoke update, delete on {', '.join(APPEND_ONLY_TABLES)} from {role}",
+                f"revoke all on alembic_version from {role}",
+                f"grant execute on all functions in schema public to {role}",
+            ):
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def run_migrations(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+async def migrate(settings: Settings) -> None:
+    # Alembic's env.py runs its own event loop; keep it off ours.
+    await asyncio.to_thread(run_migrations, settings.database_url)
+    await ensure_app_role(settings)

@@ -1,0 +1,59 @@
+"""Database URLs, engines and the tenant-scoped transaction every service uses.
+
+Two roles: the *owner* (DATABASE_URL) runs migrations and owns the tables; the *application role*
+(LYCEUM_DB_APP_USER) is what the API and worker connect as. It owns nothing and has no BYPASSRLS,
+so PostgreSQL itself applies the row-level security policies of migration 0001 to every query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.config import Settings
+
+_SET_TENANT = text("select set_config('app.current_org', :org, true), set_config('app.current_user', :user, true)")
+
+
+def owner_url(database_url: str) -> URL:
+    url = make_url(database_url)
+    return url.set(drivername="postgresql+asyncpg")
+
+
+def app_url(settings: Settings) -> URL:
+    """DATABASE_URL with the application role's credentials in place of the owner's."""
+    return owner_url(settings.database_url).set(
+        username=settings.db_app_user, password=settings.db_app_password.value or None
+    )
+
+
+def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class Database:
+    """The application-role engine plus the one way to open a transaction: scoped to an org."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(create_engine(app_url(settings), settings.db_pool_size))
+
+    @asynccontextmanager
+    async def transaction(self, org_id: UUID | None, user_id: UUID | None = None) -> AsyncIterator[AsyncSession]:
+        """Commit on success, roll back on any exception. ``SET LOCAL``-style settings end with the
+        transaction, so a pooled connection never carries one tenant's context into another's."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(_SET_TENANT, {"org": str(org_id or ""), "user": str(user_id or "")})
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,55 @@
+"""One module per table. Importing this package registers every table on the metadata (Alembic reads it)."""
+
+from app.db.models._base import Base, OrgScoped
+from app.db.models.ai_feedback import AIFeedback
+from app.db.models.ai_interaction import AIInteraction
+from app.db.models.ai_session import AISession
+from app.db.models.assessment import Assessment
+from app.db.models.audit_log import AuditLogEntry
+from app.db.models.competency import Competency
+from app.db.models.course import Course
+from app.db.models.course_module import CourseModule
+from app.db.models.credential import Credential
+from app.db.models.enrollment import Enrollment
+from app.db.models.grade import Grade
+from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
+from app.db.models.item_competency import ItemCompetency
+from app.db.models.item_prerequisite import ItemPrerequisite
+from app.db.models.membership import ROLES, Membership
+from app.db.models.organization import Organization
+from app.db.models.progress_event import ProgressEvent
+from app.db.models.refresh_token import RefreshToken
+from app.db.models.submission import Submission
+from app.db.models.user import User
+
+__all__ = [
+    "BLOOM_LEVELS",
+    "ITEM_KINDS",
+    "ROLES",
+    "AIFeedback",
+    "AIInteraction",
+    "AISession",
+    "Assessment",
+    "AuditLogEntry",
+    "Base",
+    "Competency",
+    "Course",
+    "CourseModule",
+    "Credential",
+    "Enrollment",
+    "Grade",
+    "Item",
+    "ItemCompetency",
+    "ItemPrerequisite",
+    "Membership",
+    "OrgScoped",
+    "Organization",
+    "ProgressEvent",
+    "RefreshToken",
+    "Submission",
+    "User",
+]
+
+ORG_SCOPED_TABLES = tuple(
+    sorted(t.name for t in Base.metadata.sorted_tables if "org_id" in t.columns and t.name != "organizations")
+)

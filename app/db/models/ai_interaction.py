@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Float, ForeignKey, Integer, Numeric, String
+from sqlalchemy.dialects.postgresql import JSONB as JsonB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models._base import Base, OrgScoped
+
+
+class AIInteraction(OrgScoped, Base):
+    """One model call (high volume). The text itself lives in the object store, referenced by hash."""
+
+    __tablename__ = "ai_interactions"
+
+    session_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("ai_sessions.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    user_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(30), default="tutor")  # tutor | grading
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the stored transcript object
+    object_key: Mapped[str] = mapped_column(String(300))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_name: Mapped[str] = mapped_column(String(100), default="")
+    prompt_version: Mapped[str] = mapped_column(String(60), default="")
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    latency_first_token_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_total_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="completed")
+    guardrail_outcomes: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)

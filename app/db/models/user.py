@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models._base import Base
+
+
+class User(Base):
+    """A person. Identity is global (one login can belong to several orgs); roles live in memberships."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: SSO-only account
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+
+from app.domain.audit.schemas import AuditEntry
+from app.domain.audit.services import AuditService
+from app.lib.auth import is_admin
+from app.lib.pagination import Page, PageRequest
+from app.lib.security.principal import Principal
+from app.runtime import Runtime
+
+
+class AuditController(Controller):
+    path = "/audit-log"
+    tags = ["Audit"]
+    guards = [is_admin]
+
+    @get("/", summary="Audit log of the current org (admins)")
+    async def list_entries(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: Runtime,
+        principal: Principal,
+        page: PageRequest,
+        action: Annotated[str | None, Parameter(query="action", max_length=100)] = None,
+    ) -> Page[AuditEntry]:
+        rows, total = await AuditService(runtime.db, principal).list_entries(page.limit, page.offset, action)
+        items = [
+            AuditEntry(
+                id=r.id,
+                actor_id=r.actor_id,
+                action=r.action,
+                entity_type=r.entity_type,
+                entity_id=r.entity_id,
+                before=r.before,
+                after=r.after,
+                request_id=r.request_id,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+        return page.page(items, total, request)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.engine import Database
+from app.db.models import AuditLogEntry
+from app.lib.security.principal import Principal
+
+
+def record_audit(
+    session: AsyncSession,
+    *,
+    org_id: UUID,
+    actor_id: UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request_id: str = "",
+) -> None:
+    """Add an audit entry to the caller's transaction, so it commits or rolls back with the change itself."""
+    session.add(
+        AuditLogEntry(
+            org_id=org_id,
+            actor_id=actor_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+            request_id=request_id,
+        )
+    )
+
+
+class AuditService:
+    def __init__(self, db: Database, principal: Principal) -> None:
+        self.db = db
+        self.principal = principal
+
+    async def list_entries(self, limit: int, offset: int, action: str | None) -> tuple[list[AuditLogEntry], int]:
+        query = select(AuditLogEntry)
+        if action:
+            query = query.where(AuditLogEntry.action == action)
+        async with self.db.transaction(self.principal.org_id, self.principal.user_id) as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.scalars(
+                query.order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id).limit(limit).offset(offset)
+            )
+            return list(rows), total

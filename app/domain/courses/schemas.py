@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+
+class CourseSummary(msgspec.Struct):
+    id: UUID
+    slug: str
+    title: str
+    summary: str
+    level: str
+    tags: list[str]
+    estimated_hours: int
+
+
+class CompetencyOut(msgspec.Struct):
+    id: UUID
+    slug: str
+    name: str
+    description: str
+
+
+class ItemOutline(msgspec.Struct):
+    id: UUID
+    slug: str
+    kind: str
+    title: str
+    bloom_level: str
+    position: int
+    estimated_minutes: int
+    prerequisites: list[UUID]
+    competencies: list[UUID]
+
+
+class ModuleOutline(msgspec.Struct):
+    id: UUID
+    slug: str
+    title: str
+    summary: str
+    position: int
+    items: list[ItemOutline]
+
+
+class EnrollmentState(msgspec.Struct):
+    id: UUID
+    status: str
+
+
+class CourseDetail(msgspec.Struct):
+    id: UUID
+    slug: str
+    title: str
+    summary: str
+    description: str
+    level: str
+    tags: list[str]
+    estimated_hours: int
+    version: int
+    competencies: list[CompetencyOut]
+    modules: list[ModuleOutline]
+    enrollment: EnrollmentState | None = None  # the caller's, never cached
+
+
+class ItemDetail(msgspec.Struct):
+    id: UUID
+    course_id: UUID
+    module_id: UUID
+    slug: str
+    kind: str
+    title: str
+    bloom_level: str
+    estimated_minutes: int
+    body: str
+    prerequisites: list[UUID]
+
+
+class EnrollmentOut(msgspec.Struct):
+    id: UUID
+    course_id: UUID
+    user_id: UUID
+    status: str
+    created_at: datetime
+    completed_at: datetime | None = None
+    course_title: str = ""

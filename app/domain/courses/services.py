@@ -1,0 +1,262 @@
+"""Course catalogue (read-through Redis cache for the course outline) and enrollment."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import AbstractAsyncContextManager
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import (
+    Competency,
+    Course,
+    CourseModule,
+    Enrollment,
+    Item,
+    ItemCompetency,
+    ItemPrerequisite,
+    ProgressEvent,
+)
+from app.domain.audit.services import record_audit
+from app.domain.courses.schemas import (
+    CompetencyOut,
+    CourseDetail,
+    CourseSummary,
+    EnrollmentOut,
+    EnrollmentState,
+    ItemDetail,
+    ItemOutline,
+    ModuleOutline,
+)
+from app.lib.errors import NotFound
+from app.lib.security.principal import Principal
+from app.runtime import Runtime
+
+_encoder = msgspec.json.Encoder()
+_detail_decoder = msgspec.json.Decoder(CourseDetail)
+
+
+def course_cache_key(prefix: str, org_id: UUID, course_id: UUID) -> str:
+    return f"{prefix}cache:course:{org_id}:{course_id}"
+
+
+async def invalidate_course_cache(runtime: Runtime, org_id: UUID) -> None:
+    async for key in runtime.redis.scan_iter(match=f"{runtime.settings.redis_key_prefix}cache:course:{org_id}:*"):
+        await runtime.redis.delete(key)
+
+
+class CourseService:
+    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+        self.runtime = runtime
+        self.db = runtime.db
+        self.principal = principal
+        self.request_id = request_id
+
+    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.db.transaction(self.principal.org_id, self.principal.user_id)
+
+    async def list_published(self, limit: int, offset: int, search: str | None) -> tuple[list[CourseSummary], int]:
+        query = select(Course).where(Course.is_published.is_(True))
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            query = query.where(
+                or_(Course.title.ilike(pattern), Course.summary.ilike(pattern), Course.slug.ilike(pattern))
+            )
+        async with self._tx() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.scalars(query.order_by(Course.title, Course.id).limit(limit).offset(offset))
+            return [
+                CourseSummary(
+                    id=c.id,
+                    slug=c.slug,
+                    title=c.title,
+                    summary=c.summary,
+                    level=c.level,
+                    tags=list(c.tags),
+                    estimated_hours=c.estimated_hours,
+                )
+                for c in rows
+            ], total
+
+    async def detail(self, course_id: UUID) -> CourseDetail:
+        """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
+        is tenant-safe too), plus the caller's own enrollment read in an RLS transaction (never cached)."""
+        key = course_cache_key(self.runtime.settings.redis_key_prefix, self.principal.org_id, course_id)
+        cached = await self.runtime.redis.get(key)
+        async with self._tx() as session:
+            if cached is not None:
+                outline = _detail_decoder.decode(cached)
+            else:
+                outline = await self._load_detail(session, course_id)
+            enrollment = (
+                await session.execute(
+                    select(Enrollment.id, Enrollment.status).where(
+                        Enrollment.course_id == course_id, Enrollment.user_id == self.principal.user_id
+                    )
+                )
+            ).first()
+        if cached is None:
+            await self.runtime.redis.set(key, _encoder.encode(outline), ex=self.runtime.settings.course_cache_seconds)
+        if enrollment is None:
+            return outline
+        return msgspec.structs.replace(outline, enrollment=EnrollmentState(id=enrollment.id, status=enrollment.status))
+
+    async def _load_detail(self, session: AsyncSession, course_id: UUID) -> CourseDetail:
+        course = await session.get(Course, course_id)
+        if course is None or not course.is_published:
+            raise NotFound("No such course in your organization")
+        modules = list(
+            await session.scalars(
+                select(CourseModule).where(CourseModule.course_id == course_id).order_by(CourseModule.position)
+            )
+        )
+        items = list(await session.scalars(select(Item).where(Item.course_id == course_id).order_by(Item.position)))
+        competencies = list(
+            await session.scalars(select(Competency).where(Competency.course_id == course_id).order_by(Competency.slug))
+        )
+        prereqs, skills = await self._edges(session, [i.id for i in items])
+        by_module: dict[UUID, list[ItemOutline]] = defaultdict(list)
+        for i in items:
+            by_module[i.module_id].append(
+                ItemOutline(
+                    id=i.id,
+                    slug=i.slug,
+                    kind=i.kind,
+                    title=i.title,
+                    bloom_level=i.bloom_level,
+                    position=i.position,
+                    estimated_minutes=i.estimated_minutes,
+                    prerequisites=prereqs[i.id],
+                    competencies=skills[i.id],
+                )
+            )
+        return CourseDetail(
+            id=course.id,
+            slug=course.slug,
+            title=course.title,
+            summary=course.summary,
+            description=course.description,
+            level=course.level,
+            tags=list(course.tags),
+            estimated_hours=course.estimated_hours,
+            version=course.version,
+            competencies=[
+                CompetencyOut(id=c.id, slug=c.slug, name=c.name, description=c.description) for c in competencies
+            ],
+            modules=[
+                ModuleOutline(
+                    id=m.id, slug=m.slug, title=m.title, summary=m.summary, position=m.position, items=by_module[m.id]
+                )
+                for m in modules
+            ],
+        )
+
+    @staticmethod
+    async def _edges(
+        session: AsyncSession, item_ids: list[UUID]
+    ) -> tuple[dict[UUID, list[UUID]], dict[UUID, list[UUID]]]:
+        prereqs: dict[UUID, list[UUID]] = defaultdict(list)
+        skills: dict[UUID, list[UUID]] = defaultdict(list)
+        for item_id, prerequisite_id in await session.execute(
+            select(ItemPrerequisite.item_id, ItemPrerequisite.prerequisite_id).where(
+                ItemPrerequisite.item_id.in_(item_ids)
+            )
+        ):
+            prereqs[item_id].append(prerequisite_id)
+        for item_id, competency_id in await session.execute(
+            select(ItemCompetency.item_id, ItemCompetency.competency_id).where(ItemCompetency.item_id.in_(item_ids))
+        ):
+            skills[item_id].append(competency_id)
+        return prereqs, skills
+
+    async def item(self, course_id: UUID, item_id: UUID) -> ItemDetail:
+        async with self._tx() as session:
+            item = await session.scalar(select(Item).where(Item.id == item_id, Item.course_id == course_id))
+            if item is None:
+                raise NotFound("No such item in this course")
+            prereqs, _ = await self._edges(session, [item.id])
+            return ItemDetail(
+                id=item.id,
+                course_id=item.course_id,
+                module_id=item.module_id,
+                slug=item.slug,
+                kind=item.kind,
+                title=item.title,
+                bloom_level=item.bloom_level,
+                estimated_minutes=item.estimated_minutes,
+                body=item.body,
+                prerequisites=prereqs[item.id],
+            )
+
+    async def enroll(self, course_id: UUID) -> tuple[EnrollmentOut, bool]:
+        """Enroll the caller; enrolling again returns the existing enrollment. Returns (enrollment, created)."""
+        org_id, user_id = self.principal.org_id, self.principal.user_id
+        async with self._tx() as session:
+            course = await session.get(Course, course_id)
+            if course is None or not course.is_published:
+                raise NotFound("No such course in your organization")
+            created_id = (
+                await session.execute(
+                    insert(Enrollment)
+                    .values(org_id=org_id, user_id=user_id, course_id=course_id, status="active")
+                    .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
+                    .returning(Enrollment.id)
+                )
+            ).scalar_one_or_none()
+            enrollment = await session.scalar(
+                select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+            )
+            assert enrollment is not None
+            if created_id is not None:
+                # The enrollment opens the learner's progress stream (stream id = enrollment id).
+                session.add(
+                    ProgressEvent(
+                        org_id=org_id,
+                        stream_id=enrollment.id,
+                        version=1,
+                        type="enrolled",
+                        user_id=user_id,
+                        course_id=course_id,
+                        payload={"course_slug": course.slug},
+                        idempotency_key=f"enrolled:{enrollment.id}",
+                    )
+                )
+                record_audit(
+                    session,
+                    org_id=org_id,
+                    actor_id=user_id,
+                    action="enrollment.created",
+                    entity_type="enrollment",
+                    entity_id=enrollment.id,
+                    after={"course_id": str(course_id)},
+                    request_id=self.request_id,
+                )
+            return self._enrollment_out(enrollment, course.title), created_id is not None
+
+    @staticmethod
+    def _enrollment_out(e: Enrollment, title: str) -> EnrollmentOut:
+        return EnrollmentOut(
+            id=e.id,
+            course_id=e.course_id,
+            user_id=e.user_id,
+            status=e.status,
+            created_at=e.created_at,
+            completed_at=e.completed_at,
+            course_title=title,
+        )
+
+    async def my_enrollments(self, limit: int, offset: int) -> tuple[list[EnrollmentOut], int]:
+        query = (
+            select(Enrollment, Course.title)
+            .join(Course, Course.id == Enrollment.course_id)
+            .where(Enrollment.user_id == self.principal.user_id)
+        )
+        async with self._tx() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.execute(query.order_by(Enrollment.created_at.desc()).limit(limit).offset(offset))
+            return [self._enrollment_out(e, title) for e, title in rows], total

@@ -1,0 +1,60 @@
+"""Liveness, readiness and Prometheus metrics (no authentication; no org data)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from app.lib.auth import PUBLIC
+from app.lib.observability import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, REGISTRY
+from app.runtime import Runtime
+
+
+class SystemController(Controller):
+    tags = ["System"]
+    opt = {PUBLIC: True}
+    include_in_schema = True
+
+    @get("/health", summary="Liveness: the process is up")
+    async def health(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", summary="Readiness: PostgreSQL and Redis answer")
+    async def ready(self, runtime: Runtime) -> Response[dict[str, Any]]:
+        checks = dict(
+            zip(
+                ("postgres", "redis"),
+                await asyncio.gather(_check(self._postgres(runtime)), _check(runtime.redis.ping())),
+                strict=True,
+            )
+        )
+        ok = all(v == "ok" for v in checks.values())
+        return Response(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=HTTP_200_OK if ok else HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @staticmethod
+    async def _postgres(runtime: Runtime) -> None:
+        async with runtime.db.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+
+    @get("/metrics", summary="Prometheus metrics", media_type=CONTENT_TYPE_LATEST, include_in_schema=False)
+    async def metrics(self, runtime: Runtime) -> bytes:
+        pool: Any = runtime.db.engine.pool
+        DB_POOL_CHECKED_OUT.set(pool.checkedout())
+        DB_POOL_SIZE.set(pool.size())
+        return bytes(generate_latest(REGISTRY))
+
+
+async def _check(awaitable: Any) -> str:
+    try:
+        await asyncio.wait_for(awaitable, timeout=2)
+    except Exception as exc:  # readiness reports any failure as data, never raises
+        return f"error: {type(exc).__name__}"
+    return "ok"

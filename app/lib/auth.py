@@ -1,0 +1,51 @@
+"""Bearer-token authentication (HTTP and WebSocket upgrade) and role guards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from app.lib.errors import Forbidden, NotAuthenticated
+from app.lib.security.principal import Principal
+
+PUBLIC = "public"  # route opt: no authentication
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Send 'Authorization: Bearer <access_token>' (get one from POST /v1/auth/login)")
+    return token.strip()
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        from app.runtime import Runtime
+
+        runtime: Runtime = connection.app.state.runtime
+        principal = runtime.tokens.principal(bearer_token(connection))
+        if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
+            raise NotAuthenticated("The token has been revoked; sign in again")
+        connection.scope["state"]["principal"] = principal
+        return AuthenticationResult(user=principal, auth=principal.token_id)
+
+
+def requires_roles(*roles: str) -> Any:
+    """Guard: the caller holds at least one of ``roles`` in the current org."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        if not principal.has_any(*roles):
+            raise Forbidden(f"This needs one of the roles: {', '.join(roles)}")
+
+    guard.__name__ = f"requires_{'_or_'.join(roles)}"
+    return guard
+
+
+is_admin = requires_roles("admin")
+is_staff = requires_roles("admin", "instructor")
+is_member = requires_roles("admin", "instructor", "learner")

@@ -1,0 +1,157 @@
+"""Map every exception to an RFC 9457 problem document, with field paths for validation errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.lib.errors import PROBLEM_BASE, Conflict, LyceumError, MalformedRequest, ValidationFailed
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("lyceum.errors")
+
+_HTTP_SLUGS = {
+    400: ("malformed", "The request could not be read"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "You are not allowed to do this"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _lyceum_error(request: Request[Any, Any, Any], exc: LyceumError) -> Response[dict[str, Any]]:
+    return problem_response(
+        request,
+        status=exc.status,
+        type_=exc.type,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+def _field_errors(extra: Any) -> list[dict[str, Any]]:
+    """Litestar's msgspec errors carry ``key`` ("email", "limit") and ``source`` (body, query, path)."""
+    errors: list[dict[str, Any]] = []
+    for item in extra if isinstance(extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "")
+        source = item.get("source") or "body"
+        entry: dict[str, Any] = {"detail": str(item.get("message", "invalid"))}
+        if source == "body":
+            entry["pointer"] = "#/" + key.removeprefix("$.").replace(".", "/").replace("[", "/").replace("]", "")
+            if key in ("", "$"):
+                entry["pointer"] = "#"
+        else:
+            entry[
+                {"query": "parameter", "path": "parameter", "header": "header", "cookie": "cookie"}.get(
+                    str(source), "parameter"
+                )
+            ] = key
+        errors.append(entry)
+    return errors
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    detail = str(exc.detail)
+    lowered = detail.lower()
+    if "malformed" in lowered or "json is malformed" in lowered or "invalid json" in lowered:
+        return _lyceum_error(request, MalformedRequest(detail))
+    errors = _field_errors(exc.extra)
+    if not errors and ":" in detail:
+        errors = [{"detail": detail}]
+    return _lyceum_error(request, ValidationFailed(_summary(errors) or detail, errors=errors))
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:3]:
+        where = e.get("pointer") or e.get("parameter") or e.get("header") or ""
+        parts.append(f"{where}: {e['detail']}" if where else e["detail"])
+    return "; ".join(parts)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "Request failed"))
+    detail = exc.detail if exc.detail and exc.detail != title else title
+    if exc.status_code >= 500:
+        log.error("http_exception", status=exc.status_code, detail=exc.detail)
+    return problem_response(
+        request, status=exc.status_code, type_=PROBLEM_BASE + slug, title=title, detail=str(detail), headers=exc.headers
+    )
+
+
+def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    # A constraint caught what validation missed (e.g. a concurrent duplicate): the transaction is
+    # already rolled back, so nothing was half-written.
+    log.warning("integrity_error", error=str(exc.orig).splitlines()[0] if exc.orig else str(exc))
+    return _lyceum_error(request, Conflict("The change conflicts with existing data"))
+
+
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    message = str(exc.orig) if exc.orig else str(exc)
+    if "invalid input" in message or "out of range" in message or "value too long" in message:
+        return _lyceum_error(request, ValidationFailed("A value is not valid for the database"))
+    return _unexpected(request, exc)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled_error", error_type=type(exc).__name__)
+    return problem_response(
+        request,
+        status=500,
+        type_=PROBLEM_BASE + "internal",
+        title="Internal error",
+        detail="Something went wrong on our side; the request id helps us find it.",
+    )
+
+
+exception_handlers: ExceptionHandlersMap = {
+    LyceumError: _lyceum_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    IntegrityError: _integrity_error,
+    DBAPIError: _database_error,
+    Exception: _unexpected,
+}
+
+__all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "problem_response"]

@@ -1,0 +1,21 @@
+"""The project's one rate limiter: Redis Lua token bucket / sliding window, plus response headers."""
+
+from app.lib.ratelimit.headers import rate_limit_headers
+from app.lib.ratelimit.limiter import (
+    Bucket,
+    Decision,
+    RateLimiterUnavailable,
+    SlidingWindowLimiter,
+    TokenBucketLimiter,
+    bucket,
+)
+
+__all__ = [
+    "Bucket",
+    "Decision",
+    "RateLimiterUnavailable",
+    "SlidingWindowLimiter",
+    "TokenBucketLimiter",
+    "bucket",
+    "rate_limit_headers",
+]

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, in which org, with which org-scoped roles. Attached to every authenticated request."""
+
+    user_id: UUID
+    org_id: UUID
+    roles: frozenset[str]
+    token_id: str = ""
+    family_id: str = ""
+    expires_at: int = 0
+
+    def has_any(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles

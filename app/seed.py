@@ -1,0 +1,255 @@
+"""Idempotent demo seeding: orgs, users and roles from content/seed.yaml, courses from content/courses/.
+
+Runs as the table owner (the one place that writes across orgs). Courses are upserted by slug, so
+re-running after editing a YAML file updates the content in place and keeps learners' enrollments
+and progress; an unchanged file (same content hash) is skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.config import Settings
+from app.content.loader import course_content_hash, load_courses, load_seed_plan
+from app.db.engine import create_engine, owner_url
+from app.db.models import (
+    Assessment,
+    Competency,
+    Course,
+    CourseModule,
+    Item,
+    ItemCompetency,
+    ItemPrerequisite,
+    Membership,
+    Organization,
+    User,
+)
+from app.lib.redis import create_redis
+from app.lib.security.passwords import hash_password
+
+log = structlog.get_logger("lyceum.seed")
+
+
+@dataclass
+class SeedReport:
+    orgs: list[str] = field(default_factory=list)
+    users: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (org, email, roles)
+    courses_written: int = 0
+    courses_unchanged: int = 0
+    password: str = ""
+
+
+async def _upsert(
+    conn: AsyncConnection, model: Any, values: dict[str, Any], conflict: list[str], update: list[str]
+) -> UUID:
+    statement = insert(model).values(**values)
+    statement = (
+        statement.on_conflict_do_update(index_elements=conflict, set_={k: statement.excluded[k] for k in update})
+        if update
+        else statement.on_conflict_do_nothing(index_elements=conflict)
+    )
+    row_id = (await conn.execute(statement.returning(model.id))).scalar_one_or_none()
+    if row_id is None:  # do-nothing conflict: fetch the existing row
+        where = [getattr(model, k) == values[k] for k in conflict]
+        row_id = (await conn.execute(select(model.id).where(*where))).scalar_one()
+    return UUID(str(row_id))
+
+
+async def seed(settings: Settings) -> SeedReport:
+    plan = load_seed_plan(settings.content_dir / "seed.yaml")
+    courses = {c.slug: c for c in load_courses(settings.content_dir / "courses")}
+    report = SeedReport(password=plan.demo_password)
+    password_hash = hash_password(plan.demo_password)
+    engine = create_engine(owner_url(settings.database_url), pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for org in plan.orgs:
+                org_id = await _upsert(
+                    conn, Organization, {"slug": org.slug, "name": org.name, "settings": {}}, ["slug"], ["name"]
+                )
+                report.orgs.append(org.slug)
+                for person in org.users:
+                    user_id = await _upsert(
+                        conn,
+                        User,
+                        {
+                            "email": person.email.lower(),
+                            "name": person.name,
+                            "password_hash": password_hash,
+                            "is_active": True,
+                        },
+                        ["email"],
+                        [],
+                    )
+                    for role in person.roles:
+                        await _upsert(
+                            conn,
+                            Membership,
+                            {"org_id": org_id, "user_id": user_id, "role": role},
+                            ["org_id", "user_id", "role"],
+                            [],
+                        )
+                    report.users.append((org.slug, person.email, list(person.roles)))
+                for slug in org.courses:
+                    written = await _seed_course(conn, org_id, courses[slug])
+                    report.courses_written += written
+                    report.courses_unchanged += not written
+    finally:
+        await engine.dispose()
+    await _clear_course_cache(settings)
+    log.info(
+        "seeded", orgs=report.orgs, courses_written=report.courses_written, courses_unchanged=report.courses_unchanged
+    )
+    return report
+
+
+async def _clear_course_cache(settings: Settings) -> None:
+    redis = create_redis(settings.redis_url)
+    try:
+        async for key in redis.scan_iter(match=f"{settings.redis_key_prefix}cache:course:*"):
+            await redis.delete(key)
+    finally:
+        await redis.aclose()
+
+
+async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any) -> bool:
+    content_hash = course_content_hash(course)
+    existing = (
+        await conn.execute(
+            select(Course.id, Course.content_hash, Course.version).where(
+                Course.org_id == org_id, Course.slug == course.slug
+            )
+        )
+    ).first()
+    if existing is not None and existing.content_hash == content_hash:
+        return False
+    version = existing.version + 1 if existing is not None else 1
+    course_id = await _upsert(
+        conn,
+        Course,
+        {
+            "org_id": org_id,
+            "slug": course.slug,
+            "title": course.title,
+            "summary": course.summary,
+            "description": course.description,
+            "level": course.level,
+            "tags": list(course.tags),
+            "estimated_hours": course.estimated_hours,
+            "is_published": True,
+            "version": version,
+            "content_hash": content_hash,
+            "extra": {},
+        },
+        ["org_id", "slug"],
+        ["title", "summary", "description", "level", "tags", "estimated_hours", "version", "content_hash"],
+    )
+    competency_ids = {}
+    for comp in course.competencies:
+        competency_ids[comp.slug] = await _upsert(
+            conn,
+            Competency,
+            {
+                "org_id": org_id,
+                "course_id": course_id,
+                "slug": comp.slug,
+                "name": comp.name,
+                "description": comp.description,
+            },
+            ["course_id", "slug"],
+            ["name", "description"],
+        )
+    item_ids: dict[str, UUID] = {}
+    position = 0
+    for m_pos, module in enumerate(course.modules):
+        module_id = await _upsert(
+            conn,
+            CourseModule,
+            {
+                "org_id": org_id,
+                "course_id": course_id,
+                "slug": module.slug,
+                "title": module.title,
+                "summary": module.summary,
+                "position": m_pos,
+            },
+            ["course_id", "slug"],
+            ["title", "summary", "position"],
+        )
+        for item in module.items:
+            item_ids[item.slug] = await _upsert(
+                conn,
+                Item,
+                {
+                    "org_id": org_id,
+                    "course_id": course_id,
+                    "module_id": module_id,
+                    "slug": item.slug,
+                    "kind": item.kind,
+                    "title": item.title,
+                    "body": item.body,
+                    "bloom_level": item.bloom_level,
+                    "position": position,
+                    "estimated_minutes": item.estimated_minutes,
+                    "solution": getattr(item, "solution", None) or "",
+                },
+                ["course_id", "slug"],
+                ["module_id", "kind", "title", "body", "bloom_level", "position", "estimated_minutes", "solution"],
+            )
+            position += 1
+            if item.assessment is not None:
+                await _seed_assessment(conn, org_id, course_id, item_ids[item.slug], item.assessment)
+    await _replace_edges(conn, org_id, course, item_ids, competency_ids)
+    return True
+
+
+async def _seed_assessment(conn: AsyncConnection, org_id: UUID, course_id: UUID, item_id: UUID, spec: Any) -> None:
+    raw = msgspec.to_builtins(spec)
+    await _upsert(
+        conn,
+        Assessment,
+        {
+            "org_id": org_id,
+            "item_id": item_id,
+            "course_id": course_id,
+            "kind": raw["type"],
+            "graded": raw.get("graded", True),
+            "pass_mark": raw.get("pass_mark", 0.7),
+            "confidence_threshold": raw.get("confidence_threshold", 0.8),
+            "objectives": raw.get("objectives", []),
+            "spec": raw,
+        },
+        ["item_id"],
+        ["kind", "graded", "pass_mark", "confidence_threshold", "objectives", "spec"],
+    )
+
+
+async def _replace_edges(
+    conn: AsyncConnection, org_id: UUID, course: Any, item_ids: dict[str, UUID], competency_ids: dict[str, UUID]
+) -> None:
+    ids = list(item_ids.values())
+    await conn.execute(delete(ItemPrerequisite).where(ItemPrerequisite.item_id.in_(ids)))
+    await conn.execute(delete(ItemCompetency).where(ItemCompetency.item_id.in_(ids)))
+    edges, skills = [], []
+    for module in course.modules:
+        for item in module.items:
+            edges += [
+                {"org_id": org_id, "item_id": item_ids[item.slug], "prerequisite_id": item_ids[p]}
+                for p in item.prerequisites
+            ]
+            skills += [
+                {"org_id": org_id, "item_id": item_ids[item.slug], "competency_id": competency_ids[c]}
+                for c in item.competencies
+            ]
+    if edges:
+        await conn.execute(insert(ItemPrerequisite).values(edges))
+    if skills:
+        await conn.execute(insert(ItemCompetency).values(skills))

@@ -1,0 +1,48 @@
+"""The SAQ worker: one queue on Redis, task functions that call domain services."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from saq import CronJob, Queue, Worker
+from saq.types import Context
+
+from app.config import Settings, get_settings
+from app.runtime import Runtime
+from jobs import tasks
+
+log = structlog.get_logger("lyceum.worker")
+QUEUE_NAME = "lyceum"
+
+
+def create_queue(settings: Settings) -> Queue:
+    return Queue.from_url(settings.redis_url, name=f"{settings.redis_key_prefix}{QUEUE_NAME}")
+
+
+def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[Context]:
+    async def startup(ctx: Context) -> None:
+        ctx["runtime"] = Runtime.build(settings)  # type: ignore[typeddict-unknown-key]
+        log.info("worker_started", queue=QUEUE_NAME)
+
+    async def shutdown(ctx: Context) -> None:
+        runtime: Runtime | None = ctx.get("runtime")  # type: ignore[assignment]
+        if runtime is not None:
+            await runtime.close()
+
+    worker = Worker(
+        create_queue(settings),
+        functions=[tasks.ping],
+        cron_jobs=[CronJob(tasks.heartbeat, cron="* * * * *")],
+        startup=startup,
+        shutdown=shutdown,
+        concurrency=10,
+    )
+    if not handle_signals:
+        worker.SIGNALS = []  # in tests the worker runs off the main thread
+    return worker
+
+
+def run_worker(settings: Settings | None = None) -> None:
+    worker = create_worker(settings or get_settings())
+    asyncio.run(worker.start())

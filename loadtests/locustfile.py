@@ -1,0 +1,187 @@
+"""Load test for a running Lyceum, showing the rate limiter at work.
+
+    uv run locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 30s --host http://127.0.0.1:8000
+
+Two user classes:
+
+* ``Learner`` (most users) logs in once per locust process as the demo learner, then browses
+  ``GET /v1/courses`` and ``GET /v1/courses/{id}``. Every Learner shares that one account, so the
+  per-user API bucket is the first to refuse: that is the point.
+* ``LoginAttacker`` (few users) posts wrong passwords to ``POST /v1/auth/login``, to a fixed victim
+  address (the per-user login bucket) and to random addresses (the org / global login buckets).
+
+A 429 is the limiter doing its job, so it is recorded as a success under its own name,
+``429 rate limited (<limiter>: <policy>)``: <limiter> is ``api`` or ``login``, <policy> the bucket
+named in the response's ``RateLimit`` header (``user``, ``org``, ``global``; ``?`` if absent).
+Only loopback hosts are accepted.
+
+Environment: LYCEUM_DEMO_EMAIL (learner@demo.test), LYCEUM_DEMO_PASSWORD (lyceum-demo),
+LYCEUM_DEMO_ORG (demo).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from locust import HttpUser, between, constant_pacing, events, task
+from locust.clients import ResponseContextManager
+from locust.env import Environment
+from locust.exception import StopUser
+
+DEFAULT_HOST = "http://127.0.0.1:8000"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+EMAIL = os.environ.get("LYCEUM_DEMO_EMAIL", "learner@demo.test")
+PASSWORD = os.environ.get("LYCEUM_DEMO_PASSWORD", "lyceum-demo")
+ORG = os.environ.get("LYCEUM_DEMO_ORG", "demo")
+_POLICY = re.compile(r'^\s*"([^"\\]*)"')
+
+
+def _is_loopback(host: str | None) -> bool:
+    return (urlsplit(host or DEFAULT_HOST).hostname or "") in LOOPBACK
+
+
+def _refuse_remote_hosts(environment: Environment, **_: Any) -> None:
+    if not _is_loopback(environment.host):
+        print(f"loadtests: refusing to target {environment.host!r}: only loopback hosts are allowed")
+        if environment.runner is not None:
+            environment.runner.quit()
+
+
+events.test_start.add_listener(_refuse_remote_hosts)
+
+
+def _retry_after(response: ResponseContextManager) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _rate_limited(response: ResponseContextManager, area: str) -> None:
+    """Record a 429 as a success named after the limiter and refusing policy: "429 rate limited (api: user)"."""
+    match = _POLICY.match(response.headers.get("RateLimit", ""))
+    policy = match.group(1) if match else "?"
+    meta = response.request_meta
+    if isinstance(meta, dict):  # locust reports the request under request_meta["name"] on exit
+        meta["name"] = f"429 rate limited ({area}: {policy})"
+    response.success()
+
+
+class _Session:
+    """One access token per locust process, shared by every Learner (logging in 50 times at once
+    would just exercise the login limiter)."""
+
+    lock = threading.Lock()  # gevent-cooperative: locust monkey-patches threading
+    token: str | None = None
+    course_ids: list[str] = []
+
+
+class Learner(HttpUser):
+    host = DEFAULT_HOST
+    weight = 10
+    wait_time = between(0.05, 0.5)
+
+    def on_start(self) -> None:
+        if not _is_loopback(self.host):
+            raise StopUser
+        self._login()
+
+    def _login(self, stale: str | None = None) -> None:
+        with _Session.lock:
+            if _Session.token is not None and _Session.token != stale:
+                return  # another Learner already logged in (again)
+            for _ in range(5):
+                with self.client.post(
+                    "/v1/auth/login",
+                    json={"email": EMAIL, "password": PASSWORD, "org": ORG},
+                    name="POST /v1/auth/login",
+                    catch_response=True,
+                ) as response:
+                    if 200 <= response.status_code < 300:
+                        _Session.token = str(response.json()["access_token"])
+                        response.success()
+                        return
+                    if response.status_code == 429:
+                        _rate_limited(response, "login")
+                        wait = _retry_after(response)
+                    else:
+                        response.failure(f"login failed: HTTP {response.status_code}")
+                        raise StopUser
+                time.sleep(min(wait, 30.0))
+            raise StopUser
+
+    def _get(self, path: str, name: str) -> Any:
+        token = _Session.token
+        with self.client.get(
+            path, headers={"Authorization": f"Bearer {token}"}, name=name, catch_response=True
+        ) as response:
+            if response.status_code == 429:
+                _rate_limited(response, "api")
+                return None
+            if response.status_code == 401:
+                response.failure("401: access token rejected, logging in again")
+                self._login(stale=token)
+                return None
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+                return None
+            response.success()
+            return response.json()
+
+    @task(3)
+    def list_courses(self) -> None:
+        body = self._get("/v1/courses", "GET /v1/courses")
+        items = body.get("items", body.get("data", [])) if isinstance(body, dict) else body
+        if isinstance(items, list):
+            ids = [str(item.get("id") or item.get("slug")) for item in items if isinstance(item, dict)]
+            if ids:
+                _Session.course_ids = ids
+
+    @task(5)
+    def course_detail(self) -> None:
+        if not _Session.course_ids:
+            self.list_courses()
+            return
+        course_id = random.choice(_Session.course_ids)
+        self._get(f"/v1/courses/{course_id}", "GET /v1/courses/{id}")
+
+
+class LoginAttacker(HttpUser):
+    """Wrong passwords, fast: 401 until the login limiter answers 429."""
+
+    host = DEFAULT_HOST
+    weight = 1
+    wait_time = constant_pacing(0.2)
+
+    def on_start(self) -> None:
+        if not _is_loopback(self.host):
+            raise StopUser
+
+    def _attempt(self, email: str, name: str) -> None:
+        with self.client.post(
+            "/v1/auth/login",
+            json={"email": email, "password": f"wrong-{uuid.uuid4().hex[:8]}", "org": ORG},
+            name=name,
+            catch_response=True,
+        ) as response:
+            if response.status_code == 429:
+                _rate_limited(response, "login")
+            elif response.status_code in {400, 401, 403}:
+                response.success()  # a refused password is the expected answer
+            else:
+                response.failure(f"wrong password got HTTP {response.status_code}")
+
+    @task(3)
+    def guess_victim(self) -> None:
+        self._attempt(f"victim@{ORG}.test", "POST /v1/auth/login (wrong password, one account)")
+
+    @task(1)
+    def spray(self) -> None:
+        self._attempt(f"spray-{uuid.uuid4().hex[:8]}@{ORG}.test", "POST /v1/auth/login (wrong password, many accounts)")

@@ -1,0 +1,118 @@
+"""RBAC test matrix: every route x role. Adding a route without an entry here fails the suite.
+
+Each cell says what the role must get: ``ok`` (authorised: neither 401 nor 403), ``deny`` (403), or
+``auth`` (401: authentication required). Ownership rules beyond roles are tested in test_auth.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import login
+
+Client = AsyncTestClient[Litestar]
+ROLES = ("anonymous", "learner", "instructor", "admin")
+PUBLIC = {"anonymous": "ok", "learner": "ok", "instructor": "ok", "admin": "ok"}
+MEMBERS = {"anonymous": "auth", "learner": "ok", "instructor": "ok", "admin": "ok"}
+STAFF = {"anonymous": "auth", "learner": "deny", "instructor": "ok", "admin": "ok"}
+ADMINS = {"anonymous": "auth", "learner": "deny", "instructor": "deny", "admin": "ok"}
+
+MATRIX: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/ready"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("POST", "/v1/auth/login"): PUBLIC,
+    ("POST", "/v1/auth/refresh"): PUBLIC,
+    ("POST", "/v1/auth/logout"): MEMBERS,
+    ("GET", "/v1/me"): MEMBERS,
+    ("GET", "/v1/users"): STAFF,
+    ("POST", "/v1/users"): ADMINS,
+    ("GET", "/v1/users/me"): MEMBERS,
+    ("GET", "/v1/users/{user_id:uuid}"): MEMBERS,  # own profile; others' for staff (test_auth.py)
+    ("PATCH", "/v1/users/{user_id:uuid}"): MEMBERS,  # own profile; others' for admins (test_auth.py)
+    ("GET", "/v1/courses"): MEMBERS,
+    ("GET", "/v1/courses/{course_id:uuid}"): MEMBERS,
+    ("GET", "/v1/courses/{course_id:uuid}/items/{item_id:uuid}"): MEMBERS,
+    ("POST", "/v1/courses/{course_id:uuid}/enrollments"): MEMBERS,
+    ("GET", "/v1/enrollments"): MEMBERS,
+    ("GET", "/v1/audit-log"): ADMINS,
+    ("GET", "/schema"): PUBLIC,
+    ("GET", "/schema/openapi.json"): PUBLIC,
+    ("GET", "/schema/scalar"): PUBLIC,
+    ("GET", "/schema/swagger"): PUBLIC,
+    ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
+    ("GET", "/schema/{path:str}"): PUBLIC,
+    ("GET", "/"): PUBLIC,  # the web app (static files), when built
+}
+EMAILS = {"learner": "learner@demo.test", "instructor": "instructor@demo.test", "admin": "admin@demo.test"}
+
+
+def app_routes(app: Litestar) -> set[tuple[str, str]]:
+    routes = set()
+    for route in app.routes:
+        for method in getattr(route, "methods", ()):
+            if method not in ("OPTIONS", "HEAD"):
+                routes.add((method, route.path))
+    return routes
+
+
+def test_every_route_has_a_matrix_entry(app: Litestar) -> None:
+    missing = app_routes(app) - set(MATRIX)
+    assert not missing, f"add these routes to MATRIX in {__file__}: {sorted(missing)}"
+
+
+@pytest.fixture(scope="module")
+async def context(client: Client) -> dict[str, Any]:
+    admin = await login(client, EMAILS["admin"], "demo")
+    headers = {"Authorization": f"Bearer {admin['access_token']}"}
+    course = (await client.get("/v1/courses", headers=headers)).json()["items"][0]
+    detail = (await client.get(f"/v1/courses/{course['id']}", headers=headers)).json()
+    return {"course_id": course["id"], "item_id": detail["modules"][0]["items"][0]["id"]}
+
+
+async def _call(client: Client, app: Litestar, method: str, template: str, role: str, context: dict[str, Any]) -> int:
+    headers: dict[str, str] = {}
+    me_id = str(uuid.uuid4())
+    if role != "anonymous":
+        tokens = await login(client, EMAILS[role], "demo")
+        headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        me_id = (await client.get("/v1/me", headers=headers)).json()["user_id"]
+    path = (
+        template.replace("{user_id:uuid}", me_id)
+        .replace("{course_id:uuid}", context["course_id"])
+        .replace("{item_id:uuid}", context["item_id"])
+        .replace("{path:str}", "openapi.yaml")
+    )
+    body: Any = None
+    if (method, template) == ("POST", "/v1/auth/login"):
+        body = {"email": "learner@demo.test", "password": "lyceum-demo", "org": "demo"}
+    elif (method, template) == ("POST", "/v1/auth/refresh"):
+        body = {"refresh_token": (await login(client, "learner@demo.test", "demo"))["refresh_token"]}
+    elif (method, template) == ("POST", "/v1/users"):
+        body = {"email": f"new-{uuid.uuid4().hex[:8]}@demo.test", "name": "New Person", "roles": ["learner"]}
+    elif method == "PATCH":
+        body = {"name": f"{role.title()} Person"}
+    response = await client.request(method, path, headers=headers, json=body)
+    return response.status_code
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(MATRIX))
+async def test_route_by_role(
+    client: Client, app: Litestar, context: dict[str, Any], method: str, template: str
+) -> None:
+    if (method, template) not in app_routes(app):
+        pytest.skip("route not mounted in this build (e.g. no frontend/dist)")
+    for role in ROLES:
+        expected = MATRIX[(method, template)][role]
+        status = await _call(client, app, method, template, role, context)
+        if expected == "ok":
+            assert status not in (401, 403), f"{role} {method} {template} -> {status}"
+        elif expected == "deny":
+            assert status == 403, f"{role} {method} {template} -> {status}"
+        else:
+            assert status == 401, f"{role} {method} {template} -> {status}"
