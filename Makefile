@@ -2,14 +2,16 @@
 #   make dev   installs everything and runs the platform with demo data
 #   make test  runs ruff, mypy and the whole test suite against real PostgreSQL and Redis
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS ?= never
+# uv from PATH when present; otherwise the copy `make uv` installs with pip, run as a module.
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: dev test install uv lint typecheck pytest frontend up clean bench loadtest
 
 uv:
-	@command -v $(UV) >/dev/null 2>&1 || { \
-	  echo "Installing uv (Python package manager)…"; \
+	@$(UV) --version >/dev/null 2>&1 || { \
+	  echo "Installing uv (the Python package manager) with pip…"; \
 	  $(PYTHON) -m pip install --user --quiet uv 2>/dev/null || $(PYTHON) -m pip install --quiet uv; }
 
 install: uv

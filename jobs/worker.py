@@ -32,7 +32,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
 
     worker = Worker(
         create_queue(settings),
-        functions=[tasks.ping],
+        functions=[tasks.ping, tasks.heartbeat],
         cron_jobs=[CronJob(tasks.heartbeat, cron="* * * * *")],
         startup=startup,
         shutdown=shutdown,

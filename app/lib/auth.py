@@ -7,8 +7,11 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.lib.errors import Forbidden, NotAuthenticated
+from app.lib.errors import Forbidden, NotAuthenticated, ServiceUnavailable
+from app.lib.observability import DENYLIST_ERRORS
 from app.lib.security.principal import Principal
 
 PUBLIC = "public"  # route opt: no authentication
@@ -28,7 +31,17 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
         runtime: Runtime = connection.app.state.runtime
         principal = runtime.tokens.principal(bearer_token(connection))
-        if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
+        try:
+            revoked = await runtime.denylist.is_revoked(principal.token_id, principal.family_id)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            # Same policy as the limiter: reads fail open (a revoked token lives at most its short
+            # lifetime), writes fail closed.
+            safe = connection.scope.get("method", "GET") in ("GET", "HEAD", "OPTIONS")
+            DENYLIST_ERRORS.labels("open" if safe else "closed").inc()
+            if not safe:
+                raise ServiceUnavailable("Token checks are unavailable; try again shortly") from exc
+            revoked = False
+        if revoked:
             raise NotAuthenticated("The token has been revoked; sign in again")
         connection.scope["state"]["principal"] = principal
         return AuthenticationResult(user=principal, auth=principal.token_id)

@@ -32,6 +32,12 @@ RATE_LIMIT_ERRORS = Counter(
     ["policy", "mode"],
     registry=REGISTRY,
 )
+DENYLIST_ERRORS = Counter(
+    "lyceum_token_denylist_errors_total",
+    "Token denylist unreachable; the fail mode applied",
+    ["mode"],
+    registry=REGISTRY,
+)
 DB_POOL_CHECKED_OUT = Gauge("lyceum_db_pool_checked_out", "Database connections in use", registry=REGISTRY)
 DB_POOL_SIZE = Gauge("lyceum_db_pool_size", "Database connections held by the pool", registry=REGISTRY)
 

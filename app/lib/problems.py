@@ -8,9 +8,18 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from app.lib.errors import PROBLEM_BASE, Conflict, LyceumError, MalformedRequest, ValidationFailed
+from app.lib.errors import (
+    PROBLEM_BASE,
+    Conflict,
+    LyceumError,
+    MalformedRequest,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("lyceum.errors")
@@ -134,6 +143,13 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
     return _unexpected(request, exc)
 
 
+def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.error("dependency_unavailable", error_type=type(exc).__name__, error=str(exc)[:200])
+    return _lyceum_error(
+        request, ServiceUnavailable("A backing service is unavailable; try again shortly", headers={"Retry-After": "5"})
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
@@ -151,6 +167,10 @@ exception_handlers: ExceptionHandlersMap = {
     HTTPException: _http_error,
     IntegrityError: _integrity_error,
     DBAPIError: _database_error,
+    OperationalError: _dependency_down,
+    RedisConnectionError: _dependency_down,
+    RedisTimeoutError: _dependency_down,
+    ConnectionError: _dependency_down,
     Exception: _unexpected,
 }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
 import msgspec
+from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,7 +89,7 @@ class CourseService:
         """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
         is tenant-safe too), plus the caller's own enrollment read in an RLS transaction (never cached)."""
         key = course_cache_key(self.runtime.settings.redis_key_prefix, self.principal.org_id, course_id)
-        cached = await self.runtime.redis.get(key)
+        cached = await self._cache_get(key)
         async with self._tx() as session:
             if cached is not None:
                 outline = _detail_decoder.decode(cached)
@@ -101,10 +103,20 @@ class CourseService:
                 )
             ).first()
         if cached is None:
-            await self.runtime.redis.set(key, _encoder.encode(outline), ex=self.runtime.settings.course_cache_seconds)
+            with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
+                await self.runtime.redis.set(
+                    key, _encoder.encode(outline), ex=self.runtime.settings.course_cache_seconds
+                )
         if enrollment is None:
             return outline
         return msgspec.structs.replace(outline, enrollment=EnrollmentState(id=enrollment.id, status=enrollment.status))
+
+    async def _cache_get(self, key: str) -> bytes | None:
+        try:
+            cached: bytes | None = await self.runtime.redis.get(key)  # type: ignore[assignment]
+        except RedisError:
+            return None  # Redis down: read through to PostgreSQL
+        return cached
 
     async def _load_detail(self, session: AsyncSession, course_id: UUID) -> CourseDetail:
         course = await session.get(Course, course_id)

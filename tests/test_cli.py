@@ -1,0 +1,99 @@
+"""The `lyceum` command: course validation, and `lyceum up` on a machine with nothing running.
+
+`lyceum up` is started exactly as outside checks do: in the background, polling /health, then SIGTERM.
+DATABASE_URL/REDIS_URL are removed so it starts its own embedded PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.server.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lyceum(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_courses_validate_accepts_the_shipped_content() -> None:
+    result = lyceum("courses", "validate", "content/courses")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_courses_validate_names_file_path_and_reason(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        (ROOT / "content/courses/backend-foundations.yaml")
+        .read_text()
+        .replace("bloom_level: understand", "bloom_level: memorise", 1)
+    )
+    result = lyceum("courses", "validate", str(broken))
+    assert result.returncode != 0
+    assert str(broken) in result.stderr
+    assert "bloom_level" in result.stderr
+    assert "memorise" in result.stderr
+
+
+@pytest.mark.slow
+def test_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["LYCEUM_LOG_LEVEL"] = "WARNING"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert httpx.get(f"{url}/ready", timeout=5).status_code == 200
+        login = httpx.post(
+            f"{url}/v1/auth/login",
+            timeout=10,
+            json={"email": "learner@demo.test", "password": "lyceum-demo", "org": "demo"},
+        )
+        assert login.status_code == 200
+        courses = httpx.get(
+            f"{url}/v1/courses", timeout=10, headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+        )
+        assert courses.json()["total"] >= 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "learner@demo.test" in output
+    assert url in output
+    assert "lyceum: stopped" in output
+    assert (tmp_path / "data" / "postgres").is_dir()  # data persists in the data dir
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/health", timeout=1)
