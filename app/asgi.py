@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
@@ -31,6 +32,8 @@ from app.lib.versioning import add_deprecation_headers
 from app.runtime import Runtime
 
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
+# Swagger UI's assets ship inside a wheel, so the interactive docs work with no network at all.
+SWAGGER_ASSETS = "/static/swagger-ui"
 V1_CONTROLLERS = [AuthController, MeController, UserController, CourseController, EnrollmentController, AuditController]
 
 
@@ -48,7 +51,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.runtime.close()
 
     v1 = Router(path="/v1", route_handlers=V1_CONTROLLERS)
-    handlers: list[object] = [SystemController, v1]
+    docs_assets = create_static_files_router(
+        path=SWAGGER_ASSETS,
+        directories=[swagger_ui_bundle.swagger_ui_path],
+        opt={PUBLIC: True},
+        include_in_schema=False,
+        name="swagger-ui-assets",
+    )
+    handlers: list[object] = [SystemController, v1, docs_assets]
     if FRONTEND_DIST.is_dir():
         handlers.append(
             create_static_files_router(
@@ -79,7 +89,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             path="/schema",
             description="AI-native learning platform. Errors are RFC 9457 problem+json.",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path=["/", "/swagger"],
+                    js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+                )
+            ],
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

@@ -9,6 +9,7 @@ from saq import CronJob, Queue, Worker
 from saq.types import Context
 
 from app.config import Settings, get_settings
+from app.lib.observability import configure_logging
 from app.runtime import Runtime
 from jobs import tasks
 
@@ -44,5 +45,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
 
 
 def run_worker(settings: Settings | None = None) -> None:
-    worker = create_worker(settings or get_settings())
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json or settings.is_production)
+    worker = create_worker(settings)
     asyncio.run(worker.start())

@@ -108,7 +108,12 @@ async def test_deprecated_route_carries_deprecation_and_sunset(client: Client) -
 async def test_openapi_schema_is_served(client: Client) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/v1/courses" in schema["paths"]
-    assert (await client.get("/schema/swagger")).status_code == 200
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    # The interactive docs load their assets from this server, never from a CDN.
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert (await client.get("/static/swagger-ui/swagger-ui-bundle.js")).status_code == 200
 
 
 async def test_metrics_exposes_route_latency(client: Client) -> None:

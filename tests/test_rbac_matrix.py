@@ -43,7 +43,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/audit-log"): ADMINS,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
-    ("GET", "/schema/scalar"): PUBLIC,
+    ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
     ("GET", "/schema/swagger"): PUBLIC,
     ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
@@ -87,6 +87,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{course_id:uuid}", context["course_id"])
         .replace("{item_id:uuid}", context["item_id"])
         .replace("{path:str}", "openapi.yaml")
+        .replace("{file_path:path}", "swagger-ui.css")
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):

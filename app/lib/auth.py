@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -44,6 +45,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if revoked:
             raise NotAuthenticated("The token has been revoked; sign in again")
         connection.scope["state"]["principal"] = principal
+        # Every log line of this request from here on carries who and which org.
+        structlog.contextvars.bind_contextvars(org_id=str(principal.org_id), user_id=str(principal.user_id))
         return AuthenticationResult(user=principal, auth=principal.token_id)
 
 

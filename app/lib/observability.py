@@ -106,7 +106,7 @@ class RequestContextMiddleware:
                 method = scope["method"]
                 route = _route_template(scope)
                 HTTP_LATENCY.labels(method, route, str(status)).observe(elapsed)
-                principal = scope.get("state", {}).get("principal")
+                # request_id, org_id and user_id come from the bound context vars.
                 self.log.info(
                     "request",
                     method=method,
@@ -114,6 +114,4 @@ class RequestContextMiddleware:
                     route=route,
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
-                    org_id=str(principal.org_id) if principal else None,
-                    user_id=str(principal.user_id) if principal else None,
                 )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request
 from litestar.params import Parameter
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.errors import ValidationFailed
 
 T = TypeVar("T")
+Columns = TypeVarTuple("Columns")
 MAX_OFFSET = 10_000_000
 
 
@@ -36,6 +39,13 @@ class PageRequest:
             query.update(limit=str(self.limit), offset=str(self.offset + self.limit))
             next_link = f"{request.url.path}?{urlencode(query)}"
         return Page(items=items, total=total, limit=self.limit, offset=self.offset, next=next_link)
+
+
+async def fetch_page(session: AsyncSession, query: Select[*Columns], limit: int, offset: int) -> tuple[list[Any], int]:
+    """Rows of one page of ``query`` (already ordered) and the total count, in the caller's transaction."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = (await session.execute(query.limit(limit).offset(offset))).all()
+    return [row[0] if len(row) == 1 else row for row in rows], total  # type: ignore[misc]
 
 
 def provide_page_request(

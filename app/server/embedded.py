@@ -7,6 +7,7 @@ machine needs nothing running. Both are real servers; only their packaging is em
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -15,6 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# pgserver logs every pg_ctl call at INFO; keep our console for our own messages.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 def free_port() -> int:

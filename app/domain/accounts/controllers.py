@@ -51,6 +51,7 @@ class UserController(Controller):
     @get(
         "/me",
         summary="Deprecated alias of GET /v1/me",
+        deprecated=True,
         opt=deprecated(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 6, 30, tzinfo=UTC), "/v1/me"),
     )
     async def me_alias(self, runtime: Runtime, principal: Principal) -> Me:

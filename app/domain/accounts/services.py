@@ -5,7 +5,7 @@ import uuid
 from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_view_use
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
 from app.domain.audit.services import record_audit
 from app.lib.errors import Conflict, NotFound
+from app.lib.pagination import fetch_page
 from app.lib.security.passwords import hash_password
 from app.lib.security.principal import Principal
 from app.runtime import Runtime
@@ -55,8 +56,7 @@ class AccountService:
             members = members.where(Membership.role == role)
         query = select(User).where(User.id.in_(members))
         async with self._tx() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            users = await session.scalars(query.order_by(User.email).limit(limit).offset(offset))
+            users, total = await fetch_page(session, query.order_by(User.email, User.id), limit, offset)
             return [await self._out(session, u) for u in users], total
 
     async def get(self, user_id: UUID) -> UserOut:

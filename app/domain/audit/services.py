@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.db.models import AuditLogEntry
+from app.lib.pagination import fetch_page
 from app.lib.security.principal import Principal
 
 
@@ -48,8 +49,5 @@ class AuditService:
         if action:
             query = query.where(AuditLogEntry.action == action)
         async with self.db.transaction(self.principal.org_id, self.principal.user_id) as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = await session.scalars(
-                query.order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id).limit(limit).offset(offset)
-            )
-            return list(rows), total
+            ordered = query.order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id)
+            return await fetch_page(session, ordered, limit, offset)

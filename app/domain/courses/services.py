@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 from redis.exceptions import RedisError
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,7 @@ from app.domain.courses.schemas import (
     ModuleOutline,
 )
 from app.lib.errors import NotFound
+from app.lib.pagination import fetch_page
 from app.lib.security.principal import Principal
 from app.runtime import Runtime
 
@@ -70,8 +71,7 @@ class CourseService:
                 or_(Course.title.ilike(pattern), Course.summary.ilike(pattern), Course.slug.ilike(pattern))
             )
         async with self._tx() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = await session.scalars(query.order_by(Course.title, Course.id).limit(limit).offset(offset))
+            rows, total = await fetch_page(session, query.order_by(Course.title, Course.id), limit, offset)
             return [
                 CourseSummary(
                     id=c.id,
@@ -269,6 +269,6 @@ class CourseService:
             .where(Enrollment.user_id == self.principal.user_id)
         )
         async with self._tx() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = await session.execute(query.order_by(Enrollment.created_at.desc()).limit(limit).offset(offset))
+            ordered = query.order_by(Enrollment.created_at.desc(), Enrollment.id)
+            rows, total = await fetch_page(session, ordered, limit, offset)
             return [self._enrollment_out(e, title) for e, title in rows], total
