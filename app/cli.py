@@ -132,7 +132,12 @@ def cmd_up(args: argparse.Namespace) -> None:
                 str(args.port),
                 "--no-access-log",
                 "--ws",
-                "websockets",
+                "websockets-sansio",
+                # Protocol-level keep-alive pings on tutor sockets; dead peers are dropped.
+                "--ws-ping-interval",
+                str(live.ws_ping_interval_seconds),
+                "--ws-ping-timeout",
+                str(live.ws_ping_interval_seconds),
             ],
             env=env,
         )

@@ -94,6 +94,35 @@ class Settings:
     rate_limit_api_user: RateLimit = RateLimit(120, 2.0)
     rate_limit_api_org: RateLimit = RateLimit(2000, 40.0)
     rate_limit_api_global: RateLimit = RateLimit(20000, 400.0)
+    rate_limit_tutor_user: RateLimit = RateLimit(20, 20 / 60)
+    # AI tutor
+    tutor_model: str = "claude-sonnet-4-5"
+    tutor_fallback_model: str = "claude-haiku-4-5"
+    tutor_max_output_tokens: int = 1024
+    tutor_connect_timeout_seconds: float = 5.0
+    tutor_read_timeout_seconds: float = 60.0
+    tutor_max_retries: int = 3
+    tutor_history_token_budget: int = 6000  # older turns beyond this are summarised/trimmed
+    tutor_max_message_chars: int = 4000
+    # Prices per million tokens, "model=input/output" pairs separated by commas.
+    tutor_model_prices: str = "claude-sonnet-4-5=3/15,claude-haiku-4-5=1/5,offline=0/0"
+    budget_org_monthly_tokens: int = 5_000_000
+    budget_course_monthly_tokens: int = 1_000_000
+    budget_user_daily_tokens: int = 50_000
+    budget_session_tokens: int = 20_000
+    object_store_dir: Path = Path("")  # default: <data dir>/objects
+    ws_allowed_origins: tuple[str, ...] = ()  # empty: same host only
+    ws_send_queue_size: int = 256
+    ws_ping_interval_seconds: float = 20.0
+
+    @property
+    def objects_path(self) -> Path:
+        return self.object_store_dir if str(self.object_store_dir) not in ("", ".") else self.data_dir / "objects"
+
+    def model_price(self, model: str) -> tuple[float, float]:
+        """USD per million (input, output) tokens for ``model``; unknown models cost as the default model."""
+        prices = parse_prices(self.tutor_model_prices)
+        return prices.get(model) or prices.get(self.tutor_model) or (0.0, 0.0)
 
     @property
     def is_production(self) -> bool:
@@ -102,6 +131,18 @@ class Settings:
     def redacted(self) -> dict[str, str]:
         """Settings as strings, secrets masked: safe to log at start."""
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+def parse_prices(raw: str) -> dict[str, tuple[float, float]]:
+    prices: dict[str, tuple[float, float]] = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        model, _, pair = entry.partition("=")
+        input_price, _, output_price = pair.partition("/")
+        try:
+            prices[model.strip()] = (float(input_price), float(output_price))
+        except ValueError as exc:
+            raise ConfigError(f"LYCEUM_TUTOR_MODEL_PRICES entry {entry!r} is not 'model=input/output'") from exc
+    return prices
 
 
 # Variables outside the LYCEUM_ prefix that other tools already standardise.
@@ -119,6 +160,14 @@ def env_name(field_name: str) -> str:
 
 def _convert(name: str, annotation: Any, raw: str) -> Any:
     kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    if kind == "float":
+        try:
+            number = float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a number") from exc
+        if number < 0:
+            raise ConfigError(f"{name}={raw!r} must not be negative")
+        return number
     if kind == "int":
         try:
             value = int(raw)
@@ -169,6 +218,7 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     _check_url("REDIS_URL", settings.redis_url, ("redis://", "rediss://", "unix://"))
     if not 1 <= settings.port <= 65535:
         raise ConfigError(f"LYCEUM_PORT={settings.port} is not a TCP port")
+    parse_prices(settings.tutor_model_prices)
     if settings.page_max_limit < 1:
         raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
