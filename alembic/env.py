@@ -13,6 +13,17 @@ from app.db.models import Base
 target_metadata = Base.metadata
 
 
+def _url_from_settings() -> str:
+    """Plain `uv run alembic ...` (without `lyceum migrate`): take DATABASE_URL from the settings."""
+    from app.config import load_settings
+    from app.db.engine import owner_url
+
+    database_url = load_settings().database_url
+    if not database_url:
+        raise SystemExit("alembic: set DATABASE_URL (the table owner's URL), or use `lyceum migrate`")
+    return owner_url(database_url).render_as_string(hide_password=False)
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
@@ -20,8 +31,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is set by app.db.bootstrap.alembic_config"
+    url = context.config.get_main_option("sqlalchemy.url") or _url_from_settings()
     engine = create_async_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)

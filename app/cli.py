@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -118,7 +117,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         report = asyncio.run(seed(live))
         env = child_env(live.database_url, live.redis_url)
         env["LYCEUM_DATA_DIR"] = str(live.data_dir)
-        url = f"http://{args.host}:{args.port}"
+        host, port = args.host or live.host, args.port or live.port
+        url = f"http://{host}:{port}"
         api = subprocess.Popen(
             [
                 sys.executable,
@@ -127,9 +127,9 @@ def cmd_up(args: argparse.Namespace) -> None:
                 "app.asgi:create_app",
                 "--factory",
                 "--host",
-                args.host,
+                host,
                 "--port",
-                str(args.port),
+                str(port),
                 "--no-access-log",
                 "--ws",
                 "websockets-sansio",
@@ -182,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lyceum", description="Lyceum learning platform")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole platform (embedded PostgreSQL/Redis when no URLs are set)")
-    up.add_argument("--host", default=os.environ.get("LYCEUM_HOST", "127.0.0.1"))
-    up.add_argument("--port", type=int, default=int(os.environ.get("LYCEUM_PORT", "8000")))
+    # Defaults come from the validated settings (LYCEUM_HOST / LYCEUM_PORT), not from raw os.environ.
+    up.add_argument("--host", default=None, help="interface to bind (default LYCEUM_HOST or 127.0.0.1)")
+    up.add_argument("--port", type=int, default=None, help="port (default LYCEUM_PORT or 8000)")
     up.add_argument("--data-dir", default=None, help="where embedded data lives (default .lyceum)")
     up.set_defaults(func=cmd_up)
     for name, func, text in (

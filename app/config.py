@@ -6,7 +6,9 @@ process with a message naming the variable; secrets are wrapped so they never re
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 Environment = Literal["development", "test", "production"]
+DEFAULT_APP_PASSWORD = "lyceum_app"  # noqa: S105 - development default; production refuses it
 
 
 class ConfigError(ValueError):
@@ -36,6 +39,9 @@ class Secret:
         return bool(self.value)
 
 
+_RATE = re.compile(r"^(?P<burst>\d{1,9})/(?P<amount>\d{1,9}(?:\.\d{1,6})?)(?P<unit>[smh]?)$")
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """A token bucket: ``burst`` tokens, refilled at ``per_second`` tokens/s."""
@@ -46,14 +52,11 @@ class RateLimit:
     @classmethod
     def parse(cls, name: str, raw: str) -> RateLimit:
         # Format "BURST/PERIOD" e.g. "10/60s" = 10 requests, one token back every 6 s.
-        try:
-            burst_text, period_text = raw.split("/", 1)
-            burst = int(burst_text)
-            unit = period_text[-1]
-            scale = {"s": 1, "m": 60, "h": 3600}[unit] if unit in "smh" else 1
-            amount = float(period_text[:-1] if unit in "smh" else period_text)
-        except (ValueError, KeyError) as exc:
-            raise ConfigError(f"{name}={raw!r} is not a rate like '20/60s' (burst/period)") from exc
+        match = _RATE.match(raw.strip())
+        if match is None:
+            raise ConfigError(f"{name}={raw!r} is not a rate like '20/60s' (burst/period)")
+        burst, amount = int(match["burst"]), float(match["amount"])
+        scale = {"": 1, "s": 1, "m": 60, "h": 3600}[match["unit"]]
         if burst <= 0 or amount <= 0:
             raise ConfigError(f"{name}={raw!r}: burst and period must be positive")
         return cls(burst=burst, per_second=burst / (amount * scale))
@@ -71,7 +74,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     db_app_user: str = "lyceum_app"
-    db_app_password: Secret = field(default_factory=lambda: Secret("lyceum_app"))
+    db_app_password: Secret = field(default_factory=lambda: Secret(DEFAULT_APP_PASSWORD))
     db_pool_size: int = 10
     redis_key_prefix: str = "lyceum:"
     secret_key: Secret = field(default_factory=lambda: Secret(""))
@@ -165,6 +168,8 @@ def _convert(name: str, annotation: Any, raw: str) -> Any:
             number = float(raw)
         except ValueError as exc:
             raise ConfigError(f"{name}={raw!r} is not a number") from exc
+        if not math.isfinite(number):
+            raise ConfigError(f"{name}={raw!r} must be a finite number")
         if number < 0:
             raise ConfigError(f"{name}={raw!r} must not be negative")
         return number
@@ -223,7 +228,10 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LYCEUM_LOG_LEVEL={settings.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
-    return _with_secret_key(settings)
+    settings = _with_secret_key(settings)
+    if settings.is_production and settings.db_app_password.value == DEFAULT_APP_PASSWORD:
+        raise ConfigError("LYCEUM_DB_APP_PASSWORD must be set (not the public default) in production")
+    return settings
 
 
 def _with_secret_key(settings: Settings) -> Settings:

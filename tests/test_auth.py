@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 
+from app.config import Settings
+from app.db.engine import create_engine, owner_url
 from tests.conftest import auth_headers, login
 
 Client = AsyncTestClient[Litestar]
@@ -120,3 +125,52 @@ async def test_admin_of_another_org_cannot_see_or_edit_users(client: Client) -> 
     assert (await client.get(f"/v1/users/{learner_id}", headers=acme_admin)).status_code == 404
     patch = await client.patch(f"/v1/users/{learner_id}", json={"name": "pwned"}, headers=acme_admin)
     assert patch.status_code == 404
+
+
+async def test_deactivation_ends_the_users_logins(client: Client) -> None:
+    admin = await auth_headers(client, "admin@demo.test", "demo")
+    email = f"leaver-{uuid.uuid4().hex[:8]}@demo.test"
+    created = await client.post(
+        "/v1/users",
+        headers=admin,
+        json={"email": email, "name": "Lee Leaver", "roles": ["learner"], "password": "a-long-password-1"},
+    )
+    assert created.status_code == 201, created.text
+    tokens = await login(client, email, "demo", password="a-long-password-1")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    off = await client.patch(f"/v1/users/{created.json()['id']}", headers=admin, json={"is_active": False})
+    assert off.status_code == 200
+    assert (await client.get("/v1/me", headers=headers)).status_code == 401
+    refresh = await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
+
+
+async def test_admins_cannot_take_over_people_of_other_orgs(client: Client, settings: Settings) -> None:
+    demo_admin = await auth_headers(client, "admin@demo.test", "demo")
+    email = f"shared-{uuid.uuid4().hex[:8]}@demo.test"
+    created = await client.post(
+        "/v1/users", headers=demo_admin, json={"email": email, "name": "Sam Shared", "roles": ["learner"]}
+    )
+    user_id = created.json()["id"]
+    # The same person also joins acme (done as the owner, as an invitation flow would).
+    engine = create_engine(owner_url(settings.database_url), pool_size=1)
+    async with engine.begin() as conn:
+        acme = await conn.scalar(text("select id from organizations where slug = 'acme'"))
+        await conn.execute(
+            text(
+                "insert into memberships (id, org_id, user_id, role, created_at, updated_at) "
+                "values (gen_random_uuid(), :org, :user, 'learner', now(), now())"
+            ),
+            {"org": acme, "user": user_id},
+        )
+    await engine.dispose()
+    acme_admin = await auth_headers(client, "admin@acme.test", "acme")
+    for headers in (demo_admin, acme_admin):
+        response = await client.patch(f"/v1/users/{user_id}", headers=headers, json={"name": "Taken Over"})
+        assert response.status_code == 403, response.text
+    instructor = await auth_headers(client, "instructor@demo.test", "demo")
+    instructor_id = (await client.get("/v1/me", headers=instructor)).json()["user_id"]
+    password = await client.patch(
+        f"/v1/users/{instructor_id}", headers=demo_admin, json={"password": "an-admin-chosen-pass"}
+    )
+    assert password.status_code == 403

@@ -57,3 +57,21 @@ def test_rate_limit_format() -> None:
     assert limit.per_second == pytest.approx(1 / 3)
     assert RateLimit.parse("X", "5/1m").per_second == pytest.approx(5 / 60)
     assert str(limit) == "20/60s"
+
+
+@pytest.mark.parametrize("raw", ["20/", "/60s", "20/nan", "20/inf", "abc", "20/60x", "-1/60s", "0/60s"])
+def test_malformed_rates_are_config_errors(raw: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LYCEUM_RATE_LIMIT_API_USER"):
+        load_settings({"LYCEUM_DATA_DIR": str(tmp_path), "LYCEUM_RATE_LIMIT_API_USER": raw})
+
+
+def test_non_finite_numbers_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LYCEUM_TUTOR_READ_TIMEOUT_SECONDS"):
+        load_settings({"LYCEUM_DATA_DIR": str(tmp_path), "LYCEUM_TUTOR_READ_TIMEOUT_SECONDS": "nan"})
+
+
+def test_production_refuses_the_default_app_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LYCEUM_DB_APP_PASSWORD"):
+        load_settings(
+            {"LYCEUM_ENVIRONMENT": "production", "LYCEUM_SECRET_KEY": "k" * 40, "LYCEUM_DATA_DIR": str(tmp_path)}
+        )

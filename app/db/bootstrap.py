@@ -40,13 +40,14 @@ async def ensure_app_role(settings: Settings) -> None:
     try:
         async with engine.begin() as conn:
             exists = await conn.scalar(text("select 1 from pg_roles where rolname = :r"), {"r": role})
-            if not exists:
-                await conn.execute(
-                    text(
-                        f"create role {role} login nosuperuser nobypassrls nocreatedb nocreaterole "
-                        f"password {_quote_literal(password)}"
-                    )
+            verb = "alter" if exists else "create"
+            # Always (re)set the password, so changing LYCEUM_DB_APP_PASSWORD and migrating rotates it.
+            await conn.execute(
+                text(
+                    f"{verb} role {role} login nosuperuser nobypassrls nocreatedb nocreaterole "
+                    f"password {_quote_literal(password)}"
                 )
+            )
             database = await conn.scalar(text("select current_database()"))
             for statement in (
                 f'grant connect on database "{database}" to {role}',

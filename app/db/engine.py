@@ -33,7 +33,15 @@ def app_url(settings: Settings) -> URL:
 
 
 def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # Fail in seconds, not asyncpg's 60 s default, when PostgreSQL is unreachable or a query hangs.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
 
 
 class Database:

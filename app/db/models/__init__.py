@@ -16,8 +16,10 @@ from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
 from app.db.models.item_competency import ItemCompetency
 from app.db.models.item_prerequisite import ItemPrerequisite
 from app.db.models.membership import ROLES, Membership
+from app.db.models.org_budget import OrgBudget
 from app.db.models.organization import Organization
 from app.db.models.progress_event import ProgressEvent
+from app.db.models.prompt_template import PromptTemplate
 from app.db.models.refresh_token import RefreshToken
 from app.db.models.submission import Submission
 from app.db.models.user import User
@@ -42,9 +44,11 @@ __all__ = [
     "ItemCompetency",
     "ItemPrerequisite",
     "Membership",
+    "OrgBudget",
     "OrgScoped",
     "Organization",
     "ProgressEvent",
+    "PromptTemplate",
     "RefreshToken",
     "Submission",
     "User",

@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Float, ForeignKey, Integer, Numeric, String
+from sqlalchemy import Float, ForeignKey, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB as JsonB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,11 +15,20 @@ class AIInteraction(OrgScoped, Base):
     """One model call (high volume). The text itself lives in the object store, referenced by hash."""
 
     __tablename__ = "ai_interactions"
+    __table_args__ = (UniqueConstraint("session_id", "client_message_id"),)
 
     session_id: Mapped[UUID | None] = mapped_column(
         ForeignKey("ai_sessions.id", ondelete="CASCADE"), index=True, nullable=True
     )
     user_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    course_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    item_id: Mapped[UUID | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), nullable=True)
+    # The client's id for the learner message: a resent message after a reconnect is answered once.
+    client_message_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    provider: Mapped[str] = mapped_column(String(30), default="")
+    error_code: Mapped[str] = mapped_column(String(40), default="")
     purpose: Mapped[str] = mapped_column(String(30), default="tutor")  # tutor | grading
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the stored transcript object
     object_key: Mapped[str] = mapped_column(String(300))

@@ -14,10 +14,18 @@ def ensure_can_view_user(principal: Principal, user_id: UUID) -> None:
         raise Forbidden("Learners can only view their own profile")
 
 
-def ensure_can_edit_user(principal: Principal, user_id: UUID, change: UserUpdate) -> None:
+def ensure_can_edit_user(principal: Principal, user_id: UUID, change: UserUpdate, other_orgs: int = 0) -> None:
+    """``other_orgs``: how many orgs besides the caller's the target belongs to. A user is one identity
+    across orgs, so an admin of one org must not rewrite the profile of someone another org relies on."""
+    if principal.user_id == user_id:
+        if change.is_active is not None:
+            raise Forbidden("You cannot activate or deactivate your own account")
+        return
     if principal.is_admin:
-        if principal.user_id == user_id and change.is_active is False:
-            raise Forbidden("Admins cannot deactivate themselves")
+        if change.password is not None:
+            raise Forbidden("Admins cannot set other people's passwords; ask them to change it themselves")
+        if other_orgs > 0:
+            raise Forbidden("This person also belongs to another organization and manages their own profile")
         return
     if principal.user_id != user_id:
         raise Forbidden("You can only edit your own profile")

@@ -3,14 +3,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Membership, Organization, User
+from app.db.models import Membership, Organization, RefreshToken, User
 from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
 from app.domain.audit.services import record_audit
@@ -23,6 +24,7 @@ from app.runtime import Runtime
 
 class AccountService:
     def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+        self.runtime = runtime
         self.db = runtime.db
         self.principal = principal
         self.request_id = request_id
@@ -68,12 +70,15 @@ class AccountService:
             return await self._out(session, user)
 
     async def update(self, user_id: UUID, change: UserUpdate) -> UserOut:
-        ensure_can_edit_user(self.principal, user_id, change)
+        if user_id != self.principal.user_id:
+            ensure_can_view_user(self.principal, user_id)
         password_hash = await asyncio.to_thread(hash_password, change.password) if change.password else None
         async with self._tx() as session:
             user = await session.get(User, user_id, with_for_update=True)
             if user is None:
                 raise NotFound("No such user in this organization")
+            orgs = await session.scalar(text("select lyceum_user_org_count(:u)"), {"u": user_id}) or 0
+            ensure_can_edit_user(self.principal, user_id, change, other_orgs=max(0, orgs - 1))
             before = {"name": user.name, "is_active": user.is_active}
             if change.name is not None:
                 user.name = change.name
@@ -81,6 +86,7 @@ class AccountService:
                 user.is_active = change.is_active
             if password_hash:
                 user.password_hash = password_hash
+            revoked = await self._revoke_logins(session, user_id) if change.is_active is False else []
             after = {"name": user.name, "is_active": user.is_active, "password_changed": bool(password_hash)}
             record_audit(
                 session,
@@ -93,7 +99,27 @@ class AccountService:
                 after=after,
                 request_id=self.request_id,
             )
-            return await self._out(session, user)
+            out = await self._out(session, user)
+        for family in revoked:  # access tokens already issued stop working too
+            await self.runtime.denylist.revoke_family(str(family))
+        return out
+
+    @staticmethod
+    async def _revoke_logins(session: AsyncSession, user_id: UUID) -> list[UUID]:
+        """Deactivation ends every login of the user in this org (refresh tokens and their families)."""
+        families = list(
+            await session.scalars(
+                select(RefreshToken.family_id)
+                .distinct()
+                .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            )
+        )
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        return families
 
     async def create(self, data: UserCreate) -> UserOut:
         email = data.email.strip().lower()

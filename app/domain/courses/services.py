@@ -188,7 +188,11 @@ class CourseService:
 
     async def item(self, course_id: UUID, item_id: UUID) -> ItemDetail:
         async with self._tx() as session:
-            item = await session.scalar(select(Item).where(Item.id == item_id, Item.course_id == course_id))
+            item = await session.scalar(
+                select(Item)
+                .join(Course, Course.id == Item.course_id)
+                .where(Item.id == item_id, Item.course_id == course_id, Course.is_published.is_(True))
+            )
             if item is None:
                 raise NotFound("No such item in this course")
             prereqs, _ = await self._edges(session, [item.id])
