@@ -18,11 +18,13 @@ from litestar.static_files import create_static_files_router
 
 from app.config import Settings, get_settings
 from app.domain.accounts.controllers import MeController, UserController
+from app.domain.admin.controllers import AdminController
 from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
 from app.domain.courses.controllers import CourseController, EnrollmentController
 from app.domain.deps import common_dependencies
 from app.domain.system.controllers import SystemController
+from app.domain.tutor.controllers import TutorController, TutorSocketController
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
 from app.lib.idempotency import IdempotencyMiddleware
 from app.lib.observability import RequestContextMiddleware, configure_logging
@@ -34,7 +36,17 @@ from app.runtime import Runtime
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
 # Swagger UI's assets ship inside a wheel, so the interactive docs work with no network at all.
 SWAGGER_ASSETS = "/static/swagger-ui"
-V1_CONTROLLERS = [AuthController, MeController, UserController, CourseController, EnrollmentController, AuditController]
+V1_CONTROLLERS = [
+    TutorController,
+    TutorSocketController,
+    AdminController,
+    AuthController,
+    MeController,
+    UserController,
+    CourseController,
+    EnrollmentController,
+    AuditController,
+]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

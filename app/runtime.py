@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.db.engine import Database
+from app.domain.tutor.components import TutorComponents  # the composition root wires domains together
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.redis import create_redis
 from app.lib.security.denylist import TokenDenylist
@@ -23,6 +24,7 @@ class Runtime:
     tokens: TokenCodec
     denylist: TokenDenylist
     limiter: TokenBucketLimiter
+    tutor: TutorComponents
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -38,9 +40,11 @@ class Runtime:
             ),
             denylist=TokenDenylist(redis, settings.redis_key_prefix, settings.refresh_token_ttl_seconds),
             limiter=TokenBucketLimiter(limiter_redis, settings.redis_key_prefix),
+            tutor=TutorComponents.build(settings, limiter_redis),
         )
 
     async def close(self) -> None:
+        await self.tutor.aclose()
         await self.redis.aclose()
         await self.limiter_redis.aclose()
         await self.db.dispose()

@@ -11,12 +11,16 @@ import asyncio
 import os
 import shutil
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -27,7 +31,9 @@ from app.config import Settings, load_settings
 from app.db.bootstrap import migrate
 from app.db.engine import create_engine, owner_url
 from app.lib.redis import create_redis
-from app.server.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.server.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+
+pytest_plugins = ["tests.fake_anthropic.fixtures"]
 
 RUN_ID = uuid.uuid4().hex[:10]
 DEMO_PASSWORD = "lyceum-demo"
@@ -168,3 +174,30 @@ async def login(
 async def auth_headers(client: AsyncTestClient[Litestar], email: str, org: str) -> dict[str, str]:
     tokens = await login(client, email, org)
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def run_live_server(app: Litestar) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """A real uvicorn server on a free loopback port, in a thread (for WebSocket, SSE and fuzz tests)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return url, server, thread
+
+
+@pytest.fixture(scope="session")
+def live_url(settings: Settings, seeded: Any) -> Iterator[str]:
+    url, server, thread = run_live_server(create_app(settings))
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,70 @@
+"""Builds the TutorContext for a session from the course content in PostgreSQL (inside an RLS transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AISession, Assessment, Course, Item, ItemPrerequisite
+from app.domain.tutor.providers.base import Mode, RelatedItem, TutorContext
+
+RELATED_BODY_CHARS = 1500
+
+
+def protected_texts(item: Item | None, assessment: Assessment | None) -> tuple[str, ...]:
+    """Everything the tutor must never reveal: worked solutions, reference code, hidden tests, answer keys."""
+    texts = [item.solution] if item is not None and item.solution else []
+    spec: dict[str, Any] = assessment.spec if assessment is not None else {}
+    for key in ("reference_solution", "hidden_tests"):
+        if spec.get(key):
+            texts.append(str(spec[key]))
+    for question in spec.get("questions", []):
+        options = question.get("options", [])
+        answer = question.get("answer")
+        if isinstance(answer, int) and 0 <= answer < len(options):
+            texts.append(str(options[answer]))
+    rubric = spec.get("rubric") or {}
+    texts += [str(e) for e in rubric.get("exemplars", [])]
+    return tuple(t for t in texts if t.strip())
+
+
+async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
+    course = await session.get(Course, chat.course_id)
+    if course is None:
+        raise LookupError("course not found")
+    item = await session.get(Item, chat.item_id) if chat.item_id else None
+    if item is None:
+        return TutorContext(course_title=course.title, mode=_mode(chat.mode))
+    assessment = await session.scalar(select(Assessment).where(Assessment.item_id == item.id))
+    siblings = list(
+        await session.scalars(
+            select(Item).where(Item.module_id == item.module_id, Item.id != item.id).order_by(Item.position)
+        )
+    )
+    prerequisite_ids = select(ItemPrerequisite.prerequisite_id).where(ItemPrerequisite.item_id == item.id)
+    prerequisites = list(await session.scalars(select(Item).where(Item.id.in_(prerequisite_ids))))
+    return TutorContext(
+        course_title=course.title,
+        mode=_mode(chat.mode),
+        item_title=item.title,
+        item_body=item.body,
+        item_kind=item.kind,
+        graded=bool(assessment is not None and assessment.graded),
+        module_items=tuple(_related(i) for i in siblings if i.kind == "lesson"),
+        related=tuple(_related(i) for i in prerequisites),
+        protected=protected_texts(item, assessment),
+    )
+
+
+def _related(item: Item) -> RelatedItem:
+    return RelatedItem(title=item.title, body=item.body[:RELATED_BODY_CHARS])
+
+
+def _mode(value: str) -> Mode:
+    return "hint" if value == "hint" else "explain" if value == "explain" else "socratic"
+
+
+__all__ = ["UUID", "build_context", "protected_texts"]

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, WebSocket, get, post, websocket
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from app.domain.tutor.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    MessageIn,
+    SessionCreate,
+    SessionOut,
+    Transcript,
+    TutorEvent,
+)
+from app.domain.tutor.services import TutorService
+from app.domain.tutor.socket import serve_tutor_socket
+from app.domain.tutor.turns import TurnRunner, validate_message
+from app.lib.auth import PUBLIC, is_member
+from app.lib.errors import ValidationFailed
+from app.lib.idempotency import IDEMPOTENT
+from app.lib.security.principal import Principal
+from app.runtime import Runtime
+
+SSE_PING_SECONDS = 15.0
+_encoder = msgspec.json.Encoder()
+
+
+class TutorController(Controller):
+    path = "/tutor"
+    tags = ["Tutor"]
+    guards = [is_member]
+
+    @post("/sessions", status_code=HTTP_201_CREATED, opt={IDEMPOTENT: True}, summary="Start a tutoring session")
+    async def create_session(
+        self, data: SessionCreate, runtime: Runtime, principal: Principal, request_id: str
+    ) -> SessionOut:
+        return await TutorService(runtime, principal, request_id).create(data)
+
+    @get("/sessions/{session_id:uuid}", summary="A session's transcript (yours, or any in the org for staff)")
+    async def get_session(self, session_id: UUID, runtime: Runtime, principal: Principal) -> Transcript:
+        return await TutorService(runtime, principal).transcript(session_id)
+
+    @post(
+        "/sessions/{session_id:uuid}/messages",
+        status_code=HTTP_200_OK,
+        summary="Send a message; with Accept: text/event-stream the reply streams as server-sent events",
+    )
+    async def send_message(
+        self, session_id: UUID, data: MessageIn, request: Request[Any, Any, Any], runtime: Runtime, principal: Principal
+    ) -> Response[Any]:
+        chat = await TutorService(runtime, principal).for_chat(session_id)
+        problem = validate_message(data.text, runtime.settings.tutor_max_message_chars)
+        if problem:
+            raise ValidationFailed(problem, errors=[{"pointer": "#/text", "detail": problem}])
+        runner = TurnRunner(runtime, chat)
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            return Response(await _collect(runner, data), media_type="application/json")
+        return ServerSentEvent(
+            _stream(runner, data, runtime.settings.ws_send_queue_size),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @post(
+        "/interactions/{interaction_id:uuid}/feedback",
+        status_code=HTTP_200_OK,
+        summary="Rate a tutor reply 1-5 (rating again replaces your rating)",
+    )
+    async def feedback(
+        self, interaction_id: UUID, data: FeedbackIn, runtime: Runtime, principal: Principal
+    ) -> FeedbackOut:
+        return await TutorService(runtime, principal).feedback(interaction_id, data)
+
+
+class TutorSocketController(Controller):
+    """The socket authenticates inside its own protocol (header or first frame, close codes 44xx),
+    so it sits outside the HTTP auth middleware and role guards."""
+
+    path = "/tutor"
+    tags = ["Tutor"]
+
+    @websocket("/sessions/{session_id:uuid}/ws", opt={PUBLIC: True})
+    async def socket(self, socket: WebSocket[Any, Any, Any], session_id: UUID, runtime: Runtime) -> None:
+        await serve_tutor_socket(socket, runtime, session_id)
+
+
+async def _collect(runner: TurnRunner, data: MessageIn) -> dict[str, Any]:
+    """Without Accept: text/event-stream, answer once with every event and the whole reply."""
+    events: list[TutorEvent] = []
+
+    async def emit(event: TutorEvent) -> None:
+        events.append(event)
+
+    await runner.run(data.id or "", data.text, emit)
+    builtins = [msgspec.to_builtins(e) for e in events]
+    return {"reply": "".join(e["text"] for e in builtins if e["type"] == "delta"), "events": builtins}
+
+
+async def _stream(runner: TurnRunner, data: MessageIn, queue_size: int) -> AsyncIterator[ServerSentEventMessage]:
+    queue: asyncio.Queue[TutorEvent | None] = asyncio.Queue(maxsize=queue_size)
+
+    async def emit(event: TutorEvent) -> None:
+        await queue.put(event)  # back-pressure: the turn waits for a slow SSE reader, bounded by the queue
+
+    async def produce() -> None:
+        try:
+            await runner.run(data.id or "", data.text, emit)
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(produce())
+    try:
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), SSE_PING_SECONDS)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="ping")
+                continue
+            if event is None:
+                break
+            payload = msgspec.to_builtins(event)
+            yield ServerSentEventMessage(event=payload.pop("type"), data=_encoder.encode(payload).decode())
+    finally:
+        # The client went away (or we finished): cancel the turn so its budget hold is released and the
+        # interaction is recorded as cancelled.
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(task, return_exceptions=True)

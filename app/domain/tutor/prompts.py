@@ -1,0 +1,129 @@
+"""Prompt registry: versioned templates from content/prompts/*.yaml, overridable per org in the database,
+with deterministic weighted assignment of versions (experiments) by user."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import PromptTemplate
+from app.domain.tutor.providers.base import TutorContext
+
+MATERIAL_CHARS = 6000  # keep the system prompt well inside the context window and the budget
+
+
+class PromptVersion(msgspec.Struct, forbid_unknown_fields=True):
+    version: str
+    system: str
+    weight: int = 1
+
+
+class PromptFile(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    versions: list[PromptVersion]
+    modes: dict[str, str]
+    description: str = ""
+    graded_rule: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenPrompt:
+    name: str
+    version: str
+    system_template: str
+    modes: dict[str, str]
+    graded_rule: str
+
+
+class PromptError(ValueError):
+    pass
+
+
+def assign_version(name: str, user_id: UUID, versions: list[tuple[str, int]]) -> str:
+    """Same user, same experiment -> same version; otherwise proportional to weight."""
+    eligible = [(v, w) for v, w in versions if w > 0]
+    if not eligible:
+        raise PromptError(f"prompt {name!r} has no version with a positive weight")
+    total = sum(w for _, w in eligible)
+    point = int.from_bytes(hashlib.sha256(f"{name}:{user_id}".encode()).digest()[:8], "big") % total
+    for version, weight in eligible:
+        if point < weight:
+            return version
+        point -= weight
+    return eligible[-1][0]  # unreachable: the weights sum to total
+
+
+class PromptRegistry:
+    """Reads content/prompts/<name>.yaml (re-read when the file changes) and the org's DB overrides."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._cache: dict[str, tuple[float, PromptFile]] = {}
+
+    def file(self, name: str) -> PromptFile:
+        path = self.directory / f"{name}.yaml"
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError as exc:
+            raise PromptError(f"no prompt file {path}") from exc
+        cached = self._cache.get(name)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        try:
+            parsed = msgspec.convert(yaml.safe_load(path.read_text()), PromptFile)
+        except (yaml.YAMLError, msgspec.ValidationError) as exc:
+            if cached:  # keep serving the last good version rather than breaking every chat
+                return cached[1]
+            raise PromptError(f"{path}: {exc}") from exc
+        self._cache[name] = (mtime, parsed)
+        return parsed
+
+    async def choose(self, session: AsyncSession, name: str, user_id: UUID) -> ChosenPrompt:
+        """Org overrides merge into the file's versions: same version replaces it, a new version joins the
+        experiment, an inactive override withdraws that version. If nothing eligible is left, the file's
+        versions apply, so an admin's edit can never stop the tutor."""
+        base = self.file(name)
+        file_versions = {v.version: (v.system, v.weight) for v in base.versions}
+        templates = dict(file_versions)
+        for override in await session.scalars(select(PromptTemplate).where(PromptTemplate.name == name)):
+            if override.active:
+                templates[override.version] = (override.system, override.weight)
+            else:
+                templates.pop(override.version, None)
+        if not any(weight > 0 for _, weight in templates.values()):
+            templates = file_versions
+        version = assign_version(name, user_id, sorted((v, w) for v, (_, w) in templates.items()))
+        return ChosenPrompt(
+            name=name,
+            version=version,
+            system_template=templates[version][0],
+            modes=base.modes,
+            graded_rule=base.graded_rule,
+        )
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:  # unknown placeholders in admin-edited templates stay visible
+        return "{" + key + "}"
+
+
+def render_system(chosen: ChosenPrompt, context: TutorContext, safety: str) -> str:
+    material = [f"## {context.item_title}\n{context.item_body}"] if context.item_title else []
+    material += [f"## {r.title}\n{r.body}" for r in (*context.module_items, *context.related)]
+    return chosen.system_template.format_map(
+        _Blank(
+            course_title=context.course_title,
+            safety=safety,
+            mode_instructions=chosen.modes.get(context.mode, chosen.modes.get("socratic", "")),
+            graded_rule=chosen.graded_rule if context.graded else "",
+            material="\n\n".join(material)[:MATERIAL_CHARS],
+        )
+    ).strip()

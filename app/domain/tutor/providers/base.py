@@ -1,0 +1,106 @@
+"""The one small interface every tutor model provider implements (Anthropic, offline)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Mode = Literal["socratic", "hint", "explain"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedItem:
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TutorContext:
+    """Course material around the learner's question. The offline tutor retrieves from it; the prompt
+    builder summarises it for online models. ``protected`` texts (solutions, answer keys) are never
+    to be revealed and are only present so filters can compare against them."""
+
+    course_title: str
+    mode: Mode = "socratic"
+    item_title: str = ""
+    item_body: str = ""
+    item_kind: str = "lesson"
+    graded: bool = False
+    module_title: str = ""
+    module_items: tuple[RelatedItem, ...] = ()
+    related: tuple[RelatedItem, ...] = ()
+    protected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    system: str
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int
+    model: str = ""
+    temperature: float = 0.3
+    context: TutorContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """First event of every stream: which model answers and the input tokens it counted."""
+
+    model: str
+    input_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """Last event of a successful stream, with the provider-reported usage."""
+
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str = "end_turn"
+
+
+StreamEvent = StreamStart | TextDelta | StreamEnd
+
+
+@dataclass
+class ProviderError(Exception):
+    """A provider failure mapped to a clear client-facing code.
+
+    code: ``overloaded`` | ``rate_limited`` | ``timeout`` | ``unavailable`` | ``bad_request`` | ``internal``
+    """
+
+    code: str
+    detail: str
+    retry_after: float | None = None
+    output_tokens: int = 0  # tokens already streamed when it failed mid-stream
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class ModelProvider(Protocol):
+    name: str  # "anthropic" | "offline"
+    label: str  # shown to learners and in logs, e.g. "Offline tutor (built from course content)"
+
+    def stream(self, request: ModelRequest) -> AsyncGenerator[StreamEvent, None]:
+        """StreamStart, then TextDelta*, then StreamEnd; or raise ProviderError (possibly mid-stream)."""
+        ...
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        """Input tokens of ``request`` (the API's count when online, a local estimate offline)."""
+        ...
+
+    async def aclose(self) -> None: ...

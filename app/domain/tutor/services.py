@@ -1,0 +1,178 @@
+"""Tutoring sessions: create, load for chatting (owner only), transcripts, learner feedback."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
+from app.domain.audit.services import record_audit
+from app.domain.tutor.budgets import BudgetLimits
+from app.domain.tutor.context import build_context
+from app.domain.tutor.schemas import FeedbackIn, FeedbackOut, SessionCreate, SessionOut, Transcript, TranscriptTurn
+from app.domain.tutor.turns import ChatSession
+from app.lib.errors import Forbidden, NotFound
+from app.lib.security.principal import Principal
+from app.runtime import Runtime
+
+
+async def budget_limits(session: AsyncSession, settings: Settings) -> BudgetLimits:
+    """The org's configured budgets (admins set them), falling back to configuration defaults."""
+    row = await session.scalar(select(OrgBudget))
+    return BudgetLimits(
+        org_monthly=(row and row.org_monthly_tokens) or settings.budget_org_monthly_tokens,
+        course_monthly=(row and row.course_monthly_tokens) or settings.budget_course_monthly_tokens,
+        user_daily=(row and row.user_daily_tokens) or settings.budget_user_daily_tokens,
+        session=(row and row.session_tokens) or settings.budget_session_tokens,
+    )
+
+
+class TutorService:
+    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+        self.runtime = runtime
+        self.principal = principal
+        self.request_id = request_id
+
+    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
+
+    def _out(self, chat: AISession) -> SessionOut:
+        provider = self.runtime.tutor.provider
+        base = f"/v1/tutor/sessions/{chat.id}"
+        return SessionOut(
+            id=chat.id,
+            course_id=chat.course_id,
+            item_id=chat.item_id,
+            mode=chat.mode,
+            status=chat.status,
+            created_at=chat.created_at,
+            provider=provider.name,
+            provider_label=provider.label,
+            offline=provider.name == "offline",
+            websocket_url=f"{base}/ws",
+            messages_url=f"{base}/messages",
+        )
+
+    async def create(self, data: SessionCreate) -> SessionOut:
+        async with self._tx() as session:
+            course = await session.get(Course, data.course_id)
+            if course is None or not course.is_published:
+                raise NotFound("No such course in your organization")
+            if data.item_id is not None:
+                item = await session.get(Item, data.item_id)
+                if item is None or item.course_id != data.course_id:
+                    raise NotFound("No such item in this course")
+            chat = AISession(
+                org_id=self.principal.org_id,
+                user_id=self.principal.user_id,
+                course_id=course.id,
+                item_id=data.item_id,
+                mode=data.mode,
+                status="open",
+            )
+            session.add(chat)
+            await session.flush()
+            record_audit(
+                session,
+                org_id=self.principal.org_id,
+                actor_id=self.principal.user_id,
+                action="tutor.session_started",
+                entity_type="ai_session",
+                entity_id=chat.id,
+                after={"course_id": str(course.id), "mode": data.mode},
+                request_id=self.request_id,
+            )
+            return self._out(chat)
+
+    async def for_chat(self, session_id: UUID) -> ChatSession:
+        """Only the learner who owns a session may talk in it (instructors read transcripts)."""
+        async with self._tx() as session:
+            chat = await session.get(AISession, session_id)
+            if chat is None:
+                raise NotFound("No such tutoring session")
+            if chat.user_id != self.principal.user_id:
+                raise Forbidden("This tutoring session belongs to someone else")
+            org = await session.get(Organization, self.principal.org_id)
+            assert org is not None
+            return ChatSession(
+                id=chat.id,
+                org_id=chat.org_id,
+                org_slug=org.slug,
+                user_id=chat.user_id,
+                course_id=chat.course_id,
+                item_id=chat.item_id,
+                context=await build_context(session, chat),
+                limits=await budget_limits(session, self.runtime.settings),
+            )
+
+    async def transcript(self, session_id: UUID) -> Transcript:
+        async with self._tx() as session:
+            chat = await session.get(AISession, session_id)
+            if chat is None:
+                raise NotFound("No such tutoring session")
+            if chat.user_id != self.principal.user_id and not self.principal.has_any("admin", "instructor"):
+                raise Forbidden("You can read your own tutoring sessions only")
+            rows = list(
+                await session.scalars(
+                    select(AIInteraction).where(AIInteraction.session_id == chat.id).order_by(AIInteraction.created_at)
+                )
+            )
+            out = self._out(chat)
+        turns = [await self._turn(row) for row in rows]
+        return Transcript(session=out, user_id=chat.user_id, turns=turns)
+
+    async def _turn(self, row: AIInteraction) -> TranscriptTurn:
+        try:
+            content = msgspec.json.decode(await self.runtime.tutor.objects.get(row.object_key))
+        except (FileNotFoundError, msgspec.DecodeError):
+            content = {}
+        return TranscriptTurn(
+            interaction_id=row.id,
+            client_message_id=row.client_message_id,
+            user=content.get("user", ""),
+            reply=content.get("reply", ""),
+            status=row.status,
+            created_at=row.created_at,
+            model=row.model,
+            input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens,
+            confidence=row.confidence,
+            guardrails=list(row.guardrail_outcomes),
+        )
+
+    async def feedback(self, interaction_id: UUID, data: FeedbackIn) -> FeedbackOut:
+        async with self._tx() as session:
+            interaction = await session.get(AIInteraction, interaction_id)
+            if interaction is None or interaction.purpose != "tutor":
+                raise NotFound("No such tutor reply")
+            if interaction.user_id != self.principal.user_id:
+                raise Forbidden("You can rate replies in your own conversations only")
+            existing = await session.scalar(
+                select(AIFeedback).where(
+                    AIFeedback.interaction_id == interaction_id,
+                    AIFeedback.user_id == self.principal.user_id,
+                    AIFeedback.source == "learner_rating",
+                )
+            )
+            if existing is not None:  # rating again replaces the earlier rating
+                existing.rating, existing.comment = data.rating, data.comment
+                return FeedbackOut(
+                    id=existing.id, interaction_id=interaction_id, rating=data.rating, comment=data.comment
+                )
+            row = AIFeedback(
+                org_id=self.principal.org_id,
+                source="learner_rating",
+                user_id=self.principal.user_id,
+                interaction_id=interaction_id,
+                rating=data.rating,
+                comment=data.comment,
+                details={"prompt_version": interaction.prompt_version},
+            )
+            session.add(row)
+            await session.flush()
+            return FeedbackOut(id=row.id, interaction_id=interaction_id, rating=data.rating, comment=data.comment)

@@ -1,0 +1,172 @@
+"""The tutor WebSocket: authentication, origin check, a bounded send queue, one reply at a time, cancel.
+
+Close codes: 4401 not authenticated, 4403 not your session or origin refused, 4404 unknown session,
+4408 client too slow (its send queue overflowed), 1000 normal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import msgspec
+import structlog
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from prometheus_client import Counter
+
+from app.config import Settings
+from app.domain.tutor.schemas import ErrorEvent, TutorEvent
+from app.domain.tutor.services import TutorService
+from app.domain.tutor.turns import ChatSession, TurnRunner
+from app.lib.errors import Forbidden, LyceumError, NotFound
+from app.lib.observability import REGISTRY
+from app.lib.security.principal import Principal
+from app.runtime import Runtime
+
+log = structlog.get_logger("lyceum.tutor.ws")
+AUTH_TIMEOUT_SECONDS = 10.0
+SLOW_CONSUMERS = Counter(
+    "lyceum_ws_slow_consumers_total",
+    "WebSockets closed because the client read too slowly",
+    ["channel"],
+    registry=REGISTRY,
+)
+_encoder = msgspec.json.Encoder()
+
+
+def origin_allowed(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool:
+    """Browsers send Origin; it must be this host or a configured origin. Non-browser clients send none."""
+    origin = socket.headers.get("origin")
+    if not origin:
+        return True
+    if origin in settings.ws_allowed_origins:
+        return True
+    return urlsplit(origin).netloc == socket.headers.get("host", "")
+
+
+async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal | None:
+    """Access token from the upgrade's Authorization header, else the first frame {"type": "auth", "token"}."""
+    header = socket.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not token:
+        try:
+            frame = await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_SECONDS)
+        except (TimeoutError, ValueError, WebSocketDisconnect):
+            return None
+        if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
+            return None
+        token = frame["token"]
+    try:
+        principal = runtime.tokens.principal(token)
+        if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
+            return None
+    except LyceumError:
+        return None
+    return principal
+
+
+class TutorConnection:
+    def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Runtime, chat: ChatSession) -> None:
+        self.socket = socket
+        self.runner = TurnRunner(runtime, chat)
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=runtime.settings.ws_send_queue_size)
+        self.turn: asyncio.Task[None] | None = None
+        self.turn_id = ""
+        self.closing = False
+
+    async def emit(self, event: TutorEvent) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(_encoder.encode(event))
+        except asyncio.QueueFull:
+            # Never let a slow reader grow our memory or hold up the model stream: drop it.
+            SLOW_CONSUMERS.labels("tutor").inc()
+            self.closing = True
+            log.warning("ws_slow_consumer_closed")
+            if self.turn is not None:
+                self.turn.cancel()
+            with contextlib.suppress(Exception):
+                await self.socket.close(code=4408, reason="client too slow")
+
+    async def _send_loop(self) -> None:
+        while (data := await self.queue.get()) is not None:
+            await self.socket.send_text(data.decode())
+
+    async def serve(self) -> None:
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            while not self.closing:
+                try:
+                    raw = await self.socket.receive_data(mode="text")
+                except WebSocketDisconnect:
+                    break
+                try:
+                    frame = msgspec.json.decode(raw)
+                except msgspec.DecodeError:
+                    await self.emit(ErrorEvent(code="invalid_frame", detail="Frames must be JSON objects."))
+                    continue
+                await self._handle(frame)
+        finally:
+            self.closing = True
+            await self._stop_turn()
+            self.queue.put_nowait(None) if not self.queue.full() else None
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _handle(self, frame: Any) -> None:
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "message":
+            message_id = str(frame.get("id") or "")[:100]
+            if self.turn is not None and not self.turn.done():
+                await self.emit(
+                    ErrorEvent(
+                        code="busy", detail="Wait for the current reply or cancel it first.", message_id=message_id
+                    )
+                )
+                return
+            self.turn_id = message_id
+            self.turn = asyncio.create_task(self.runner.run(message_id, frame.get("text"), self.emit))
+            # Let the turn start before the next frame is read: a task cancelled before its first step
+            # never runs its cancel handling, and a "cancel" frame may already be waiting.
+            await asyncio.sleep(0)
+        elif kind == "cancel":
+            if self.turn is not None and not self.turn.done() and frame.get("id") in (None, self.turn_id):
+                await self._stop_turn()
+        elif kind == "auth":
+            return  # already authenticated (header); a redundant auth frame is harmless
+        else:
+            await self.emit(
+                ErrorEvent(code="invalid_frame", detail="Unknown frame type; expected 'message' or 'cancel'.")
+            )
+
+    async def _stop_turn(self) -> None:
+        if self.turn is not None and not self.turn.done():
+            self.turn.cancel()
+            await asyncio.gather(self.turn, return_exceptions=True)
+
+
+async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], runtime: Runtime, session_id: UUID) -> None:
+    await socket.accept()
+    if not origin_allowed(socket, runtime.settings):
+        await socket.close(code=4403, reason="origin not allowed")
+        return
+    principal = await authenticate(socket, runtime)
+    if principal is None:
+        await socket.close(code=4401, reason="not authenticated")
+        return
+    try:
+        chat = await TutorService(runtime, principal).for_chat(session_id)
+    except NotFound:
+        await socket.close(code=4404, reason="unknown session")
+        return
+    except Forbidden:
+        await socket.close(code=4403, reason="not your session")
+        return
+    await TutorConnection(socket, runtime, chat).serve()
+    with contextlib.suppress(Exception):
+        await socket.close(code=1000)

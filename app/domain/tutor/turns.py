@@ -1,0 +1,400 @@
+"""One tutoring turn, transport-agnostic: guardrails in, budget reserve, stream through the output filter,
+settle, record. WebSocket and SSE both drive this and only differ in how they deliver events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import structlog
+from sqlalchemy import select
+
+from app.db.models import AIInteraction
+from app.domain.tutor.budgets import BudgetExhausted, BudgetLimits, BudgetUnavailable, Reservation, budget_scopes
+from app.domain.tutor.guardrails.confidence import confidence_score
+from app.domain.tutor.guardrails.output_filter import OutputFilter
+from app.domain.tutor.guardrails.pipeline import SAFETY_PREAMBLE, GuardrailOutcome, check_input
+from app.domain.tutor.history import Turn, build_history
+from app.domain.tutor.prompts import render_system
+from app.domain.tutor.providers.base import (
+    ChatMessage,
+    ModelRequest,
+    ProviderError,
+    StreamEnd,
+    StreamStart,
+    TextDelta,
+    TutorContext,
+)
+from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent, ErrorEvent, TutorEvent, Usage
+from app.lib.errors import RateLimited
+from app.lib.ratelimit import bucket
+from app.lib.throttle import enforce
+from app.runtime import Runtime
+
+log = structlog.get_logger("lyceum.tutor")
+Emit = Callable[[TutorEvent], Awaitable[None]]
+PROMPT_NAME = "tutor"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSession:
+    """A tutoring session loaded for chatting: who, where, and the course material around it."""
+
+    id: UUID
+    org_id: UUID
+    org_slug: str
+    user_id: UUID
+    course_id: UUID
+    item_id: UUID | None
+    context: TutorContext
+    limits: BudgetLimits
+
+
+@dataclass
+class TurnState:
+    """What a turn has produced so far; recorded whether it completes, is blocked, fails or is cancelled."""
+
+    message_id: str
+    user_text: str = ""
+    released: list[str] = field(default_factory=list)
+    received_chars: int = 0
+    outcomes: list[GuardrailOutcome] = field(default_factory=list)
+    model: str = ""
+    prompt_version: str = ""
+    input_tokens: int = 0
+    output_tokens: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    status: str = "completed"
+    error_code: str = ""
+    reservation: Reservation | None = None
+    request: ModelRequest | None = None
+    finished: bool = False  # recorded (completed, blocked, failed): nothing left to do on cancel
+
+    @property
+    def reply(self) -> str:
+        return "".join(self.released)
+
+    def used_output_tokens(self) -> int:
+        return self.output_tokens if self.output_tokens is not None else -(-self.received_chars // 4)
+
+
+def validate_message(text: Any, max_chars: int) -> str | None:
+    """A learner-facing reason the message cannot be sent, or None when it is fine."""
+    if not isinstance(text, str):
+        return "The message must be text."
+    if not text.strip():
+        return "The message is empty."
+    if len(text) > max_chars:
+        return f"The message is too long ({len(text)} characters; the limit is {max_chars})."
+    if "\x00" in text or sum(ch < " " and ch not in "\n\r\t" for ch in text) > 0:
+        return "The message contains binary data; send plain text."
+    return None
+
+
+class TurnRunner:
+    def __init__(self, runtime: Runtime, chat: ChatSession) -> None:
+        self.runtime = runtime
+        self.tutor = runtime.tutor
+        self.settings = runtime.settings
+        self.chat = chat
+
+    async def run(self, message_id: str, text: Any, emit: Emit) -> None:
+        state = TurnState(message_id=message_id)
+        try:
+            await self._run(state, text, emit)
+        except asyncio.CancelledError:
+            # Cancel frame or client gone, at any step: release/settle any hold, record the turn, say so.
+            if not state.finished:
+                state.status = "cancelled"
+                await asyncio.shield(self._finish(state, emit))
+            raise
+
+    async def _run(self, state: TurnState, text: Any, emit: Emit) -> None:
+        message_id = state.message_id
+        problem = validate_message(text, self.settings.tutor_max_message_chars)
+        if problem:
+            await emit(ErrorEvent(code="invalid_message", detail=problem, message_id=message_id))
+            return
+        if await self._replayed(message_id, emit):
+            return
+        try:
+            await enforce(self.runtime, "tutor", self._rate_buckets(), fail_open=True)
+        except RateLimited as exc:
+            retry = float(exc.extra.get("retry_after", 1.0))
+            await emit(ErrorEvent(code="rate_limited", detail=exc.detail, message_id=message_id, retry_after=retry))
+            return
+        policy = self.tutor.policies.get(self.chat.org_slug)
+        verdict = check_input(text, policy, self.chat.context)
+        state.user_text = verdict.text
+        state.outcomes.extend(verdict.outcomes)
+        if not verdict.allowed:
+            state.status, state.error_code = "blocked", verdict.policy or "policy"
+            interaction_id = await asyncio.shield(self._record(state))
+            await emit(
+                BlockedEvent(
+                    policy=verdict.policy or "policy",
+                    reason=verdict.reason or "",
+                    message_id=message_id,
+                    interaction_id=interaction_id,
+                )
+            )
+            return
+        await self._answer(state, policy, emit)
+
+    def _rate_buckets(self) -> list[Any]:
+        s = self.settings
+        return [
+            bucket("user", f"rl:tutor:user:{self.chat.user_id}", s.rate_limit_tutor_user),
+            bucket("org", f"rl:tutor:org:{self.chat.org_id}", s.rate_limit_api_org),
+            bucket("global", "rl:tutor:global", s.rate_limit_api_global),
+        ]
+
+    async def _answer(self, state: TurnState, policy: Any, emit: Emit) -> None:
+        if not await self._reserve(state, policy, emit):
+            return
+        assert state.reservation is not None
+        assert state.request is not None
+        request = replace(state.request, max_tokens=state.reservation.max_tokens)
+        await self._stream(state, request, policy, emit)
+        # Shielded: once finishing starts, a cancel must not cut the settle/record/done sequence short.
+        await asyncio.shield(self._finish(state, emit))
+
+    async def _reserve(self, state: TurnState, policy: Any, emit: Emit) -> bool:
+        state.request = await self._request(state)
+        state.input_tokens = await self.tutor.provider.count_tokens(state.request)
+        scopes = budget_scopes(self.chat.org_id, self.chat.course_id, self.chat.user_id, self.chat.id, self.chat.limits)
+        try:
+            state.reservation = await self.tutor.budget.reserve(
+                scopes, state.input_tokens, self.settings.tutor_max_output_tokens
+            )
+        except BudgetExhausted as exc:
+            state.status, state.error_code = "blocked", "budget"
+            interaction_id = await asyncio.shield(self._record(state))
+            await emit(
+                BlockedEvent(
+                    policy="budget",
+                    reason=policy.messages.budget,
+                    message_id=state.message_id,
+                    resets_at=exc.resets_at,
+                    interaction_id=interaction_id,
+                )
+            )
+            return False
+        except BudgetUnavailable:
+            await emit(
+                ErrorEvent(
+                    code="unavailable",
+                    detail="Token budgets cannot be checked right now; try again shortly.",
+                    message_id=state.message_id,
+                    retry_after=5.0,
+                )
+            )
+            return False
+        return True
+
+    async def _request(self, state: TurnState) -> ModelRequest:
+        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
+            chosen = await self.tutor.prompts.choose(session, PROMPT_NAME, self.chat.user_id)
+            turns = await self._turns(session)
+        state.prompt_version = chosen.version
+        history = build_history(turns, self.settings.tutor_history_token_budget)
+        return ModelRequest(
+            system=render_system(chosen, self.chat.context, SAFETY_PREAMBLE),
+            messages=(*history, ChatMessage("user", state.user_text)),
+            max_tokens=self.settings.tutor_max_output_tokens,
+            model=self.settings.tutor_model,
+            context=self.chat.context,
+        )
+
+    async def _turns(self, session: Any) -> list[Turn]:
+        rows = await session.scalars(
+            select(AIInteraction)
+            .where(AIInteraction.session_id == self.chat.id, AIInteraction.status.in_(("completed", "cancelled")))
+            .order_by(AIInteraction.created_at)
+        )
+        turns = []
+        for row in rows:
+            content = await self._content(row.object_key)
+            turns.append(Turn(user=content.get("user", ""), reply=content.get("reply", "")))
+        return turns
+
+    async def _content(self, key: str) -> dict[str, str]:
+        try:
+            decoded: dict[str, str] = msgspec.json.decode(await self.tutor.objects.get(key))
+        except (FileNotFoundError, msgspec.DecodeError):
+            return {}
+        return decoded
+
+    async def _stream(self, state: TurnState, request: ModelRequest, policy: Any, emit: Emit) -> None:
+        output = OutputFilter(policy, self.chat.context)
+        try:
+            # aclosing: leaving early (blocked, cancelled) closes the model's HTTP stream at once.
+            async with contextlib.aclosing(self.tutor.provider.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, StreamStart):
+                        state.model, state.input_tokens = event.model, event.input_tokens or state.input_tokens
+                    elif isinstance(event, TextDelta):
+                        state.first_token_at = state.first_token_at or time.monotonic()
+                        state.received_chars += len(event.text)
+                        if await self._pass(state, output.feed(event.text), emit):
+                            return
+                    elif isinstance(event, StreamEnd):
+                        state.input_tokens, state.output_tokens = event.input_tokens, event.output_tokens
+            await self._pass(state, output.finish(), emit)
+        except ProviderError as exc:
+            state.status, state.error_code = "error", exc.code
+            if exc.output_tokens:
+                state.output_tokens = exc.output_tokens
+            await emit(
+                ErrorEvent(code=exc.code, detail=exc.detail, message_id=state.message_id, retry_after=exc.retry_after)
+            )
+
+    async def _pass(self, state: TurnState, step: Any, emit: Emit) -> bool:
+        """Send what the filter released; True when it blocked the rest of the reply."""
+        if step.release:
+            state.released.append(step.release)
+            await emit(DeltaEvent(text=step.release, message_id=state.message_id))
+        if step.blocked is None:
+            return False
+        state.outcomes.append(step.blocked)
+        state.status, state.error_code = "blocked", step.blocked.name
+        policy = self.tutor.policies.get(self.chat.org_slug)
+        await emit(
+            BlockedEvent(
+                policy=step.blocked.name, reason=_reason(policy, step.blocked.name), message_id=state.message_id
+            )
+        )
+        return True
+
+    async def _finish(self, state: TurnState, emit: Emit) -> None:
+        state.finished = True
+        remaining = await self._settle(state)
+        interaction_id = await self._record(state)
+        if state.status in ("completed", "cancelled"):
+            await emit(
+                DoneEvent(
+                    interaction_id=interaction_id,
+                    usage=Usage(input_tokens=state.input_tokens, output_tokens=state.used_output_tokens()),
+                    confidence=self._confidence(state),
+                    guardrails=[_outcome(o) for o in state.outcomes],
+                    budget=Budget(remaining_tokens=remaining),
+                    message_id=state.message_id,
+                    provider=self.tutor.provider.name,
+                    provider_label=self.tutor.provider.label,
+                    model=state.model,
+                    prompt_version=state.prompt_version,
+                    status=state.status,
+                )
+            )
+
+    async def _settle(self, state: TurnState) -> int:
+        reservation = state.reservation
+        if reservation is None:
+            return 0
+        try:
+            if state.received_chars == 0 and state.status == "error":
+                await self.tutor.budget.release(reservation)  # failed before any token: nothing used
+                return reservation.remaining + reservation.reserved
+            return await self.tutor.budget.settle(reservation, state.input_tokens, state.used_output_tokens())
+        except BudgetUnavailable:
+            log.warning("budget_settle_failed", reservation=reservation.id)  # the hold expires by itself
+            return reservation.remaining
+
+    def _confidence(self, state: TurnState) -> float:
+        return round(confidence_score(state.reply, self.chat.context, state.outcomes), 3)
+
+    async def _record(self, state: TurnState) -> UUID:
+        state.finished = True
+        content = msgspec.json.encode({"user": state.user_text, "reply": state.reply})
+        stored = await self.tutor.objects.put(content, namespace=f"tutor/{self.chat.org_id}")
+        output_tokens = state.used_output_tokens()
+        price_in, price_out = self.settings.model_price(state.model or self.settings.tutor_model)
+        now = time.monotonic()
+        row = AIInteraction(
+            org_id=self.chat.org_id,
+            session_id=self.chat.id,
+            user_id=self.chat.user_id,
+            course_id=self.chat.course_id,
+            item_id=self.chat.item_id,
+            client_message_id=state.message_id or None,
+            purpose="tutor",
+            content_hash=stored.content_hash,
+            object_key=stored.key,
+            provider=self.tutor.provider.name,
+            model=state.model or self.tutor.provider.name,
+            prompt_name=PROMPT_NAME,
+            prompt_version=state.prompt_version,
+            input_tokens=state.input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=Decimal(str(round((state.input_tokens * price_in + output_tokens * price_out) / 1e6, 6))),
+            latency_first_token_ms=int((state.first_token_at - state.started) * 1000) if state.first_token_at else None,
+            latency_total_ms=int((now - state.started) * 1000),
+            confidence=self._confidence(state) if state.reply else None,
+            status=state.status,
+            error_code=state.error_code,
+            guardrail_outcomes=[_outcome(o) for o in state.outcomes],
+        )
+        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
+            session.add(row)
+        return row.id
+
+    async def _replayed(self, message_id: str, emit: Emit) -> bool:
+        """A message id already answered (a resend after a reconnect) gets the stored answer, not a new one."""
+        if not message_id:
+            return False
+        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
+            row = await session.scalar(
+                select(AIInteraction).where(
+                    AIInteraction.session_id == self.chat.id, AIInteraction.client_message_id == message_id
+                )
+            )
+        if row is None:
+            return False
+        content = await self._content(row.object_key)
+        if row.status == "blocked":
+            reason = _reason(self.tutor.policies.get(self.chat.org_slug), row.error_code or "policy")
+            await emit(
+                BlockedEvent(
+                    policy=row.error_code or "policy", reason=reason, message_id=message_id, interaction_id=row.id
+                )
+            )
+            return True
+        if content.get("reply"):
+            await emit(DeltaEvent(text=content["reply"], message_id=message_id))
+        await emit(
+            DoneEvent(
+                interaction_id=row.id,
+                usage=Usage(input_tokens=row.input_tokens, output_tokens=row.output_tokens),
+                confidence=row.confidence or 0.0,
+                guardrails=row.guardrail_outcomes,
+                budget=Budget(remaining_tokens=-1),
+                message_id=message_id,
+                provider=row.provider,
+                model=row.model,
+                prompt_version=row.prompt_version,
+                status=row.status,
+            )
+        )
+        return True
+
+
+def _outcome(outcome: Any) -> dict[str, Any]:
+    return {
+        "name": outcome.name,
+        "action": outcome.action,
+        "score": round(float(outcome.score), 3),
+        "detail": outcome.detail,
+    }
+
+
+def _reason(policy: Any, name: str) -> str:
+    messages = getattr(policy, "messages", None)
+    return str(getattr(messages, name, "") or "This reply was stopped by the course's safety policy.")
