@@ -234,7 +234,7 @@ class TurnRunner:
         return decoded
 
     async def _stream(self, state: TurnState, request: ModelRequest, policy: Any, emit: Emit) -> None:
-        output = OutputFilter(policy, self.chat.context)
+        output = OutputFilter(policy, self.chat.context, visible=(state.user_text,))
         try:
             # aclosing: leaving early (blocked, cancelled) closes the model's HTTP stream at once.
             async with contextlib.aclosing(self.tutor.provider.stream(request)) as events:

@@ -1,9 +1,17 @@
 """The output side: a streaming filter between the model and the learner.
 
-``feed(delta)`` returns the text that is now known to be safe; it holds back a tail window (``hold``
-normalised characters, about 130 by default) so that a violation that spans chunk boundaries is caught
-before any of it is released. ``finish()`` checks and releases the rest. After a violation the step
-carries ``blocked`` and nothing more is ever released.
+``feed(delta)`` returns the text that is now known to be safe. It holds back only what a check may still
+need, so that a violation spanning chunk boundaries is caught before any of it is released:
+
+* on items with hidden material (or with policy ``blocked_terms``) a tail window of ``hold`` normalised
+  characters (``min_overlap_chars`` or the longest option/term pattern, plus 8; about 130 by default),
+  and a run of copied words until it breaks or trips;
+* always, for personal data: the last word (it may still grow into an e-mail address), digit-bearing
+  words near the end and the word before them (phone, card, ID and house numbers, "AB 12 34 56 C"),
+  and any match that is not yet final (fewer than ``PII_GUARD`` characters after it).
+
+So a lesson reply streams about one word behind the model. ``finish()`` checks and releases the rest.
+After a violation the step carries ``blocked`` and nothing more is ever released.
 
 Checks, all incremental (each call costs O(delta + window), never O(reply)):
 
@@ -17,8 +25,8 @@ Checks, all incremental (each call costs O(delta + window), never O(reply)):
     distinctive sentence, or next to "the answer is" / "is correct" when it is short ("PUT", "429").
   Grams and shingles that also occur in the public material (lesson bodies in the TutorContext) or in
   ``visible`` texts (the learner's own message, starter code) do not count: quoting them is no leak.
-* **personal data**: kinds in ``output.pii_block`` stop the reply; kinds in ``output.pii_redact`` are
-  replaced by placeholders in the released text.
+* **personal data**: kinds in ``output.pii_block`` stop the reply (outcome ``pii_output``); kinds in
+  ``output.pii_redact`` are replaced by placeholders in the released text.
 * **blocked terms** of the policy, as whole words or phrases.
 """
 
@@ -58,6 +66,12 @@ def normalise_output(text: str) -> str:
     return _WS.sub(" ", text.translate(_QUOTES).lower()).strip()
 
 
+def _joined(texts: Iterable[str]) -> str:
+    """Texts as the stream sees them when quoted: normalised, separated and surrounded by one space (the
+    reply's whitespace around a quotation collapses to a space too, so edge grams must match)."""
+    return " " + " ".join(normalise_output(text) for text in texts) + " "
+
+
 def _grams(text: str, k: int) -> set[str]:
     return {text[i : i + k] for i in range(len(text) - k + 1)}
 
@@ -91,7 +105,7 @@ def _option_pattern(option: str, public: str) -> tuple[str, int]:
 @functools.lru_cache(maxsize=128)
 def _leak_index(protected: tuple[str, ...], public: tuple[str, ...], k: int, graded: bool) -> _LeakIndex:
     """Built once per item (cached): the grams/shingles of protected text that the public material lacks."""
-    public_text = "\n".join(normalise_output(text) for text in public)
+    public_text = _joined(public)
     public_grams = _grams(public_text, k)
     public_shingles = _shingles(_TOKEN.findall(public_text))
     grams: set[str] = set()
@@ -181,7 +195,7 @@ class OutputFilter:
         self._run_tokens = max(8, math.ceil(leak.min_overlap_chars / 5))
         self._similarity = leak.similarity_threshold
         self._index = _leak_index(context.protected, _public_texts(context), self._k, context.graded)
-        visible_text = "\n".join(normalise_output(text) for text in visible)
+        visible_text = _joined(visible)
         self._visible_grams = _grams(visible_text, self._k) if self._leak_on else set()
         self._visible_shingles = _shingles(_TOKEN.findall(visible_text)) if self._leak_on else set()
         self._terms, term_chars = _terms_pattern(policy.output.blocked_terms)
@@ -314,25 +328,25 @@ class OutputFilter:
             return None
         return GuardrailOutcome("blocked_term", "block", 1.0, "reply contains a term the policy blocks")
 
-    def _pii(self, kinds: frozenset[PiiKind], final: bool) -> list[PiiMatch]:
-        """PII matches in the pending text (offsets relative to it) that can no longer grow."""
+    def _pii_matches(self, kinds: frozenset[PiiKind]) -> list[PiiMatch]:
+        """PII matches in the pending text (offsets relative to it), using the released tail as left context."""
         if not kinds:
             return []
         buffer = self._left + self._raw
         shift = len(self._left)
-        limit = len(buffer) if final else len(buffer) - PII_GUARD
-        return [
-            PiiMatch(m.kind, m.start - shift, m.end - shift)
-            for m in find_pii(buffer, kinds)
-            if m.end <= limit and m.start >= shift
-        ]
+        return [PiiMatch(m.kind, m.start - shift, m.end - shift) for m in find_pii(buffer, kinds) if m.start >= shift]
+
+    def _pii(self, kinds: frozenset[PiiKind], final: bool) -> list[PiiMatch]:
+        """PII matches that can no longer grow: PII_GUARD characters follow them, or the reply has ended."""
+        limit = len(self._raw) if final else len(self._raw) - PII_GUARD
+        return [m for m in self._pii_matches(kinds) if m.end <= limit]
 
     def _check_pii_block(self, final: bool) -> GuardrailOutcome | None:
         matches = self._pii(self._pii_block, final)
         if not matches:
             return None
         kinds = ", ".join(dict.fromkeys(m.kind for m in matches))
-        return GuardrailOutcome("pii", "block", 1.0, f"personal data in reply: {kinds}")
+        return GuardrailOutcome("pii_output", "block", 1.0, f"personal data in reply: {kinds}")
 
     # ------------------------------------------------------------------ releasing
 
@@ -350,10 +364,11 @@ class OutputFilter:
                 cut = self._norm.raw_offset(max(hold_from, self._norm.start), raw_end) if hold_from > 0 else 0
             cut = max(min(cut, self._pii_safe_cut()), self._raw_start)
         cut -= self._raw_start
-        matches = self._pii(self._redact, final)
-        for match in matches:  # never split a piece of personal data across two releases
-            if match.start < cut < match.end:
-                cut = match.start
+        matches = self._pii_matches(self._redact)
+        limit = len(self._raw) if final else len(self._raw) - PII_GUARD
+        for match in matches:
+            if match.end > limit or match.start < cut < match.end:
+                cut = min(cut, match.start)  # still forming, or would be split: hold all of it
         released = apply_redactions(self._raw[:cut], [m for m in matches if m.end <= cut])
         self._left = (self._left + self._raw[:cut])[-MAX_MATCH_CHARS:]
         self._raw, self._raw_start = self._raw[cut:], self._raw_start + cut
@@ -362,14 +377,15 @@ class OutputFilter:
     def _pii_safe_cut(self) -> int:
         """Absolute raw offset up to which no personal data can still be forming: never the last word (it
         may grow into an e-mail address), never a digit-bearing word in the last MAX_MATCH_CHARS +
-        PII_GUARD characters (the start of a phone, card, ID or street number)."""
+        PII_GUARD characters (the start of a phone, card, ID or street number) nor the word before it
+        (the "AB" of "AB 12 34 56 C"). Matches that already exist are handled in _release."""
         raw = self._raw
-        cut = max(raw.rfind(" "), raw.rfind("\n"), raw.rfind("\t")) + 1
+        cut = _word_start(raw, len(raw))
         tail = max(0, len(raw) - MAX_MATCH_CHARS - PII_GUARD)
         digit = _DIGIT.search(raw, tail)
         if digit is not None:
-            start = max(raw.rfind(" ", 0, digit.start()), raw.rfind("\n", 0, digit.start())) + 1
-            cut = min(cut, start)
+            word = _word_start(raw, digit.start())
+            cut = min(cut, _word_start(raw, max(0, word - 1)) if word else 0)
         return self._raw_start + cut
 
     def _trim(self) -> None:
@@ -379,6 +395,11 @@ class OutputFilter:
         if self._norm.end - keep > 4 * self._window:  # a pathological run; its start is past the hold anyway
             keep = self._norm.end - 4 * self._window
         self._norm.trim(keep)
+
+
+def _word_start(text: str, index: int) -> int:
+    """Index where the whitespace-separated word containing (or ending just before) ``index`` starts."""
+    return max(text.rfind(" ", 0, index), text.rfind("\n", 0, index), text.rfind("\t", 0, index)) + 1
 
 
 def filter_text(policy: GuardrailPolicy, context: TutorContext, text: str) -> FilterStep:

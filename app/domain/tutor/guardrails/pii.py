@@ -76,6 +76,8 @@ class _Detector:
     pattern: re.Pattern[str]
     valid: Callable[[str], bool] | None = None
     group: int = 0  # redact only this group (keyword-led patterns keep their keyword)
+    min_digits: int = 0  # skip the regex when the text has fewer digits: most text has none (output filter hot path)
+    needs: str = ""  # skip the regex when this character is absent
 
 
 # Unambiguous street types match in any case; words that are also ordinary nouns ("drive", "way", "close",
@@ -99,6 +101,7 @@ _DETECTORS: tuple[_Detector, ...] = (
         "email",
         re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"),
         _valid_email,
+        needs="@",
     ),
     _Detector(
         "card",
@@ -106,10 +109,12 @@ _DETECTORS: tuple[_Detector, ...] = (
             r"(?<![\d-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})(?![\d-])"
         ),
         _valid_card,
+        min_digits=13,
     ),
     _Detector(  # US social security number (never starts 000, 666 or 9xx)
         "government_id",
         re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])"),
+        min_digits=9,
     ),
     _Detector(  # UK national insurance number, e.g. AB 12 34 56 C
         "government_id",
@@ -117,6 +122,7 @@ _DETECTORS: tuple[_Detector, ...] = (
             r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
             re.IGNORECASE,
         ),
+        min_digits=6,
     ),
     _Detector(  # "passport number: X1234567", "SSN 123456789", "driver's licence no. D1234-5678"
         "government_id",
@@ -129,21 +135,25 @@ _DETECTORS: tuple[_Detector, ...] = (
         ),
         _has_digit,
         group=1,
+        min_digits=1,
     ),
     _Detector(  # international: +44 20 7946 0958, +1 (415) 555-0134, +49-30-901820
         "phone",
         re.compile(r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{1,5}){1,4}(?![\w-])"),
         _valid_phone,
+        min_digits=8,
     ),
     _Detector(  # US: (415) 555-0134, 415-555-0134, 415.555.0134, 1-800-555-0199
         "phone",
         re.compile(r"(?<![\w+.-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"),
         _valid_phone,
+        min_digits=8,
     ),
     _Detector(  # UK and other national formats with a trunk 0: 020 7946 0958, 07700 900123
         "phone",
         re.compile(r"(?<![\w+.:-])0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}(?![\w-])"),
         _valid_phone,
+        min_digits=8,
     ),
     _Detector(  # bare digits only count when the text says they are a phone number
         "phone",
@@ -153,16 +163,19 @@ _DETECTORS: tuple[_Detector, ...] = (
         ),
         _valid_phone,
         group=1,
+        min_digits=9,
     ),
     _Detector(  # house number, 1-4 name words, street type: "221B Baker Street", "1600 Pennsylvania Ave"
         "address",
         re.compile(
             rf"{_HOUSE}(?:{_NOT_NAME}[A-Za-z][A-Za-z'.-]*\s+){{1,4}}(?:{_STRONG_STREET})(?![\w-]){_UNIT}", re.IGNORECASE
         ),
+        min_digits=1,
     ),
     _Detector(
         "address",
         re.compile(rf"{_HOUSE}(?:{_NOT_NAME}[A-Z][a-z'.-]+\s+){{1,4}}(?:{_WEAK_STREET})(?![\w-]){_UNIT}"),
+        min_digits=1,
     ),
 )
 
@@ -170,8 +183,13 @@ _DETECTORS: tuple[_Detector, ...] = (
 def find_pii(text: str, kinds: Collection[PiiKind] = PII_KINDS) -> list[PiiMatch]:
     """Non-overlapping matches of the requested kinds, in text order."""
     found: list[PiiMatch] = []
+    digits = sum(1 for char in text if char.isdigit())
     for detector in _DETECTORS:
-        if detector.kind not in kinds:
+        if (
+            detector.kind not in kinds
+            or digits < detector.min_digits
+            or (detector.needs and detector.needs not in text)
+        ):
             continue
         for match in detector.pattern.finditer(text):
             start, end = match.span(detector.group)

@@ -130,6 +130,10 @@ class Messages(_Strict, frozen=True):
         "Tell it what you have tried so far or which step is unclear."
     )
     pii: Text = "Please remove personal details such as card or ID numbers and send your question again."
+    pii_output: Text = (
+        "The tutor stopped this reply because it contained personal details that cannot be shown here. "
+        "Ask again and it will answer without them."
+    )
     length: Text = "That message is too long ({length} characters; the limit is {max_chars}). Shorten it and try again."
     blocked_term: Text = "The tutor stopped this reply because it broke your organisation's content rules."
 
@@ -286,12 +290,12 @@ def _parent_name(document: _Document, own_name: str) -> tuple[str | None, Policy
     raw = document.data.get("extends")
     if raw is None:
         return (None if own_name == DEFAULT_POLICY else DEFAULT_POLICY), None
+    line = document.line_for("extends")
     if own_name == DEFAULT_POLICY:
-        return None, PolicyError(document.file, "extends", "the default policy cannot extend another policy")
+        return None, PolicyError(document.file, "extends", "the default policy cannot extend another policy", line)
     if not isinstance(raw, str) or not POLICY_NAME.match(raw):
-        return None, PolicyError(
-            document.file, "extends", f"{raw!r} is not a policy name (the file name without .yaml, e.g. `default`)"
-        )
+        reason = f"{raw!r} is not a policy name (the file name without .yaml, e.g. `default`)"
+        return None, PolicyError(document.file, "extends", reason, line)
     return raw, None
 
 
@@ -304,9 +308,8 @@ def _chain(path: Path) -> tuple[list[_Document], list[PolicyError]]:
         name = current.name.removesuffix(POLICY_SUFFIX)
         if name in seen or len(documents) > MAX_EXTENDS_DEPTH:
             chain = " -> ".join([*(Path(d.file).stem for d in documents), name])
-            return documents, [
-                PolicyError(documents[-1].file, "extends", f"`extends` loops or nests too deep: {chain}")
-            ]
+            reason = f"`extends` loops or nests too deep: {chain}"
+            return documents, [PolicyError(documents[-1].file, "extends", reason, documents[-1].line_for("extends"))]
         seen.add(name)
         document, errors = _parse(current)
         if document is None:
