@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 # uv from PATH when present; otherwise the copy `make uv` installs with pip, run as a module.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: dev test install uv lint typecheck pytest frontend up clean bench loadtest
+.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser up clean bench loadtest
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -18,9 +18,29 @@ install: uv
 	$(UV) sync --frozen
 	@$(MAKE) --no-print-directory frontend
 
+# The web app's API client is typed from the server's OpenAPI document, exported fresh on every build,
+# so a changed API breaks the TypeScript build instead of the browser.
 frontend:
-	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run build; \
-	else echo "frontend: placeholder (the web app arrives with its own issue)"; fi
+	$(UV) run lyceum openapi --output frontend/openapi.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+frontend-test:
+	cd frontend && npm test
+
+# Vite with hot reload on :5173, proxying /v1 (and the tutor socket) to a running `lyceum up` on :8000.
+web-dev:
+	cd frontend && npm run dev
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Chromium (Debian package) for the browser tests…"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	else echo "browser tests: Chromium is missing and needs root to install (apt-get install chromium); they will skip"; fi
 
 dev: install
 	$(UV) run lyceum up
@@ -38,7 +58,7 @@ typecheck: uv
 pytest: uv
 	$(UV) run pytest -n 2 --dist loadfile
 
-test: install lint typecheck pytest
+test: install lint typecheck frontend-test browser pytest
 
 bench: install
 	$(UV) run python benchmarks/foundation.py

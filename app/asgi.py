@@ -23,7 +23,9 @@ from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
 from app.domain.courses.controllers import CourseController, EnrollmentController
 from app.domain.deps import common_dependencies
+from app.domain.progress.controllers import ProgressController
 from app.domain.system.controllers import SystemController
+from app.domain.system.webapp import webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
 from app.lib.idempotency import IdempotencyMiddleware
@@ -45,6 +47,7 @@ V1_CONTROLLERS = [
     UserController,
     CourseController,
     EnrollmentController,
+    ProgressController,
     AuditController,
 ]
 
@@ -71,17 +74,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         name="swagger-ui-assets",
     )
     handlers: list[object] = [SystemController, v1, docs_assets]
-    if FRONTEND_DIST.is_dir():
-        handlers.append(
-            create_static_files_router(
-                path="/",
-                directories=[FRONTEND_DIST],
-                html_mode=True,
-                opt={PUBLIC: True},
-                include_in_schema=False,
-                name="frontend",
-            )
-        )
+    if (FRONTEND_DIST / "index.html").is_file():
+        handlers.append(webapp_router(FRONTEND_DIST))
 
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]

@@ -90,6 +90,32 @@ def cmd_courses_validate(args: argparse.Namespace) -> None:
     print(f"lyceum: {path} is valid")
 
 
+def cmd_openapi(args: argparse.Namespace) -> None:
+    """Write the OpenAPI document; the web app's typed client is generated from it at build time."""
+    import json
+
+    import msgspec
+
+    from app.asgi import create_app
+    from app.domain.tutor.schemas import TutorEvent
+
+    schema = create_app(_settings(args)).openapi_schema.to_schema()
+    # The streamed tutor events travel over WebSocket/SSE, which OpenAPI cannot describe as responses;
+    # add their shapes as components so the web app's client is typed from the same source of truth.
+    (event_union,), components = msgspec.json.schema_components(
+        [TutorEvent], ref_template="#/components/schemas/{name}"
+    )
+    components["TutorEvent"] = event_union
+    for name, component in components.items():
+        schema["components"]["schemas"].setdefault(name, component)
+    text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"lyceum: wrote {args.output}", file=sys.stderr)
+
+
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -169,6 +195,7 @@ def _print_banner(url: str, report: object) -> None:
     assert isinstance(report, SeedReport)
     lines = [
         f"\n  Lyceum is running at {url}",
+        f"  Open {url} in your browser and sign in (org demo, learner@demo.test).",
         f"  API docs: {url}/schema",
         "",
         f"  Demo logins (password for all: {report.password}):",
@@ -195,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--data-dir", default=None)
         p.set_defaults(func=func)
+    openapi = sub.add_parser("openapi", help="write the OpenAPI document (the web app's client is typed from it)")
+    openapi.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    openapi.set_defaults(func=cmd_openapi)
     courses = sub.add_parser("courses", help="course content tools")
     courses_sub = courses.add_subparsers(dest="courses_command", required=True)
     validate = courses_sub.add_parser("validate", help="validate course YAML (a file or a directory)")

@@ -6,6 +6,7 @@ DATABASE_URL/REDIS_URL are removed so it starts its own embedded PostgreSQL and 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +38,17 @@ def test_courses_validate_accepts_the_shipped_content() -> None:
     result = lyceum("courses", "validate", "content/courses")
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+
+
+def test_openapi_exports_the_schema_with_the_streamed_event_shapes(tmp_path: Path) -> None:
+    target = tmp_path / "openapi.json"
+    env = {**os.environ, "LYCEUM_DATA_DIR": str(tmp_path), "LYCEUM_LOG_LEVEL": "WARNING"}
+    result = lyceum("openapi", "--output", str(target), env=env)
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(target.read_text())
+    assert "/v1/courses/{course_id}/progress" in schema["paths"]
+    for name in ("TutorEvent", "DeltaEvent", "DoneEvent", "BlockedEvent", "ErrorEvent"):
+        assert name in schema["components"]["schemas"], name
 
 
 def test_courses_validate_names_file_path_and_reason(tmp_path: Path) -> None:

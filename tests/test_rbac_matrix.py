@@ -45,6 +45,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/courses/{course_id:uuid}/items/{item_id:uuid}"): MEMBERS,
     ("POST", "/v1/courses/{course_id:uuid}/enrollments"): MEMBERS,
     ("GET", "/v1/enrollments"): MEMBERS,
+    ("GET", "/v1/courses/{course_id:uuid}/progress"): MEMBERS,
+    ("POST", "/v1/courses/{course_id:uuid}/items/{item_id:uuid}/completion"): MEMBERS,
     ("GET", "/v1/audit-log"): ADMINS,
     ("POST", "/v1/tutor/sessions"): MEMBERS,
     ("GET", "/v1/tutor/sessions/{session_id:uuid}"): MEMBERS,  # own transcript; any for staff
@@ -63,6 +65,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
     ("GET", "/"): PUBLIC,  # the web app (static files), when built
+    ("GET", "/{path:path}"): PUBLIC,  # the web app's client-side routes and assets, when built
 }
 EMAILS = {"learner": "learner@demo.test", "instructor": "instructor@demo.test", "admin": "admin@demo.test"}
 
@@ -119,6 +122,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{item_id:uuid}", context["item_id"])
         .replace("{path:str}", "openapi.yaml")
         .replace("{file_path:path}", "swagger-ui.css")
+        .replace("{path:path}", "learning")
         .replace("{session_id:uuid}", context["session_id"])
         .replace("{interaction_id:uuid}", context["interaction_id"])
         .replace("{name:str}", "tutor")

@@ -85,3 +85,6 @@ class EnrollmentOut(msgspec.Struct):
     created_at: datetime
     completed_at: datetime | None = None
     course_title: str = ""
+    total_items: int = 0
+    completed_items: int = 0
+    percent: int = 0  # 0-100 of the course's items done

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 from redis.exceptions import RedisError
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from app.domain.courses.schemas import (
     ItemOutline,
     ModuleOutline,
 )
+from app.domain.progress.events import COMPLETION_EVENTS
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page
 from app.lib.security.principal import Principal
@@ -255,7 +256,7 @@ class CourseService:
             return self._enrollment_out(enrollment, course.title), created_id is not None
 
     @staticmethod
-    def _enrollment_out(e: Enrollment, title: str) -> EnrollmentOut:
+    def _enrollment_out(e: Enrollment, title: str, total: int = 0, done: int = 0) -> EnrollmentOut:
         return EnrollmentOut(
             id=e.id,
             course_id=e.course_id,
@@ -264,6 +265,9 @@ class CourseService:
             created_at=e.created_at,
             completed_at=e.completed_at,
             course_title=title,
+            total_items=total,
+            completed_items=done,
+            percent=(done * 100) // total if total else 0,
         )
 
     async def my_enrollments(self, limit: int, offset: int) -> tuple[list[EnrollmentOut], int]:
@@ -275,4 +279,37 @@ class CourseService:
         async with self._tx() as session:
             ordered = query.order_by(Enrollment.created_at.desc(), Enrollment.id)
             rows, total = await fetch_page(session, ordered, limit, offset)
-            return [self._enrollment_out(e, title) for e, title in rows], total
+            totals, done = await self._progress_counts(session, [e for e, _ in rows])
+            return [
+                self._enrollment_out(e, title, totals.get(e.course_id, 0), done.get(e.id, 0)) for e, title in rows
+            ], total
+
+    @staticmethod
+    async def _progress_counts(
+        session: AsyncSession, enrollments: list[Enrollment]
+    ) -> tuple[dict[UUID, int], dict[UUID, int]]:
+        """Items per course and distinct completed items per enrollment stream, in two grouped queries."""
+        if not enrollments:
+            return {}, {}
+        course_ids = [e.course_id for e in enrollments]
+        totals = dict(
+            (
+                await session.execute(
+                    select(Item.course_id, func.count()).where(Item.course_id.in_(course_ids)).group_by(Item.course_id)
+                )
+            ).all()
+        )
+        item_id = ProgressEvent.payload["item_id"].astext
+        done = dict(
+            (
+                await session.execute(
+                    select(ProgressEvent.stream_id, func.count(func.distinct(item_id)))
+                    .where(
+                        ProgressEvent.stream_id.in_([e.id for e in enrollments]),
+                        ProgressEvent.type.in_(COMPLETION_EVENTS),
+                    )
+                    .group_by(ProgressEvent.stream_id)
+                )
+            ).all()
+        )
+        return totals, done

@@ -1,0 +1,49 @@
+import { lazy, Suspense, type ReactNode } from "react";
+import { Navigate, Route, Routes, useLocation } from "react-router";
+
+import { Layout } from "./components/Layout";
+import { Spinner } from "./components/Status";
+import { useSession } from "./lib/useSession";
+import { Catalog } from "./pages/Catalog";
+import { Login } from "./pages/Login";
+import { MyLearning } from "./pages/MyLearning";
+import { NotFound } from "./pages/NotFound";
+
+// The course player carries Markdown, highlighting and the tutor client: loaded when first opened.
+const CoursePlayer = lazy(() => import("./pages/CoursePlayer"));
+
+function RequireSession({ children }: { children: ReactNode }) {
+  const session = useSession();
+  const location = useLocation();
+  if (session.restoring) return <Spinner label="Signing you in…" />;
+  if (!session.me) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <>{children}</>;
+}
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<Login />} />
+      <Route
+        element={
+          <RequireSession>
+            <Layout />
+          </RequireSession>
+        }
+      >
+        <Route index element={<Navigate to="/learning" replace />} />
+        <Route path="/learning" element={<MyLearning />} />
+        <Route path="/catalog" element={<Catalog />} />
+        <Route
+          path="/courses/:courseId/*"
+          element={
+            <Suspense fallback={<Spinner label="Opening the course…" />}>
+              <CoursePlayer />
+            </Suspense>
+          }
+        />
+        <Route path="*" element={<NotFound />} />
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,317 @@
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+
+import { api, must, type Schemas } from "../api/client";
+import { session } from "../api/session";
+import { explainBlocked, explainError } from "../lib/explain";
+import { renderMarkdown } from "../lib/markdown";
+import { TutorStream, type ConnectionStatus, type Transport, type TutorEvent } from "../lib/tutorStream";
+
+type Mode = "socratic" | "hint" | "explain";
+const MODES: { value: Mode; label: string; hint: string }[] = [
+  { value: "socratic", label: "Socratic", hint: "Guiding questions that lead you to the answer" },
+  { value: "hint", label: "Hint", hint: "A nudge in the right direction, one step at a time" },
+  { value: "explain", label: "Explain", hint: "A clear explanation of the idea" },
+];
+
+interface ChatMessage {
+  id: string;
+  role: "learner" | "tutor" | "system";
+  text: string;
+  status: "queued" | "sending" | "streaming" | "done" | "cancelled" | "blocked" | "error";
+  interactionId?: string;
+  rating?: number;
+  label?: string;
+}
+
+const STATUS_WORDS: Record<ConnectionStatus, string> = {
+  connecting: "Connecting…",
+  open: "Connected",
+  reconnecting: "Connection lost: reconnecting…",
+  offline: "You're offline. Messages wait here and are sent when you're back.",
+  unauthorized: "Your session has ended. Sign in again to keep chatting.",
+  closed: "The tutor connection is closed.",
+};
+
+function newId(): string {
+  return globalThis.crypto?.randomUUID?.() ?? `m-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+function socketUrl(path: string): string {
+  const base = new URL(path, globalThis.location.href);
+  base.protocol = base.protocol === "https:" ? "wss:" : "ws:";
+  return base.toString();
+}
+
+/** Split streamed text into whole sentences for the screen-reader live region (one token at a time is noise). */
+function sentencesReady(buffer: string): [string, string] {
+  const cut = Math.max(buffer.lastIndexOf(". "), buffer.lastIndexOf("? "), buffer.lastIndexOf("! "), buffer.lastIndexOf("\n"));
+  return cut === -1 ? ["", buffer] : [buffer.slice(0, cut + 1), buffer.slice(cut + 1)];
+}
+
+export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; itemId?: string; itemTitle?: string }) {
+  const [mode, setMode] = useState<Mode>("socratic");
+  const [tutorSession, setTutorSession] = useState<Schemas["SessionOut"] | null>(null);
+  const [startError, setStartError] = useState<string | null>(null);
+  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [draft, setDraft] = useState("");
+  const [status, setStatus] = useState<ConnectionStatus>("connecting");
+  const [transport, setTransport] = useState<Transport>("websocket");
+  const [budget, setBudget] = useState<number | null>(null);
+  const [announcement, setAnnouncement] = useState("");
+  const streamRef = useRef<TutorStream | null>(null);
+  const spoken = useRef("");
+  const listRef = useRef<HTMLOListElement>(null);
+
+  const update = useCallback((id: string, change: (m: ChatMessage) => ChatMessage) => {
+    setMessages((all) => all.map((m) => (m.id === id ? change(m) : m)));
+  }, []);
+
+  const announce = useCallback((text: string) => {
+    const [ready, rest] = sentencesReady(spoken.current + text);
+    spoken.current = rest;
+    if (ready.trim()) setAnnouncement(ready.trim());
+  }, []);
+
+  const onEvent = useCallback(
+    (event: TutorEvent) => {
+      const id = `reply-${event.message_id}`;
+      if (event.type === "delta") {
+        update(id, (m) => ({ ...m, text: m.text + event.text, status: "streaming" }));
+        announce(event.text);
+        return;
+      }
+      if (spoken.current.trim()) setAnnouncement(spoken.current.trim());
+      spoken.current = "";
+      update(event.message_id, (m) => ({ ...m, status: "done" }));
+      if (event.type === "done") {
+        if (event.budget.remaining_tokens >= 0) setBudget(event.budget.remaining_tokens);
+        update(id, (m) => ({
+          ...m,
+          status: event.status === "cancelled" ? "cancelled" : "done",
+          interactionId: event.interaction_id || undefined,
+          label: event.provider_label || m.label,
+        }));
+      } else if (event.type === "blocked") {
+        const words = explainBlocked(event.policy, event.reason, event.resets_at);
+        update(id, (m) => ({ ...m, status: "blocked", text: m.text ? `${m.text}\n\n---\n\n${words}` : words }));
+        setAnnouncement(`The tutor stopped: ${words}`);
+      } else if (event.type === "error") {
+        const words = explainError(event.code, event.detail);
+        update(id, (m) => ({ ...m, status: "error", text: words }));
+        setAnnouncement(words);
+      }
+    },
+    [announce, update],
+  );
+
+  // One tutoring session per (course, item, mode); switching mode starts a new one.
+  useEffect(() => {
+    let live = true;
+    setTutorSession(null);
+    setStartError(null);
+    must(api.POST("/v1/tutor/sessions", { body: { course_id: courseId, item_id: itemId ?? null, mode } })).then(
+      (created) => live && setTutorSession(created),
+      (error: unknown) => live && setStartError(error instanceof Error ? error.message : String(error)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [courseId, itemId, mode]);
+
+  useEffect(() => {
+    if (!tutorSession) return;
+    const stream = new TutorStream({
+      websocketUrl: socketUrl(tutorSession.websocket_url),
+      messagesUrl: tutorSession.messages_url,
+      getToken: () => session.token(),
+      refreshToken: () => session.refresh(),
+      forceTransport: new URLSearchParams(globalThis.location.search).get("transport") === "sse" ? "sse" : undefined,
+      handlers: {
+        onEvent,
+        onReset: (messageId) => update(`reply-${messageId}`, (m) => ({ ...m, text: "", status: "sending" })),
+        onStatus: (s, t) => {
+          setStatus(s);
+          setTransport(t);
+        },
+        onMessageState: (messageId, state) =>
+          update(messageId, (m) => (state === "finished" ? m : { ...m, status: state === "queued" ? "queued" : "sending" })),
+      },
+    });
+    streamRef.current = stream;
+    stream.start();
+    const wake = () => stream.wake();
+    globalThis.addEventListener("online", wake);
+    return () => {
+      globalThis.removeEventListener("online", wake);
+      stream.close();
+      streamRef.current = null;
+    };
+  }, [tutorSession, onEvent, update]);
+
+  useEffect(() => {
+    listRef.current?.lastElementChild?.scrollIntoView?.({ block: "end" });
+  }, [messages]);
+
+  const streaming = messages.some((m) => m.role === "tutor" && (m.status === "streaming" || m.status === "sending"));
+
+  function send(event?: FormEvent) {
+    event?.preventDefault();
+    const text = draft.trim();
+    const stream = streamRef.current;
+    if (!text || !stream) return;
+    const id = newId();
+    setMessages((all) => [
+      ...all,
+      { id, role: "learner", text, status: "queued" },
+      { id: `reply-${id}`, role: "tutor", text: "", status: "sending", label: tutorSession?.provider_label },
+    ]);
+    setDraft("");
+    stream.send(id, text);
+  }
+
+  function stop() {
+    const pending = [...messages].reverse().find((m) => m.role === "learner" && m.status !== "done");
+    const reply = [...messages].reverse().find((m) => m.role === "tutor" && (m.status === "streaming" || m.status === "sending"));
+    const id = reply?.id.replace(/^reply-/, "") ?? pending?.id;
+    if (id) streamRef.current?.cancel(id);
+  }
+
+  function onKey(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === "Enter" && !event.shiftKey) send(event as unknown as FormEvent);
+  }
+
+  async function rate(message: ChatMessage, rating: number) {
+    if (!message.interactionId) return;
+    update(message.id, (m) => ({ ...m, rating }));
+    try {
+      await must(
+        api.POST("/v1/tutor/interactions/{interaction_id}/feedback", {
+          params: { path: { interaction_id: message.interactionId } },
+          body: { rating, comment: "" },
+        }),
+      );
+      setAnnouncement(`Thanks: you rated that reply ${rating} out of 5.`);
+    } catch (error) {
+      update(message.id, (m) => ({ ...m, rating: undefined }));
+      setAnnouncement(error instanceof Error ? error.message : "Your rating couldn't be saved.");
+    }
+  }
+
+  const modeHint = useMemo(() => MODES.find((m) => m.value === mode)?.hint ?? "", [mode]);
+
+  return (
+    <aside className="chat" aria-labelledby="chat-title">
+      <header className="chat-head">
+        <h2 id="chat-title">Tutor</h2>
+        {tutorSession?.offline && (
+          <span className="badge offline" title="No AI model is configured: answers come from the course material">
+            Offline tutor
+          </span>
+        )}
+        <p className="muted small chat-context">{itemTitle ? `Helping with “${itemTitle}”` : "Ask about anything in this course"}</p>
+      </header>
+      <fieldset className="modes">
+        <legend className="visually-hidden">Tutor mode</legend>
+        {MODES.map((m) => (
+          <label key={m.value} className={mode === m.value ? "selected" : ""} title={m.hint}>
+            <input type="radio" name="tutor-mode" value={m.value} checked={mode === m.value} onChange={() => setMode(m.value)} />
+            {m.label}
+          </label>
+        ))}
+      </fieldset>
+      <p className="muted small">{modeHint}</p>
+      <p className={`connection ${status}`} role="status" data-transport={transport} data-status={status}>
+        {STATUS_WORDS[status]}
+        {status === "open" && transport === "sse" && " (fallback streaming)"}
+        {budget !== null && <span className="budget"> · {budget.toLocaleString()} tokens left</span>}
+      </p>
+      {startError && (
+        <p className="error-text" role="alert">
+          The tutor couldn't start: {startError}
+        </p>
+      )}
+      <ol className="messages" ref={listRef} aria-label="Conversation">
+        {messages.length === 0 && (
+          <li className="empty-chat muted">
+            Stuck or curious? Ask a question. In Socratic mode the tutor answers with questions that help you work it out.
+          </li>
+        )}
+        {messages.map((m) => (
+          <MessageView key={m.id} message={m} onRate={rate} />
+        ))}
+      </ol>
+      <div className="visually-hidden" aria-live="polite" aria-atomic="true" data-testid="chat-live">
+        {announcement}
+      </div>
+      <form className="composer" onSubmit={send}>
+        <label htmlFor="chat-input" className="visually-hidden">
+          Message to the tutor
+        </label>
+        <textarea
+          id="chat-input"
+          rows={2}
+          value={draft}
+          maxLength={4000}
+          placeholder={status === "offline" ? "You're offline: your message will be sent when you reconnect" : "Ask the tutor…"}
+          onChange={(e) => setDraft(e.target.value)}
+          onKeyDown={onKey}
+          disabled={!tutorSession || status === "unauthorized"}
+        />
+        {streaming ? (
+          <button type="button" className="button danger" onClick={stop}>
+            Stop
+          </button>
+        ) : (
+          <button type="submit" className="button" disabled={!draft.trim() || !tutorSession}>
+            Send
+          </button>
+        )}
+      </form>
+    </aside>
+  );
+}
+
+function MessageView({ message, onRate }: { message: ChatMessage; onRate(m: ChatMessage, rating: number): void }) {
+  const html = useMemo(() => (message.role === "tutor" ? renderMarkdown(message.text) : ""), [message.role, message.text]);
+  if (message.role === "learner") {
+    return (
+      <li className="message learner" data-status={message.status}>
+        <p>{message.text}</p>
+        {message.status === "queued" && <span className="muted small">Waiting to send…</span>}
+      </li>
+    );
+  }
+  return (
+    <li className={`message tutor status-${message.status}`} data-status={message.status} data-testid="tutor-reply">
+      {message.label && <span className="reply-label muted small">{message.label}</span>}
+      {message.text ? (
+        // Sanitised by renderMarkdown (DOMPurify): model output never becomes live HTML.
+        <div className="markdown" dangerouslySetInnerHTML={{ __html: html }} />
+      ) : (
+        <span className="typing" aria-label="The tutor is thinking">
+          <span />
+          <span />
+          <span />
+        </span>
+      )}
+      {message.status === "cancelled" && <p className="muted small">Stopped.</p>}
+      {message.status === "done" && message.interactionId && (
+        <div className="rating" role="group" aria-label="Rate this reply">
+          <span className="muted small">Helpful?</span>
+          {[1, 2, 3, 4, 5].map((n) => (
+            <button
+              key={n}
+              type="button"
+              className={`star${message.rating && n <= message.rating ? " on" : ""}`}
+              aria-label={`Rate ${n} out of 5`}
+              aria-pressed={message.rating === n}
+              onClick={() => onRate(message, n)}
+            >
+              ★
+            </button>
+          ))}
+        </div>
+      )}
+    </li>
+  );
+}

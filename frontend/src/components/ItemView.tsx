@@ -1,0 +1,110 @@
+import { useState } from "react";
+import { Link } from "react-router";
+
+import { api, must, type Schemas } from "../api/client";
+import { renderMarkdown } from "../lib/markdown";
+import { useResource } from "../lib/useResource";
+import { ErrorNote, LockIcon, Spinner } from "./Status";
+
+type Progress = Schemas["CourseProgress"];
+
+export function ItemView({
+  courseId,
+  itemId,
+  progress,
+  items,
+  onProgress,
+}: {
+  courseId: string;
+  itemId: string;
+  progress: Progress | null;
+  items: Schemas["ItemOutline"][];
+  onProgress(progress: Progress): void;
+}) {
+  const item = useResource(
+    () => must(api.GET("/v1/courses/{course_id}/items/{item_id}", { params: { path: { course_id: courseId, item_id: itemId } } })),
+    [courseId, itemId],
+  );
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const state = progress?.items.find((p) => p.item_id === itemId);
+  const titles = new Map(items.map((i) => [i.id, i.title]));
+  const next = items.find((i) => i.id === progress?.next_item_id && i.id !== itemId);
+
+  async function complete() {
+    setBusy(true);
+    setError(null);
+    try {
+      const result = await must(
+        api.POST("/v1/courses/{course_id}/items/{item_id}/completion", {
+          params: { path: { course_id: courseId, item_id: itemId } },
+        }),
+      );
+      onProgress(result.progress);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (item.loading) return <Spinner label="Loading the lesson…" />;
+  if (item.error || !item.data) return <ErrorNote message={item.error ?? "This item couldn't be loaded."} onRetry={item.reload} />;
+  const detail = item.data;
+
+  if (state?.state === "locked") {
+    return (
+      <article className="card locked-item" data-testid="locked-item">
+        <h2>
+          <LockIcon /> This item is locked
+        </h2>
+        <p>Finish these first, then come back:</p>
+        <ul>
+          {state.missing_prerequisites.map((id) => (
+            <li key={id}>
+              <Link to={`/courses/${courseId}/items/${id}`}>{titles.get(id) ?? "a previous item"}</Link>
+            </li>
+          ))}
+        </ul>
+      </article>
+    );
+  }
+
+  return (
+    <article className="card item" data-kind={detail.kind}>
+      <p className="meta">
+        <span className="tag">{detail.kind}</span> · {detail.bloom_level} · about {detail.estimated_minutes} min
+      </p>
+      {/* Sanitised: course text is treated as untrusted like model output. */}
+      <div className="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(detail.body) }} />
+      {error && (
+        <p className="error-text" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="item-actions">
+        {detail.kind === "assessment" ? (
+          <p className="notice">
+            This is an assessment: it counts as done when you pass it. Ask the tutor for help with the ideas behind it;
+            it won't give you the answers.
+          </p>
+        ) : state?.state === "done" ? (
+          <p className="notice done-note" role="status">
+            ✓ Done
+          </p>
+        ) : (
+          progress?.enrolled && (
+            <button type="button" className="button" onClick={complete} disabled={busy}>
+              {busy ? "Saving…" : "Mark as done"}
+            </button>
+          )
+        )}
+        {next && (
+          <Link className="button secondary" to={`/courses/${courseId}/items/${next.id}`}>
+            Next: {next.title}
+          </Link>
+        )}
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,33 @@
+import { api, must } from "../api/client";
+import { session } from "../api/session";
+
+export async function signIn(org: string, email: string, password: string): Promise<void> {
+  const tokens = await must(api.POST("/v1/auth/login", { body: { org, email, password } }));
+  session.accept(tokens, org);
+  session.setMe(await must(api.GET("/v1/me")));
+}
+
+/** On start-up: exchange a stored refresh token for a session, or end up signed out. */
+export async function restoreSession(): Promise<void> {
+  if (!session.hasStoredSession()) {
+    session.setMe(null);
+    return;
+  }
+  if (!(await session.refresh())) {
+    session.setMe(null);
+    return;
+  }
+  try {
+    session.setMe(await must(api.GET("/v1/me")));
+  } catch {
+    session.setMe(null);
+  }
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await api.POST("/v1/auth/logout");
+  } finally {
+    session.clear();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Markdown for lesson text and tutor replies, rendered safely.
+ *
+ * Model output and course text are untrusted: marked turns Markdown into HTML, DOMPurify removes anything
+ * executable (script, event handlers, javascript: URLs, iframes, forms, styles), and links open in a new
+ * tab without access to this window. Code blocks are highlighted with a small set of languages.
+ */
+import DOMPurify from "dompurify";
+import hljs from "highlight.js/lib/core";
+import bash from "highlight.js/lib/languages/bash";
+import javascript from "highlight.js/lib/languages/javascript";
+import json from "highlight.js/lib/languages/json";
+import python from "highlight.js/lib/languages/python";
+import sql from "highlight.js/lib/languages/sql";
+import typescript from "highlight.js/lib/languages/typescript";
+import yaml from "highlight.js/lib/languages/yaml";
+import { Marked } from "marked";
+
+for (const [name, language] of Object.entries({ bash, javascript, json, python, sql, typescript, yaml })) {
+  hljs.registerLanguage(name, language);
+}
+hljs.registerAliases(["sh", "shell"], { languageName: "bash" });
+hljs.registerAliases(["js"], { languageName: "javascript" });
+hljs.registerAliases(["ts"], { languageName: "typescript" });
+hljs.registerAliases(["py"], { languageName: "python" });
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const marked = new Marked({
+  gfm: true,
+  breaks: false,
+  renderer: {
+    code({ text, lang }) {
+      const language = (lang ?? "").trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+      const known = language && hljs.getLanguage(language);
+      const body = known ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text);
+      const label = known ? ` data-language="${escapeHtml(language)}"` : "";
+      return `<pre class="code"${label}><code class="hljs">${body}</code></pre>`;
+    },
+    html({ text }) {
+      return escapeHtml(text); // raw HTML in Markdown is shown as text, never interpreted
+    },
+  },
+});
+
+let hooked = false;
+function purifier(): typeof DOMPurify {
+  if (!hooked) {
+    DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A") {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer nofollow");
+      }
+    });
+    hooked = true;
+  }
+  return DOMPurify;
+}
+
+/** Markdown → sanitised HTML, safe to assign to innerHTML. Partial Markdown (mid-stream) is fine. */
+export function renderMarkdown(source: string): string {
+  const html = marked.parse(source, { async: false });
+  return purifier().sanitize(html, {
+    USE_PROFILES: { html: true },
+    FORBID_TAGS: ["style", "form", "input", "button", "iframe", "object", "embed", "img", "svg", "math"],
+    FORBID_ATTR: ["style"],
+    ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#|\/(?!\/))/i,
+  });
+}

@@ -1,0 +1,131 @@
+import { useCallback, useEffect, useState } from "react";
+import { Link, useParams } from "react-router";
+
+import { api, must, type Schemas } from "../api/client";
+import { ChatPanel } from "../components/ChatPanel";
+import { ItemView } from "../components/ItemView";
+import { PathwayMap } from "../components/PathwayMap";
+import { ErrorNote, ProgressBar, Spinner } from "../components/Status";
+import { renderMarkdown } from "../lib/markdown";
+import { useResource } from "../lib/useResource";
+
+export default function CoursePlayer() {
+  const params = useParams();
+  const courseId = params.courseId ?? "";
+  const itemId = /^items\/([^/]+)/.exec(params["*"] ?? "")?.[1];
+  const course = useResource(() => must(api.GET("/v1/courses/{course_id}", { params: { path: { course_id: courseId } } })), [courseId]);
+  const [progress, setProgress] = useState<Schemas["CourseProgress"] | null>(null);
+  const [enrolling, setEnrolling] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const loadProgress = useCallback(async () => {
+    try {
+      setProgress(await must(api.GET("/v1/courses/{course_id}/progress", { params: { path: { course_id: courseId } } })));
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  }, [courseId]);
+
+  useEffect(() => {
+    void loadProgress();
+  }, [loadProgress]);
+
+  useEffect(() => {
+    if (course.data) document.title = `${course.data.title} · Lyceum`;
+  }, [course.data]);
+
+  async function enroll() {
+    setEnrolling(true);
+    setError(null);
+    try {
+      await must(api.POST("/v1/courses/{course_id}/enrollments", { params: { path: { course_id: courseId } } }));
+      await loadProgress();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setEnrolling(false);
+    }
+  }
+
+  if (course.loading) return <Spinner label="Loading the course…" />;
+  if (course.error || !course.data) return <ErrorNote message={course.error ?? "This course couldn't be loaded."} onRetry={course.reload} />;
+  const outline = course.data;
+  const items = outline.modules.flatMap((m) => m.items);
+  const current = items.find((i) => i.id === itemId);
+  const enrolled = progress?.enrolled ?? false;
+
+  return (
+    <div className="player">
+      <header className="player-head">
+        <p className="crumbs">
+          <Link to="/learning">My learning</Link> / <Link to={`/courses/${outline.id}`}>{outline.title}</Link>
+        </p>
+        <h1>{current ? current.title : outline.title}</h1>
+        {progress && enrolled && (
+          <div className="player-progress">
+            <ProgressBar percent={progress.percent} label={`Course progress: ${progress.percent}%`} />
+            <span className="muted small" data-testid="progress-text">
+              {progress.completed_items} of {progress.total_items} done · {progress.percent}%
+            </span>
+          </div>
+        )}
+        {error && <ErrorNote message={error} />}
+      </header>
+      <div className="player-body">
+        <PathwayMap course={outline} progress={progress} currentItemId={itemId} />
+        <section className="player-main" aria-label={current ? current.title : "Course overview"}>
+          {!enrolled && progress && (
+            <div className="card enroll-cta">
+              <p>Enrol to track your progress and unlock items as you go.</p>
+              <button type="button" className="button" onClick={enroll} disabled={enrolling}>
+                {enrolling ? "Enrolling…" : "Enrol in this course"}
+              </button>
+            </div>
+          )}
+          {current ? (
+            <ItemView
+              courseId={outline.id}
+              itemId={current.id}
+              progress={progress}
+              items={items}
+              onProgress={setProgress}
+            />
+          ) : (
+            <CourseOverview course={outline} progress={progress} />
+          )}
+        </section>
+        <ChatPanel courseId={outline.id} itemId={current?.id} itemTitle={current?.title} />
+      </div>
+    </div>
+  );
+}
+
+function CourseOverview({ course, progress }: { course: Schemas["CourseDetail"]; progress: Schemas["CourseProgress"] | null }) {
+  const next = course.modules.flatMap((m) => m.items).find((i) => i.id === progress?.next_item_id);
+  return (
+    <article className="card">
+      <p className="meta">
+        <span className="tag">{course.level}</span> · about {course.estimated_hours} h
+      </p>
+      <div className="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(course.description || course.summary) }} />
+      {course.competencies.length > 0 && (
+        <>
+          <h2>What you'll be able to do</h2>
+          <ul>
+            {course.competencies.map((c) => (
+              <li key={c.id}>
+                <strong>{c.name}</strong>: {c.description}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {next && (
+        <Link className="button" to={`/courses/${course.id}/items/${next.id}`}>
+          {progress?.completed_items ? "Continue" : "Start"}: {next.title}
+        </Link>
+      )}
+      {progress && progress.enrolled && progress.percent === 100 && <p className="notice">You've completed this course. Well done!</p>}
+    </article>
+  );
+}

@@ -1,0 +1,117 @@
+"""Browser tests: real headless Chromium (Debian's package) driven by Playwright, against a running Lyceum.
+
+Playwright cannot download its own browser here, so it launches the system executable. When Chromium or
+the built web app is missing the tests skip with the reason, unless LYCEUM_E2E_REQUIRED=1 (set by
+`make test` / `.ci/run`, which install both), where a missing piece fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from app.asgi import FRONTEND_DIST
+from app.config import Settings
+from tests.conftest import make_settings, run_live_server
+from tests.fake_anthropic.server import FakeAnthropic
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DEMO_PASSWORD = "lyceum-demo"
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("LYCEUM_CHROMIUM", ""), "/usr/bin/chromium", shutil.which("chromium") or ""):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _missing() -> str | None:
+    if _chromium() is None:
+        return "Chromium is not installed (apt-get install chromium, or set LYCEUM_CHROMIUM)"
+    if not (FRONTEND_DIST / "index.html").is_file():
+        return "the web app is not built (make frontend)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(web_url: str, live_url: str) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop running in this thread while the browser is open, so every
+    # fixture that needs asyncio.run (databases, seeding, servers) is set up first, through these arguments,
+    # and the browser closes with its module, before other test files (async ones) run in this worker.
+    reason = _missing()
+    if reason:
+        if os.environ.get("LYCEUM_E2E_REQUIRED") == "1":
+            pytest.fail(f"browser tests cannot run: {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def web_url(
+    settings: Settings, seeded: Any, fake_anthropic_server: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Lyceum with the tutor on the real SDK against the fake Messages API server (tokens arrive over time)."""
+    from app.asgi import create_app
+
+    web = make_settings(
+        settings.database_url,
+        settings.redis_url,
+        settings.redis_key_prefix + "web:",
+        Path(tmp_path_factory.mktemp("web")),
+        ANTHROPIC_API_KEY="sk-ant-test",
+        ANTHROPIC_BASE_URL=fake_anthropic_server.base_url,
+        LYCEUM_TUTOR_RATE_LIMIT_TUTOR_USER="1000/1s",
+    )
+    url, server, thread = run_live_server(create_app(web))
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot as a test artifact (test-artifacts/ is git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, email: str = "learner@demo.test", org: str = "demo") -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Organisation").fill(org)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="My learning").wait_for()
