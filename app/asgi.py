@@ -23,7 +23,15 @@ from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
 from app.domain.courses.controllers import CourseController, EnrollmentController
 from app.domain.deps import common_dependencies
+from app.domain.grading.controllers import (
+    AssessmentController,
+    DeadLetterController,
+    ItemAssessmentController,
+    SubmissionController,
+)
 from app.domain.progress.controllers import ProgressController
+from app.domain.review.controllers import ReviewFeedController
+from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.system.controllers import SystemController
 from app.domain.system.webapp import webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
@@ -49,6 +57,12 @@ V1_CONTROLLERS = [
     EnrollmentController,
     ProgressController,
     AuditController,
+    ReviewFeedController,
+    ReviewQueueController,
+    AssessmentController,
+    ItemAssessmentController,
+    SubmissionController,
+    DeadLetterController,
 ]
 
 

@@ -117,6 +117,20 @@ class Settings:
     ws_allowed_origins: tuple[str, ...] = ()  # empty: same host only
     ws_send_queue_size: int = 256
     ws_ping_interval_seconds: float = 20.0
+    # Live review feed / event bus
+    feed_replay_size: int = 500  # events kept per org (Redis stream) and replayed on connect at most
+    feed_queue_size: int = 256  # events buffered per feed subscriber before it is dropped as too slow
+    feed_ping_seconds: float = 15.0  # keep-alive frame on an idle feed socket or stream
+    # Grading and human review
+    grading_model: str = ""  # model for AI grading; empty: LYCEUM_TUTOR_MODEL
+    grading_retries: int = 3  # attempts of a grading job before it goes to the dead-letter list
+    grading_timeout_seconds: int = 120  # one grading job, end to end
+    grading_heartbeat_seconds: int = 15  # a job silent this long (its worker died) is retried by the sweep
+    review_sample_rate: float = 0.05  # share of confident AI grades still sent to human review (0-1)
+    review_lease_seconds: int = 900  # how long a claim on a review item lasts
+    review_sla_hours: float = 48.0  # time to decide an escalated submission
+    submission_max_bytes: int = 100_000  # largest answer (text or code) accepted
+    rate_limit_submit_user: RateLimit = RateLimit(20, 20 / 60)  # submissions per learner
 
     @property
     def objects_path(self) -> Path:
@@ -226,6 +240,8 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     parse_prices(settings.tutor_model_prices)
     if settings.page_max_limit < 1:
         raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
+    if settings.review_sample_rate > 1:
+        raise ConfigError(f"LYCEUM_REVIEW_SAMPLE_RATE={settings.review_sample_rate} must be between 0 and 1")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LYCEUM_LOG_LEVEL={settings.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
     settings = _with_secret_key(settings)

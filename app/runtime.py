@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from saq import Queue
 
 from app.config import Settings
 from app.db.engine import Database
+from app.domain.grading.components import GradingComponents
 from app.domain.tutor.components import TutorComponents  # the composition root wires domains together
+from app.lib.events import EventBus
+from app.lib.jobs import create_queue
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.redis import create_redis
 from app.lib.security.denylist import TokenDenylist
@@ -25,6 +31,9 @@ class Runtime:
     denylist: TokenDenylist
     limiter: TokenBucketLimiter
     tutor: TutorComponents
+    events: EventBus
+    queue: Queue  # SAQ: the API enqueues grading jobs, the worker runs them
+    grading: GradingComponents
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -41,10 +50,24 @@ class Runtime:
             denylist=TokenDenylist(redis, settings.redis_key_prefix, settings.refresh_token_ttl_seconds),
             limiter=TokenBucketLimiter(limiter_redis, settings.redis_key_prefix),
             tutor=TutorComponents.build(settings, limiter_redis),
+            # Publishing goes through the fail-fast client: a hung Redis must not stall the publisher.
+            events=EventBus(
+                redis,
+                settings.redis_key_prefix,
+                max_len=settings.feed_replay_size,
+                queue_size=settings.feed_queue_size,
+                publisher=limiter_redis,
+            ),
+            queue=create_queue(settings),
+            grading=GradingComponents.build(settings),
         )
 
     async def close(self) -> None:
+        await self.events.aclose()  # first: it finishes pending publishes and releases its pub/sub connection
         await self.tutor.aclose()
+        with contextlib.suppress(RedisError, OSError):  # Redis already gone: nothing to release
+            await self.queue.disconnect()
+        await self.grading.aclose()
         await self.redis.aclose()
         await self.limiter_redis.aclose()
         await self.db.dispose()

@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from saq import CronJob, Queue, Worker
-from saq.types import Context
+from saq import CronJob, Worker
+from saq.types import Context, PartialTimersDict
 
 from app.config import Settings, get_settings
+from app.lib.jobs import QUEUE_NAME, create_queue
 from app.lib.observability import configure_logging
 from app.runtime import Runtime
 from jobs import tasks
 
 log = structlog.get_logger("lyceum.worker")
-QUEUE_NAME = "lyceum"
-
-
-def create_queue(settings: Settings) -> Queue:
-    return Queue.from_url(settings.redis_url, name=f"{settings.redis_key_prefix}{QUEUE_NAME}")
 
 
 def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[Context]:
@@ -31,10 +27,16 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
         if runtime is not None:
             await runtime.close()
 
+    # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly.
+    timers: PartialTimersDict = {"sweep": max(1, settings.grading_heartbeat_seconds)}  # type: ignore[typeddict-item]
     worker = Worker(
         create_queue(settings),
-        functions=[tasks.ping, tasks.heartbeat],
-        cron_jobs=[CronJob(tasks.heartbeat, cron="* * * * *")],
+        functions=[tasks.ping, tasks.heartbeat, tasks.grade_submission, tasks.requeue_stalled_submissions],
+        cron_jobs=[
+            CronJob(tasks.heartbeat, cron="* * * * *"),
+            CronJob(tasks.requeue_stalled_submissions, cron="* * * * *"),
+        ],
+        timers=timers,
         startup=startup,
         shutdown=shutdown,
         concurrency=10,

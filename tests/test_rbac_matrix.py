@@ -53,11 +53,27 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/tutor/sessions/{session_id:uuid}/messages"): OWNER,
     ("POST", "/v1/tutor/interactions/{interaction_id:uuid}/feedback"): OWNER,
     ("WS", "/v1/tutor/sessions/{session_id:uuid}/ws"): SOCKET,
+    ("WS", "/v1/review/feed"): SOCKET,  # instructors and admins; close codes in tests/review_feed
+    ("GET", "/v1/review/feed"): STAFF,
     ("GET", "/v1/admin/budgets"): ADMINS,
     ("PUT", "/v1/admin/budgets"): ADMINS,
     ("GET", "/v1/admin/prompts/{name:str}"): ADMINS,
     ("PUT", "/v1/admin/prompts/{name:str}/versions/{version:str}"): ADMINS,
     ("GET", "/v1/admin/prompts/{name:str}/compare"): ADMINS,
+    ("GET", "/v1/assessments/{assessment_id:uuid}"): MEMBERS,
+    ("POST", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,  # 409 unless enrolled
+    ("GET", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,
+    ("GET", "/v1/items/{item_id:uuid}/assessment"): MEMBERS,
+    ("GET", "/v1/submissions/{submission_id:uuid}"): MEMBERS,  # own; any in the org for staff
+    ("POST", "/v1/submissions/{submission_id:uuid}/disagree"): MEMBERS,  # own only (404 otherwise)
+    ("GET", "/v1/admin/dead-letters"): ADMINS,
+    ("GET", "/v1/review/queue"): STAFF,
+    ("GET", "/v1/review/items/{item_id:uuid}"): STAFF,
+    ("GET", "/v1/review/submissions/{submission_id:uuid}"): STAFF,
+    ("POST", "/v1/review/items/{item_id:uuid}/claim"): STAFF,
+    ("POST", "/v1/review/items/{item_id:uuid}/decision"): STAFF,
+    ("GET", "/v1/review/metrics"): STAFF,
+    ("GET", "/v1/review/corrections.jsonl"): STAFF,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -123,6 +139,8 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{path:str}", "openapi.yaml")
         .replace("{file_path:path}", "swagger-ui.css")
         .replace("{path:path}", "learning")
+        .replace("{assessment_id:uuid}", str(uuid.uuid4()))
+        .replace("{submission_id:uuid}", str(uuid.uuid4()))
         .replace("{session_id:uuid}", context["session_id"])
         .replace("{interaction_id:uuid}", context["interaction_id"])
         .replace("{name:str}", "tutor")

@@ -146,6 +146,12 @@ class CodeAssessment(_AssessmentBase, kw_only=True, tag="code"):
 Assessment: TypeAlias = MultipleChoiceAssessment | ShortAnswerAssessment | CodeAssessment
 
 
+def learner_view(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored assessment spec without answers, explanations, hidden tests, solutions and exemplars."""
+    stripped: dict[str, Any] = _strip_hidden(spec)
+    return stripped
+
+
 def _strip_hidden(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_hidden(v) for k, v in value.items() if k not in HIDDEN_SPEC_KEYS}

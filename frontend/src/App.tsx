@@ -11,6 +11,7 @@ import { NotFound } from "./pages/NotFound";
 
 // The course player carries Markdown, highlighting and the tutor client: loaded when first opened.
 const CoursePlayer = lazy(() => import("./pages/CoursePlayer"));
+const Teaching = lazy(() => import("./pages/teach"));
 
 function RequireSession({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -39,6 +40,14 @@ export function App() {
           element={
             <Suspense fallback={<Spinner label="Opening the course…" />}>
               <CoursePlayer />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/teach/*"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <Teaching />
             </Suspense>
           }
         />

@@ -50,8 +50,25 @@ def _missing() -> str | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def grading_worker(settings: Settings, seeded: Any) -> Iterator[None]:
+    """A SAQ worker for the live server's queue, on its own thread and event loop, like `lyceum up` runs one."""
+    import asyncio
+    import threading
+
+    from jobs.worker import create_worker
+
+    loop = asyncio.new_event_loop()
+    worker = create_worker(settings, handle_signals=False)
+    thread = threading.Thread(target=loop.run_until_complete, args=(worker.start(),), daemon=True)
+    thread.start()
+    yield
+    asyncio.run_coroutine_threadsafe(worker.stop(), loop).result(timeout=20)
+    thread.join(timeout=20)
+
+
 @pytest.fixture(scope="module")
-def browser(web_url: str, live_url: str) -> Iterator[Browser]:
+def browser(web_url: str, live_url: str, grading_worker: None) -> Iterator[Browser]:
     # Playwright's sync API keeps an event loop running in this thread while the browser is open, so every
     # fixture that needs asyncio.run (databases, seeding, servers) is set up first, through these arguments,
     # and the browser closes with its module, before other test files (async ones) run in this worker.

@@ -99,6 +99,9 @@ class Script:
     stall_times: int | None = None
     count_tokens: int | None = None
     count_tokens_status: int | None = None
+    # Non-streaming requests that offer tools are answered with a tool_use block whose input is the next
+    # of these (cycling), for structured-output callers such as the grader.
+    tool_inputs: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     errors_sent: int = 0
     stalls_done: int = 0
+    tool_calls: int = 0
 
 
 def split_tokens(text: str) -> list[str]:
@@ -231,12 +235,15 @@ class FakeAnthropic:
         ``failures`` and ``failing_models`` also accept a list and a dict."""
         if "failures" in behaviour:
             behaviour["failures"] = tuple(behaviour["failures"])
+        if "tool_inputs" in behaviour:
+            behaviour["tool_inputs"] = tuple(behaviour["tool_inputs"])
         if isinstance(behaviour.get("failing_models"), dict):
             behaviour["failing_models"] = tuple(behaviour["failing_models"].items())
         script = Script(**behaviour)
         with self._lock:
             self._state.script = script
             self._state.pending_failures = list(script.failures)
+            self._state.tool_calls = 0
         return script
 
     def reset(self) -> None:
@@ -300,6 +307,12 @@ class FakeAnthropic:
             await _send_json(send, status, _error_body(ERROR_TYPES.get(status, "api_error")), extra)
         elif body.get("stream"):
             await self._stream(receive, send, script, body)
+        elif body.get("tools") and script.tool_inputs:
+            with self._lock:
+                index = self._state.tool_calls
+                self._state.tool_calls += 1
+            tool_input = script.tool_inputs[index % len(script.tool_inputs)]
+            await _send_json(send, 200, _tool_message_json(script, body, tool_input))
         else:
             await _send_json(send, 200, _message_json(script, body))
 
@@ -420,6 +433,16 @@ def _message_json(script: Script, body: dict[str, Any], model: str | None = None
             "cache_read_input_tokens": 0,
         },
     }
+
+
+def _tool_message_json(script: Script, body: dict[str, Any], tool_input: Any) -> dict[str, Any]:
+    message = _message_json(script, body)
+    name = str(body["tools"][0].get("name", "tool"))
+    message["content"] = [
+        {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": name, "input": tool_input}
+    ]
+    message["stop_reason"] = "tool_use"
+    return message
 
 
 def _input_tokens(script: Script, body: dict[str, Any]) -> int:

@@ -10,6 +10,7 @@ from app.db.models.competency import Competency
 from app.db.models.course import Course
 from app.db.models.course_module import CourseModule
 from app.db.models.credential import Credential
+from app.db.models.dead_letter import DeadLetter
 from app.db.models.enrollment import Enrollment
 from app.db.models.grade import Grade
 from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
@@ -21,12 +22,14 @@ from app.db.models.organization import Organization
 from app.db.models.progress_event import ProgressEvent
 from app.db.models.prompt_template import PromptTemplate
 from app.db.models.refresh_token import RefreshToken
+from app.db.models.review_item import REVIEW_REASONS, ReviewItem
 from app.db.models.submission import Submission
 from app.db.models.user import User
 
 __all__ = [
     "BLOOM_LEVELS",
     "ITEM_KINDS",
+    "REVIEW_REASONS",
     "ROLES",
     "AIFeedback",
     "AIInteraction",
@@ -38,6 +41,7 @@ __all__ = [
     "Course",
     "CourseModule",
     "Credential",
+    "DeadLetter",
     "Enrollment",
     "Grade",
     "Item",
@@ -50,6 +54,7 @@ __all__ = [
     "ProgressEvent",
     "PromptTemplate",
     "RefreshToken",
+    "ReviewItem",
     "Submission",
     "User",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB as JsonB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,3 +24,5 @@ class Submission(OrgScoped, Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     answer: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Why grading failed (status "failed"), in words for the learner; empty otherwise.
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -75,7 +75,7 @@ def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: se
     states: list[ItemProgress] = []
     next_item: UUID | None = None
     for item in items:
-        missing = [p for p in item.prerequisites if p not in done]
+        missing = [] if item.id in done else [p for p in item.prerequisites if p not in done]
         state = "done" if item.id in done else ("locked" if missing else "unlocked")
         if state == "unlocked" and next_item is None:
             next_item = item.id

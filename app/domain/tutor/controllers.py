@@ -27,9 +27,9 @@ from app.lib.auth import PUBLIC, is_member
 from app.lib.errors import ValidationFailed
 from app.lib.idempotency import IDEMPOTENT
 from app.lib.security.principal import Principal
+from app.lib.sockets import SSE_HEADERS, SSE_PING_SECONDS
 from app.runtime import Runtime
 
-SSE_PING_SECONDS = 15.0
 _encoder = msgspec.json.Encoder()
 
 
@@ -65,7 +65,7 @@ class TutorController(Controller):
             return Response(await _collect(runner, data), media_type="application/json")
         return ServerSentEvent(
             _stream(runner, data, runtime.settings.ws_send_queue_size),
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers=SSE_HEADERS,
         )
 
     @post(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
 from app.domain.audit.services import record_audit
+from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.context import build_context
 from app.domain.tutor.schemas import FeedbackIn, FeedbackOut, SessionCreate, SessionOut, Transcript, TranscriptTurn
@@ -87,7 +88,10 @@ class TutorService:
                 after={"course_id": str(course.id), "mode": data.mode},
                 request_id=self.request_id,
             )
-            return self._out(chat)
+            out = self._out(chat)
+        p = self.principal  # announced after the commit, in the background (never delays the response)
+        tutor_feed.session_started(self.runtime, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
+        return out
 
     async def for_chat(self, session_id: UUID) -> ChatSession:
         """Only the learner who owns a session may talk in it (instructors read transcripts)."""

@@ -9,64 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
 import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
-from prometheus_client import Counter
 
-from app.config import Settings
 from app.domain.tutor.schemas import ErrorEvent, TutorEvent
 from app.domain.tutor.services import TutorService
 from app.domain.tutor.turns import ChatSession, TurnRunner
-from app.lib.errors import Forbidden, LyceumError, NotFound
-from app.lib.observability import REGISTRY
-from app.lib.security.principal import Principal
+from app.lib.errors import Forbidden, NotFound
+from app.lib.sockets import SLOW_CONSUMERS, accept_authenticated
 from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor.ws")
-AUTH_TIMEOUT_SECONDS = 10.0
-SLOW_CONSUMERS = Counter(
-    "lyceum_ws_slow_consumers_total",
-    "WebSockets closed because the client read too slowly",
-    ["channel"],
-    registry=REGISTRY,
-)
 _encoder = msgspec.json.Encoder()
-
-
-def origin_allowed(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool:
-    """Browsers send Origin; it must be this host or a configured origin. Non-browser clients send none."""
-    origin = socket.headers.get("origin")
-    if not origin:
-        return True
-    if origin in settings.ws_allowed_origins:
-        return True
-    return urlsplit(origin).netloc == socket.headers.get("host", "")
-
-
-async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal | None:
-    """Access token from the upgrade's Authorization header, else the first frame {"type": "auth", "token"}."""
-    header = socket.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    if not token:
-        try:
-            frame = await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_SECONDS)
-        except (TimeoutError, ValueError, WebSocketDisconnect):
-            return None
-        if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
-            return None
-        token = frame["token"]
-    try:
-        principal = runtime.tokens.principal(token)
-        if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
-            return None
-    except LyceumError:
-        return None
-    return principal
 
 
 class TutorConnection:
@@ -151,13 +109,8 @@ class TutorConnection:
 
 
 async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], runtime: Runtime, session_id: UUID) -> None:
-    await socket.accept()
-    if not origin_allowed(socket, runtime.settings):
-        await socket.close(code=4403, reason="origin not allowed")
-        return
-    principal = await authenticate(socket, runtime)
+    principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
     if principal is None:
-        await socket.close(code=4401, reason="not authenticated")
         return
     try:
         chat = await TutorService(runtime, principal).for_chat(session_id)

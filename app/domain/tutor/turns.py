@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import select
 
 from app.db.models import AIInteraction
+from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetExhausted, BudgetLimits, BudgetUnavailable, Reservation, budget_scopes
 from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.output_filter import OutputFilter
@@ -277,6 +278,8 @@ class TurnRunner:
     async def _finish(self, state: TurnState, emit: Emit) -> None:
         state.finished = True
         remaining = await self._settle(state)
+        if state.reservation is not None:
+            tutor_feed.check_budgets(self.runtime, self.chat, state.reservation)  # background 80% alert
         interaction_id = await self._record(state)
         if state.status in ("completed", "cancelled"):
             await emit(
@@ -344,6 +347,8 @@ class TurnRunner:
         )
         async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             session.add(row)
+        if state.status == "blocked":
+            tutor_feed.blocked(self.runtime, self.chat, state, row.id)  # background: never delays the turn
         return row.id
 
     async def _replayed(self, message_id: str, emit: Emit) -> bool:

@@ -4,6 +4,7 @@ import { Link } from "react-router";
 import { api, must, type Schemas } from "../api/client";
 import { renderMarkdown } from "../lib/markdown";
 import { useResource } from "../lib/useResource";
+import { AssessmentPanel } from "./AssessmentPanel";
 import { ErrorNote, LockIcon, Spinner } from "./Status";
 
 type Progress = Schemas["CourseProgress"];
@@ -14,12 +15,14 @@ export function ItemView({
   progress,
   items,
   onProgress,
+  onRefresh,
 }: {
   courseId: string;
   itemId: string;
   progress: Progress | null;
   items: Schemas["ItemOutline"][];
   onProgress(progress: Progress): void;
+  onRefresh(): void;
 }) {
   const item = useResource(
     () => must(api.GET("/v1/courses/{course_id}/items/{item_id}", { params: { path: { course_id: courseId, item_id: itemId } } })),
@@ -82,11 +85,13 @@ export function ItemView({
           {error}
         </p>
       )}
+      {detail.kind === "assessment" && progress?.enrolled && <AssessmentPanel itemId={itemId} onGraded={onRefresh} />}
       <div className="item-actions">
         {detail.kind === "assessment" ? (
           <p className="notice">
-            This is an assessment: it counts as done when you pass it. Ask the tutor for help with the ideas behind it;
-            it won't give you the answers.
+            {state?.state === "done"
+              ? "✓ Passed. You can still practise: a new attempt doesn't undo your pass."
+              : "This is an assessment: it counts as done when you pass it. The tutor can help with the ideas behind it, not the answers."}
           </p>
         ) : state?.state === "done" ? (
           <p className="notice done-note" role="status">

@@ -30,6 +30,13 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/learning">My learning</NavLink>
           <NavLink to="/catalog">Catalogue</NavLink>
+          {me?.roles.some((r) => r === "instructor" || r === "admin") && (
+            <>
+              <NavLink to="/teach/feed">Live feed</NavLink>
+              <NavLink to="/teach/queue">Review queue</NavLink>
+              <NavLink to="/teach/metrics">Grading quality</NavLink>
+            </>
+          )}
         </nav>
         <div className="whoami">
           <span className="muted" title={me?.email}>

@@ -89,6 +89,7 @@ export default function CoursePlayer() {
               progress={progress}
               items={items}
               onProgress={setProgress}
+              onRefresh={loadProgress}
             />
           ) : (
             <CourseOverview course={outline} progress={progress} />

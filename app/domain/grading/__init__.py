@@ -1,0 +1,1 @@
+"""Assessments, submissions and AI grading (SAQ jobs) with confidence routing to human review."""

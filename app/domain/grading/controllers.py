@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from app.domain.grading.schemas import (
+    AssessmentOut,
+    DeadLetterOut,
+    DisagreeIn,
+    SubmissionAccepted,
+    SubmissionIn,
+    SubmissionOut,
+)
+from app.domain.grading.services import SubmissionService
+from app.lib.auth import is_admin, is_member
+from app.lib.idempotency import IDEMPOTENT
+from app.lib.pagination import Page, PageRequest
+from app.lib.security.principal import Principal
+from app.lib.throttle import RATE_LIMIT
+from app.runtime import Runtime
+
+
+class AssessmentController(Controller):
+    path = "/assessments"
+    tags = ["Assessments"]
+    guards = [is_member]
+    opt = {RATE_LIMIT: "api"}
+
+    @get("/{assessment_id:uuid}", summary="An assessment as learners see it (no answers or hidden tests)")
+    async def get_assessment(self, assessment_id: UUID, runtime: Runtime, principal: Principal) -> AssessmentOut:
+        return await SubmissionService(runtime, principal).assessment(assessment_id)
+
+    @post(
+        "/{assessment_id:uuid}/submissions",
+        status_code=HTTP_202_ACCEPTED,
+        opt={IDEMPOTENT: True},
+        summary="Submit an answer; grading runs in the background (poll GET /v1/submissions/{id})",
+    )
+    async def submit(
+        self, assessment_id: UUID, data: SubmissionIn, runtime: Runtime, principal: Principal, request_id: str
+    ) -> SubmissionAccepted:
+        return await SubmissionService(runtime, principal, request_id).submit(assessment_id, data)
+
+    @get("/{assessment_id:uuid}/submissions", summary="Your submissions to an assessment, newest first")
+    async def my_submissions(self, assessment_id: UUID, runtime: Runtime, principal: Principal) -> list[SubmissionOut]:
+        return await SubmissionService(runtime, principal).mine(assessment_id)
+
+
+class ItemAssessmentController(Controller):
+    path = "/items"
+    tags = ["Assessments"]
+    guards = [is_member]
+
+    @get("/{item_id:uuid}/assessment", summary="The assessment of a course item (learner view)")
+    async def for_item(self, item_id: UUID, runtime: Runtime, principal: Principal) -> AssessmentOut:
+        return await SubmissionService(runtime, principal).for_item(item_id)
+
+
+class SubmissionController(Controller):
+    path = "/submissions"
+    tags = ["Assessments"]
+    guards = [is_member]
+    opt = {RATE_LIMIT: "api"}
+
+    @get("/{submission_id:uuid}", summary="A submission's status and grade (yours, or any in the org for staff)")
+    async def get_submission(self, submission_id: UUID, runtime: Runtime, principal: Principal) -> SubmissionOut:
+        return await SubmissionService(runtime, principal).get(submission_id)
+
+    @post(
+        "/{submission_id:uuid}/disagree",
+        status_code=HTTP_200_OK,
+        summary="Contest your grade: a person reviews it",
+    )
+    async def disagree(
+        self, submission_id: UUID, data: DisagreeIn, runtime: Runtime, principal: Principal, request_id: str
+    ) -> SubmissionOut:
+        return await SubmissionService(runtime, principal, request_id).disagree(submission_id, data.reason)
+
+
+class DeadLetterController(Controller):
+    path = "/admin/dead-letters"
+    tags = ["Admin"]
+    guards = [is_admin]
+
+    @get("/", summary="Background jobs that failed for good, with the final reason (admins)")
+    async def list_dead_letters(
+        self, request: Request[Any, Any, Any], runtime: Runtime, principal: Principal, page: PageRequest
+    ) -> Page[DeadLetterOut]:
+        items, total = await SubmissionService(runtime, principal).dead_letters(page.limit, page.offset)
+        return page.page(items, total, request)

@@ -1,0 +1,77 @@
+"""Assessment and submission shapes at the API edge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+
+AnswerText = Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
+
+
+class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One of the three, matching the assessment's kind: ``choices`` (multiple choice: the chosen option
+    index per question, in order), ``text`` (short answer) or ``code`` (Python)."""
+
+    choices: Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=100)]], msgspec.Meta(max_length=200)] | None = None
+    text: AnswerText | None = None
+    code: AnswerText | None = None
+
+
+class SubmissionAccepted(msgspec.Struct):
+    id: UUID
+    status: str
+
+
+class DisagreeIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000)]
+
+
+class CriterionResult(msgspec.Struct):
+    criterion: str
+    points: float
+    max_points: float
+    rationale: str
+
+
+class SubmissionOut(msgspec.Struct):
+    id: UUID
+    assessment_id: UUID
+    user_id: UUID
+    status: str  # queued | grading | graded | in_review | failed
+    created_at: datetime
+    updated_at: datetime
+    score: float | None = None
+    max_score: float | None = None
+    passed: bool | None = None
+    feedback: str = ""
+    graded_by: str | None = None  # ai | human | auto
+    confidence: float | None = None
+    criteria: list[CriterionResult] = msgspec.field(default_factory=list)
+    detail: str = ""  # why it failed, when status is failed
+    in_review: bool = False
+
+
+class AssessmentOut(msgspec.Struct):
+    """What a learner may see: questions and rubric criteria, never answers or hidden tests."""
+
+    id: UUID
+    item_id: UUID
+    course_id: UUID
+    kind: str
+    graded: bool
+    pass_mark: float
+    objectives: list[str]
+    spec: dict[str, Any]
+
+
+class DeadLetterOut(msgspec.Struct):
+    id: UUID
+    job_key: str
+    function: str
+    submission_id: UUID | None
+    attempts: int
+    reason: str
+    created_at: datetime

@@ -1,0 +1,443 @@
+"""Submissions (API side) and grading (worker side): validate, enqueue, grade once, route, record."""
+
+from __future__ import annotations
+
+import random
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.content.schema import Rubric, learner_view
+from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
+from app.domain.audit.services import record_audit
+from app.domain.grading.graders import (
+    GradeResult,
+    GraderOutputError,
+    grade_code_result,
+    grade_multiple_choice,
+    grade_short_answer,
+)
+from app.domain.grading.schemas import (
+    AssessmentOut,
+    CriterionResult,
+    DeadLetterOut,
+    SubmissionAccepted,
+    SubmissionIn,
+    SubmissionOut,
+)
+from app.domain.progress.services import append_progress_event
+from app.lib import events
+from app.lib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.lib.jobs import grading_job_key
+from app.lib.pagination import fetch_page
+from app.lib.ratelimit import bucket
+from app.lib.security.principal import Principal
+from app.lib.throttle import enforce
+from app.runtime import Runtime
+
+log = structlog.get_logger("lyceum.grading")
+STAFF = frozenset({"instructor", "admin"})
+ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
+PRIORITY = {"grader_error": 0, "disagreement": 1, "low_confidence": 2, "sample": 3}
+
+
+def _field_error(field: str, detail: str) -> ValidationFailed:
+    return ValidationFailed(detail, errors=[{"pointer": f"#/{field}", "detail": detail}])
+
+
+def validate_answer(assessment: Assessment, data: SubmissionIn, max_bytes: int) -> dict[str, Any]:
+    """The answer as stored, or 422 naming the field: the one matching the kind, well-formed, in bounds."""
+    wanted = ANSWER_FIELD[assessment.kind]
+    given = [name for name in ANSWER_FIELD.values() if getattr(data, name) is not None]
+    if given != [wanted]:
+        raise _field_error(wanted, f"a {assessment.kind.replace('_', ' ')} assessment takes exactly '{wanted}'")
+    if assessment.kind == "multiple_choice":
+        questions = assessment.spec.get("questions", [])
+        choices = data.choices or []
+        if len(choices) != len(questions):
+            raise _field_error("choices", f"answer all {len(questions)} questions, one option index each")
+        for number, (choice, question) in enumerate(zip(choices, questions, strict=True)):
+            if choice >= len(question.get("options", [])):
+                raise _field_error(f"choices/{number}", f"question {number + 1} has no option {choice}")
+        return {"choices": choices}
+    text = str(getattr(data, wanted)).strip()
+    if not text:
+        raise _field_error(wanted, "the answer is empty")
+    limit = int(assessment.spec.get("max_chars", 0)) or max_bytes
+    if len(text.encode()) > max_bytes or len(text) > limit:
+        raise _field_error(wanted, f"the answer is too long (at most {min(limit, max_bytes)} characters)")
+    return {wanted: text}
+
+
+def submission_out(submission: Submission, grade: Grade | None, review: ReviewItem | None) -> SubmissionOut:
+    out = SubmissionOut(
+        id=submission.id,
+        assessment_id=submission.assessment_id,
+        user_id=submission.user_id,
+        status=submission.status,
+        created_at=submission.created_at,
+        updated_at=submission.updated_at,
+        detail=submission.detail,
+        in_review=review is not None and review.status == "open",
+    )
+    if grade is None or submission.status not in ("graded", "in_review"):
+        return out
+    criteria = [msgspec.convert(c, CriterionResult) for c in grade.rationale.get("criteria", [])]
+    visible = submission.status == "graded"  # a grade under review is provisional: hide it from the learner
+    return msgspec.structs.replace(
+        out,
+        score=grade.score if visible else None,
+        max_score=grade.max_score,
+        passed=grade.passed if visible else None,
+        feedback=grade.feedback if visible else "",
+        graded_by=grade.graded_by,
+        confidence=grade.confidence,
+        criteria=criteria if visible else [],
+    )
+
+
+async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | None:
+    return await session.scalar(
+        select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.created_at.desc()).limit(1)
+    )
+
+
+class SubmissionService:
+    """What learners do: read an assessment, submit, follow the grade, disagree."""
+
+    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+        self.runtime = runtime
+        self.principal = principal
+        self.request_id = request_id
+
+    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
+
+    async def _assessment(self, session: AsyncSession, assessment_id: UUID) -> Assessment:
+        assessment = await session.get(Assessment, assessment_id)  # RLS: another org's is simply not there
+        if assessment is None:
+            raise NotFound("No such assessment in your organization")
+        return assessment
+
+    async def assessment(self, assessment_id: UUID) -> AssessmentOut:
+        async with self._tx() as session:
+            a = await self._assessment(session, assessment_id)
+            return AssessmentOut(
+                id=a.id,
+                item_id=a.item_id,
+                course_id=a.course_id,
+                kind=a.kind,
+                graded=a.graded,
+                pass_mark=a.pass_mark,
+                objectives=list(a.objectives),
+                spec=learner_view(a.spec),
+            )
+
+    async def for_item(self, item_id: UUID) -> AssessmentOut:
+        async with self._tx() as session:
+            assessment_id = await session.scalar(select(Assessment.id).where(Assessment.item_id == item_id))
+        if assessment_id is None:
+            raise NotFound("This item has no assessment")
+        return await self.assessment(assessment_id)
+
+    async def submit(self, assessment_id: UUID, data: SubmissionIn) -> SubmissionAccepted:
+        s = self.runtime.settings
+        limit = bucket("user", f"rl:submit:user:{self.principal.user_id}", s.rate_limit_submit_user)
+        await enforce(self.runtime, "submit", [limit], fail_open=True)
+        async with self._tx() as session:
+            assessment = await self._assessment(session, assessment_id)
+            answer = validate_answer(assessment, data, s.submission_max_bytes)
+            enrolled = await session.scalar(
+                select(Enrollment.id).where(
+                    Enrollment.course_id == assessment.course_id, Enrollment.user_id == self.principal.user_id
+                )
+            )
+            if enrolled is None:
+                raise Conflict("Enroll in the course before submitting", extra={"code": "not_enrolled"})
+            submission = Submission(
+                org_id=self.principal.org_id,
+                assessment_id=assessment.id,
+                user_id=self.principal.user_id,
+                status="queued",
+                answer=answer,
+            )
+            session.add(submission)
+            await session.flush()
+            submission_id = submission.id
+        await enqueue_grading(self.runtime, submission_id, self.principal.org_id)
+        return SubmissionAccepted(id=submission_id, status="queued")
+
+    async def get(self, submission_id: UUID) -> SubmissionOut:
+        async with self._tx() as session:
+            submission = await session.get(Submission, submission_id)
+            if submission is None:
+                raise NotFound("No such submission")
+            if submission.user_id != self.principal.user_id and not STAFF & set(self.principal.roles):
+                raise Forbidden("This submission belongs to someone else")
+            review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
+            return submission_out(submission, await latest_grade(session, submission_id), review)
+
+    async def mine(self, assessment_id: UUID) -> list[SubmissionOut]:
+        async with self._tx() as session:
+            await self._assessment(session, assessment_id)
+            rows = list(
+                await session.scalars(
+                    select(Submission)
+                    .where(Submission.assessment_id == assessment_id, Submission.user_id == self.principal.user_id)
+                    .order_by(Submission.created_at.desc())
+                    .limit(20)
+                )
+            )
+            return [submission_out(r, await latest_grade(session, r.id), None) for r in rows]
+
+    async def disagree(self, submission_id: UUID, reason: str) -> SubmissionOut:
+        """The learner contests an AI grade: a human reviews it (once; a second flag changes nothing)."""
+        async with self._tx() as session:
+            submission = await session.get(Submission, submission_id, with_for_update=True)
+            if submission is None or submission.user_id != self.principal.user_id:
+                raise NotFound("No such submission of yours")
+            if submission.status != "graded":
+                raise Conflict(
+                    "Only a finished grade can be contested", extra={"code": "not_graded", "status": submission.status}
+                )
+            review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
+            assessment = await self._assessment(session, submission.assessment_id)
+            if review is None:
+                review = new_review_item(self.runtime, submission, assessment, "disagreement")
+                session.add(review)
+            elif review.status == "decided":
+                raise Conflict("A person has already reviewed this grade", extra={"code": "already_reviewed"})
+            else:
+                review.reason, review.priority = "disagreement", PRIORITY["disagreement"]
+            review.decision_reason = ""
+            submission.status = "in_review"
+            record_audit(
+                session,
+                org_id=submission.org_id,
+                actor_id=self.principal.user_id,
+                action="submission.disputed",
+                entity_type="submission",
+                entity_id=submission.id,
+                after={"reason": reason[:500]},
+                request_id=self.request_id,
+            )
+            out = submission_out(submission, await latest_grade(session, submission_id), review)
+        self.runtime.events.publish_soon(
+            self.principal.org_id,
+            events.SUBMISSION_ESCALATED,
+            {
+                "submission_id": str(submission_id),
+                "course_id": str(assessment.course_id),
+                "item_id": str(assessment.item_id),
+                "user_id": str(self.principal.user_id),
+                "reason": "disagreement",
+                "confidence": None,
+            },
+        )
+        return out
+
+    async def dead_letters(self, limit: int, offset: int) -> tuple[list[DeadLetterOut], int]:
+        async with self._tx() as session:
+            rows, total = await fetch_page(
+                session, select(DeadLetter).order_by(DeadLetter.created_at.desc()), limit, offset
+            )
+            return [
+                DeadLetterOut(
+                    id=d.id,
+                    job_key=d.job_key,
+                    function=d.function,
+                    submission_id=d.submission_id,
+                    attempts=d.attempts,
+                    reason=d.reason,
+                    created_at=d.created_at,
+                )
+                for d in rows
+            ], total
+
+
+def new_review_item(runtime: Runtime, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:
+    return ReviewItem(
+        org_id=submission.org_id,
+        submission_id=submission.id,
+        assessment_id=assessment.id,
+        course_id=assessment.course_id,
+        reason=reason,
+        priority=PRIORITY[reason],
+        status="open",
+        sla_due_at=datetime.now(UTC) + timedelta(hours=runtime.settings.review_sla_hours),
+    )
+
+
+async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -> None:
+    """Queue the grading job. If Redis is briefly down the submission stays queued and the worker's
+    sweep re-enqueues it (jobs.tasks.requeue_stalled_submissions): nothing is lost."""
+    s = runtime.settings
+    try:
+        await runtime.queue.enqueue(
+            "grade_submission",
+            key=grading_job_key(submission_id),
+            submission_id=str(submission_id),
+            org_id=str(org_id),
+            retries=s.grading_retries,
+            retry_delay=1.0,
+            retry_backoff=30.0,
+            timeout=s.grading_timeout_seconds,
+            heartbeat=s.grading_heartbeat_seconds,
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("grading_enqueue_failed", submission_id=str(submission_id), error=str(exc))
+
+
+class GradingService:
+    """The worker side: grade a submission exactly once and route it."""
+
+    def __init__(self, runtime: Runtime, org_id: UUID) -> None:
+        self.runtime = runtime
+        self.org_id = org_id
+        self.rng = random.Random()  # noqa: S311 - sampling for review, not security
+
+    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.runtime.db.transaction(self.org_id)
+
+    async def grade(self, submission_id: UUID) -> str:
+        """Returns the final status. Already graded (a duplicate or re-run job): does nothing."""
+        async with self._tx() as session:
+            submission = await session.get(Submission, submission_id, with_for_update=True)
+            if submission is None:
+                return "missing"
+            if submission.status in ("graded", "in_review", "failed"):
+                return submission.status
+            submission.status = "grading"
+            assessment = await session.get(Assessment, submission.assessment_id)
+            assert assessment is not None
+            answer, kind, spec = dict(submission.answer), assessment.kind, dict(assessment.spec)
+        try:
+            result: GradeResult | None = await self._run_grader(kind, spec, answer)
+            escalation = None
+        except GraderOutputError as exc:
+            log.warning("grader_output_invalid", submission_id=str(submission_id), error=str(exc))
+            result, escalation = None, str(exc)
+        return await self._record(submission_id, result, escalation)
+
+    async def _run_grader(self, kind: str, spec: dict[str, Any], answer: dict[str, Any]) -> GradeResult:
+        if kind == "multiple_choice":
+            return grade_multiple_choice(spec, list(answer["choices"]))
+        if kind == "short_answer":
+            rubric = msgspec.convert(spec["rubric"], Rubric)
+            return await grade_short_answer(self.runtime.grading.rubric_grader, rubric, spec["prompt"], answer["text"])
+        from app.domain.grading.sandbox import SandboxLimits, run_code_tests
+
+        seconds = float(spec.get("time_limit_seconds", 5))
+        limits = SandboxLimits(cpu_seconds=seconds, wall_seconds=seconds * 2 + 2)
+        return grade_code_result(await run_code_tests(answer["code"], spec["hidden_tests"], limits))
+
+    async def _record(self, submission_id: UUID, result: GradeResult | None, escalation: str | None) -> str:
+        s = self.runtime.settings
+        async with self._tx() as session:
+            submission = await session.get(Submission, submission_id, with_for_update=True)
+            assert submission is not None
+            if submission.status != "grading":
+                return submission.status  # another run finished first: grade once
+            assessment = await session.get(Assessment, submission.assessment_id)
+            assert assessment is not None
+            reason: str | None
+            if result is None:
+                reason = "grader_error"
+            elif result.confidence < assessment.confidence_threshold:
+                reason = "low_confidence"
+            elif self.rng.random() < s.review_sample_rate:
+                reason = "sample"
+            else:
+                reason = None
+            grade = None
+            if result is not None:
+                grade = Grade(
+                    org_id=submission.org_id,
+                    submission_id=submission.id,
+                    score=result.score,
+                    max_score=result.max_score,
+                    passed=result.max_score > 0 and result.score / result.max_score >= assessment.pass_mark,
+                    feedback=result.feedback,
+                    graded_by=result.graded_by,
+                    confidence=result.confidence,
+                    prompt_version=result.prompt_version,
+                    rationale={
+                        "criteria": [msgspec.to_builtins(c) for c in result.criteria],
+                        **result.details,
+                    },
+                )
+                session.add(grade)
+            if reason is not None:
+                review = new_review_item(self.runtime, submission, assessment, reason)
+                review.decision_reason = escalation or ""
+                session.add(review)
+            submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
+            if submission.status == "graded" and grade is not None:
+                await record_grade_progress(session, submission, assessment, grade)
+            status, user_id = submission.status, submission.user_id
+            course_id, item_id = assessment.course_id, assessment.item_id
+        data = {"submission_id": str(submission_id), "course_id": str(course_id), "item_id": str(item_id),
+                "user_id": str(user_id)}  # fmt: skip
+        if status == "in_review":
+            confidence = result.confidence if result else None
+            await self.runtime.events.publish(
+                self.org_id, events.SUBMISSION_ESCALATED, {**data, "reason": reason, "confidence": confidence}
+            )
+        elif result is not None:
+            await self.runtime.events.publish(
+                self.org_id,
+                events.SUBMISSION_GRADED,
+                {**data, "score": result.score, "max_score": result.max_score, "graded_by": result.graded_by},
+            )
+        return status
+
+    async def dead_letter(self, submission_id: UUID, job_key: str, attempts: int, reason: str) -> None:
+        """Grading failed for good: mark the submission failed (in words) and keep the job for admins."""
+        async with self._tx() as session:
+            submission = await session.get(Submission, submission_id, with_for_update=True)
+            if submission is not None and submission.status in ("queued", "grading"):
+                submission.status = "failed"
+                submission.detail = "Grading could not be completed. Your answer is saved; staff have been told."
+            session.add(
+                DeadLetter(
+                    org_id=self.org_id,
+                    job_key=job_key,
+                    function="grade_submission",
+                    submission_id=submission_id if submission is not None else None,
+                    attempts=attempts,
+                    reason=reason[:4000],
+                    payload={"submission_id": str(submission_id)},
+                )
+            )
+
+
+async def record_grade_progress(
+    session: AsyncSession, submission: Submission, assessment: Assessment, grade: Grade
+) -> None:
+    """Every final grade is a progress event; a pass also completes the assessment item."""
+    enrollment = await session.scalar(
+        select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
+    )
+    if enrollment is None:
+        return
+    item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
+    payload = {
+        "item_id": str(assessment.item_id),
+        "item_slug": item_slug,
+        "submission_id": str(submission.id),
+        "score": grade.score,
+        "max_score": grade.max_score,
+        "graded_by": grade.graded_by,
+    }
+    await append_progress_event(session, enrollment, "assessment.graded", payload, f"graded:{grade.id}")
+    if grade.passed:
+        await append_progress_event(
+            session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
+        )

@@ -1,0 +1,63 @@
+"""The live review feed's routes: WebSocket and SSE on ``/v1/review/feed`` (see feed.py)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, WebSocket, get, websocket
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from app.domain.review.feed import FeedPage, feed_cursor, serve_feed_socket, sse_stream
+from app.lib.auth import PUBLIC, is_staff
+from app.lib.security.principal import Principal
+from app.lib.sockets import SSE_HEADERS
+from app.runtime import Runtime
+
+Since = Annotated[
+    str | None,
+    Parameter(query="since", max_length=41, description="Resume after this event id (SSE: Last-Event-ID wins)"),
+]
+Limit = Annotated[
+    int | None,
+    Parameter(query="limit", ge=0, description="Replay at most this many recent events (default: all kept)"),
+]
+
+
+class ReviewFeedController(Controller):
+    """Instructors and admins of the caller's org. The WebSocket authenticates inside its own protocol
+    (header or first frame, close codes 44xx), so it sits outside the HTTP auth middleware."""
+
+    path = "/review"
+    tags = ["Review"]
+
+    @websocket("/feed", opt={PUBLIC: True})
+    async def feed_socket(self, socket: WebSocket[Any, Any, Any], runtime: Runtime) -> None:
+        await serve_feed_socket(socket, runtime)
+
+    @get(
+        "/feed",
+        guards=[is_staff],
+        summary="The org's review events: live with Accept: text/event-stream (replay first), else the replay",
+    )
+    async def feed(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: Runtime,
+        principal: Principal,
+        since: Since = None,
+        limit: Limit = None,
+    ) -> Response[Any]:
+        since, replay = feed_cursor(request.headers.get("last-event-id") or since, limit, runtime)
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            events = await runtime.events.replay(principal.org_id, since, replay)
+            return Response(FeedPage(items=events, last_id=events[-1].id if events else since))
+        # Subscribe before answering, so an unavailable feed is a 503 problem, not a broken stream.
+        stack = contextlib.AsyncExitStack()
+        sub = await stack.enter_async_context(runtime.events.subscribe(principal.org_id, since=since, replay=replay))
+        return Stream(
+            sse_stream(sub, stack, runtime.settings.feed_ping_seconds),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )

@@ -1,0 +1,182 @@
+"""The live review feed for instructors and admins: the org's events from the event bus
+(app/lib/events.py), replayed then live, over a WebSocket or server-sent events.
+
+WebSocket ``/v1/review/feed[?since=<event id>][&limit=<n>]``: authenticate as for the tutor socket
+(Authorization header, or a first frame ``{"type": "auth", "token": ...}``); then the replay (events
+after ``since``, else the most recent ``limit``), a ``{"type": "ready", "replayed": n}`` frame, and live
+events as they happen. Every event frame is a FeedEvent: ``{"id", "type", "org_id", "at", "data"}``.
+An idle feed gets ``{"type": "ping"}`` frames. Client frames are ignored.
+
+Close codes (app/lib/sockets.py): 4401 not authenticated, 4403 not staff or origin refused, 4400 bad
+``since``/``limit``, 4408 "slow consumer" (the client read so slowly its buffer filled), 1013 feed
+unavailable (Redis down).
+
+SSE ``GET /v1/review/feed`` with ``Accept: text/event-stream``: the same events as ``id:``/``event:``/
+``data:`` messages (an ``event: ready`` after the replay, ``: ping`` comments when idle); resume from
+``Last-Event-ID`` (what EventSource sends on reconnect) or ``?since=``. A slow reader's stream ends
+after an ``event: closed`` message. Without that Accept header the same GET answers the replay as
+JSON, for clients that poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from app.lib.errors import ValidationFailed
+from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
+from app.lib.sockets import (
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN,
+    SLOW_CONSUMERS,
+    accept_authenticated,
+    close_quietly,
+)
+from app.runtime import Runtime
+
+log = structlog.get_logger("lyceum.review.feed")
+STAFF_ROLES = ("admin", "instructor")
+CLOSE_BAD_REQUEST = 4400
+_PING = '{"type":"ping"}'
+_encoder = msgspec.json.Encoder()
+
+
+class FeedPage(msgspec.Struct):
+    """The replay as JSON (GET without ``Accept: text/event-stream``): oldest first."""
+
+    items: list[FeedEvent]
+    last_id: str | None  # pass as ``since`` (or Last-Event-ID) to continue from here
+
+
+class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready"):
+    replayed: int
+
+
+class ClosedFrame(msgspec.Struct, tag_field="type", tag="closed"):
+    reason: str
+
+
+def feed_cursor(since: str | None, limit: int | None, runtime: Runtime) -> tuple[str | None, int]:
+    """Validated ``since`` and replay ``limit`` (default and maximum: the events an org keeps)."""
+    kept = runtime.settings.feed_replay_size
+    if since is not None and not valid_event_id(since):
+        raise ValidationFailed(
+            "'since' must be an event id such as 1732345678901-0",
+            errors=[{"pointer": "#/since", "detail": "not an event id"}],
+        )
+    if limit is None:
+        return since, kept
+    if not 0 <= limit <= kept:
+        raise ValidationFailed(
+            f"'limit' must be between 0 and {kept}", errors=[{"pointer": "#/limit", "detail": "out of range"}]
+        )
+    return since, limit
+
+
+async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> None:
+    principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
+    if principal is None:
+        return
+    if not principal.has_any(*STAFF_ROLES):
+        await close_quietly(socket, CLOSE_FORBIDDEN, "instructors and admins only")
+        return
+    try:
+        raw_limit = socket.query_params.get("limit")
+        since, limit = feed_cursor(socket.query_params.get("since"), int(raw_limit) if raw_limit else None, runtime)
+    except (ValidationFailed, ValueError):
+        await close_quietly(socket, CLOSE_BAD_REQUEST, "invalid since or limit")
+        return
+    try:
+        async with runtime.events.subscribe(principal.org_id, since=since, replay=limit) as sub:
+            await FeedSocket(socket, sub, runtime.settings.feed_ping_seconds).serve()
+    except Exception as exc:  # Redis down (ServiceUnavailable) or a bug: either way, tell the client to retry
+        log.warning("review_feed_socket_failed", error=repr(exc))
+        await close_quietly(socket, CLOSE_TRY_AGAIN, "feed unavailable")
+
+
+class FeedSocket:
+    """One connected feed socket: a pump (events, pings), a reader (notices the client leaving) and the
+    slow-consumer signal, whichever ends first ends the connection."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], sub: Subscription, ping_seconds: float) -> None:
+        self.socket = socket
+        self.sub = sub
+        self.ping_seconds = ping_seconds or None
+
+    async def serve(self) -> None:
+        pump = asyncio.create_task(self._pump())
+        reader = asyncio.create_task(self._read())
+        dropped = asyncio.create_task(self.sub.dropped.wait())
+        tasks = (pump, reader, dropped)
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # The pump may be stuck sending to a client that stopped reading: cancel it, do not wait on it.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.sub.dropped.is_set():
+            SLOW_CONSUMERS.labels("review_feed").inc()
+            log.warning("review_feed_slow_consumer_closed")
+            await close_quietly(self.socket, CLOSE_TOO_SLOW, "slow consumer")
+            return
+        failure = pump.exception() if pump.done() and not pump.cancelled() else None
+        if failure is not None:
+            raise failure  # the caller closes with 1013 and logs it
+        await close_quietly(self.socket, 1000)
+
+    async def _send(self, text: str) -> None:
+        await self.socket.send_text(text)
+
+    async def _pump(self) -> None:
+        sub = self.sub
+        ready = False
+        # SlowConsumer: serve() closes with 4408; a send to a client that left: the reader ends it.
+        with contextlib.suppress(SlowConsumer, WebSocketDisconnect, OSError):
+            while True:
+                if not ready and sub.replay_done:
+                    await self._send(_encoder.encode(ReadyFrame(replayed=sub.replayed)).decode())
+                    ready = True
+                delivery = await sub.next(self.ping_seconds)
+                await self._send(_PING if delivery is None else delivery.text)
+
+    async def _read(self) -> None:
+        while (await self.socket.receive())["type"] != "websocket.disconnect":
+            pass  # nothing to act on; reading is how we notice the client leaving
+
+
+async def sse_stream(sub: Subscription, stack: contextlib.AsyncExitStack, ping_seconds: float) -> AsyncIterator[bytes]:
+    """Server-sent events from an open subscription; ``stack`` (which holds it open) is closed here."""
+    try:
+        ready = False
+        while True:
+            if not ready and sub.replay_done:
+                yield _sse(event="ready", data=_encoder.encode(ReadyFrame(replayed=sub.replayed)))
+                ready = True
+            try:
+                delivery = await sub.next(ping_seconds or None)
+            except SlowConsumer:
+                SLOW_CONSUMERS.labels("review_feed_sse").inc()
+                log.warning("review_feed_slow_consumer_closed", transport="sse")
+                yield _sse(event="closed", data=_encoder.encode(ClosedFrame(reason="slow consumer")))
+                return
+            if delivery is None:
+                yield b": ping\r\n\r\n"
+                continue
+            yield _sse(event=delivery.event.type, data=delivery.wire, event_id=delivery.event.id)
+    finally:
+        await stack.aclose()
+
+
+def _sse(event: str, data: bytes, event_id: str | None = None) -> bytes:
+    # Hand-built: the event JSON has no line breaks (msgspec never emits them), so one data: line.
+    head = f"id: {event_id}\r\n" if event_id else ""
+    return f"{head}event: {event}\r\n".encode() + b"data: " + data + b"\r\n\r\n"

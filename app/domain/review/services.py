@@ -1,0 +1,401 @@
+"""The human review queue: list, claim with a lease, decide; every decision audited and paired in ai_feedback."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
+from app.domain.audit.services import record_audit
+from app.domain.grading.graders import CODE_POINTS
+from app.domain.grading.services import record_grade_progress
+from app.domain.review.metrics import cohens_kappa, exact_agreement, median
+from app.domain.review.schemas import (
+    AgreementOut,
+    DecisionIn,
+    ReviewDetail,
+    ReviewItemOut,
+    ReviewMetrics,
+)
+from app.lib import events
+from app.lib.errors import Conflict, NotFound, ValidationFailed
+from app.lib.pagination import fetch_page
+from app.lib.security.principal import Principal
+from app.runtime import Runtime
+
+_encoder = msgspec.json.Encoder()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReviewService:
+    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+        self.runtime = runtime
+        self.principal = principal
+        self.request_id = request_id
+
+    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _base() -> Any:  # Select of (ReviewItem, learner id, assessment kind, item title)
+        return (
+            select(ReviewItem, Submission.user_id, Assessment.kind, Item.title)
+            .join(Submission, Submission.id == ReviewItem.submission_id)
+            .join(Assessment, Assessment.id == ReviewItem.assessment_id)
+            .join(Item, Item.id == Assessment.item_id)
+        )
+
+    async def _out(self, session: AsyncSession, row: Any) -> ReviewItemOut:
+        item, learner_id, kind, title = row
+        grade = await self._ai_grade(session, item.submission_id)
+        now = _now()
+        breached = (item.decided_at or now) > item.sla_due_at
+        return ReviewItemOut(
+            id=item.id,
+            submission_id=item.submission_id,
+            assessment_id=item.assessment_id,
+            course_id=item.course_id,
+            learner_id=learner_id,
+            assessment_kind=kind,
+            item_title=title,
+            reason=item.reason,
+            priority=item.priority,
+            status=item.status,
+            created_at=item.created_at,
+            sla_due_at=item.sla_due_at,
+            sla_breached=breached,
+            claimed_by=item.claimed_by if item.lease_expires_at and item.lease_expires_at > now else None,
+            lease_expires_at=item.lease_expires_at if item.lease_expires_at and item.lease_expires_at > now else None,
+            ai_score=grade.score if grade else None,
+            max_score=grade.max_score if grade else None,
+            ai_confidence=grade.confidence if grade else None,
+            decision=item.decision,
+            decided_by=item.decided_by,
+            decided_at=item.decided_at,
+        )
+
+    @staticmethod
+    async def _ai_grade(session: AsyncSession, submission_id: UUID) -> Grade | None:
+        return await session.scalar(
+            select(Grade)
+            .where(Grade.submission_id == submission_id, Grade.graded_by != "human")
+            .order_by(Grade.created_at.desc())
+            .limit(1)
+        )
+
+    async def queue(
+        self,
+        limit: int,
+        offset: int,
+        status: str,
+        reason: str | None,
+        course_id: UUID | None,
+        assessment_id: UUID | None,
+    ) -> tuple[list[ReviewItemOut], int]:
+        query = self._base().where(ReviewItem.status == status)
+        if reason:
+            query = query.where(ReviewItem.reason == reason)
+        if course_id:
+            query = query.where(ReviewItem.course_id == course_id)
+        if assessment_id:
+            query = query.where(ReviewItem.assessment_id == assessment_id)
+        ordered = query.order_by(ReviewItem.priority, ReviewItem.sla_due_at, ReviewItem.id)
+        async with self._tx() as session:
+            rows, total = await fetch_page(session, ordered, limit, offset)
+            return [await self._out(session, row) for row in rows], total
+
+    async def detail(self, item_id: UUID) -> ReviewDetail:
+        async with self._tx() as session:
+            row = (await session.execute(self._base().where(ReviewItem.id == item_id))).first()
+            if row is None:
+                raise NotFound("No such review item")
+            item = row[0]
+            submission = await session.get(Submission, item.submission_id)
+            assessment = await session.get(Assessment, item.assessment_id)
+            assert submission is not None
+            assert assessment is not None
+            grade = await self._ai_grade(session, item.submission_id)
+            return ReviewDetail(
+                item=await self._out(session, row),
+                prompt=str(assessment.spec.get("prompt", "")),
+                answer=dict(submission.answer),
+                spec=dict(assessment.spec),
+                pass_mark=assessment.pass_mark,
+                ai_feedback=grade.feedback if grade else "",
+                ai_criteria=list(grade.rationale.get("criteria", [])) if grade else [],
+                ai_prompt_version=grade.prompt_version if grade else None,
+                note=item.decision_reason if item.status == "open" else "",
+            )
+
+    async def for_submission(self, submission_id: UUID) -> ReviewDetail:
+        async with self._tx() as session:
+            item_id = await session.scalar(select(ReviewItem.id).where(ReviewItem.submission_id == submission_id))
+        if item_id is None:
+            raise NotFound("This submission is not in the review queue")
+        return await self.detail(item_id)
+
+    # ------------------------------------------------------------------ claiming and deciding
+
+    async def _locked_item(self, session: AsyncSession, item_id: UUID) -> ReviewItem:
+        item = await session.get(ReviewItem, item_id, with_for_update=True)
+        if item is None:
+            raise NotFound("No such review item")
+        if item.status != "open":
+            raise Conflict("This item has already been decided", extra={"code": "decided"})
+        return item
+
+    async def claim(self, item_id: UUID) -> ReviewItemOut:
+        """Take the item for ``review_lease_seconds``; yours again extends it; someone else's live lease: 409."""
+        now, me = _now(), self.principal.user_id
+        async with self._tx() as session:
+            item = await self._locked_item(session, item_id)
+            held = item.claimed_by is not None and item.lease_expires_at is not None and item.lease_expires_at > now
+            if held and item.claimed_by != me:
+                raise Conflict(
+                    "Someone else is reviewing this item",
+                    extra={"code": "claimed", "lease_expires_at": item.lease_expires_at.isoformat()},  # type: ignore[union-attr]
+                )
+            item.claimed_by = me
+            item.lease_expires_at = now + timedelta(seconds=self.runtime.settings.review_lease_seconds)
+            await session.flush()
+            row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
+            out = await self._out(session, row)
+        await self.runtime.events.publish(
+            self.principal.org_id,
+            events.REVIEW_CLAIMED,
+            {"submission_id": str(out.submission_id), "reviewer_id": str(me)},
+        )
+        return out
+
+    async def decide(self, item_id: UUID, data: DecisionIn) -> ReviewItemOut:
+        now, me = _now(), self.principal.user_id
+        async with self._tx() as session:
+            item = await self._locked_item(session, item_id)
+            if item.claimed_by != me or item.lease_expires_at is None or item.lease_expires_at <= now:
+                raise Conflict("Claim this item first (or your claim has expired)", extra={"code": "lease_not_held"})
+            submission = await session.get(Submission, item.submission_id, with_for_update=True)
+            assessment = await session.get(Assessment, item.assessment_id)
+            assert submission is not None
+            assert assessment is not None
+            ai_grade = await self._ai_grade(session, item.submission_id)
+            final = self._final_grade(data, ai_grade, submission, assessment)
+            if final is not ai_grade:
+                session.add(final)
+            before = {"status": submission.status, "score": ai_grade.score if ai_grade else None}
+            item.status, item.decision, item.decided_by, item.decided_at = "decided", data.action, me, now
+            item.decision_reason = data.reason
+            item.claimed_by, item.lease_expires_at = None, None
+            submission.status = "graded"
+            await session.flush()
+            await record_grade_progress(session, submission, assessment, final)
+            after = {"status": "graded", "score": final.score, "decision": data.action, "reason": data.reason}
+            record_audit(
+                session,
+                org_id=submission.org_id,
+                actor_id=me,
+                action=f"review.{data.action}",
+                entity_type="submission",
+                entity_id=submission.id,
+                before=before,
+                after=after,
+                request_id=self.request_id,
+            )
+            if ai_grade is not None:
+                session.add(self._pair(submission, assessment, ai_grade, final, data, item.reason))
+            row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
+            out = await self._out(session, row)
+            published = {
+                "submission_id": str(submission.id),
+                "course_id": str(assessment.course_id),
+                "item_id": str(assessment.item_id),
+                "user_id": str(submission.user_id),
+                "score": final.score,
+                "max_score": final.max_score,
+            }
+        await self.runtime.events.publish(
+            self.principal.org_id,
+            events.REVIEW_DECIDED,
+            {
+                "submission_id": published["submission_id"],
+                "reviewer_id": str(me),
+                "decision": data.action,
+                "score": final.score,
+            },
+        )
+        await self.runtime.events.publish(
+            self.principal.org_id, events.SUBMISSION_GRADED, {**published, "graded_by": final.graded_by}
+        )
+        return out
+
+    def _final_grade(
+        self, data: DecisionIn, ai_grade: Grade | None, submission: Submission, assessment: Assessment
+    ) -> Grade:
+        if data.action == "accept":
+            if ai_grade is None:
+                raise Conflict("There is no AI grade to accept: override with a score", extra={"code": "no_ai_grade"})
+            return ai_grade
+        errors = []
+        if not data.reason.strip():
+            errors.append({"pointer": "#/reason", "detail": "an override needs a reason"})
+        max_score = ai_grade.max_score if ai_grade else _max_score(assessment)
+        if data.score is None or data.score > max_score:
+            errors.append({"pointer": "#/score", "detail": f"give a score between 0 and {max_score:g}"})
+        if errors:
+            raise ValidationFailed("An override needs a score and a reason", errors=errors)
+        assert data.score is not None
+        return Grade(
+            org_id=submission.org_id,
+            submission_id=submission.id,
+            score=data.score,
+            max_score=max_score,
+            passed=max_score > 0 and data.score / max_score >= assessment.pass_mark,
+            feedback=data.feedback if data.feedback is not None else (ai_grade.feedback if ai_grade else ""),
+            graded_by="human",
+            grader_user_id=self.principal.user_id,
+            confidence=1.0,
+            prompt_version=ai_grade.prompt_version if ai_grade else None,
+            rationale={"override_reason": data.reason},
+        )
+
+    def _pair(
+        self,
+        submission: Submission,
+        assessment: Assessment,
+        ai_grade: Grade,
+        final: Grade,
+        data: DecisionIn,
+        reason: str,
+    ) -> AIFeedback:
+        return AIFeedback(
+            org_id=submission.org_id,
+            source="human_review",
+            user_id=self.principal.user_id,
+            submission_id=submission.id,
+            ai_score=ai_grade.score,
+            human_score=final.score,
+            comment=data.reason,
+            details={
+                "assessment_id": str(assessment.id),
+                "max_score": ai_grade.max_score,
+                "pass_mark": assessment.pass_mark,
+                "prompt_version": ai_grade.prompt_version,
+                "decision": data.action,
+                "escalation_reason": reason,
+                "ai_confidence": ai_grade.confidence,
+            },
+        )
+
+    # ------------------------------------------------------------------ metrics and exports
+
+    async def metrics(self) -> ReviewMetrics:
+        now = _now()
+        async with self._tx() as session:
+            depth = await session.scalar(select(func.count()).where(ReviewItem.status == "open")) or 0
+            breaches = (
+                await session.scalar(
+                    select(func.count()).where(
+                        or_(
+                            (ReviewItem.status == "open") & (ReviewItem.sla_due_at < now),
+                            (ReviewItem.status == "decided") & (ReviewItem.decided_at > ReviewItem.sla_due_at),
+                        )
+                    )
+                )
+                or 0
+            )
+            waits = [
+                (decided - created).total_seconds() / 60
+                for created, decided in await session.execute(
+                    select(ReviewItem.created_at, ReviewItem.decided_at).where(
+                        ReviewItem.status == "decided", ReviewItem.decided_at.is_not(None)
+                    )
+                )
+                if decided is not None
+            ]
+            ai_graded = await session.scalar(select(func.count()).where(Grade.graded_by == "ai")) or 0
+            escalated = await session.scalar(select(func.count()).where(ReviewItem.reason != "sample")) or 0
+            pairs = list(await session.scalars(select(AIFeedback).where(AIFeedback.source == "human_review")))
+            titles = dict(
+                (
+                    await session.execute(select(Assessment.id, Item.title).join(Item, Item.id == Assessment.item_id))
+                ).all()
+            )
+        by_assessment: dict[str, list[AIFeedback]] = defaultdict(list)
+        by_version: dict[str, list[AIFeedback]] = defaultdict(list)
+        for pair in pairs:
+            assessment_id = pair.details.get("assessment_id", "")
+            by_assessment[str(titles.get(UUID(assessment_id), assessment_id)) if assessment_id else "?"].append(pair)
+            by_version[str(pair.details.get("prompt_version") or "none")].append(pair)
+        overall = _agreement("all", pairs)
+        return ReviewMetrics(
+            queue_depth=depth,
+            sla_breaches=breaches,
+            median_minutes_to_review=round(m, 2) if (m := median(waits)) is not None else None,
+            escalation_rate=round(escalated / ai_graded, 4) if ai_graded else None,
+            exact_agreement=overall.exact_agreement,
+            kappa=overall.kappa,
+            by_assessment=[_agreement(k, v) for k, v in sorted(by_assessment.items())],
+            by_prompt_version=[_agreement(k, v) for k, v in sorted(by_version.items())],
+        )
+
+    async def corrections(self) -> AsyncIterator[bytes]:
+        """One JSON line per human correction (overrides), oldest first, for prompt tuning."""
+        async with self._tx() as session:
+            rows = await session.execute(
+                select(AIFeedback, Submission.answer)
+                .join(Submission, Submission.id == AIFeedback.submission_id)
+                .where(AIFeedback.source == "human_review")
+                .order_by(AIFeedback.created_at)
+            )
+            lines = [
+                _encoder.encode(
+                    {
+                        "submission_id": pair.submission_id,
+                        "assessment_id": pair.details.get("assessment_id"),
+                        "prompt_version": pair.details.get("prompt_version"),
+                        "decision": pair.details.get("decision"),
+                        "answer": answer,
+                        "ai_score": pair.ai_score,
+                        "human_score": pair.human_score,
+                        "max_score": pair.details.get("max_score"),
+                        "reason": pair.comment,
+                        "at": pair.created_at,
+                    }
+                )
+                + b"\n"
+                for pair, answer in rows
+            ]
+        for line in lines:
+            yield line
+
+
+def _max_score(assessment: Assessment) -> float:
+    spec = assessment.spec
+    if assessment.kind == "multiple_choice":
+        return float(sum(float(q.get("points", 1.0)) for q in spec.get("questions", [])))
+    if assessment.kind == "short_answer":
+        return float(sum(max(lv["points"] for lv in c["levels"]) for c in spec["rubric"]["criteria"]))
+    return CODE_POINTS
+
+
+def _agreement(key: str, pairs: list[AIFeedback]) -> AgreementOut:
+    scores = [(p.ai_score or 0.0, p.human_score or 0.0) for p in pairs]
+
+    def passed(score: float, pair: AIFeedback) -> str:
+        maximum = float(pair.details.get("max_score") or 1.0)
+        return "pass" if maximum and score / maximum >= float(pair.details.get("pass_mark") or 0.7) else "fail"
+
+    labels = [(passed(p.ai_score or 0.0, p), passed(p.human_score or 0.0, p)) for p in pairs]
+    return AgreementOut(key=key, pairs=len(pairs), exact_agreement=exact_agreement(scores), kappa=cohens_kappa(labels))

@@ -1,0 +1,32 @@
+import { Navigate, Route, Routes } from "react-router";
+
+import { EmptyState } from "../../components/Status";
+import { useSession } from "../../lib/useSession";
+import { Feed } from "./Feed";
+import { Metrics } from "./Metrics";
+import { Queue } from "./Queue";
+import { Review } from "./Review";
+
+export const STAFF_ROLES = ["instructor", "admin"];
+
+/** The instructors' area: live feed, review queue, grading view and grading-quality metrics. */
+export default function Teaching() {
+  const { me } = useSession();
+  if (!me?.roles.some((r) => STAFF_ROLES.includes(r))) {
+    return (
+      <EmptyState title="For instructors and admins">
+        <p>This area shows the live review feed and the grading queue of your organisation.</p>
+      </EmptyState>
+    );
+  }
+  return (
+    <Routes>
+      <Route index element={<Navigate to="feed" replace />} />
+      <Route path="feed" element={<Feed />} />
+      <Route path="queue" element={<Queue />} />
+      <Route path="review/:itemId" element={<Review />} />
+      <Route path="review/submission/:submissionId" element={<Review />} />
+      <Route path="metrics" element={<Metrics />} />
+    </Routes>
+  );
+}
