@@ -11,7 +11,7 @@ from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
 pytestmark = pytest.mark.e2e
 
 
-def _learner_trips_a_guardrail(base: str) -> None:
+def _learner_trips_a_guardrail(base: str) -> str:
     """A learner starts a session and sends a prompt-injection attempt: two feed events."""
     tokens = httpx.post(
         f"{base}/v1/auth/login", json={"email": "learner@demo.test", "password": DEMO_PASSWORD, "org": "demo"}
@@ -26,6 +26,7 @@ def _learner_trips_a_guardrail(base: str) -> None:
         timeout=30,
     )
     assert any(e["type"] == "blocked" for e in answer.json()["events"]), answer.text
+    return str(httpx.get(f"{base}/v1/me", headers=headers).json()["name"])  # other tests may rename the demo learner
 
 
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
@@ -40,10 +41,10 @@ def test_feed_shows_tutor_events_live(page: Page, live_url: str, transport: str)
     status = page.get_by_role("status").filter(has_text="Live")
     expect(status).to_be_visible()
     expect(page.locator("p.connection")).to_have_attribute("data-transport", transport)
-    _learner_trips_a_guardrail(live_url)
+    learner_name = _learner_trips_a_guardrail(live_url)
     blocked = page.locator("li.feed-event[data-type='tutor.blocked']").first
     expect(blocked).to_contain_text("Tutor blocked a message: injection", timeout=10_000)
-    expect(blocked).to_contain_text("Leo Learner")
+    expect(blocked).to_contain_text(learner_name)
     expect(page.locator("li.feed-event[data-type='tutor.session_started']").first).to_be_visible()
     shot(page, f"20-instructor-feed-{transport}")
 
