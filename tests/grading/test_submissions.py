@@ -246,3 +246,32 @@ async def test_code_is_run_against_the_hidden_tests(gclient: Client, gworker: Wo
     stopped = await wait_for(gclient, headers, looping.json()["id"], "graded")
     assert stopped["passed"] is False
     assert "stopped" in stopped["feedback"]
+
+
+async def test_code_gets_style_feedback_from_the_model(
+    cclient: Client, cworker: Worker[Any], fake_anthropic: FakeAnthropic
+) -> None:
+    slug = next(
+        i["slug"] for m in COURSE["modules"] for i in m["items"] if i.get("assessment", {}).get("type") == "code"
+    )
+    spec = _spec(slug)
+    criteria = spec["rubric"]["criteria"]
+    style = {
+        "criteria": [
+            {
+                "criterion": c["name"],
+                "level": "x",
+                "points": max(lv["points"] for lv in c["levels"]),
+                "rationale": "Clear names and early returns.",
+            }
+            for c in criteria
+        ]
+    }
+    fake_anthropic.script(tool_inputs=[style])
+    headers = await new_learner(cclient)
+    task = await assessment(cclient, headers, slug)
+    accepted = await _submit(cclient, headers, task["id"], {"code": spec["reference_solution"]})
+    graded = await wait_for(cclient, headers, accepted.json()["id"], "graded")
+    assert graded["score"] == graded["max_score"]  # the tests decide the score
+    assert "On style and approach" in graded["feedback"]
+    assert "Clear names and early returns." in graded["feedback"]

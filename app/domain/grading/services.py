@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -336,7 +337,26 @@ class GradingService:
 
         seconds = float(spec.get("time_limit_seconds", 5))
         limits = SandboxLimits(cpu_seconds=seconds, wall_seconds=seconds * 2 + 2)
-        return grade_code_result(await run_code_tests(answer["code"], spec["hidden_tests"], limits))
+        result = grade_code_result(await run_code_tests(answer["code"], spec["hidden_tests"], limits))
+        return await self._style_feedback(result, spec, answer["code"])
+
+    async def _style_feedback(self, result: GradeResult, spec: dict[str, Any], code: str) -> GradeResult:
+        """Tests decide the score; with a model configured, the rubric adds feedback on style and approach.
+        Feedback that fails is left out rather than failing the grade."""
+        if not spec.get("rubric") or self.runtime.grading.offline:
+            return result
+        rubric = msgspec.convert(spec["rubric"], Rubric)
+        try:
+            criteria = await self.runtime.grading.rubric_grader.grade_pass(rubric, spec.get("prompt", ""), code, 1)
+        except GraderOutputError:
+            return result
+        notes = "\n".join(f"{c.criterion}: {c.rationale}" for c in criteria)
+        return dataclasses.replace(
+            result,
+            feedback=f"{result.feedback}\n\nOn style and approach:\n{notes}",
+            criteria=criteria,
+            prompt_version=self.runtime.grading.rubric_grader.prompt_version,
+        )
 
     async def _record(self, submission_id: UUID, result: GradeResult | None, escalation: str | None) -> str:
         s = self.runtime.settings
