@@ -15,26 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 
 from app.asgi import create_app
-from app.config import Settings, load_settings
-from app.db.bootstrap import migrate
+from app.config import Settings
 from app.lib.events import EventBus
 from app.lib.jobs import create_queue
-from app.seed import seed
-from app.server.embedded import EmbeddedStack
+from benchmarks.stack import start_stack
 from jobs.worker import create_worker
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def noop_rate(settings: Settings, jobs: int) -> float:
@@ -74,28 +67,16 @@ async def grading_rate(
 
 
 async def measure(args: argparse.Namespace) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="lyceum-grading-bench-"))
-    stack = EmbeddedStack(data_dir, persist=False)
-    database_url, redis_url = stack.start(os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", ""))
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "LYCEUM_DATA_DIR": str(data_dir),
-        "LYCEUM_LOG_LEVEL": "ERROR",
-        "LYCEUM_REDIS_KEY_PREFIX": f"bench-grading-{os.getpid()}:",
-        "LYCEUM_REVIEW_SAMPLE_RATE": "0",
-        "LYCEUM_RATE_LIMIT_ENABLED": "false",
-    }
-    settings = load_settings(env)
-    await migrate(settings)
-    await seed(settings)
+    bench = await start_stack("grading", LYCEUM_REVIEW_SAMPLE_RATE="0", LYCEUM_RATE_LIMIT_ENABLED="false")
+    settings = bench.settings
     worker = create_worker(settings, handle_signals=False)
     worker_task = asyncio.create_task(worker.start())
     app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar is an ASGI app
     try:
         async with (
-            app.lifespan(),  # type: ignore[attr-defined]
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120) as client,
+            app.lifespan(),
+            httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client,
         ):
             login = {"email": "learner@demo.test", "password": "lyceum-demo", "org": "demo"}
             tokens = (await client.post("/v1/auth/login", json=login)).json()
@@ -123,7 +104,7 @@ async def measure(args: argparse.Namespace) -> None:
         await worker.stop()
         worker_task.cancel()
         await asyncio.gather(worker_task, return_exceptions=True)
-        stack.stop()
+        bench.stop()
     ratios = [g / n for n, g in rounds]
     median_round = sorted(rounds, key=lambda r: r[1] / r[0])[len(rounds) // 2]
     print(f"median: no-op {median_round[0]:.1f} jobs/s, grading {median_round[1]:.1f} submissions/s")

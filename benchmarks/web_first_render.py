@@ -18,18 +18,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, sync_playwright
 
-from app.config import load_settings
-from app.db.bootstrap import migrate
-from app.seed import seed
-from app.server.embedded import EmbeddedStack, free_port
+from app.server.embedded import free_port
+from benchmarks.stack import BenchStack, start_stack, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -50,48 +46,16 @@ PLAYER = ["article.item .markdown", "nav.pathway li", "aside.chat .chat-head"]
 LOGIN = ["form.login-card h1"]
 
 
-def _start(data_dir: Path) -> tuple[EmbeddedStack, subprocess.Popen[bytes], str]:
-    stack = EmbeddedStack(data_dir, persist=False)
-    database_url, redis_url = stack.start(os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", ""))
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "LYCEUM_DATA_DIR": str(data_dir),
-        "LYCEUM_LOG_LEVEL": "ERROR",
-        "LYCEUM_REDIS_KEY_PREFIX": f"bench-web-{os.getpid()}:",
-        # The benchmark signs in once per browser context: far more often than the login limits allow.
-        "LYCEUM_RATE_LIMIT_LOGIN_USER": "100000/60s",
-        "LYCEUM_RATE_LIMIT_LOGIN_ORG": "100000/60s",
-        "LYCEUM_RATE_LIMIT_LOGIN_GLOBAL": "100000/60s",
-    }
-    settings = load_settings({k: v for k, v in env.items() if k.startswith(("LYCEUM_", "DATABASE", "REDIS"))})
-    asyncio.run(migrate(settings))
-    asyncio.run(seed(settings))
+def _start() -> tuple[BenchStack, subprocess.Popen[bytes], str]:
+    # The benchmark signs in once per browser context: far more often than the login limits allow.
+    limits = {f"LYCEUM_RATE_LIMIT_LOGIN_{scope}": "100000/60s" for scope in ("USER", "ORG", "GLOBAL")}
+    bench = asyncio.run(start_stack("web", **limits))
     port = free_port()
-    api = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.asgi:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
+    command = [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--port", str(port)]
+    api = subprocess.Popen([*command, "--log-level", "warning"], env=bench.env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return stack, api, url
+    wait_healthy(url)
+    return bench, api, url
 
 
 def _tokens(url: str) -> dict[str, Any]:
@@ -138,8 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (ROOT / "frontend" / "dist" / "index.html").is_file():
         sys.exit("build the web app first: make frontend")
-    data_dir = Path(tempfile.mkdtemp(prefix="lyceum-web-bench-"))
-    stack, api, url = _start(data_dir)
+    bench, api, url = _start()
     try:
         path = _lesson_path(url)
         with sync_playwright() as playwright:
@@ -155,7 +118,7 @@ def main() -> None:
     finally:
         api.terminate()
         api.wait(timeout=15)
-        stack.stop()
+        bench.stop()
 
     def p(values: list[float], q: float) -> float:
         ordered = sorted(values)

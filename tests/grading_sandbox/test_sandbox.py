@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from app.domain.grading.sandbox import SandboxLimits, run_code_tests
 
@@ -109,8 +110,10 @@ async def test_output_floods_are_cut_off() -> None:
     assert len(result.stdout) <= FAST.output_bytes
 
 
-async def test_files_outside_the_sandbox_secrets_and_the_network_are_out_of_reach() -> None:
-    os.environ["LYCEUM_SECRET_KEY"] = "never-visible-in-the-sandbox"
+async def test_files_outside_the_sandbox_secrets_and_the_network_are_out_of_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LYCEUM_SECRET_KEY", "never-visible-in-the-sandbox-0123456789")
     probes = {
         "passwd": "open('/etc/passwd').read()",
         "repo": f"open({str(ROOT / 'pyproject.toml')!r}).read()",

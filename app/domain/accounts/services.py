@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -15,23 +14,13 @@ from app.db.models import Membership, Organization, RefreshToken, User
 from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
 from app.domain.audit.services import record_audit
+from app.domain.base import PrincipalService
 from app.lib.errors import Conflict, NotFound
 from app.lib.pagination import fetch_page
 from app.lib.security.passwords import hash_password
-from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 
-class AccountService:
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.db = runtime.db
-        self.principal = principal
-        self.request_id = request_id
-
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.db.transaction(self.principal.org_id, self.principal.user_id)
-
+class AccountService(PrincipalService):
     async def me(self) -> Me:
         async with self._tx() as session:
             user = await session.get(User, self.principal.user_id)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-
 from sqlalchemy import Float, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AIFeedback, AIInteraction, OrgBudget, PromptTemplate
 from app.domain.admin.schemas import (
@@ -17,23 +14,14 @@ from app.domain.admin.schemas import (
     VariantStats,
 )
 from app.domain.audit.services import record_audit
+from app.domain.base import PrincipalService
 from app.domain.tutor.budgets import budget_scopes
 from app.domain.tutor.prompts import PromptError
 from app.domain.tutor.services import budget_limits
 from app.lib.errors import NotFound
-from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 
-class AdminService:
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.principal = principal
-        self.request_id = request_id
-
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
-
+class AdminService(PrincipalService):
     def _defaults(self) -> BudgetSettings:
         s = self.runtime.settings
         return BudgetSettings(

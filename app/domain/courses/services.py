@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
 import msgspec
@@ -24,6 +23,7 @@ from app.db.models import (
     ProgressEvent,
 )
 from app.domain.audit.services import record_audit
+from app.domain.base import PrincipalService
 from app.domain.courses.schemas import (
     CompetencyOut,
     CourseDetail,
@@ -37,7 +37,6 @@ from app.domain.courses.schemas import (
 from app.domain.progress.events import COMPLETION_EVENTS
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page
-from app.lib.security.principal import Principal
 from app.runtime import Runtime
 
 _encoder = msgspec.json.Encoder()
@@ -53,16 +52,7 @@ async def invalidate_course_cache(runtime: Runtime, org_id: UUID) -> None:
         await runtime.redis.delete(key)
 
 
-class CourseService:
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.db = runtime.db
-        self.principal = principal
-        self.request_id = request_id
-
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.db.transaction(self.principal.org_id, self.principal.user_id)
-
+class CourseService(PrincipalService):
     async def list_published(self, limit: int, offset: int, search: str | None) -> tuple[list[CourseSummary], int]:
         query = select(Course).where(Course.is_published.is_(True))
         if search:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.content.schema import Rubric, learner_view
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
+from app.domain.base import PrincipalService
 from app.domain.grading.graders import (
     GradeResult,
     GraderOutputError,
@@ -39,7 +40,6 @@ from app.lib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.lib.jobs import grading_job_key
 from app.lib.pagination import fetch_page
 from app.lib.ratelimit import bucket
-from app.lib.security.principal import Principal
 from app.lib.throttle import enforce
 from app.runtime import Runtime
 
@@ -110,16 +110,8 @@ async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | No
     )
 
 
-class SubmissionService:
+class SubmissionService(PrincipalService):
     """What learners do: read an assessment, submit, follow the grade, disagree."""
-
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.principal = principal
-        self.request_id = request_id
-
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
 
     async def _assessment(self, session: AsyncSession, assessment_id: UUID) -> Assessment:
         assessment = await session.get(Assessment, assessment_id)  # RLS: another org's is simply not there

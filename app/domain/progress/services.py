@@ -8,7 +8,6 @@ into the set of completed items and, with the course's prerequisite graph, what 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Enrollment, ProgressEvent
 from app.domain.audit.services import record_audit
+from app.domain.base import PrincipalService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
 from app.domain.progress.events import completed_items
@@ -94,15 +94,10 @@ def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: se
     )
 
 
-class ProgressService:
+class ProgressService(PrincipalService):
     def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.principal = principal
-        self.request_id = request_id
+        super().__init__(runtime, principal, request_id)
         self.courses = CourseService(runtime, principal, request_id)
-
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
 
     async def _enrollment(self, session: AsyncSession, course_id: UUID) -> Enrollment | None:
         return await session.scalar(

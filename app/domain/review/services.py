@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
+from app.domain.base import PrincipalService
 from app.domain.grading.graders import CODE_POINTS
 from app.domain.grading.services import record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
@@ -28,8 +28,6 @@ from app.domain.review.schemas import (
 from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.pagination import fetch_page
-from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 _encoder = msgspec.json.Encoder()
 
@@ -38,15 +36,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ReviewService:
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.principal = principal
-        self.request_id = request_id
-
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
-
+class ReviewService(PrincipalService):
     # ------------------------------------------------------------------ reading
 
     @staticmethod
