@@ -164,6 +164,8 @@ def cmd_up(args: argparse.Namespace) -> None:
                 str(live.ws_ping_interval_seconds),
                 "--ws-ping-timeout",
                 str(live.ws_ping_interval_seconds),
+                "--ws-per-message-deflate",
+                str(live.ws_compression).lower(),
             ],
             env=env,
         )

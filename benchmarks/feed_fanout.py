@@ -186,8 +186,8 @@ def main() -> None:
     parser.add_argument(
         "--deflate",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="permessage-deflate on the API (uvicorn's default; browsers ask for it)",
+        default=False,
+        help="permessage-deflate on the API (off, as `lyceum up` runs it: LYCEUM_WS_COMPRESSION)",
     )
     results = asyncio.run(measure(parser.parse_args()))
     print(json.dumps(results, indent=2))
