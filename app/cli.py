@@ -143,6 +143,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         report = asyncio.run(seed(live))
         env = child_env(live.database_url, live.redis_url)
         env["LYCEUM_DATA_DIR"] = str(live.data_dir)
+        # The demo's offline tutor streams at a readable pace (about 120 words a second).
+        env.setdefault("LYCEUM_TUTOR_OFFLINE_CHUNK_DELAY_MS", "25")
         host, port = args.host or live.host, args.port or live.port
         url = f"http://{host}:{port}"
         api = subprocess.Popen(

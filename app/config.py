@@ -100,6 +100,9 @@ class Settings:
     rate_limit_tutor_user: RateLimit = RateLimit(20, 20 / 60)
     # AI tutor
     tutor_model: str = "claude-sonnet-4-5"
+    # Pause between the offline tutor's chunks, so its replies visibly stream like a model's (`lyceum up`
+    # sets 25 ms unless given; 0 elsewhere, e.g. in tests and benchmarks).
+    tutor_offline_chunk_delay_ms: int = 0
     tutor_fallback_model: str = "claude-haiku-4-5"
     tutor_max_output_tokens: int = 1024
     tutor_connect_timeout_seconds: float = 5.0

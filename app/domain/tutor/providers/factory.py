@@ -15,4 +15,4 @@ def create_provider(settings: Settings) -> ModelProvider:
         return AnthropicProvider(settings)
     from app.domain.tutor.providers.offline import OfflineTutorProvider
 
-    return OfflineTutorProvider()
+    return OfflineTutorProvider(delay_seconds=settings.tutor_offline_chunk_delay_ms / 1000)
