@@ -307,17 +307,25 @@ class GradingService:
                 return "missing"
             if submission.status in ("graded", "in_review", "failed"):
                 return submission.status
-            submission.status = "grading"
             assessment = await session.get(Assessment, submission.assessment_id)
             assert assessment is not None
-            answer, kind, spec = dict(submission.answer), assessment.kind, dict(assessment.spec)
+            if assessment.kind == "multiple_choice":
+                # Exact grading needs no network: grade and record in this one transaction.
+                result = grade_multiple_choice(dict(assessment.spec), list(submission.answer["choices"]))
+                outcome = await self._apply(session, submission, assessment, result, None)
+            else:
+                submission.status = "grading"
+                outcome = None
+                answer, kind, spec = dict(submission.answer), assessment.kind, dict(assessment.spec)
+        if outcome is not None:
+            return await self._announce(outcome, result)
         try:
-            result: GradeResult | None = await self._run_grader(kind, spec, answer)
+            graded: GradeResult | None = await self._run_grader(kind, spec, answer)
             escalation = None
         except GraderOutputError as exc:
             log.warning("grader_output_invalid", submission_id=str(submission_id), error=str(exc))
-            result, escalation = None, str(exc)
-        return await self._record(submission_id, result, escalation)
+            graded, escalation = None, str(exc)
+        return await self._record(submission_id, graded, escalation)
 
     async def _run_grader(self, kind: str, spec: dict[str, Any], answer: dict[str, Any]) -> GradeResult:
         if kind == "multiple_choice":
@@ -351,7 +359,6 @@ class GradingService:
         )
 
     async def _record(self, submission_id: UUID, result: GradeResult | None, escalation: str | None) -> str:
-        s = self.runtime.settings
         async with self._tx() as session:
             submission = await session.get(Submission, submission_id, with_for_update=True)
             assert submission is not None
@@ -359,56 +366,75 @@ class GradingService:
                 return submission.status  # another run finished first: grade once
             assessment = await session.get(Assessment, submission.assessment_id)
             assert assessment is not None
-            reason: str | None
-            if result is None:
-                reason = "grader_error"
-            elif result.confidence < assessment.confidence_threshold:
-                reason = "low_confidence"
-            elif self.rng.random() < s.review_sample_rate:
-                reason = "sample"
-            else:
-                reason = None
-            grade = None
-            if result is not None:
-                grade = Grade(
-                    org_id=submission.org_id,
-                    submission_id=submission.id,
-                    score=result.score,
-                    max_score=result.max_score,
-                    passed=result.max_score > 0 and result.score / result.max_score >= assessment.pass_mark,
-                    feedback=result.feedback,
-                    graded_by=result.graded_by,
-                    confidence=result.confidence,
-                    prompt_version=result.prompt_version,
-                    rationale={
-                        "criteria": [msgspec.to_builtins(c) for c in result.criteria],
-                        **result.details,
-                    },
-                )
-                session.add(grade)
-            if reason is not None:
-                review = new_review_item(self.runtime, submission, assessment, reason)
-                review.decision_reason = escalation or ""
-                session.add(review)
-            submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
-            if submission.status == "graded" and grade is not None:
-                await record_grade_progress(session, submission, assessment, grade)
-            status, user_id = submission.status, submission.user_id
-            course_id, item_id = assessment.course_id, assessment.item_id
-        data = {"submission_id": str(submission_id), "course_id": str(course_id), "item_id": str(item_id),
-                "user_id": str(user_id)}  # fmt: skip
+            outcome = await self._apply(session, submission, assessment, result, escalation)
+        return await self._announce(outcome, result)
+
+    def _route(self, assessment: Assessment, result: GradeResult | None) -> str | None:
+        """Why a person must look (or None): no grade, low confidence, or the random quality sample."""
+        if result is None:
+            return "grader_error"
+        if result.confidence < assessment.confidence_threshold:
+            return "low_confidence"
+        if self.rng.random() < self.runtime.settings.review_sample_rate:
+            return "sample"
+        return None
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        submission: Submission,
+        assessment: Assessment,
+        result: GradeResult | None,
+        escalation: str | None,
+    ) -> dict[str, Any]:
+        """Write the grade, the review item and progress events; returns what to announce after commit."""
+        reason = self._route(assessment, result)
+        grade = None
+        if result is not None:
+            grade = Grade(
+                org_id=submission.org_id,
+                submission_id=submission.id,
+                score=result.score,
+                max_score=result.max_score,
+                passed=result.max_score > 0 and result.score / result.max_score >= assessment.pass_mark,
+                feedback=result.feedback,
+                graded_by=result.graded_by,
+                confidence=result.confidence,
+                prompt_version=result.prompt_version,
+                rationale={"criteria": [msgspec.to_builtins(c) for c in result.criteria], **result.details},
+            )
+            session.add(grade)
+        if reason is not None:
+            review = new_review_item(self.runtime, submission, assessment, reason)
+            review.decision_reason = escalation or ""
+            session.add(review)
+        submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
+        if submission.status == "graded" and grade is not None:
+            await record_grade_progress(session, submission, assessment, grade)
+        return {
+            "status": submission.status,
+            "reason": reason,
+            "submission_id": str(submission.id),
+            "course_id": str(assessment.course_id),
+            "item_id": str(assessment.item_id),
+            "user_id": str(submission.user_id),
+        }
+
+    async def _announce(self, outcome: dict[str, Any], result: GradeResult | None) -> str:
+        """Publish after the commit, so the feed never announces a grade that was rolled back."""
+        status, reason = outcome.pop("status"), outcome.pop("reason")
         if status == "in_review":
             confidence = result.confidence if result else None
             await self.runtime.events.publish(
-                self.org_id, events.SUBMISSION_ESCALATED, {**data, "reason": reason, "confidence": confidence}
+                self.org_id, events.SUBMISSION_ESCALATED, {**outcome, "reason": reason, "confidence": confidence}
             )
         elif result is not None:
             await self.runtime.events.publish(
                 self.org_id,
                 events.SUBMISSION_GRADED,
-                {**data, "score": result.score, "max_score": result.max_score, "graded_by": result.graded_by},
+                {**outcome, "score": result.score, "max_score": result.max_score, "graded_by": result.graded_by},
             )
-        return status
+        return str(status)
 
     async def dead_letter(self, submission_id: UUID, job_key: str, attempts: int, reason: str) -> None:
         """Grading failed for good: mark the submission failed (in words) and keep the job for admins."""
