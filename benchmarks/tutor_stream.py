@@ -1,6 +1,6 @@
 """Tutor streaming benchmark: what Lyceum adds on top of the model's own stream.
 
-    uv run python benchmarks/tutor_stream.py [--levels 1,50,200] [--tokens 60] [--rate 50] [--idle 2000]
+    uv run python benchmarks/tutor_stream.py [--levels 1,50,200] [--tokens 60] [--rate 50] [--idle 2000] [--warmup 3]
 
 One run, three processes: the fake Messages API (tests/fake_anthropic, emitting tokens at a fixed
 rate), the Lyceum API (uvicorn, guardrails and budgets on, pointed at the fake with
@@ -12,7 +12,9 @@ reply:
 - sse:    the same over POST .../messages with Accept: text/event-stream.
 
 It prints added time-to-first-token p50/p99 (Lyceum minus direct), relayed tokens/s as a ratio of
-direct, and the API process's resident memory per idle authenticated WebSocket with --idle open.
+direct (tokens counted as words of text, since Lyceum may coalesce deltas into one frame when a client
+falls behind), and the API process's resident memory per idle authenticated WebSocket with --idle open.
+A few unmeasured warm-up turns per transport run first (--warmup).
 Uses DATABASE_URL/REDIS_URL when set, else embedded servers in a temporary directory.
 """
 
@@ -68,6 +70,12 @@ def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
         time.sleep(3600)
 
 
+def words(text: str) -> int:
+    """Tokens in a piece of the reply: the fake's tokens are words, and Lyceum may send several in one
+    frame when the client falls behind, so frames are not counted."""
+    return len(text.split())
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
@@ -80,13 +88,13 @@ async def direct_stream(client: AsyncAnthropic) -> Sample:
     async with client.messages.stream(
         model="claude-sonnet-4-5", max_tokens=512, messages=[{"role": "user", "content": "hi"}]
     ) as stream:
-        async for _text in stream.text_stream:
+        async for text in stream.text_stream:
             now = time.perf_counter()
             if sample is None:
                 sample = Sample(first_token=now - start)
             else:
                 sample.gaps.append(now - last)
-            sample.tokens += 1
+            sample.tokens += words(text)
             last = now
     assert sample is not None
     sample.total = time.perf_counter() - start
@@ -109,7 +117,7 @@ async def ws_stream(url: str, session_id: str, headers: dict[str, str], index: i
                     sample = Sample(first_token=now - start)
                 else:
                     sample.gaps.append(now - last)
-                sample.tokens += 1
+                sample.tokens += words(event["text"])
                 last = now
             elif event["type"] in ("done", "blocked", "error"):
                 if event["type"] != "done":
@@ -133,14 +141,17 @@ async def sse_stream(
         json=body,
         headers={**headers, "Accept": "text/event-stream"},
     ) as response:
+        delta = False
         async for line in response.aiter_lines():
-            if line.startswith("event: delta") or line.startswith("event:delta"):
+            if line.startswith("event:"):
+                delta = line[6:].strip() == "delta"
+            elif delta and line.startswith("data:"):
                 now = time.perf_counter()
                 if sample is None:
                     sample = Sample(first_token=now - start)
                 else:
                     sample.gaps.append(now - last)
-                sample.tokens += 1
+                sample.tokens += words(json.loads(line[5:])["text"])
                 last = now
     assert sample is not None
     sample.total = time.perf_counter() - start
@@ -234,6 +245,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 return str(response.json()["id"])
 
             sdk = AsyncAnthropic(api_key=FAKE_KEY, base_url=fake_url, max_retries=0)
+            # Warm-up, not measured: the first request of each kind pays connection set-up, lazy imports
+            # and first-use caches on both sides, which would otherwise land in the 1-stream row.
+            for index in range(args.warmup):
+                warm = await new_session()
+                await direct_stream(sdk)
+                await ws_stream(url, warm, headers, -1 - index)
+                await sse_stream(http, url, warm, headers, -1 - index)
             results: dict[str, Any] = {}
             for level in args.levels:
                 sessions = [await new_session() for _ in range(level)]
@@ -291,6 +309,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=60, help="tokens per scripted reply")
     parser.add_argument("--rate", type=float, default=50.0, help="tokens per second per stream from the fake")
     parser.add_argument("--idle", type=int, default=2000, help="idle WebSockets for the memory figure")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured turns per transport before measuring")
     results = asyncio.run(measure(parser.parse_args()))
     print(json.dumps(results, indent=2))
     print("\n| concurrency | transport | added TTFT p50 ms | added TTFT p99 ms | tokens/s ratio |")

@@ -16,7 +16,7 @@ import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from app.domain.tutor.schemas import ErrorEvent, TutorEvent
+from app.domain.tutor.schemas import DeltaEvent, ErrorEvent, TutorEvent
 from app.domain.tutor.services import TutorService
 from app.domain.tutor.turns import ChatSession, TurnRunner
 from app.lib.errors import Forbidden, NotFound
@@ -25,13 +25,23 @@ from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor.ws")
 _encoder = msgspec.json.Encoder()
+_CLOSE = object()  # tells the sender to stop
+COALESCE_BACKLOG = 16  # queued events at which waiting deltas are merged into one frame
 
 
 class TutorConnection:
+    """One tutor socket. Idle sockets are most of them (a learner keeps the panel open between
+    questions), so the send queue and its sender task are created on the first event, not per socket,
+    and the attributes live in slots."""
+
+    __slots__ = ("closing", "queue", "queue_size", "runner", "sender", "socket", "turn", "turn_id")
+
     def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Runtime, chat: ChatSession) -> None:
         self.socket = socket
         self.runner = TurnRunner(runtime, chat)
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=runtime.settings.ws_send_queue_size)
+        self.queue_size = runtime.settings.ws_send_queue_size
+        self.queue: asyncio.Queue[TutorEvent | object] | None = None
+        self.sender: asyncio.Task[None] | None = None
         self.turn: asyncio.Task[None] | None = None
         self.turn_id = ""
         self.closing = False
@@ -39,8 +49,11 @@ class TutorConnection:
     async def emit(self, event: TutorEvent) -> None:
         if self.closing:
             return
+        if self.queue is None:
+            self.queue = asyncio.Queue(maxsize=self.queue_size)
+            self.sender = asyncio.create_task(self._send_loop(self.queue))
         try:
-            self.queue.put_nowait(_encoder.encode(event))
+            self.queue.put_nowait(event)
         except asyncio.QueueFull:
             # Never let a slow reader grow our memory or hold up the model stream: drop it.
             SLOW_CONSUMERS.labels("tutor").inc()
@@ -51,12 +64,31 @@ class TutorConnection:
             with contextlib.suppress(Exception):
                 await self.socket.close(code=4408, reason="client too slow")
 
-    async def _send_loop(self) -> None:
-        while (data := await self.queue.get()) is not None:
-            await self.socket.send_text(data.decode())
+    async def _send_loop(self, queue: asyncio.Queue[TutorEvent | object]) -> None:
+        pending: TutorEvent | object | None = None
+        while True:
+            event = pending if pending is not None else await queue.get()
+            pending = None
+            if event is _CLOSE:
+                return
+            if isinstance(event, DeltaEvent) and queue.qsize() >= COALESCE_BACKLOG:
+                # The socket fell well behind the model: send the waiting deltas of this reply as one
+                # frame (concatenated deltas are the reply either way) instead of one write per token, so
+                # a briefly slow reader catches up instead of overflowing into a 4408 close. A short
+                # backlog is sent as it is: clients show the reply growing token by token.
+                texts = [event.text]
+                while not queue.empty():
+                    following = queue.get_nowait()
+                    if isinstance(following, DeltaEvent) and following.message_id == event.message_id:
+                        texts.append(following.text)
+                    else:
+                        pending = following
+                        break
+                if len(texts) > 1:
+                    event = DeltaEvent(text="".join(texts), message_id=event.message_id)
+            await self.socket.send_text(_encoder.encode(event).decode())
 
     async def serve(self) -> None:
-        sender = asyncio.create_task(self._send_loop())
         try:
             while not self.closing:
                 try:
@@ -72,9 +104,11 @@ class TutorConnection:
         finally:
             self.closing = True
             await self._stop_turn()
-            self.queue.put_nowait(None) if not self.queue.full() else None
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            if self.sender is not None:
+                if self.queue is not None and not self.queue.full():
+                    self.queue.put_nowait(_CLOSE)
+                self.sender.cancel()
+                await asyncio.gather(self.sender, return_exceptions=True)
 
     async def _handle(self, frame: Any) -> None:
         kind = frame.get("type") if isinstance(frame, dict) else None

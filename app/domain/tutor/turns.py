@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -14,7 +15,7 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.db.models import AIInteraction
 from app.domain.tutor import feed as tutor_feed
@@ -23,7 +24,7 @@ from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.output_filter import OutputFilter
 from app.domain.tutor.guardrails.pipeline import SAFETY_PREAMBLE, GuardrailOutcome, check_input
 from app.domain.tutor.history import Turn, build_history
-from app.domain.tutor.prompts import render_system
+from app.domain.tutor.prompts import ChosenPrompt, render_system
 from app.domain.tutor.providers.base import (
     ChatMessage,
     ModelRequest,
@@ -33,6 +34,7 @@ from app.domain.tutor.providers.base import (
     TextDelta,
     TutorContext,
 )
+from app.domain.tutor.providers.tokens import estimate_request_tokens
 from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent, ErrorEvent, TutorEvent, Usage
 from app.lib.errors import RateLimited
 from app.lib.ratelimit import bucket
@@ -42,6 +44,27 @@ from app.runtime import Runtime
 log = structlog.get_logger("lyceum.tutor")
 Emit = Callable[[TutorEvent], Awaitable[None]]
 PROMPT_NAME = "tutor"
+_HISTORY_STATUSES = ("completed", "cancelled")
+# Decoded turn contents by object key (content-addressed, so never stale), for the history of the next
+# turns of a session: bounded, least recently used first out.
+CONTENT_CACHE_SIZE = 2048
+_CONTENT_CACHE: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+
+def _remember_content(key: str, content: dict[str, str]) -> None:
+    _CONTENT_CACHE[key] = content
+    _CONTENT_CACHE.move_to_end(key)
+    while len(_CONTENT_CACHE) > CONTENT_CACHE_SIZE:
+        _CONTENT_CACHE.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """What the turn's database lookup found: an earlier answer to replay, or the prompt and history."""
+
+    replay: AIInteraction | None = None
+    chosen: ChosenPrompt | None = None
+    turns: list[Turn] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +124,8 @@ def validate_message(text: Any, max_chars: int) -> str | None:
 
 
 class TurnRunner:
+    __slots__ = ("chat", "runtime", "settings", "tutor")
+
     def __init__(self, runtime: Runtime, chat: ChatSession) -> None:
         self.runtime = runtime
         self.tutor = runtime.tutor
@@ -124,16 +149,30 @@ class TurnRunner:
         if problem:
             await emit(ErrorEvent(code="invalid_message", detail=problem, message_id=message_id))
             return
-        if await self._replayed(message_id, emit):
-            return
+        # The set-up's I/O runs concurrently (one DB transaction for the resend check, prompt choice and
+        # history; one Redis call for the rate limit) and the input guardrails, which are CPU only, run
+        # while it is in flight: done one after the other they were most of the time to first token.
+        lookup = asyncio.ensure_future(self._lookup(message_id))
+        limit = asyncio.ensure_future(self._rate_limit())
         try:
-            await enforce(self.runtime, "tutor", self._rate_buckets(), fail_open=True)
-        except RateLimited as exc:
-            retry = float(exc.extra.get("retry_after", 1.0))
-            await emit(ErrorEvent(code="rate_limited", detail=exc.detail, message_id=message_id, retry_after=retry))
+            await asyncio.sleep(0)  # let both send their first request before the CPU-bound checks
+            policy = self.tutor.policies.get(self.chat.org_slug)
+            verdict = check_input(text, policy, self.chat.context)
+            setup, limited = await asyncio.gather(lookup, limit)
+        except BaseException:
+            lookup.cancel()
+            limit.cancel()
+            await asyncio.gather(lookup, limit, return_exceptions=True)
+            raise
+        # Same precedence as before the steps ran concurrently: a resend is answered from the record
+        # even when the learner is rate limited now (the limiter was charged all the same).
+        if setup.replay is not None:
+            await self._replay(setup.replay, message_id, emit)
             return
-        policy = self.tutor.policies.get(self.chat.org_slug)
-        verdict = check_input(text, policy, self.chat.context)
+        if limited is not None:
+            retry = float(limited.extra.get("retry_after", 1.0))
+            await emit(ErrorEvent(code="rate_limited", detail=limited.detail, message_id=message_id, retry_after=retry))
+            return
         state.user_text = verdict.text
         state.outcomes.extend(verdict.outcomes)
         if not verdict.allowed:
@@ -148,7 +187,37 @@ class TurnRunner:
                 )
             )
             return
-        await self._answer(state, policy, emit)
+        await self._answer(state, policy, setup, emit)
+
+    async def _rate_limit(self) -> RateLimited | None:
+        try:
+            await enforce(self.runtime, "tutor", self._rate_buckets(), fail_open=True)
+        except RateLimited as exc:
+            return exc
+        return None
+
+    async def _lookup(self, message_id: str) -> _Setup:
+        """One transaction: an earlier answer to this message id, the prompt version, the session's turns."""
+        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
+            # One query serves both the resend check and the history: the session's answered turns plus
+            # any row carrying this client message id.
+            answered = AIInteraction.status.in_(_HISTORY_STATUSES)
+            wanted = or_(answered, AIInteraction.client_message_id == message_id) if message_id else answered
+            rows = list(
+                await session.scalars(
+                    select(AIInteraction)
+                    .where(AIInteraction.session_id == self.chat.id, wanted)
+                    .order_by(AIInteraction.created_at)
+                )
+            )
+            replay = next((r for r in rows if message_id and r.client_message_id == message_id), None)
+            if replay is not None:
+                return _Setup(replay=replay)
+            chosen = await self.tutor.prompts.choose(session, PROMPT_NAME, self.chat.user_id)
+        history = [r for r in rows if r.status in _HISTORY_STATUSES]
+        contents = await asyncio.gather(*(self._content(r.object_key) for r in history))
+        turns = [Turn(user=c.get("user", ""), reply=c.get("reply", "")) for c in contents]
+        return _Setup(chosen=chosen, turns=turns)
 
     def _rate_buckets(self) -> list[Any]:
         s = self.settings
@@ -158,8 +227,8 @@ class TurnRunner:
             bucket("global", "rl:tutor:global", s.rate_limit_api_global),
         ]
 
-    async def _answer(self, state: TurnState, policy: Any, emit: Emit) -> None:
-        if not await self._reserve(state, policy, emit):
+    async def _answer(self, state: TurnState, policy: Any, setup: _Setup, emit: Emit) -> None:
+        if not await self._reserve(state, policy, setup, emit):
             return
         assert state.reservation is not None
         assert state.request is not None
@@ -168,9 +237,12 @@ class TurnRunner:
         # Shielded: once finishing starts, a cancel must not cut the settle/record/done sequence short.
         await asyncio.shield(self._finish(state, emit))
 
-    async def _reserve(self, state: TurnState, policy: Any, emit: Emit) -> bool:
-        state.request = await self._request(state)
-        state.input_tokens = await self.tutor.provider.count_tokens(state.request)
+    async def _reserve(self, state: TurnState, policy: Any, setup: _Setup, emit: Emit) -> bool:
+        state.request = self._request(state, setup)
+        # The local estimate (ceil(chars / 4), on the high side for prose) sizes the hold instead of a
+        # count_tokens round trip to the API before every reply; the settle charges the usage the model
+        # reports in the stream, so budgets still record real tokens.
+        state.input_tokens = estimate_request_tokens(state.request)
         scopes = budget_scopes(self.chat.org_id, self.chat.course_id, self.chat.user_id, self.chat.id, self.chat.limits)
         try:
             state.reservation = await self.tutor.budget.reserve(
@@ -201,12 +273,11 @@ class TurnRunner:
             return False
         return True
 
-    async def _request(self, state: TurnState) -> ModelRequest:
-        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
-            chosen = await self.tutor.prompts.choose(session, PROMPT_NAME, self.chat.user_id)
-            turns = await self._turns(session)
+    def _request(self, state: TurnState, setup: _Setup) -> ModelRequest:
+        chosen = setup.chosen
+        assert chosen is not None
         state.prompt_version = chosen.version
-        history = build_history(turns, self.settings.tutor_history_token_budget)
+        history = build_history(setup.turns, self.settings.tutor_history_token_budget)
         return ModelRequest(
             system=render_system(chosen, self.chat.context, SAFETY_PREAMBLE),
             messages=(*history, ChatMessage("user", state.user_text)),
@@ -215,23 +286,17 @@ class TurnRunner:
             context=self.chat.context,
         )
 
-    async def _turns(self, session: Any) -> list[Turn]:
-        rows = await session.scalars(
-            select(AIInteraction)
-            .where(AIInteraction.session_id == self.chat.id, AIInteraction.status.in_(("completed", "cancelled")))
-            .order_by(AIInteraction.created_at)
-        )
-        turns = []
-        for row in rows:
-            content = await self._content(row.object_key)
-            turns.append(Turn(user=content.get("user", ""), reply=content.get("reply", "")))
-        return turns
-
     async def _content(self, key: str) -> dict[str, str]:
+        # Objects are addressed by the SHA-256 of their content, so a cached copy can never be stale.
+        cached = _CONTENT_CACHE.get(key)
+        if cached is not None:
+            _CONTENT_CACHE.move_to_end(key)
+            return cached
         try:
             decoded: dict[str, str] = msgspec.json.decode(await self.tutor.objects.get(key))
         except (FileNotFoundError, msgspec.DecodeError):
             return {}
+        _remember_content(key, decoded)
         return decoded
 
     async def _stream(self, state: TurnState, request: ModelRequest, policy: Any, emit: Emit) -> None:
@@ -316,8 +381,9 @@ class TurnRunner:
 
     async def _record(self, state: TurnState) -> UUID:
         state.finished = True
-        content = msgspec.json.encode({"user": state.user_text, "reply": state.reply})
-        stored = await self.tutor.objects.put(content, namespace=f"tutor/{self.chat.org_id}")
+        content = {"user": state.user_text, "reply": state.reply}
+        stored = await self.tutor.objects.put(msgspec.json.encode(content), namespace=f"tutor/{self.chat.org_id}")
+        _remember_content(stored.key, content)  # the next turn's history needs it: no read back from disk
         output_tokens = state.used_output_tokens()
         price_in, price_out = self.settings.model_price(state.model or self.settings.tutor_model)
         now = time.monotonic()
@@ -351,19 +417,8 @@ class TurnRunner:
             tutor_feed.blocked(self.runtime, self.chat, state, row.id)  # background: never delays the turn
         return row.id
 
-    async def _replayed(self, message_id: str, emit: Emit) -> bool:
+    async def _replay(self, row: AIInteraction, message_id: str, emit: Emit) -> None:
         """A message id already answered (a resend after a reconnect) gets the stored answer, not a new one."""
-        if not message_id:
-            return False
-        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
-            row = await session.scalar(
-                select(AIInteraction).where(
-                    AIInteraction.session_id == self.chat.id, AIInteraction.client_message_id == message_id
-                )
-            )
-        if row is None:
-            return False
-        content = await self._content(row.object_key)
         if row.status == "blocked":
             reason = _reason(self.tutor.policies.get(self.chat.org_slug), row.error_code or "policy")
             await emit(
@@ -371,7 +426,8 @@ class TurnRunner:
                     policy=row.error_code or "policy", reason=reason, message_id=message_id, interaction_id=row.id
                 )
             )
-            return True
+            return
+        content = await self._content(row.object_key)
         if content.get("reply"):
             await emit(DeltaEvent(text=content["reply"], message_id=message_id))
         await emit(
@@ -388,7 +444,6 @@ class TurnRunner:
                 status=row.status,
             )
         )
-        return True
 
 
 def _outcome(outcome: Any) -> dict[str, Any]:

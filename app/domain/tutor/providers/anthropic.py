@@ -7,6 +7,12 @@ jitter ONLY before the first token has been yielded, honour ``retry-after`` up t
 Once text has streamed, a failure is final: replaying would show the learner a second, different
 beginning. Every failure leaves as a :class:`ProviderError` with a client-facing code.
 
+The stream is read with ``with_streaming_response`` and parsed here (``_SSEParser`` + msgspec) rather
+than through ``messages.stream()``: the SDK helper builds several pydantic objects per token (the raw
+event, an accumulated message snapshot, a text event), which at a few hundred concurrent replies was the
+largest single CPU cost of the relay. Requests, authentication and HTTP error statuses still go through
+the SDK; only the body of a 200 is parsed by us.
+
 Notes on anthropic 2.x (API version 2026-10-21): it is built on ``httpx2``, not ``httpx``, so timeouts
 must be ``anthropic.Timeout`` (= ``httpx2.Timeout``) and transport errors raised while an SSE body
 streams are ``httpx2`` exceptions; and sampling parameters are gone from the SDK and rejected by the
@@ -17,24 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
+import os
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import anthropic
 import httpx2
+import msgspec
 import structlog
-from anthropic.types import (
-    AssistantMessageParam,
-    MessageParam,
-    RawContentBlockDeltaEvent,
-    RawMessageDeltaEvent,
-    RawMessageStartEvent,
-    UserMessageParam,
-)
+from anthropic.types import AssistantMessageParam, MessageParam, UserMessageParam
 
 from app.config import Settings
 from app.domain.tutor.providers.base import (
@@ -50,12 +51,20 @@ from app.domain.tutor.providers.tokens import estimate_request_tokens, estimate_
 
 log = structlog.get_logger("lyceum.tutor.anthropic")
 
+# httpx2 logs every request at INFO ("HTTP Request: POST .../v1/messages 200 OK") and the app's logging
+# config lets INFO through, so each turn cost log records formatted and written by the log thread, under
+# the GIL, on the streaming path. Model calls are already in our own logs and metrics; ANTHROPIC_LOG=info
+# (the SDK's switch) still turns these lines back on.
+if not os.environ.get("ANTHROPIC_LOG"):
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
 Sleep = Callable[[float], Awaitable[None]]
 
 # Codes worth another attempt; "timeout" only when the connection itself could not be made.
 RETRYABLE_CODES = frozenset({"overloaded", "rate_limited", "unavailable"})
 # count_tokens sits on the critical path before every turn: never let it wait as long as a reply may.
 COUNT_TOKENS_TIMEOUT_SECONDS = 5.0
+KEEPALIVE_CONNECTIONS = 1000
 
 DETAILS = {
     "overloaded": "The AI tutor is overloaded right now. Please try again in a moment.",
@@ -74,6 +83,75 @@ ERROR_TYPE_CODES = {
     "invalid_request_error": "bad_request",
     "request_too_large": "bad_request",
 }
+
+
+class _WireUsage(msgspec.Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class _WireMessage(msgspec.Struct):
+    usage: _WireUsage = msgspec.field(default_factory=_WireUsage)
+
+
+class _WireDelta(msgspec.Struct):
+    # content_block_delta carries {type, text}; message_delta carries {stop_reason}: one struct for both.
+    type: str = ""
+    text: str = ""
+    stop_reason: str | None = None
+
+
+class _WireError(msgspec.Struct):
+    type: str = ""
+
+
+class _WireEvent(msgspec.Struct):
+    """The fields of a Messages API stream event that the tutor uses; everything else is skipped unparsed."""
+
+    type: str = ""
+    message: _WireMessage | None = None
+    delta: _WireDelta | None = None
+    usage: _WireUsage | None = None
+    error: _WireError | None = None
+
+
+_decode_event = msgspec.json.Decoder(_WireEvent).decode
+
+
+class _SSEParser:
+    """Incremental server-sent-events parser: bytes in, (event name, data) pairs out (WHATWG rules that
+    the API uses: LF, CRLF or CR line ends, ``:`` comments, multi-line ``data``)."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            # A CR at the very end may be the first half of a CRLF split across chunks: keep it for later.
+            tail = b"\r" if buffer.endswith(b"\r") else b""
+            buffer = buffer[: len(buffer) - len(tail)].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
+        *blocks, self._buffer = buffer.split(b"\n\n")
+        return [event for block in blocks if (event := _sse_event(block)) is not None]
+
+
+def _sse_event(block: bytes) -> tuple[str, bytes] | None:
+    name, data = "", []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue
+        field, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if field == b"event":
+            name = value.decode()
+        elif field == b"data":
+            data.append(value)
+    if not name and not data:
+        return None
+    return name, b"\n".join(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,18 +227,27 @@ class _Progress:
     def streamed(self) -> bool:
         return bool(self.texts)
 
-    def on_event(self, event: Any) -> list[StreamEvent]:
-        if isinstance(event, RawMessageStartEvent):
-            self.input_tokens = event.message.usage.input_tokens
-        elif isinstance(event, RawContentBlockDeltaEvent) and event.delta.type == "text_delta" and event.delta.text:
-            self.texts.append(event.delta.text)
-            return [*self._start(), TextDelta(event.delta.text)]
-        elif isinstance(event, RawMessageDeltaEvent):
-            self.output_tokens = event.usage.output_tokens
-            if event.usage.input_tokens is not None:  # newer API versions repeat the cumulative input count
-                self.input_tokens = event.usage.input_tokens
-            self.stop_reason = event.delta.stop_reason or self.stop_reason
-        elif event.type == "message_stop":
+    def on_event(self, event: _WireEvent) -> list[StreamEvent]:
+        kind = event.type
+        if kind == "content_block_delta":
+            delta = event.delta
+            if delta is not None and delta.type == "text_delta" and delta.text:
+                self.texts.append(delta.text)
+                if self.started:
+                    return [TextDelta(delta.text)]
+                return [*self._start(), TextDelta(delta.text)]
+        elif kind == "message_start":
+            if event.message is not None and event.message.usage.input_tokens is not None:
+                self.input_tokens = event.message.usage.input_tokens
+        elif kind == "message_delta":
+            if event.usage is not None:
+                if event.usage.output_tokens is not None:
+                    self.output_tokens = event.usage.output_tokens
+                if event.usage.input_tokens is not None:  # newer API versions repeat the cumulative input count
+                    self.input_tokens = event.usage.input_tokens
+            if event.delta is not None:
+                self.stop_reason = event.delta.stop_reason or self.stop_reason
+        elif kind == "message_stop":
             self.finished = True
         return []
 
@@ -214,6 +301,14 @@ class AnthropicProvider:
                 settings.tutor_read_timeout_seconds, connect=settings.tutor_connect_timeout_seconds
             ),
             max_retries=0,
+            # The SDK keeps 100 idle connections; with more replies than that streaming at once, every
+            # burst of turns paid new connections (a TLS handshake to the real API) before its first
+            # token. Keep as many idle as may be in use.
+            http_client=anthropic.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(
+                    max_connections=KEEPALIVE_CONNECTIONS, max_keepalive_connections=KEEPALIVE_CONNECTIONS
+                ),
+            ),
         )
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -250,15 +345,25 @@ class AnthropicProvider:
 
     async def _attempt(self, request: ModelRequest, progress: _Progress) -> AsyncGenerator[StreamEvent, None]:
         try:
-            async with self._client.messages.stream(
+            # HTTP error statuses raise here (APIStatusError), exactly as with the SDK's stream helper.
+            async with self._client.messages.with_streaming_response.create(
                 model=progress.model,
                 system=request.system or anthropic.omit,
                 messages=_messages(request),
                 max_tokens=request.max_tokens,
-            ) as stream:
-                async for event in stream:
-                    for ours in progress.on_event(event):
-                        yield ours
+                stream=True,
+            ) as response:
+                parser = _SSEParser()
+                async for chunk in response.http_response.aiter_bytes():
+                    for name, data in parser.feed(chunk):
+                        if name == "error":
+                            raise _AttemptFailed(progress.failed(_stream_error(data)))
+                        if not name or name == "ping" or not data:
+                            continue  # the SDK skips these too
+                        for ours in progress.on_event(_decode_event(data)):
+                            yield ours
+        except _AttemptFailed:
+            raise
         except (anthropic.AnthropicError, httpx2.HTTPError, httpx2.StreamError) as exc:
             raise _AttemptFailed(progress.failed(classify(exc)), exc) from exc
         except Exception as exc:
@@ -307,6 +412,16 @@ def _message(message: ChatMessage) -> MessageParam:
     if message.role == "assistant":
         return AssistantMessageParam(role="assistant", content=message.content)
     return UserMessageParam(role="user", content=message.content)
+
+
+def _stream_error(data: bytes) -> _Failure:
+    """An SSE ``error`` event on a 200 stream (the API was overloaded or failed mid-reply)."""
+    try:
+        error = _decode_event(data).error
+    except msgspec.DecodeError:
+        error = None
+    code = ERROR_TYPE_CODES.get(error.type if error is not None else "", "unavailable")
+    return _Failure(ProviderError(code, DETAILS[code]), retryable=code in RETRYABLE_CODES)
 
 
 def classify(exc: BaseException) -> _Failure:
