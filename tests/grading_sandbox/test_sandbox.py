@@ -13,6 +13,7 @@ from app.domain.grading.sandbox import SandboxLimits, run_code_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = SandboxLimits(cpu_seconds=2, wall_seconds=4, memory_mb=256, output_bytes=20_000)
+SHORT = SandboxLimits(cpu_seconds=1, wall_seconds=1.5)  # for runs that are meant to hit a limit
 TESTS = """
 import pytest
 from submission import add
@@ -63,14 +64,17 @@ async def test_wrong_code_fails_with_messages_and_syntax_errors_crash() -> None:
 
 
 async def test_infinite_loops_and_sleeps_time_out() -> None:
-    spin = await run_code_tests("while True:\n    pass\n", TESTS, FAST)
+    before = _sandbox_processes()
+    spin = await run_code_tests("while True:\n    pass\n", TESTS, SHORT)
     assert spin.status == "timeout"
-    nap = await run_code_tests("import time\ntime.sleep(60)\n", TESTS, FAST)
+    nap = await run_code_tests("import time\ntime.sleep(60)\n", TESTS, SHORT)
     assert nap.status == "timeout"
-    assert nap.duration_ms < 30_000
-    chatty = await run_code_tests("import time\nprint('started', flush=True)\ntime.sleep(60)\n", TESTS, FAST)
+    assert nap.duration_ms < 5_000
+    chatty = await run_code_tests("import time\nprint('started', flush=True)\ntime.sleep(60)\n", TESTS, SHORT)
     assert chatty.status == "timeout"
     assert "started" in chatty.stdout  # what was printed before the deadline is kept
+    await asyncio.sleep(0.2)
+    assert _sandbox_processes() == before  # the whole group was killed
 
 
 async def test_memory_bombs_are_contained() -> None:
