@@ -13,7 +13,9 @@ ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     LYCEUM_DATA_DIR=/data
 
-RUN pip install --no-cache-dir uv
+# bubblewrap: the boundary around learners' code in the worker (docs/decisions/0007-code-sandbox.md).
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/* && pip install --no-cache-dir uv
 
 WORKDIR /srv/lyceum
 

@@ -7,16 +7,29 @@ export UV_PYTHON_DOWNLOADS ?= never
 # uv from PATH when present; otherwise the copy `make uv` installs with pip, run as a module.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser up clean bench loadtest
+.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser sandbox up clean bench loadtest
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
 	  echo "Installing uv (the Python package manager) with pip…"; \
 	  $(PYTHON) -m pip install --user --quiet uv 2>/dev/null || $(PYTHON) -m pip install --quiet uv; }
 
-install: uv
+install: uv sandbox
 	$(UV) sync --frozen
 	@$(MAKE) --no-print-directory frontend
+
+# bubblewrap, the operating-system boundary around learners' code (ADR 0007). Without it code grading
+# fails closed: code submissions go to a person instead of running unisolated.
+sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing bubblewrap (Debian package) for the code sandbox…"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null; }; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null; \
+	else echo "code sandbox: bubblewrap is missing and needs root to install (apt-get install bubblewrap);" \
+	  "code submissions will go to human review and the sandbox tests will skip"; fi
 
 # The web app's API client is typed from the server's OpenAPI document, exported fresh on every build,
 # so a changed API breaks the TypeScript build instead of the browser.

@@ -137,6 +137,12 @@ class Settings:
     review_sla_hours: float = 48.0  # time to decide an escalated submission
     submission_max_bytes: int = 100_000  # largest answer (text or code) accepted
     rate_limit_submit_user: RateLimit = RateLimit(20, 20 / 60)  # submissions per learner
+    # Code sandbox (docs/decisions/0007-code-sandbox.md)
+    sandbox_bwrap: str = "bwrap"  # bubblewrap: a command on PATH or a path
+    sandbox_uid: int = 65534  # the unprivileged uid and gid learner code runs as (when the worker is root)
+    sandbox_gid: int = 65534
+    # Development only: when bubblewrap is missing, run learner code WITHOUT isolation (refused in production).
+    sandbox_allow_unsafe: bool = False
 
     @property
     def objects_path(self) -> Path:
@@ -251,6 +257,10 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LYCEUM_LOG_LEVEL={settings.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
     settings = _with_secret_key(settings)
+    if settings.is_production and settings.sandbox_allow_unsafe:
+        raise ConfigError("LYCEUM_SANDBOX_ALLOW_UNSAFE runs learner code without isolation: refused in production")
+    if settings.sandbox_uid == 0 or settings.sandbox_gid == 0:
+        raise ConfigError("LYCEUM_SANDBOX_UID and LYCEUM_SANDBOX_GID must not be 0 (root)")
     if settings.is_production and settings.db_app_password.value == DEFAULT_APP_PASSWORD:
         raise ConfigError("LYCEUM_DB_APP_PASSWORD must be set (not the public default) in production")
     return settings

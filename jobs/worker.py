@@ -9,6 +9,7 @@ from saq import CronJob, Worker
 from saq.types import Context, PartialTimersDict
 
 from app.config import Settings, get_settings
+from app.domain.grading.sandbox import SandboxUnavailable, isolation_for, sandbox_policy
 from app.lib.jobs import QUEUE_NAME, create_queue
 from app.lib.observability import configure_logging
 from app.runtime import Runtime
@@ -21,6 +22,10 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
     async def startup(ctx: Context) -> None:
         ctx["runtime"] = Runtime.build(settings)  # type: ignore[typeddict-unknown-key]
         log.info("worker_started", queue=QUEUE_NAME)
+        try:  # say at start, not at the first code submission, whether code can be graded here
+            await isolation_for(sandbox_policy(settings))
+        except SandboxUnavailable:
+            log.error("code_grading_unavailable", hint="code submissions go to human review until fixed (ADR 0007)")
 
     async def shutdown(ctx: Context) -> None:
         runtime: Runtime | None = ctx.get("runtime")  # type: ignore[assignment]

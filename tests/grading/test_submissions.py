@@ -12,9 +12,10 @@ from saq import Worker
 from app.config import Settings
 from app.lib.events import EventBus
 from app.lib.redis import create_redis
-from tests.conftest import auth_headers
+from tests.conftest import auth_headers, make_settings
 from tests.fake_anthropic.server import FakeAnthropic
-from tests.grading.conftest import Client, assessment, new_learner, wait_for
+from tests.grading.conftest import GRADING_ENV, Client, _client, assessment, new_learner, wait_for
+from tests.grading.conftest import _worker as _worker_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = msgspec.yaml.decode((ROOT / "content/courses/backend-foundations.yaml").read_bytes())
@@ -275,3 +276,30 @@ async def test_code_gets_style_feedback_from_the_model(
     assert graded["score"] == graded["max_score"]  # the tests decide the score
     assert "On style and approach" in graded["feedback"]
     assert "Clear names and early returns." in graded["feedback"]
+
+
+async def test_without_the_sandbox_code_goes_to_a_person_not_run_unisolated(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_data_dir: Path, seeded: Any
+) -> None:
+    """Fail closed: with bubblewrap missing the code is not run; the submission waits for a reviewer."""
+    settings = make_settings(
+        database_url,
+        redis_url,
+        redis_prefix + "grading-nosandbox:",
+        tmp_data_dir,
+        LYCEUM_SANDBOX_BWRAP="/nonexistent/bwrap",
+        **GRADING_ENV,
+    )
+    slug = next(
+        i["slug"] for m in COURSE["modules"] for i in m["items"] if i.get("assessment", {}).get("type") == "code"
+    )
+    async for client in _client(settings):
+        async for _worker in _worker_for(settings):
+            headers = await new_learner(client)
+            task = await assessment(client, headers, slug)
+            accepted = await _submit(client, headers, task["id"], {"code": _spec(slug)["reference_solution"]})
+            waiting = await wait_for(client, headers, accepted.json()["id"], "in_review")
+            assert waiting["graded_by"] is None  # nothing was run, no grade invented
+            staff = await auth_headers(client, "instructor@demo.test", "demo")
+            queue = (await client.get("/v1/review/queue", headers=staff, params={"reason": "grader_error"})).json()
+            assert any(i["submission_id"] == accepted.json()["id"] for i in queue["items"])

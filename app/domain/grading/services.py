@@ -333,11 +333,18 @@ class GradingService:
         if kind == "short_answer":
             rubric = msgspec.convert(spec["rubric"], Rubric)
             return await grade_short_answer(self.runtime.grading.rubric_grader, rubric, spec["prompt"], answer["text"])
-        from app.domain.grading.sandbox import SandboxLimits, run_code_tests
+        from app.domain.grading.sandbox import SandboxLimits, SandboxUnavailable, run_code_tests, sandbox_policy
 
         seconds = float(spec.get("time_limit_seconds", 5))
         limits = SandboxLimits(cpu_seconds=seconds, wall_seconds=seconds * 2 + 2)
-        result = grade_code_result(await run_code_tests(answer["code"], spec["hidden_tests"], limits))
+        try:
+            run = await run_code_tests(
+                answer["code"], spec["hidden_tests"], limits, sandbox_policy(self.runtime.settings)
+            )
+        except SandboxUnavailable as exc:
+            # Fail closed: the code is not run unisolated; a person grades it and nothing is lost.
+            raise GraderOutputError(f"automatic code grading is unavailable on this server ({exc})") from exc
+        result = grade_code_result(run)
         return await self._style_feedback(result, spec, answer["code"])
 
     async def _style_feedback(self, result: GradeResult, spec: dict[str, Any], code: str) -> GradeResult:
