@@ -59,6 +59,8 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
   const [budget, setBudget] = useState<number | null>(null);
   const [announcement, setAnnouncement] = useState("");
   const streamRef = useRef<TutorStream | null>(null);
+  // Messages sent while the tutoring session is still being created: sent as soon as its stream exists.
+  const waiting = useRef<{ id: string; text: string }[]>([]);
   const spoken = useRef("");
   const listRef = useRef<HTMLOListElement>(null);
 
@@ -139,6 +141,7 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
     });
     streamRef.current = stream;
     stream.start();
+    for (const message of waiting.current.splice(0)) stream.send(message.id, message.text);
     const wake = () => stream.wake();
     globalThis.addEventListener("online", wake);
     return () => {
@@ -157,8 +160,8 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
   function send(event?: FormEvent) {
     event?.preventDefault();
     const text = draft.trim();
+    if (!text) return;
     const stream = streamRef.current;
-    if (!text || !stream) return;
     const id = newId();
     setMessages((all) => [
       ...all,
@@ -166,7 +169,8 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
       { id: `reply-${id}`, role: "tutor", text: "", status: "sending", label: tutorSession?.provider_label },
     ]);
     setDraft("");
-    stream.send(id, text);
+    if (stream) stream.send(id, text);
+    else waiting.current.push({ id, text }); // the session is still starting: nothing typed is lost
   }
 
   function stop() {
@@ -255,14 +259,14 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
           placeholder={status === "offline" ? "You're offline: your message will be sent when you reconnect" : "Ask the tutor…"}
           onChange={(e) => setDraft(e.target.value)}
           onKeyDown={onKey}
-          disabled={!tutorSession || status === "unauthorized"}
+          disabled={status === "unauthorized"}
         />
         {streaming ? (
           <button type="button" className="button danger" onClick={stop}>
             Stop
           </button>
         ) : (
-          <button type="submit" className="button" disabled={!draft.trim() || !tutorSession}>
+          <button type="submit" className="button" disabled={!draft.trim()}>
             Send
           </button>
         )}
