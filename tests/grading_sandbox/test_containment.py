@@ -120,12 +120,13 @@ async def test_secrets_the_data_dir_and_the_repository_are_out_of_reach(
                 "passwd": "open('/etc/passwd').read()",
                 "environs": "seen['environs'] = [open(p, 'rb').read() for p in glob.glob('/proc/*/environ')]",
                 "site-packages": "import litestar",
+                "cffi": "import cffi",
             }
         )
         + "\nseen['env'] = repr(os.environ)\n"
     )
     assert secret not in json.dumps(seen)
-    for name in ("secret_key", "repo", "repo listing", "venv", "passwd", "site-packages"):
+    for name in ("secret_key", "repo", "repo listing", "venv", "passwd", "site-packages", "cffi"):
         assert seen[name] != "DONE", (name, seen[name])
 
 
