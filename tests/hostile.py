@@ -87,15 +87,19 @@ def nested_in(value: Any, depth: int = DEEP) -> Any:
 
 
 def string_leaves(value: Any, pointer: str = "#") -> Iterator[str]:
-    """JSON pointers of every string in ``value``."""
+    """JSON pointers (RFC 6901, as the API names fields) of every string in ``value``."""
     if isinstance(value, str):
         yield pointer
     elif isinstance(value, dict):
         for key, child in value.items():
-            yield from string_leaves(child, f"{pointer}/{key}")
+            yield from string_leaves(child, f"{pointer}/{_escape(str(key))}")
     elif isinstance(value, list):
         for index, child in enumerate(value):
             yield from string_leaves(child, f"{pointer}/{index}")
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def replace_at(value: Any, pointer: str, new: Any) -> Any:
@@ -107,7 +111,8 @@ def replace_at(value: Any, pointer: str, new: Any) -> Any:
     if isinstance(value, list):
         index = int(head)
         return [replace_at(v, child_pointer, new) if i == index else v for i, v in enumerate(value)]
-    return {k: replace_at(v, child_pointer, new) if k == head else v for k, v in value.items()}
+    key = head.replace("~1", "/").replace("~0", "~")
+    return {k: replace_at(v, child_pointer, new) if k == key else v for k, v in value.items()}
 
 
 def with_nul(text: str) -> str:
