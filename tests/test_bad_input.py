@@ -293,6 +293,12 @@ async def test_head_on_every_route(client: Client, app: Litestar, acme_admin: di
     assert not failures, "\n".join(failures)
 
 
+async def test_head_requests_are_measured_under_their_route(client: Client, acme_admin: dict[str, str]) -> None:
+    assert (await client.head("/v1/courses", headers=acme_admin)).status_code == 200
+    metrics = (await client.get("/metrics")).text
+    assert 'method="HEAD",route="/v1/courses",status="200"' in metrics
+
+
 async def test_nul_in_every_query_parameter(
     client: Client, app: Litestar, openapi: dict[str, Any], acme_admin: dict[str, str]
 ) -> None:

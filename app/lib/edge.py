@@ -88,7 +88,13 @@ class Methods:
                 finished = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self.app(as_get, receive, send_headers_only)
+        try:
+            await self.app(as_get, receive, send_headers_only)
+        finally:
+            # The access log and latency histogram (outside) read from the scope which route answered.
+            for key in ("path_template", "route_handler"):
+                if key in as_get:
+                    scope[key] = as_get[key]
 
     def _with_allow(self, scope: Scope, send: Send) -> Send:
         async def send_allow(message: Message) -> None:
