@@ -9,7 +9,6 @@ from pathlib import Path
 import structlog
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Litestar, Router
-from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -35,8 +34,10 @@ from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.system.controllers import SystemController
 from app.domain.system.webapp import webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
+from app.lib import edge
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
 from app.lib.idempotency import IdempotencyMiddleware
+from app.lib.inputs import InputGuardMiddleware, LyceumRequest
 from app.lib.observability import RequestContextMiddleware, configure_logging
 from app.lib.problems import exception_handlers
 from app.lib.throttle import RateLimitMiddleware
@@ -98,12 +99,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=exception_handlers,
         middleware=[
             DefineMiddleware(BearerAuthMiddleware, exclude=["^/schema"], exclude_from_auth_key=PUBLIC),
+            InputGuardMiddleware,  # NUL in paths and query strings; JSON bodies: LyceumRequest
             IdempotencyMiddleware,
             RateLimitMiddleware,
         ],
         before_send=[add_deprecation_headers],
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        request_class=LyceumRequest,  # NUL, depth and encoding rules on every JSON body (app/lib/inputs.py)
         openapi_config=OpenAPIConfig(
             title="Lyceum API",
             version="1.0.0",
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
-    # Outermost: every response (404s included) gets an X-Request-ID, a log line and a latency sample.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    # Outermost: every response (404s and CORS preflights included) gets an X-Request-ID, a log line and
+    # a latency sample. Inside it, before routing: HEAD, and CORS when configured (app/lib/edge.py).
+    app.asgi_handler = RequestContextMiddleware(edge.install(app, settings))
     return app

@@ -128,6 +128,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 6
 
 def cmd_up(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
+    from app.lib.sockets import server_max_frame_bytes
     from app.seed import seed
 
     settings = _settings(args)
@@ -168,6 +169,10 @@ def cmd_up(args: argparse.Namespace) -> None:
                 str(live.ws_ping_interval_seconds),
                 "--ws-per-message-deflate",
                 str(live.ws_compression).lower(),
+                # Frames above the largest any socket accepts are refused before uvicorn buffers them
+                # (default 16 MiB); each socket then holds its own, smaller limit (app/lib/sockets.py).
+                "--ws-max-size",
+                str(server_max_frame_bytes(live)),
             ],
             env=env,
         )

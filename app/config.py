@@ -87,6 +87,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     page_max_limit: int = 100
     cors_origins: tuple[str, ...] = ()
+    # Cookies on cross-origin requests (e.g. a refresh cookie for a web app on another origin); only
+    # with an explicit origin list, never with "*" (app/lib/edge.py, docs/security.md).
+    cors_allow_credentials: bool = False
     content_dir: Path = Path("content")
     course_cache_seconds: int = 60
     idempotency_ttl_seconds: int = 24 * 3600
@@ -256,6 +259,10 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError(f"LYCEUM_REVIEW_SAMPLE_RATE={settings.review_sample_rate} must be between 0 and 1")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LYCEUM_LOG_LEVEL={settings.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+    if settings.cors_allow_credentials and (not settings.cors_origins or "*" in settings.cors_origins):
+        raise ConfigError(
+            "LYCEUM_CORS_ALLOW_CREDENTIALS=true needs LYCEUM_CORS_ORIGINS to list origins explicitly (not '*')"
+        )
     settings = _with_secret_key(settings)
     if settings.is_production and settings.sandbox_allow_unsafe:
         raise ConfigError("LYCEUM_SANDBOX_ALLOW_UNSAFE runs learner code without isolation: refused in production")

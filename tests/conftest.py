@@ -31,6 +31,7 @@ from app.config import Settings, load_settings
 from app.db.bootstrap import migrate
 from app.db.engine import create_engine, owner_url
 from app.lib.redis import create_redis
+from app.lib.sockets import server_max_frame_bytes
 from app.server.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 pytest_plugins = ["tests.fake_anthropic.fixtures"]
@@ -180,7 +181,16 @@ def run_live_server(app: Litestar) -> tuple[str, uvicorn.Server, threading.Threa
     """A real uvicorn server on a free loopback port, in a thread (for WebSocket, SSE and fuzz tests)."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            # As `lyceum up` runs it (for the default message limit; the tests do not change it).
+            ws_max_size=server_max_frame_bytes(Settings()),
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

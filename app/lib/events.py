@@ -110,7 +110,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
 return id
 """
-_EVENT_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+# ASCII digits only (``\d`` also matches other scripts' digits, which Redis refuses), no trailing newline.
+_EVENT_ID = re.compile(r"[0-9]{1,20}(?:-[0-9]{1,20})?")
+_MAX_ID_PART = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
 
 
@@ -149,8 +151,13 @@ class SlowConsumer(Exception):
 
 
 def valid_event_id(value: str) -> bool:
-    """A stream id a client may resume from: ``<ms>-<seq>`` (or ``<ms>``)."""
-    return bool(_EVENT_ID.match(value))
+    """A stream id a client may resume from: ``<ms>-<seq>`` (or ``<ms>``), each part within 64 bits.
+
+    Anything Redis would refuse must fail here: a refusal from Redis reads as "unavailable" (503).
+    """
+    if not _EVENT_ID.fullmatch(value):
+        return False
+    return all(int(part) <= _MAX_ID_PART for part in value.split("-"))
 
 
 def _key(event_id: str) -> tuple[int, int]:
@@ -462,6 +469,8 @@ class EventBus:
 
     async def read_after(self, org_id: UUID, since: str) -> list[Delivery]:
         """Every retained event after ``since`` (the stream is capped, so this is bounded)."""
+        if _key(since) == (_MAX_ID_PART, _MAX_ID_PART):
+            return []  # nothing can follow the largest id, and Redis refuses it as an exclusive start
         rows = await self._redis.xrange(self.stream_key(org_id), min=f"({since}", max="+") or []
         return [self._from_row(row) for row in rows]
 

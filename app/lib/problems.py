@@ -123,7 +123,11 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "Request failed"))
     detail = exc.detail if exc.detail and exc.detail != title else title
     if exc.status_code >= 500:
+        # Litestar's own 5xx (e.g. ImproperlyConfiguredException) describe the server's insides: log
+        # them, answer like any unexpected error. Lyceum's deliberate 503s are LyceumErrors, not these.
         log.error("http_exception", status=exc.status_code, detail=exc.detail)
+        slug, title = "internal", "Internal error"
+        detail = "Something went wrong on our side; the request id helps us find it."
     return problem_response(
         request, status=exc.status_code, type_=PROBLEM_BASE + slug, title=title, detail=str(detail), headers=exc.headers
     )

@@ -5,9 +5,14 @@ Sockets sit outside the HTTP auth middleware (browsers cannot set headers on a W
 they authenticate here: the access token comes from the upgrade's ``Authorization: Bearer`` header or,
 failing that, a first frame ``{"type": "auth", "token": "..."}``.
 
-Close codes: 4401 not authenticated, 4403 forbidden (role, ownership or origin), 4404 unknown
-resource, 4408 client too slow (its buffer overflowed), 1011 server error, 1013 try again later,
-1000 normal.
+Close codes: 4400 malformed frame (not JSON, too deep, NUL) or bad parameters, 4401 not
+authenticated, 4403 forbidden (role, ownership or origin), 4404 unknown resource, 4408 client too slow
+(its buffer overflowed), 1009 message too big, 1011 server error, 1013 try again later, 1000 normal.
+
+Frame sizes: the server (uvicorn ``--ws-max-size``, set to ``server_max_frame_bytes``) refuses any frame
+above the largest a socket accepts before buffering it, and each connection then holds its own limit:
+``AUTH_FRAME_MAX_BYTES`` until the client has authenticated, the socket's limit afterwards (the tutor:
+the longest message plus its envelope). Above it the socket closes 1009 "message too big".
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from prometheus_client import Counter
 
 from app.config import Settings
 from app.lib.errors import LyceumError
+from app.lib.inputs import decode_frame
 from app.lib.observability import REGISTRY
 from app.lib.security.principal import Principal
 
@@ -34,6 +40,8 @@ SSE_PING_SECONDS = 15.0
 # Proxies must pass server-sent events through as they come.
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_BAD_REQUEST = 4400
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -41,12 +49,66 @@ CLOSE_TOO_SLOW = 4408
 CLOSE_TRY_AGAIN = 1013
 CLOSE_TIMEOUT_SECONDS = 5.0
 
+# Before authentication a client may send one frame: {"type": "auth", "token": "<JWT>"} (well under
+# 1 KiB). Anything bigger is refused before it costs more than this.
+AUTH_FRAME_MAX_BYTES = 4096
+# Room for a frame's JSON around its text: type, id (<= 100 characters), escapes of the id.
+FRAME_ENVELOPE_BYTES = 4096
+# One character of a message can take 12 bytes in JSON: a non-BMP character escaped as a surrogate pair.
+_JSON_BYTES_PER_CHAR = 12
+_SERVER_FRAME_STEP = 64 * 1024
+
 SLOW_CONSUMERS = Counter(
     "lyceum_ws_slow_consumers_total",
     "WebSockets (and SSE streams) closed because the client read too slowly",
     ["channel"],
     registry=REGISTRY,
 )
+
+
+class FrameTooBig(Exception):
+    """A client frame above the connection's limit: close 1009."""
+
+
+class SocketRefused(Exception):
+    """The client cannot go on: close with ``code`` and ``reason`` (safe to show)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def tutor_frame_max_bytes(settings: Settings) -> int:
+    """Largest frame an authenticated tutor socket accepts: the longest message, escaped, plus envelope."""
+    return settings.tutor_max_message_chars * _JSON_BYTES_PER_CHAR + FRAME_ENVELOPE_BYTES
+
+
+def server_max_frame_bytes(settings: Settings) -> int:
+    """The server-wide frame limit (uvicorn ``--ws-max-size``): the largest any Lyceum socket accepts,
+    rounded up to whole 64 KiB so it is a round figure to configure (65536 with the default settings,
+    as in the Dockerfile). Between a socket's own limit and this one, the socket closes 1009 itself."""
+    largest = max(tutor_frame_max_bytes(settings), AUTH_FRAME_MAX_BYTES)
+    return -(-largest // _SERVER_FRAME_STEP) * _SERVER_FRAME_STEP
+
+
+async def receive_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str | bytes:
+    """The next text (or binary) frame; WebSocketDisconnect when the client left, FrameTooBig above ``max_bytes``."""
+    message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="disconnected", code=message.get("code", 1000))
+    text, binary = message.get("text"), message.get("bytes")
+    data: str | bytes = text if isinstance(text, str) else binary if isinstance(binary, bytes) else b""
+    if _frame_size_over(data, max_bytes):
+        raise FrameTooBig(f"frames are limited to {max_bytes} bytes")
+    return data
+
+
+def _frame_size_over(data: str | bytes, max_bytes: int) -> bool:
+    if isinstance(data, bytes) or len(data) > max_bytes:
+        return len(data) > max_bytes
+    # A character is 1-4 bytes of UTF-8: count exactly only when the character count cannot decide.
+    return len(data) * 4 > max_bytes and len(data.encode("utf-8", "surrogatepass")) > max_bytes
 
 
 def origin_allowed(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool:
@@ -59,38 +121,47 @@ def origin_allowed(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool
     return urlsplit(origin).netloc == socket.headers.get("host", "")
 
 
-async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal | None:
-    """Access token from the upgrade's Authorization header, else the first frame {"type": "auth", "token"}."""
+async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal:
+    """Access token from the upgrade's Authorization header, else the first frame {"type": "auth", "token"}.
+
+    Raises SocketRefused: 1009 for a first frame above AUTH_FRAME_MAX_BYTES, 4400 for one that is not
+    JSON, 4401 for anything else that does not authenticate. Reasons never carry decoder internals.
+    """
     header = socket.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not token:
         try:
-            frame = await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_SECONDS)
-        except (TimeoutError, ValueError, WebSocketDisconnect):
-            return None
+            raw = await asyncio.wait_for(receive_frame(socket, AUTH_FRAME_MAX_BYTES), AUTH_TIMEOUT_SECONDS)
+            frame = decode_frame(raw)
+        except FrameTooBig as exc:
+            raise SocketRefused(CLOSE_MESSAGE_TOO_BIG, "message too big") from exc
+        except LyceumError as exc:
+            raise SocketRefused(CLOSE_BAD_REQUEST, 'malformed frame: expected {"type": "auth", "token": ...}') from exc
+        except (TimeoutError, WebSocketDisconnect) as exc:
+            raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated") from exc
         if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
-            return None
+            raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         token = frame["token"]
     try:
         principal = runtime.tokens.principal(token)
         if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
-            return None
-    except LyceumError:
-        return None
+            raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated")
+    except LyceumError as exc:
+        raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated") from exc
     return principal
 
 
 async def accept_authenticated(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal | None:
-    """Accept, check the origin (4403) and authenticate (4401); None when the socket was closed."""
+    """Accept, check the origin (4403) and authenticate (4401, 4400, 1009); None when the socket was closed."""
     await socket.accept()
     if not origin_allowed(socket, runtime.settings):
         await socket.close(code=CLOSE_FORBIDDEN, reason="origin not allowed")
         return None
-    principal = await authenticate(socket, runtime)
-    if principal is None:
-        await socket.close(code=CLOSE_NOT_AUTHENTICATED, reason="not authenticated")
+    try:
+        return await authenticate(socket, runtime)
+    except SocketRefused as refused:
+        await close_quietly(socket, refused.code, refused.reason)
         return None
-    return principal
 
 
 async def close_quietly(socket: WebSocket[Any, Any, Any], code: int = 1000, reason: str = "") -> None:

@@ -5,11 +5,11 @@ WebSocket ``/v1/review/feed[?since=<event id>][&limit=<n>]``: authenticate as fo
 (Authorization header, or a first frame ``{"type": "auth", "token": ...}``); then the replay (events
 after ``since``, else the most recent ``limit``), a ``{"type": "ready", "replayed": n}`` frame, and live
 events as they happen. Every event frame is a FeedEvent: ``{"id", "type", "org_id", "at", "data"}``.
-An idle feed gets ``{"type": "ping"}`` frames. Client frames are ignored.
+An idle feed gets ``{"type": "ping"}`` frames. Client frames are ignored (above 4 KiB they close 1009).
 
 Close codes (app/lib/sockets.py): 4401 not authenticated, 4403 not staff or origin refused, 4400 bad
-``since``/``limit``, 4408 "slow consumer" (the client read so slowly its buffer filled), 1013 feed
-unavailable (Redis down).
+``since``/``limit`` or a first frame that is not JSON, 4408 "slow consumer" (the client read so slowly
+its buffer filled), 1009 a frame too big, 1013 feed unavailable (Redis down).
 
 SSE ``GET /v1/review/feed`` with ``Accept: text/event-stream``: the same events as ``id:``/``event:``/
 ``data:`` messages (an ``event: ready`` after the replay, ``: ping`` comments when idle); resume from
@@ -33,18 +33,24 @@ from litestar.exceptions import WebSocketDisconnect
 from app.lib.errors import ValidationFailed
 from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
 from app.lib.sockets import (
+    AUTH_FRAME_MAX_BYTES,
+    CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
+    CLOSE_MESSAGE_TOO_BIG,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     SLOW_CONSUMERS,
+    FrameTooBig,
     accept_authenticated,
     close_quietly,
+    receive_frame,
 )
 from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.review.feed")
 STAFF_ROLES = ("admin", "instructor")
-CLOSE_BAD_REQUEST = 4400
+# The feed reads nothing from its clients; whatever they send is held to the pre-auth frame limit.
+CLIENT_FRAME_MAX_BYTES = AUTH_FRAME_MAX_BYTES
 _PING = '{"type":"ping"}'
 _encoder = msgspec.json.Encoder()
 
@@ -123,6 +129,9 @@ class FeedSocket:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if reader.done() and not reader.cancelled() and isinstance(reader.exception(), FrameTooBig):
+            await close_quietly(self.socket, CLOSE_MESSAGE_TOO_BIG, "message too big")
+            return
         if self.sub.dropped.is_set():
             SLOW_CONSUMERS.labels("review_feed").inc()
             log.warning("review_feed_slow_consumer_closed")
@@ -149,8 +158,10 @@ class FeedSocket:
                 await self._send(_PING if delivery is None else delivery.text)
 
     async def _read(self) -> None:
-        while (await self.socket.receive())["type"] != "websocket.disconnect":
-            pass  # nothing to act on; reading is how we notice the client leaving
+        # Nothing to act on; reading is how we notice the client leaving (or sending too much).
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await receive_frame(self.socket, CLIENT_FRAME_MAX_BYTES)
 
 
 async def sse_stream(sub: Subscription, stack: contextlib.AsyncExitStack, ping_seconds: float) -> AsyncIterator[bytes]:

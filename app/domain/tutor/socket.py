@@ -1,7 +1,8 @@
 """The tutor WebSocket: authentication, origin check, a bounded send queue, one reply at a time, cancel.
 
-Close codes: 4401 not authenticated, 4403 not your session or origin refused, 4404 unknown session,
-4408 client too slow (its send queue overflowed), 1000 normal.
+Close codes: 4401 not authenticated, 4400 a first frame that is not JSON, 4403 not your session or
+origin refused, 4404 unknown session, 4408 client too slow (its send queue overflowed), 1009 a frame
+above the socket's limit (app/lib/sockets.py), 1000 normal.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ from litestar.exceptions import WebSocketDisconnect
 from app.domain.tutor.schemas import DeltaEvent, ErrorEvent, TutorEvent
 from app.domain.tutor.services import TutorService
 from app.domain.tutor.turns import ChatSession, TurnRunner
-from app.lib.errors import Forbidden, NotFound
-from app.lib.sockets import SLOW_CONSUMERS, accept_authenticated
+from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
+from app.lib.inputs import check_decoded, decode_frame
+from app.lib.sockets import (
+    CLOSE_MESSAGE_TOO_BIG,
+    SLOW_CONSUMERS,
+    FrameTooBig,
+    accept_authenticated,
+    close_quietly,
+    receive_frame,
+    tutor_frame_max_bytes,
+)
 from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor.ws")
@@ -34,12 +44,13 @@ class TutorConnection:
     questions), so the send queue and its sender task are created on the first event, not per socket,
     and the attributes live in slots."""
 
-    __slots__ = ("closing", "queue", "queue_size", "runner", "sender", "socket", "turn", "turn_id")
+    __slots__ = ("closing", "max_frame_bytes", "queue", "queue_size", "runner", "sender", "socket", "turn", "turn_id")
 
     def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Runtime, chat: ChatSession) -> None:
         self.socket = socket
         self.runner = TurnRunner(runtime, chat)
         self.queue_size = runtime.settings.ws_send_queue_size
+        self.max_frame_bytes = tutor_frame_max_bytes(runtime.settings)
         self.queue: asyncio.Queue[TutorEvent | object] | None = None
         self.sender: asyncio.Task[None] | None = None
         self.turn: asyncio.Task[None] | None = None
@@ -92,13 +103,22 @@ class TutorConnection:
         try:
             while not self.closing:
                 try:
-                    raw = await self.socket.receive_data(mode="text")
+                    raw = await receive_frame(self.socket, self.max_frame_bytes)
                 except WebSocketDisconnect:
                     break
+                except FrameTooBig:
+                    self.closing = True
+                    await close_quietly(self.socket, CLOSE_MESSAGE_TOO_BIG, "message too big")
+                    break
                 try:
-                    frame = msgspec.json.decode(raw)
-                except msgspec.DecodeError:
-                    await self.emit(ErrorEvent(code="invalid_frame", detail="Frames must be JSON objects."))
+                    frame = decode_frame(raw)  # not JSON, too deep, not UTF-8: the detail says which, safely
+                except LyceumError as exc:
+                    await self.emit(ErrorEvent(code="invalid_frame", detail=exc.detail))
+                    continue
+                try:
+                    check_decoded(raw, frame)  # NUL, which the database cannot store, in any string
+                except ValidationFailed as exc:
+                    await self._refuse(frame, exc.detail)
                     continue
                 await self._handle(frame)
         finally:
@@ -109,6 +129,16 @@ class TutorConnection:
                     self.queue.put_nowait(_CLOSE)
                 self.sender.cancel()
                 await asyncio.gather(self.sender, return_exceptions=True)
+
+    async def _refuse(self, frame: Any, detail: str) -> None:
+        """A frame with NUL in a string: a message frame is an invalid message (answered with its id when
+        that is usable), anything else an invalid frame."""
+        if isinstance(frame, dict) and frame.get("type") == "message":
+            raw_id = frame.get("id")
+            message_id = raw_id[:100] if isinstance(raw_id, str) and "\x00" not in raw_id else ""
+            await self.emit(ErrorEvent(code="invalid_message", detail=detail, message_id=message_id))
+        else:
+            await self.emit(ErrorEvent(code="invalid_frame", detail=detail))
 
     async def _handle(self, frame: Any) -> None:
         kind = frame.get("type") if isinstance(frame, dict) else None
