@@ -168,7 +168,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory, fake_anthropic_server: Fa
         except subprocess.TimeoutExpired:
             up.kill_group()
     with contextlib.suppress(OSError, ValueError, IndexError):
-        os.kill(up.postmaster_pid(), signal.SIGINT)  # fast shutdown
+        postmaster = up.postmaster_pid()
+        if Path(f"/proc/{postmaster}/comm").read_text().strip() == "postgres":
+            os.kill(postmaster, signal.SIGINT)  # fast shutdown
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,10 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child receive SIGTERM when the process that started it dies, even
     by SIGKILL (Linux ``PR_SET_PDEATHSIG``). Without it a killed ``lyceum up`` leaves its API holding the
-    port and its Redis writing the data dir. Elsewhere there is no such call: None."""
+    port and its Redis writing the data dir. Elsewhere there is no such call: None.
+
+    The signal follows the *thread* that started the child: start children from a thread that lives as
+    long as they should (``lyceum up`` and the test suite start them from the main thread)."""
     if not sys.platform.startswith("linux"):
         return None
     parent = os.getpid()
