@@ -77,7 +77,7 @@ async def requeue_stalled_submissions(ctx: Context) -> int:
 
     The job key keeps a live job from being doubled (the enqueue is refused), and grading itself
     re-checks the status under a row lock, so a submission is graded once however the runs race.
-    The threshold is ``stale_after_seconds`` (4 heartbeats); the sweep runs every heartbeat."""
+    The threshold is LYCEUM_GRADING_STALE_SECONDS; the sweep runs every heartbeat."""
     runtime: Runtime = ctx["runtime"]  # type: ignore[typeddict-item]
     threshold = stale_after_seconds(runtime.settings)
     async with runtime.db.transaction(None) as session:

@@ -150,6 +150,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, fake_anthropic_server: Fa
             "ANTHROPIC_BASE_URL": fake_anthropic_server.base_url,
             "LYCEUM_REVIEW_SAMPLE_RATE": "0",  # every confident grade stays "graded"
             "LYCEUM_GRADING_HEARTBEAT_SECONDS": "3",  # recovery within seconds, not a minute
+            "LYCEUM_GRADING_STALE_SECONDS": "12",  # this data dir's database has no other queue's sweeps
             "LYCEUM_RATE_LIMIT_SUBMIT_USER": "1000/1s",
             "LYCEUM_RATE_LIMIT_LOGIN_USER": "10000/60s",
             "LYCEUM_RATE_LIMIT_LOGIN_ORG": "10000/60s",

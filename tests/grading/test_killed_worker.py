@@ -20,19 +20,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.config import Settings
-from app.db.engine import Database
+from app.db.bootstrap import migrate
+from app.db.engine import Database, create_engine, owner_url
 from app.db.models import Grade, Submission
 from app.lib.jobs import QUEUE_NAME
 from app.lib.redis import create_redis
-from tests.conftest import make_settings
+from app.seed import seed
+from tests.conftest import RUN_ID, make_settings
 from tests.fake_anthropic.server import FakeAnthropic
 from tests.grading.conftest import GRADING_ENV, Client, _client, assessment, new_learner, wait_for
 from tests.grading.test_submissions import _tool_input, _top_points
@@ -43,11 +44,34 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpu_hog")]
 
 
 @pytest.fixture(scope="module")
+def killed_database_url(server_database_url: str, worker_id: str) -> Iterator[str]:
+    """A database of this module's own. The stalled-submission sweep scans every submission in its
+    database; the in-process workers other modules keep running for the session (other queues, other
+    settings) would otherwise pick up this module's deliberately abandoned submissions."""
+    name = f"lyceum_test_{RUN_ID}_{worker_id}_killed".lower()
+    admin = owner_url(server_database_url)
+
+    async def run(statement: str) -> None:
+        engine = create_engine(admin, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(run(f'create database "{name}"'))
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run(f'drop database if exists "{name}" with (force)'))
+
+
+@pytest.fixture(scope="module")
 def killed_env(
-    database_url: str, redis_url: str, redis_prefix: str, tmp_data_dir: Path, fake_anthropic_server: FakeAnthropic
+    killed_database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_data_dir: Path,
+    fake_anthropic_server: FakeAnthropic,
 ) -> dict[str, str]:
     return {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": killed_database_url,
         "REDIS_URL": redis_url,
         "LYCEUM_REDIS_KEY_PREFIX": redis_prefix + "killed:",
         "LYCEUM_DATA_DIR": str(tmp_data_dir),
@@ -61,6 +85,7 @@ def killed_env(
         "LYCEUM_RATE_LIMIT_LOGIN_GLOBAL": "10000/60s",
         "LYCEUM_RATE_LIMIT_API_USER": "100000/60s",
         **GRADING_ENV,
+        "LYCEUM_GRADING_STALE_SECONDS": "6",  # three heartbeats: a lost job is recovered within seconds
     }
 
 
@@ -75,8 +100,11 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def kclient(killed_env: dict[str, str], seeded: Any) -> AsyncIterator[Client]:
-    async for client in _client(_settings(killed_env)):
+async def kclient(killed_env: dict[str, str]) -> AsyncIterator[Client]:
+    settings = _settings(killed_env)
+    await migrate(settings)
+    await seed(settings)
+    async for client in _client(settings):
         yield client
 
 

@@ -271,10 +271,10 @@ def new_review_item(runtime: Runtime, submission: Submission, assessment: Assess
 
 def stale_after_seconds(settings: Settings) -> int:
     """How long a submission may sit ``queued``, or ``grading`` without a heartbeat, before the sweep
-    enqueues it again: four heartbeats (60 s by default). A live job stamps its heartbeat three times
-    per period, so a slow or loaded worker is far from this; and a re-enqueue of a submission whose job
-    is still alive is refused by the job key anyway, so an early guess costs nothing but a round trip."""
-    return 4 * max(1, settings.grading_heartbeat_seconds)
+    enqueues it again (LYCEUM_GRADING_STALE_SECONDS, 60 s by default). A live job stamps its heartbeat
+    three times per LYCEUM_GRADING_HEARTBEAT_SECONDS, so a slow or loaded worker is far from this; and a
+    re-enqueue of a submission whose job still exists is refused by the job key anyway."""
+    return settings.grading_stale_seconds
 
 
 async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -> bool:
