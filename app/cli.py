@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -17,6 +16,7 @@ from typing import Any
 
 from app.config import ConfigError, Settings, load_settings
 from app.server.embedded import EmbeddedStack, child_env
+from app.server.supervisor import ChildProcess, Supervisor
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -30,8 +30,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 @contextlib.contextmanager
-def _services(settings: Settings, persist: bool = True) -> Iterator[Settings]:
-    """Yield settings whose DATABASE_URL/REDIS_URL point at running servers, embedding what is missing."""
+def _stack(settings: Settings, persist: bool = True) -> Iterator[tuple[Settings, EmbeddedStack]]:
+    """Settings whose DATABASE_URL/REDIS_URL point at running servers, embedding what is missing, and the
+    stack of embedded servers (stopped on exit)."""
     stack = EmbeddedStack(settings.data_dir, persist=persist)
     try:
         if not settings.database_url or not settings.redis_url:
@@ -41,9 +42,16 @@ def _services(settings: Settings, persist: bool = True) -> Iterator[Settings]:
                 flush=True,
             )
         database_url, redis_url = stack.start(settings.database_url, settings.redis_url)
-        yield replace(settings, database_url=database_url, redis_url=redis_url)
+        yield replace(settings, database_url=database_url, redis_url=redis_url), stack
     finally:
         stack.stop()
+
+
+@contextlib.contextmanager
+def _services(settings: Settings, persist: bool = True) -> Iterator[Settings]:
+    """Yield settings whose DATABASE_URL/REDIS_URL point at running servers, embedding what is missing."""
+    with _stack(settings, persist) as (live, _):
+        yield live
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -116,9 +124,9 @@ def cmd_openapi(args: argparse.Namespace) -> None:
         print(f"lyceum: wrote {args.output}", file=sys.stderr)
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+def _wait_healthy(url: str, api: ChildProcess, stop: dict[str, bool], timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and api.alive() and not stop["requested"]:
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
             if response.status == 200:
                 return True
@@ -128,10 +136,12 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 6
 
 def cmd_up(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
+    from app.lib.observability import configure_logging
     from app.lib.sockets import server_max_frame_bytes
     from app.seed import seed
 
     settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_json or settings.is_production)
     stop = {"requested": False}
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -139,7 +149,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    with _services(settings) as live:
+    with _stack(settings) as (live, stack):
         asyncio.run(migrate(live))
         report = asyncio.run(seed(live))
         env = child_env(live.database_url, live.redis_url)
@@ -148,7 +158,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         env.setdefault("LYCEUM_TUTOR_OFFLINE_CHUNK_DELAY_MS", "25")
         host, port = args.host or live.host, args.port or live.port
         url = f"http://{host}:{port}"
-        api = subprocess.Popen(
+        api = ChildProcess(
+            "api",
             [
                 sys.executable,
                 "-m",
@@ -174,27 +185,29 @@ def cmd_up(args: argparse.Namespace) -> None:
                 "--ws-max-size",
                 str(server_max_frame_bytes(live)),
             ],
-            env=env,
+            env,
         )
-        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
+        worker = ChildProcess("worker", [sys.executable, "-m", "app.cli", "worker"], env)
         children = [api, worker]
+        # Every process `lyceum up` runs is restarted with backoff if it dies (app/server/supervisor.py).
+        supervisor = Supervisor([*stack.servers(), *children])
         try:
-            if not _wait_healthy(url, api):
-                print("lyceum: the API did not become healthy; see the log above", file=sys.stderr)
+            for child in children:
+                child.start()
+            if not _wait_healthy(url, api, stop):
+                if not stop["requested"]:
+                    print("lyceum: the API did not become healthy; see the log above", file=sys.stderr)
                 stop["requested"] = True
             else:
                 _print_banner(url, report)
-            while not stop["requested"] and all(c.poll() is None for c in children):
+            while not stop["requested"]:
+                supervisor.check()
                 time.sleep(0.3)
         finally:
             for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
+                child.terminate()
             for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+                child.wait(timeout=15)
             print("lyceum: stopped", flush=True)
 
 

@@ -135,6 +135,10 @@ class Settings:
     grading_retries: int = 3  # attempts of a grading job before it goes to the dead-letter list
     grading_timeout_seconds: int = 120  # one grading job, end to end
     grading_heartbeat_seconds: int = 15  # a job silent this long (its worker died) is retried by the sweep
+    # A submission `queued` this long, or `grading` with no heartbeat for this long, is re-enqueued by the
+    # stalled-submission sweep (its job was lost, or its run abandoned). At least the heartbeat; keep it
+    # above SAQ's 30 s retry backoff so a job waiting to retry is not raced by a second queue's sweep.
+    grading_stale_seconds: int = 60
     review_sample_rate: float = 0.05  # share of confident AI grades still sent to human review (0-1)
     review_lease_seconds: int = 900  # how long a claim on a review item lasts
     review_sla_hours: float = 48.0  # time to decide an escalated submission
@@ -257,6 +261,11 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
     if settings.review_sample_rate > 1:
         raise ConfigError(f"LYCEUM_REVIEW_SAMPLE_RATE={settings.review_sample_rate} must be between 0 and 1")
+    if settings.grading_stale_seconds < max(1, settings.grading_heartbeat_seconds):
+        raise ConfigError(
+            f"LYCEUM_GRADING_STALE_SECONDS={settings.grading_stale_seconds} must be at least "
+            f"LYCEUM_GRADING_HEARTBEAT_SECONDS ({settings.grading_heartbeat_seconds}): a live job beats that often"
+        )
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LYCEUM_LOG_LEVEL={settings.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
     if settings.cors_allow_credentials and (not settings.cors_origins or "*" in settings.cors_origins):

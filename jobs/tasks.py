@@ -12,7 +12,7 @@ from saq.types import Context
 from sqlalchemy import text
 
 from app.domain.grading.graders import TransientGradingError
-from app.domain.grading.services import GradingService, enqueue_grading
+from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
 from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.jobs")
@@ -31,11 +31,18 @@ async def heartbeat(ctx: Context) -> None:
     await runtime.redis.set(f"{runtime.settings.redis_key_prefix}worker:heartbeat", str(time.time()), ex=300)
 
 
-async def _keep_alive(job: Any, every: float) -> None:
-    """Touch the job while it runs: a worker that dies stops touching it, and the sweep retries it."""
+async def _keep_alive(job: Any, service: GradingService, submission_id: UUID, every: float) -> None:
+    """Touch the job (in Redis, for SAQ's sweep) and the submission (in PostgreSQL, for ours) while it
+    runs: a worker that dies stops touching both, and one of the sweeps gives the work to another run.
+    A failed beat (Redis or PostgreSQL briefly away) is logged and the next one tried; it must not end
+    the heart-beating of a job that is still working."""
     while True:
         await asyncio.sleep(every)
-        await job.update()
+        for beat in (job.update, lambda: service.heartbeat(submission_id)):
+            try:
+                await beat()
+            except Exception as exc:
+                log.warning("grading_heartbeat_failed", submission_id=str(submission_id), error=repr(exc))
 
 
 async def grade_submission(ctx: Context, *, submission_id: str, org_id: str) -> str:
@@ -44,7 +51,8 @@ async def grade_submission(ctx: Context, *, submission_id: str, org_id: str) -> 
     runtime: Runtime = ctx["runtime"]  # type: ignore[typeddict-item]
     job = ctx["job"]
     service = GradingService(runtime, UUID(org_id))
-    beat = asyncio.create_task(_keep_alive(job, max(0.5, runtime.settings.grading_heartbeat_seconds / 3)))
+    every = max(0.5, runtime.settings.grading_heartbeat_seconds / 3)
+    beat = asyncio.create_task(_keep_alive(job, service, UUID(submission_id), every))
     try:
         return await service.grade(UUID(submission_id))
     except Exception as exc:
@@ -59,11 +67,28 @@ async def grade_submission(ctx: Context, *, submission_id: str, org_id: str) -> 
 
 
 async def requeue_stalled_submissions(ctx: Context) -> int:
-    """Submissions still "queued" a minute after they were made (Redis was down at enqueue, a job was
-    lost) are enqueued again; the job key keeps a live job from being doubled."""
+    """Give work that nothing is doing back to the queue; returns how many jobs were queued.
+
+    - ``queued`` for longer than the threshold: Redis was down at enqueue, or lost the job.
+    - ``grading`` with a heartbeat older than the threshold: the run was abandoned (its worker or
+      ``lyceum up`` stopped or was killed) and its job is gone (Redis lost it, or SAQ gave up on it).
+      Each such recovery is counted; past LYCEUM_GRADING_RETRIES the submission fails to the
+      dead-letter list instead.
+
+    The job key keeps a live job from being doubled (the enqueue is refused), and grading itself
+    re-checks the status under a row lock, so a submission is graded once however the runs race.
+    The threshold is LYCEUM_GRADING_STALE_SECONDS; the sweep runs every heartbeat."""
     runtime: Runtime = ctx["runtime"]  # type: ignore[typeddict-item]
+    threshold = stale_after_seconds(runtime.settings)
     async with runtime.db.transaction(None) as session:
-        stalled = (await session.execute(text("select * from lyceum_stalled_submissions(60)"))).all()
-    for submission_id, org_id in stalled:
-        await enqueue_grading(runtime, submission_id, org_id)
-    return len(stalled)
+        stalled = (await session.execute(text("select * from lyceum_stalled_submissions(:s)"), {"s": threshold})).all()
+    queued = 0
+    for submission_id, org_id, status in stalled:
+        service = GradingService(runtime, org_id)
+        if status == "grading" and not await service.may_recover(submission_id):
+            continue
+        if await enqueue_grading(runtime, submission_id, org_id):
+            queued += 1
+            if status == "grading":
+                await service.record_recovery(submission_id)
+    return queued

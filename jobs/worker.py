@@ -32,23 +32,37 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
         if runtime is not None:
             await runtime.close()
 
-    # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly.
-    timers: PartialTimersDict = {"sweep": max(1, settings.grading_heartbeat_seconds)}  # type: ignore[typeddict-item]
+    # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly: SAQ's own
+    # sweep (jobs in Redis whose heartbeat stopped) and ours (submissions in PostgreSQL that no job is
+    # grading, e.g. after Redis lost its data).
+    every = max(1, settings.grading_heartbeat_seconds)
+    timers: PartialTimersDict = {"sweep": every}  # type: ignore[typeddict-item]
     worker = Worker(
         create_queue(settings),
         functions=[tasks.ping, tasks.heartbeat, tasks.grade_submission, tasks.requeue_stalled_submissions],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
-            CronJob(tasks.requeue_stalled_submissions, cron="* * * * *"),
+            CronJob(tasks.requeue_stalled_submissions, cron=every_seconds_cron(every)),
         ],
         timers=timers,
         startup=startup,
         shutdown=shutdown,
         concurrency=10,
+        # A blocking fetch that returns empty-handed before the Redis client's 5 s read timeout. SAQ's
+        # default (block forever) hit that timeout every 5 s on an idle queue: an error per fetch loop,
+        # and a fetch the server could complete after the client had already given up on it.
+        dequeue_timeout=2,
     )
     if not handle_signals:
         worker.SIGNALS = []  # in tests the worker runs off the main thread
     return worker
+
+
+def every_seconds_cron(seconds: int) -> str:
+    """A cron expression firing every ``seconds`` (croniter's sixth field is seconds); each minute past 59."""
+    if seconds >= 60:
+        return f"*/{min(59, seconds // 60)} * * * *"
+    return f"* * * * * */{seconds}"
 
 
 def run_worker(settings: Settings | None = None) -> None:

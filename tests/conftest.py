@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -211,3 +213,24 @@ def live_url(settings: Settings, seeded: Any) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# Burns one core until its parent (this pytest process) is gone, so a crashed run leaves nothing spinning.
+_CPU_HOG = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    sum(range(100_000))\n"
+
+
+@pytest.fixture(scope="module")
+def cpu_hog() -> Iterator[int]:
+    """Every core busy for the whole module: one CPU-bound process per core, at normal priority.
+
+    Recovery after a killed worker or a restarted ``lyceum up`` used to fail on a loaded machine and pass
+    on an idle one. Modules that prove recovery use this (``pytest.mark.usefixtures("cpu_hog")``), so
+    every run, CI included, exercises the loaded case rather than the lucky one."""
+    hogs = [subprocess.Popen([sys.executable, "-c", _CPU_HOG]) for _ in range(os.cpu_count() or 2)]
+    try:
+        yield len(hogs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait()

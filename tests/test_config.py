@@ -21,6 +21,7 @@ from app.config import ConfigError, RateLimit, load_settings
         ({"LYCEUM_LOG_JSON": "maybe"}, "LYCEUM_LOG_JSON"),
         ({"LYCEUM_SECRET_KEY": "short"}, "LYCEUM_SECRET_KEY"),
         ({"LYCEUM_LOG_LEVEL": "LOUD"}, "LYCEUM_LOG_LEVEL"),
+        ({"LYCEUM_GRADING_STALE_SECONDS": "5", "LYCEUM_GRADING_HEARTBEAT_SECONDS": "15"}, "LYCEUM_GRADING_STALE"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str, tmp_path: Path) -> None:

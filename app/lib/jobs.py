@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
-from saq import Queue
+import asyncio
+from typing import Any
+
+import structlog
+from redis.exceptions import RedisError
+from saq import Job, Queue
+from saq.queue.redis import RedisQueue
 
 from app.config import Settings
 
 QUEUE_NAME = "lyceum"
+log = structlog.get_logger("lyceum.jobs")
+
+
+class LyceumQueue(RedisQueue):
+    """SAQ's Redis queue with one change: a dequeue that cannot reach Redis waits before the worker asks
+    again. SAQ's worker loop asks again at once, so while Redis was down (restarting under `lyceum up`,
+    say) its ten fetch loops spun at full CPU and logged a traceback each time."""
+
+    _DEQUEUE_BACKOFF_MAX = 5.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dequeue_backoff = 0.0
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - SAQ signature
+        try:
+            job: Job | None = await super().dequeue(timeout, poll_interval)
+        except (RedisError, OSError) as exc:
+            first = self._dequeue_backoff == 0.0
+            self._dequeue_backoff = min(self._DEQUEUE_BACKOFF_MAX, max(0.1, self._dequeue_backoff * 2))
+            if first:  # once per outage, not once per fetch loop and attempt
+                log.warning("queue_unreachable", queue=self.name, error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(self._dequeue_backoff)
+            return None
+        if self._dequeue_backoff:
+            log.info("queue_reachable", queue=self.name)
+            self._dequeue_backoff = 0.0
+        return job
 
 
 def create_queue(settings: Settings) -> Queue:
-    return Queue.from_url(settings.redis_url, name=f"{settings.redis_key_prefix}{QUEUE_NAME}")
+    queue: Queue = LyceumQueue.from_url(settings.redis_url, name=f"{settings.redis_key_prefix}{QUEUE_NAME}")
+    return queue
 
 
 def grading_job_key(submission_id: object) -> str:

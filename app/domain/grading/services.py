@@ -12,9 +12,10 @@ from uuid import UUID
 import msgspec
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.content.schema import Rubric, learner_view
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
@@ -268,12 +269,21 @@ def new_review_item(runtime: Runtime, submission: Submission, assessment: Assess
     )
 
 
-async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -> None:
-    """Queue the grading job. If Redis is briefly down the submission stays queued and the worker's
-    sweep re-enqueues it (jobs.tasks.requeue_stalled_submissions): nothing is lost."""
+def stale_after_seconds(settings: Settings) -> int:
+    """How long a submission may sit ``queued``, or ``grading`` without a heartbeat, before the sweep
+    enqueues it again (LYCEUM_GRADING_STALE_SECONDS, 60 s by default). A live job stamps its heartbeat
+    three times per LYCEUM_GRADING_HEARTBEAT_SECONDS, so a slow or loaded worker is far from this; and a
+    re-enqueue of a submission whose job still exists is refused by the job key anyway."""
+    return settings.grading_stale_seconds
+
+
+async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -> bool:
+    """Queue the grading job; False if no new job was queued (a live job has this submission's key, or
+    Redis is down). If Redis is briefly down the submission stays queued and the worker's sweep
+    re-enqueues it (jobs.tasks.requeue_stalled_submissions): nothing is lost."""
     s = runtime.settings
     try:
-        await runtime.queue.enqueue(
+        job = await runtime.queue.enqueue(
             "grade_submission",
             key=grading_job_key(submission_id),
             submission_id=str(submission_id),
@@ -286,6 +296,8 @@ async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -
         )
     except (RedisError, OSError) as exc:
         log.warning("grading_enqueue_failed", submission_id=str(submission_id), error=str(exc))
+        return False
+    return job is not None
 
 
 class GradingService:
@@ -315,6 +327,7 @@ class GradingService:
                 outcome = await self._apply(session, submission, assessment, result, None)
             else:
                 submission.status = "grading"
+                submission.heartbeat_at = func.now()  # the database's clock, the one the sweep compares with
                 outcome = None
                 answer, kind, spec = dict(submission.answer), assessment.kind, dict(assessment.spec)
         if outcome is not None:
@@ -447,20 +460,77 @@ class GradingService:
         """Grading failed for good: mark the submission failed (in words) and keep the job for admins."""
         async with self._tx() as session:
             submission = await session.get(Submission, submission_id, with_for_update=True)
-            if submission is not None and submission.status in ("queued", "grading"):
-                submission.status = "failed"
-                submission.detail = "Grading could not be completed. Your answer is saved; staff have been told."
-            session.add(
-                DeadLetter(
-                    org_id=self.org_id,
-                    job_key=job_key,
-                    function="grade_submission",
-                    submission_id=submission_id if submission is not None else None,
-                    attempts=attempts,
-                    reason=reason[:4000],
-                    payload={"submission_id": str(submission_id)},
-                )
+            self._fail(session, submission, submission_id, job_key, attempts, reason)
+
+    def _fail(
+        self,
+        session: AsyncSession,
+        submission: Submission | None,
+        submission_id: UUID,
+        job_key: str,
+        attempts: int,
+        reason: str,
+    ) -> None:
+        if submission is not None and submission.status in ("queued", "grading"):
+            submission.status = "failed"
+            submission.detail = "Grading could not be completed. Your answer is saved; staff have been told."
+        session.add(
+            DeadLetter(
+                org_id=self.org_id,
+                job_key=job_key,
+                function="grade_submission",
+                submission_id=submission_id if submission is not None else None,
+                attempts=attempts,
+                reason=reason[:4000],
+                payload={"submission_id": str(submission_id)},
             )
+        )
+
+    async def heartbeat(self, submission_id: UUID) -> None:
+        """The running job's sign of life, next to the one SAQ keeps in Redis: Redis may lose its copy
+        (or all its data); this one lives as long as the submission."""
+        async with self._tx() as session:
+            await session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.status == "grading")
+                .values(heartbeat_at=func.now())
+            )
+
+    async def may_recover(self, submission_id: UUID) -> bool:
+        """For the sweep: may this ``grading`` submission, silent past the threshold, be graded again?
+        A submission that has already been recovered LYCEUM_GRADING_RETRIES times keeps losing its
+        worker (or its job keeps timing out): it fails with a dead letter instead of looping forever."""
+        s = self.runtime.settings
+        async with self._tx() as session:
+            submission = await session.get(Submission, submission_id, with_for_update=True)
+            if submission is None or submission.status != "grading":
+                return False  # finished meanwhile
+            silent = await session.scalar(
+                select(
+                    func.coalesce(Submission.heartbeat_at, Submission.updated_at)
+                    < func.now() - timedelta(seconds=stale_after_seconds(s))
+                ).where(Submission.id == submission_id)
+            )
+            if not silent:
+                return False  # its run beat again since the sweep looked
+            if submission.recoveries >= s.grading_retries:
+                log.error("grading_abandoned", submission_id=str(submission_id), recoveries=submission.recoveries)
+                reason = f"abandoned: grading stopped without finishing {submission.recoveries + 1} times"
+                self._fail(session, submission, submission_id, grading_job_key(submission_id), 0, reason)
+                return False
+        return True
+
+    async def record_recovery(self, submission_id: UUID) -> None:
+        """The sweep queued a new job for an abandoned run: count it, and stamp the heartbeat so the
+        next sweep leaves the submission alone while the new job waits for a worker."""
+        async with self._tx() as session:
+            recoveries = await session.scalar(
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.status == "grading")
+                .values(recoveries=Submission.recoveries + 1, heartbeat_at=func.now())
+                .returning(Submission.recoveries)
+            )
+        log.warning("grading_recovered", submission_id=str(submission_id), recoveries=recoveries)
 
 
 async def record_grade_progress(
