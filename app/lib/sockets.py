@@ -72,9 +72,7 @@ async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Pr
             return None
         token = frame["token"]
     try:
-        principal = runtime.tokens.principal(token)
-        if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
-            return None
+        principal = await runtime.denylist.check(runtime.tokens.principal(token))
     except LyceumError:
         return None
     return principal
