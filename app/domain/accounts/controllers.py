@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.domain.accounts.schemas import Me, Role, UserCreate, UserOut, UserUpdate
 from app.domain.accounts.services import AccountService
-from app.domain.auth.controllers import deliver
+from app.domain.auth.cookies import deliver
 from app.domain.auth.schemas import PasswordChange, PasswordReset, TokenPair
 from app.domain.auth.services import AuthService
 from app.lib.auth import is_admin, is_member, is_staff

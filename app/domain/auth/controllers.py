@@ -7,29 +7,14 @@ from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from app.domain.auth.cookies import (
-    CSRF_HEADER,
-    REFRESH_COOKIE,
-    cleared_cookies,
-    csrf_matches,
-    session_cookies,
-)
-from app.domain.auth.schemas import LoginRequest, RefreshMode, RefreshRequest, TokenPair
+from app.domain.auth.cookies import CSRF_HEADER, REFRESH_COOKIE, cleared_cookies, csrf_matches, deliver
+from app.domain.auth.schemas import LoginRequest, RefreshRequest, TokenPair
 from app.domain.auth.services import AuthService
 from app.lib.auth import PUBLIC
 from app.lib.errors import Forbidden, NotAuthenticated
 from app.lib.problems import problem_response
 from app.lib.security.principal import Principal
 from app.runtime import Runtime
-
-
-def deliver(runtime: Runtime, pair: TokenPair, mode: RefreshMode) -> Response[TokenPair]:
-    """The pair as issued (body flow), or with its refresh token moved into the session cookie."""
-    if mode == "body":
-        return Response(pair)
-    family = str(runtime.tokens.decode(pair.refresh_token or "", "refresh")["fam"])
-    body, cookies = session_cookies(runtime.settings, pair, family)
-    return Response(body, cookies=cookies)
 
 
 def refused(request: Request[Any, Any, Any], exc: NotAuthenticated, cookies: list[Cookie]) -> Response[Any]:

@@ -18,11 +18,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
+from litestar import Response
 from litestar.datastructures import Cookie
 
 from app.config import Settings
-from app.domain.auth.schemas import TokenPair
+from app.domain.auth.schemas import RefreshMode, TokenPair
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 REFRESH_COOKIE = "lyceum_refresh"
 CSRF_COOKIE = "lyceum_csrf"
@@ -70,3 +75,13 @@ def session_cookies(settings: Settings, pair: TokenPair, family_id: str) -> tupl
 def cleared_cookies(settings: Settings) -> list[Cookie]:
     """Expire both cookies (same name, path and attributes, so browsers replace them)."""
     return _pair(settings, "", "", 0)
+
+
+def deliver(runtime: Runtime, pair: TokenPair, mode: RefreshMode) -> Response[TokenPair]:
+    """The response for a freshly issued pair: as issued (body flow), or with its refresh token moved into
+    the session cookie (cookie flow)."""
+    if mode == "body":
+        return Response(pair)
+    family = str(runtime.tokens.decode(pair.refresh_token or "", "refresh")["fam"])
+    body, cookies = session_cookies(runtime.settings, pair, family)
+    return Response(body, cookies=cookies)
