@@ -3,6 +3,8 @@ bounded wait: a Redis flushed (restarted empty), unreachable, or hung (accepts, 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 import uuid
@@ -228,3 +230,33 @@ async def test_an_open_breaker_fails_without_touching_the_network(hung_redis: Hu
             await client.get("k")
     assert hung_redis.connections == connections
     await client.aclose()
+
+
+async def test_sockets_refuse_revoked_tokens_after_the_cache_is_lost(live_url: str, settings: Settings) -> None:
+    """WebSockets authenticate through the same check: a logged-out token opens no tutor socket, even once
+    Redis has forgotten every cached revocation state."""
+    import httpx
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async with httpx.AsyncClient(base_url=live_url) as http:
+        tokens = (
+            await http.post(
+                "/v1/auth/login", json={"email": "learner@demo.test", "password": DEMO_PASSWORD, "org": "demo"}
+            )
+        ).json()
+        course = (await http.get("/v1/courses", headers=bearer(tokens))).json()["items"][0]
+        session = await http.post("/v1/tutor/sessions", headers=bearer(tokens), json={"course_id": course["id"]})
+        assert session.status_code == 201, session.text
+        assert (await http.post("/v1/auth/logout", headers=bearer(tokens))).status_code == 204
+    client = create_redis(settings.redis_url)
+    async for key in client.scan_iter(match=f"{settings.redis_key_prefix}auth:*", count=1000):
+        await client.delete(key)
+    await client.aclose()
+    url = live_url.replace("http://", "ws://") + session.json()["websocket_url"]
+    async with connect(url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 15)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
