@@ -39,6 +39,7 @@ class Secret:
         return bool(self.value)
 
 
+_HOOK = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _RATE = re.compile(r"^(?P<burst>\d{1,9})/(?P<amount>\d{1,9}(?:\.\d{1,6})?)(?P<unit>[smh]?)$")
 
 
@@ -80,6 +81,15 @@ class Settings:
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    # How long a user's revocation state is cached in Redis; a change Redis missed (made in the database
+    # directly, or while Redis was unreachable) takes effect within this window (docs/security.md).
+    auth_cache_seconds: int = 60
+    # The web app's refresh-token cookie is `Secure`; turn off only to serve plain http on an address other
+    # than localhost / 127.0.0.1 in development (browsers treat those two as secure already).
+    refresh_cookie_secure: bool = True
+    # Security notices (password changed or reset): "module:function" called with each notice, e.g. to
+    # send an email; empty: a log line only (app/lib/notify.py).
+    security_notify_hook: str = ""
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
     anthropic_base_url: str = ""
     log_level: str = "INFO"
@@ -272,6 +282,14 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError(
             "LYCEUM_CORS_ALLOW_CREDENTIALS=true needs LYCEUM_CORS_ORIGINS to list origins explicitly (not '*')"
         )
+    if settings.security_notify_hook and not _HOOK.match(settings.security_notify_hook):
+        raise ConfigError(
+            f"LYCEUM_SECURITY_NOTIFY_HOOK={settings.security_notify_hook!r} must look like 'package.module:function'"
+        )
+    if settings.auth_cache_seconds < 1:
+        raise ConfigError("LYCEUM_AUTH_CACHE_SECONDS must be at least 1")
+    if settings.is_production and not settings.refresh_cookie_secure:
+        raise ConfigError("LYCEUM_REFRESH_COOKIE_SECURE cannot be turned off in production")
     settings = _with_secret_key(settings)
     if settings.is_production and settings.sandbox_allow_unsafe:
         raise ConfigError("LYCEUM_SANDBOX_ALLOW_UNSAFE runs learner code without isolation: refused in production")

@@ -11,6 +11,7 @@ from saq import Queue
 
 from app.config import Settings
 from app.db.engine import Database
+from app.domain.auth.revocation import AuthStateReader
 from app.domain.grading.components import GradingComponents
 from app.domain.tutor.components import TutorComponents  # the composition root wires domains together
 from app.lib.events import EventBus
@@ -39,15 +40,22 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         redis = create_redis(settings.redis_url)
         limiter_redis = create_redis(settings.redis_url, role="limiter")
+        db = Database.from_settings(settings)
         return cls(
             settings=settings,
-            db=Database.from_settings(settings),
+            db=db,
             redis=redis,
             limiter_redis=limiter_redis,
             tokens=TokenCodec(
                 settings.secret_key.value, settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds
             ),
-            denylist=TokenDenylist(redis, settings.redis_key_prefix, settings.refresh_token_ttl_seconds),
+            # Revocation state: PostgreSQL decides, Redis caches; on the request path, so the fail-fast client.
+            denylist=TokenDenylist(
+                limiter_redis,
+                settings.redis_key_prefix,
+                AuthStateReader(db, settings.access_token_ttl_seconds),
+                settings.auth_cache_seconds,
+            ),
             limiter=TokenBucketLimiter(limiter_redis, settings.redis_key_prefix),
             tutor=TutorComponents.build(settings, limiter_redis),
             # Publishing goes through the fail-fast client: a hung Redis must not stall the publisher.

@@ -22,6 +22,12 @@ from app.config import ConfigError, RateLimit, load_settings
         ({"LYCEUM_SECRET_KEY": "short"}, "LYCEUM_SECRET_KEY"),
         ({"LYCEUM_LOG_LEVEL": "LOUD"}, "LYCEUM_LOG_LEVEL"),
         ({"LYCEUM_GRADING_STALE_SECONDS": "5", "LYCEUM_GRADING_HEARTBEAT_SECONDS": "15"}, "LYCEUM_GRADING_STALE"),
+        ({"LYCEUM_SECURITY_NOTIFY_HOOK": "send_mail"}, "LYCEUM_SECURITY_NOTIFY_HOOK"),
+        ({"LYCEUM_AUTH_CACHE_SECONDS": "0"}, "LYCEUM_AUTH_CACHE_SECONDS"),
+        (
+            {"LYCEUM_ENVIRONMENT": "production", "LYCEUM_REFRESH_COOKIE_SECURE": "false"},
+            "LYCEUM_REFRESH_COOKIE_SECURE",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str, tmp_path: Path) -> None:

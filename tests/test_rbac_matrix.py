@@ -35,8 +35,10 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/auth/refresh"): PUBLIC,
     ("POST", "/v1/auth/logout"): MEMBERS,
     ("GET", "/v1/me"): MEMBERS,
+    ("POST", "/v1/me/password"): MEMBERS,  # needs the current password (tests/test_account_security.py)
     ("GET", "/v1/users"): STAFF,
     ("POST", "/v1/users"): ADMINS,
+    ("POST", "/v1/users/{user_id:uuid}/password"): ADMINS,  # members of the admin's org only
     ("GET", "/v1/users/me"): MEMBERS,
     ("GET", "/v1/users/{user_id:uuid}"): MEMBERS,  # own profile; others' for staff (test_auth.py)
     ("PATCH", "/v1/users/{user_id:uuid}"): MEMBERS,  # own profile; others' for admins (test_auth.py)
@@ -153,6 +155,10 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         body = {"refresh_token": (await login(client, "learner@demo.test", "demo"))["refresh_token"]}
     elif (method, template) == ("POST", "/v1/users"):
         body = {"email": f"new-{uuid.uuid4().hex[:8]}@demo.test", "name": "New Person", "roles": ["learner"]}
+    elif template == "/v1/me/password":
+        body = {"current_password": "not-the-password", "new_password": "a-new-password-123"}  # 422, no change
+    elif template == "/v1/users/{user_id:uuid}/password":
+        body = {"new_password": "short"}  # 422 once past the guard: nobody's password changes here
     elif method == "PATCH":
         body = {"name": f"{role.title()} Person"}
     elif template == "/v1/tutor/sessions":

@@ -8,7 +8,7 @@ looked at ``queued``. The grading job now stamps ``heartbeat_at`` while it runs;
 looping.
 
 Revision ID: 0005
-Revises: 0003 (0004 is being written at the same time; the lead re-chains this onto it when merging)
+Revises: 0004
 Create Date: 2026-11-30 02:10:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

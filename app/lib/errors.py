@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 PROBLEM_BASE = "https://lyceum.dev/problems/"
+RETRY_AFTER_SECONDS = 5  # default Retry-After of every 503
 
 
 class LyceumError(Exception):
@@ -79,3 +80,8 @@ class RateLimited(LyceumError):
 
 class ServiceUnavailable(LyceumError):
     status, slug, title = 503, "unavailable", "A service Lyceum depends on is unavailable"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        # Every 503 says when to come back, so clients back off instead of hammering (RFC 9110 10.2.3).
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(kwargs.pop("headers", None) or {})}
+        super().__init__(detail, headers=headers, **kwargs)

@@ -69,6 +69,7 @@ class IdempotencyMiddleware:
                 errors=[{"header": "Idempotency-Key", "detail": "must be 1-255 characters"}],
             )
         runtime: Runtime = scope["app"].state.runtime
+        redis = runtime.limiter_redis  # on the request path: the fail-fast client (app/lib/redis.py)
         body, messages = await _read_body(receive)
         principal = scope.get("state", {}).get("principal")
         caller = f"{principal.org_id}:{principal.user_id}" if principal else "anonymous"
@@ -77,8 +78,8 @@ class IdempotencyMiddleware:
         fingerprint = hashlib.sha256(body).hexdigest()
 
         pending = msgspec.msgpack.encode(StoredResponse(fingerprint=fingerprint))
-        if not await runtime.redis.set(redis_key, pending, nx=True, ex=_PENDING_TTL):
-            stored = await runtime.redis.get(redis_key)
+        if not await redis.set(redis_key, pending, nx=True, ex=_PENDING_TTL):
+            stored = await redis.get(redis_key)
             if stored is None:  # expired between our two calls; treat as in flight
                 raise Conflict("A request with this Idempotency-Key is still being processed")
             await self._replay(
@@ -106,14 +107,14 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, capture_send)
         except BaseException:
-            await runtime.redis.delete(redis_key)
+            await redis.delete(redis_key)
             raise
         if captured["status"] >= 500 or captured["status"] == 0:
-            await runtime.redis.delete(redis_key)
+            await redis.delete(redis_key)
             return
         keep = [(k, v) for k, v in captured["headers"] if k.lower() in ("content-type", "location")]
         record = StoredResponse(fingerprint, captured["status"], keep, b"".join(captured["body"]))
-        await runtime.redis.set(redis_key, msgspec.msgpack.encode(record), ex=runtime.settings.idempotency_ttl_seconds)
+        await redis.set(redis_key, msgspec.msgpack.encode(record), ex=runtime.settings.idempotency_ttl_seconds)
 
     @staticmethod
     async def _replay(stored: StoredResponse, fingerprint: str, send: Send) -> None:

@@ -34,8 +34,14 @@ RATE_LIMIT_ERRORS = Counter(
 )
 DENYLIST_ERRORS = Counter(
     "lyceum_token_denylist_errors_total",
-    "Token denylist unreachable; the fail mode applied",
+    "Revocation cache (Redis) unusable; mode=database: the token was checked against PostgreSQL instead, "
+    "mode=stale: a revocation could not clear the cache (it expires within LYCEUM_AUTH_CACHE_SECONDS)",
     ["mode"],
+    registry=REGISTRY,
+)
+REDIS_CIRCUIT_OPENED = Counter(
+    "lyceum_redis_circuit_opened_total",
+    "Times the fail-fast Redis client stopped calling Redis after consecutive failures",
     registry=REGISTRY,
 )
 DB_POOL_CHECKED_OUT = Gauge("lyceum_db_pool_checked_out", "Database connections in use", registry=REGISTRY)

@@ -143,9 +143,7 @@ async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Pr
             raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         token = frame["token"]
     try:
-        principal = runtime.tokens.principal(token)
-        if await runtime.denylist.is_revoked(principal.token_id, principal.family_id):
-            raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated")
+        principal = await runtime.denylist.check(runtime.tokens.principal(token))
     except LyceumError as exc:
         raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated") from exc
     return principal

@@ -3,7 +3,8 @@
 Policies (limits from configuration):
 - ``api``: per user, per org and global token buckets on authenticated hot paths (route opt ``rate_limit``).
 - ``login``: per account (org + email), per org and global, checked by the login service before any
-  password work.
+  password work; a password change (which verifies the current password) spends a per-user bucket of
+  the same size and the global login bucket (``password_buckets``).
 
 When Redis cannot be reached: safe methods (GET/HEAD) fail *open* (served, counted in
 ``lyceum_rate_limit_backend_errors_total``); login and other writes fail *closed* (503).
@@ -48,6 +49,16 @@ def login_buckets(runtime: Runtime, org_slug: str, email: str) -> list[Bucket]:
     return [
         bucket("account", f"rl:login:account:{account}", s.rate_limit_login_user),
         bucket("org", f"rl:login:org:{hashlib.sha256(org_slug.encode()).hexdigest()[:16]}", s.rate_limit_login_org),
+        bucket("global", "rl:login:global", s.rate_limit_login_global),
+    ]
+
+
+def password_buckets(runtime: Runtime, user_id: object) -> list[Bucket]:
+    """Guessing the current password through a password change (with a stolen access token) is throttled
+    like guessing it at login."""
+    s = runtime.settings
+    return [
+        bucket("account", f"rl:password:user:{user_id}", s.rate_limit_login_user),
         bucket("global", "rl:login:global", s.rate_limit_login_global),
     ]
 

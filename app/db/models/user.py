@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models._base import Base
@@ -15,3 +15,6 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: SSO-only account
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised by a password change or reset and by deactivation: tokens carry the version they were issued
+    # under (claim ``ver``), and any older one is refused (app.domain.auth.revocation).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -4,11 +4,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.domain.accounts.schemas import Me, Role, UserCreate, UserOut, UserUpdate
 from app.domain.accounts.services import AccountService
+from app.domain.auth.cookies import deliver
+from app.domain.auth.schemas import PasswordChange, PasswordReset, TokenPair
+from app.domain.auth.services import AuthService
 from app.lib.auth import is_admin, is_member, is_staff
 from app.lib.idempotency import IDEMPOTENT
 from app.lib.pagination import Page, PageRequest
@@ -25,6 +29,19 @@ class MeController(Controller):
     @get("/", summary="The signed-in user in the current org")
     async def me(self, runtime: Runtime, principal: Principal) -> Me:
         return await AccountService(runtime, principal).me()
+
+    @post(
+        "/password",
+        status_code=HTTP_200_OK,
+        summary="Change your password (needs the current one); ends your other sessions, returns new tokens",
+    )
+    async def change_password(
+        self, data: PasswordChange, runtime: Runtime, principal: Principal, request_id: str
+    ) -> Response[TokenPair]:
+        pair = await AuthService(runtime, request_id).change_password(
+            principal, data.current_password, data.new_password
+        )
+        return deliver(runtime, pair, data.refresh_mode)
 
 
 class UserController(Controller):
@@ -60,6 +77,17 @@ class UserController(Controller):
     @get("/{user_id:uuid}", summary="A member's profile (yourself, or anyone for staff)")
     async def get_user(self, user_id: UUID, runtime: Runtime, principal: Principal) -> UserOut:
         return await AccountService(runtime, principal).get(user_id)
+
+    @post(
+        "/{user_id:uuid}/password",
+        guards=[is_admin],
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Reset a member's password (admins); ends all their sessions and notifies them",
+    )
+    async def reset_password(
+        self, user_id: UUID, data: PasswordReset, runtime: Runtime, principal: Principal, request_id: str
+    ) -> None:
+        await AccountService(runtime, principal, request_id).reset_password(user_id, data.new_password)
 
     @patch("/{user_id:uuid}", summary="Edit a profile (your own, or anyone's for admins)")
     async def update_user(

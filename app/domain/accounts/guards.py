@@ -14,6 +14,17 @@ def ensure_can_view_user(principal: Principal, user_id: UUID) -> None:
         raise Forbidden("Learners can only view their own profile")
 
 
+def ensure_can_reset_password(principal: Principal, user_id: UUID, other_orgs: int) -> None:
+    """Admins reset the passwords of people who belong to their org only; their own goes through
+    ``POST /v1/me/password``, which asks for the current one."""
+    if not principal.is_admin:
+        raise Forbidden("Only admins can reset passwords")
+    if principal.user_id == user_id:
+        raise Forbidden("Change your own password with POST /v1/me/password (it asks for the current one)")
+    if other_orgs > 0:
+        raise Forbidden("This person also belongs to another organization and manages their own password")
+
+
 def ensure_can_edit_user(principal: Principal, user_id: UUID, change: UserUpdate, other_orgs: int = 0) -> None:
     """``other_orgs``: how many orgs besides the caller's the target belongs to. A user is one identity
     across orgs, so an admin of one org must not rewrite the profile of someone another org relies on."""
@@ -22,8 +33,6 @@ def ensure_can_edit_user(principal: Principal, user_id: UUID, change: UserUpdate
             raise Forbidden("You cannot activate or deactivate your own account")
         return
     if principal.is_admin:
-        if change.password is not None:
-            raise Forbidden("Admins cannot set other people's passwords; ask them to change it themselves")
         if other_orgs > 0:
             raise Forbidden("This person also belongs to another organization and manages their own profile")
         return

@@ -5,11 +5,12 @@ from uuid import UUID
 
 import msgspec
 
-from app.domain.auth.schemas import Email
+from app.domain.auth.schemas import Email, Password
 
 Role = Literal["admin", "instructor", "learner"]
+# Length before normalisation; the service normalises (NFKC, spaces) and refuses control, bidi and
+# invisible characters and HTML brackets (app/lib/text.py).
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Password = Annotated[str, msgspec.Meta(min_length=10, max_length=1024)]
 
 
 class Me(msgspec.Struct):
@@ -34,11 +35,14 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=3)]
     password: Password | None = None
+    # An address mixing scripts in one part (``admin`` with a Cyrillic a) or written in look-alike letters is
+    # refused unless the admin confirms it here; the audit entry then carries the flag.
+    accept_mixed_script_email: bool = False
 
 
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """Owners may change their name and password; admins may also (de)activate members."""
+    """Owners may change their name; admins may also (de)activate members. Passwords change through
+    ``POST /v1/me/password`` (needs the current one) or an admin's ``POST /v1/users/{id}/password``."""
 
     name: Name | None = None
-    password: Password | None = None
     is_active: bool | None = None

@@ -5,19 +5,50 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select, text, update
+import structlog
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Membership, Organization, RefreshToken, User
-from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_view_user
+from app.db.models import Membership, Organization, User
+from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_reset_password, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
 from app.domain.audit.services import record_audit
+from app.domain.auth.revocation import end_all_logins
 from app.domain.base import PrincipalService
-from app.lib.errors import Conflict, NotFound
+from app.lib.errors import Conflict, NotFound, ValidationFailed
+from app.lib.notify import SecurityNotice, send_security_notice
 from app.lib.pagination import fetch_page
 from app.lib.security.passwords import hash_password
+from app.lib.text import TextRejected, check_email, clean_name
+
+log = structlog.get_logger("lyceum.accounts")
+
+
+def _name(raw: str) -> str:
+    try:
+        return clean_name(raw)
+    except TextRejected as exc:
+        raise ValidationFailed(f"name: {exc}", errors=[{"pointer": "#/name", "detail": str(exc)}]) from exc
+
+
+def _email(raw: str, *, accept_mixed_script: bool) -> tuple[str, list[str]]:
+    """The normalised address and its flags; refused outright when it hides characters, and when it mixes
+    scripts unless the admin accepted that explicitly."""
+    try:
+        checked = check_email(raw)
+    except TextRejected as exc:
+        raise ValidationFailed(f"email: {exc}", errors=[{"pointer": "#/email", "detail": str(exc)}]) from exc
+    if not checked.mixed_script:
+        return checked.email, []
+    if not accept_mixed_script:
+        detail = (
+            f"{checked.mixed_script}: look-alike letters are a common way to impersonate someone. Check the "
+            "address, or send accept_mixed_script_email: true if it really is written this way"
+        )
+        raise ValidationFailed(f"email: {detail}", errors=[{"pointer": "#/email", "detail": detail}])
+    return checked.email, ["mixed_script"]
 
 
 class AccountService(PrincipalService):
@@ -61,7 +92,8 @@ class AccountService(PrincipalService):
     async def update(self, user_id: UUID, change: UserUpdate) -> UserOut:
         if user_id != self.principal.user_id:
             ensure_can_view_user(self.principal, user_id)
-        password_hash = await asyncio.to_thread(hash_password, change.password) if change.password else None
+        name = _name(change.name) if change.name is not None else None
+        ended = False
         async with self._tx() as session:
             user = await session.get(User, user_id, with_for_update=True)
             if user is None:
@@ -69,14 +101,16 @@ class AccountService(PrincipalService):
             orgs = await session.scalar(text("select lyceum_user_org_count(:u)"), {"u": user_id}) or 0
             ensure_can_edit_user(self.principal, user_id, change, other_orgs=max(0, orgs - 1))
             before = {"name": user.name, "is_active": user.is_active}
-            if change.name is not None:
-                user.name = change.name
+            if name is not None:
+                user.name = name
             if change.is_active is not None:
+                ended = user.is_active and not change.is_active
                 user.is_active = change.is_active
-            if password_hash:
-                user.password_hash = password_hash
-            revoked = await self._revoke_logins(session, user_id) if change.is_active is False else []
-            after = {"name": user.name, "is_active": user.is_active, "password_changed": bool(password_hash)}
+            if ended:
+                # Deactivation ends every login at once, and raising the token version keeps them ended
+                # should the account be activated again.
+                await end_all_logins(session, user_id)
+            after = {"name": user.name, "is_active": user.is_active}
             record_audit(
                 session,
                 org_id=self.principal.org_id,
@@ -89,29 +123,50 @@ class AccountService(PrincipalService):
                 request_id=self.request_id,
             )
             out = await self._out(session, user)
-        for family in revoked:  # access tokens already issued stop working too
-            await self.runtime.denylist.revoke_family(str(family))
+        if ended:
+            await self.runtime.denylist.invalidate(user_id)
         return out
 
-    @staticmethod
-    async def _revoke_logins(session: AsyncSession, user_id: UUID) -> list[UUID]:
-        """Deactivation ends every login of the user in this org (refresh tokens and their families)."""
-        families = list(
-            await session.scalars(
-                select(RefreshToken.family_id)
-                .distinct()
-                .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    async def reset_password(self, user_id: UUID, new_password: str) -> None:
+        """An admin sets a member's password (they forgot it): every login of that person ends, and they
+        are told. Only for people who belong to the admin's org alone."""
+        password_hash = await asyncio.to_thread(hash_password, new_password)
+        async with self._tx() as session:
+            user = await session.get(User, user_id, with_for_update=True)  # RLS: members of this org only
+            if user is None:
+                raise NotFound("No such user in this organization")
+            orgs = await session.scalar(text("select lyceum_user_org_count(:u)"), {"u": user_id}) or 0
+            ensure_can_reset_password(self.principal, user_id, other_orgs=max(0, orgs - 1))
+            user.password_hash = password_hash
+            version = await end_all_logins(session, user_id)
+            record_audit(
+                session,
+                org_id=self.principal.org_id,
+                actor_id=self.principal.user_id,
+                action="user.password_reset",
+                entity_type="user",
+                entity_id=user_id,
+                after={"logins_ended": True, "token_version": version},
+                request_id=self.request_id,
             )
-        )
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
-        return families
+            notice = SecurityNotice(
+                kind="password_reset",
+                user_id=user_id,
+                org_id=self.principal.org_id,
+                email=user.email,
+                name=user.name,
+                actor_id=self.principal.user_id,
+                at=datetime.now(UTC),
+                request_id=self.request_id,
+            )
+        await self.runtime.denylist.invalidate(user_id)
+        await send_security_notice(self.runtime.settings.security_notify_hook, notice)
 
     async def create(self, data: UserCreate) -> UserOut:
-        email = data.email.strip().lower()
+        email, flags = _email(data.email, accept_mixed_script=data.accept_mixed_script_email)
+        name = _name(data.name)
+        if flags:
+            log.warning("mixed_script_email_accepted", email_flags=flags, actor_id=str(self.principal.user_id))
         password_hash = await asyncio.to_thread(hash_password, data.password) if data.password else None
         async with self._tx() as session:
             # The identity may already exist (member of another org): RLS hides it, the unique email
@@ -123,7 +178,7 @@ class AccountService(PrincipalService):
                 async with session.begin_nested():
                     await session.execute(
                         insert(User).values(
-                            id=user_id, email=email, name=data.name, password_hash=password_hash, is_active=True
+                            id=user_id, email=email, name=name, password_hash=password_hash, is_active=True
                         )
                     )
             except IntegrityError as exc:
@@ -140,7 +195,7 @@ class AccountService(PrincipalService):
                 action="user.created",
                 entity_type="user",
                 entity_id=user_id,
-                after={"email": email, "roles": sorted(set(data.roles))},
+                after={"email": email, "roles": sorted(set(data.roles)), **({"email_flags": flags} if flags else {})},
                 request_id=self.request_id,
             )
             return await self._out(session, user)

@@ -1,4 +1,7 @@
-"""Login, refresh-token rotation with reuse detection, and logout."""
+"""Login, refresh-token rotation with reuse detection, logout, and changing one's own password.
+
+Every revocation is written to PostgreSQL first and then clears the cached revocation state
+(``runtime.denylist.invalidate``), so it holds even when Redis loses its data (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Membership, RefreshToken, User
 from app.domain.audit.services import record_audit
+from app.domain.auth.revocation import end_all_logins
 from app.domain.auth.schemas import TokenPair
-from app.lib.errors import InvalidCredentials, NotAuthenticated
-from app.lib.security.passwords import verify_password
+from app.lib.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
+from app.lib.notify import SecurityNotice, send_security_notice
+from app.lib.security.passwords import hash_password, verify_password
 from app.lib.security.principal import Principal
-from app.lib.throttle import enforce, login_buckets
+from app.lib.security.tokens import token_version
+from app.lib.text import normalise_email
+from app.lib.throttle import enforce, login_buckets, password_buckets
 from app.runtime import Runtime
 
 
@@ -27,7 +34,7 @@ class AuthService:
         self.request_id = request_id
 
     async def login(self, org_slug: str, email: str, password: str) -> TokenPair:
-        email = email.strip().lower()
+        email = normalise_email(email)
         await enforce(self.runtime, "login", login_buckets(self.runtime, org_slug, email), fail_open=False)
         async with self.db.transaction(None) as session:
             org_id = await session.scalar(text("select lyceum_org_id_for_slug(:slug)"), {"slug": org_slug})
@@ -44,7 +51,9 @@ class AuthService:
         password_ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if org_id is None or user is None or not user.is_active or not roles or not password_ok:
             raise InvalidCredentials("Email, password or organization is not correct")
-        return await self._issue(org_id, user.id, roles, family_id=uuid.uuid4(), action="auth.login")
+        return await self._issue(
+            org_id, user.id, roles, family_id=uuid.uuid4(), version=user.token_version, action="auth.login"
+        )
 
     async def _issue(
         self,
@@ -53,14 +62,17 @@ class AuthService:
         roles: frozenset[str],
         *,
         family_id: UUID,
+        version: int,
         action: str,
         session: AsyncSession | None = None,
     ) -> TokenPair:
         """Sign a new pair and record the refresh token, inside ``session`` when the caller has one open
         (refresh rotation must commit the old token's rotation and the new token together)."""
         tokens = self.runtime.tokens
-        refresh = tokens.issue("refresh", user_id=user_id, org_id=org_id, family_id=family_id)
-        access = tokens.issue("access", user_id=user_id, org_id=org_id, family_id=family_id, roles=roles)
+        refresh = tokens.issue("refresh", user_id=user_id, org_id=org_id, family_id=family_id, version=version)
+        access = tokens.issue(
+            "access", user_id=user_id, org_id=org_id, family_id=family_id, roles=roles, version=version
+        )
         row = RefreshToken(
             id=UUID(refresh.token_id),
             org_id=org_id,
@@ -73,7 +85,12 @@ class AuthService:
                 self._record_issue(own, row, action)
         else:
             self._record_issue(session, row, action)
-        return TokenPair(access_token=access.token, refresh_token=refresh.token, expires_in=tokens.access_ttl)
+        return TokenPair(
+            access_token=access.token,
+            refresh_token=refresh.token,
+            expires_in=tokens.access_ttl,
+            token_type="bearer",  # noqa: S106 - a scheme name, not a secret
+        )
 
     def _record_issue(self, session: AsyncSession, row: RefreshToken, action: str) -> None:
         session.add(row)
@@ -93,6 +110,7 @@ class AuthService:
         try:
             org_id, user_id = UUID(claims["org"]), UUID(claims["sub"])
             token_id, family_id = UUID(claims["jti"]), UUID(claims["fam"])
+            version = token_version(claims)
         except (ValueError, TypeError) as exc:
             raise NotAuthenticated("The refresh token is not valid") from exc
         async with self.db.transaction(org_id, user_id) as session:
@@ -106,15 +124,24 @@ class AuthService:
                 reused = False
                 user = await session.get(User, user_id)
                 roles = frozenset(await session.scalars(select(Membership.role).where(Membership.user_id == user_id)))
+                # Membership is checked at every refresh: still active, still holding a role in this org.
                 if user is None or not user.is_active or not roles:
                     raise NotAuthenticated("This account is no longer active in this organization")
+                if version < user.token_version:  # issued before a password change, reset or deactivation
+                    raise NotAuthenticated("The refresh token has been revoked; sign in again")
                 row.rotated_at = datetime.now(UTC)
                 # Rotation and the new token commit together: a failure leaves the old token usable.
                 pair = await self._issue(
-                    org_id, user_id, roles, family_id=family_id, action="auth.refresh", session=session
+                    org_id,
+                    user_id,
+                    roles,
+                    family_id=family_id,
+                    version=user.token_version,
+                    action="auth.refresh",
+                    session=session,
                 )
         if reused:  # committed above: the revocation must survive the error we now raise
-            await self.runtime.denylist.revoke_family(str(family_id))
+            await self.runtime.denylist.invalidate(user_id)
             raise NotAuthenticated("This refresh token was already used; all sessions of this login are revoked")
         return pair
 
@@ -134,8 +161,8 @@ class AuthService:
         )
 
     async def logout(self, principal: Principal) -> None:
-        await self.runtime.denylist.revoke_token(principal.token_id, principal.expires_at)
-        await self.runtime.denylist.revoke_family(principal.family_id)
+        """End this login (its token family): PostgreSQL first, so the logout holds even if Redis loses
+        everything; then the cached state. Other logins of the same user continue."""
         async with self.db.transaction(principal.org_id, principal.user_id) as session:
             await session.execute(
                 update(RefreshToken)
@@ -151,3 +178,64 @@ class AuthService:
                 entity_id=principal.family_id,
                 request_id=self.request_id,
             )
+        await self.runtime.denylist.invalidate(principal.user_id)
+
+    async def change_password(self, principal: Principal, current_password: str, new_password: str) -> TokenPair:
+        """Change one's own password: the current one is required (a stolen access token alone must not be
+        enough), every other login of the user ends in every org, and this login continues with the new
+        tokens returned. Wrong current passwords are rate limited like logins."""
+        await enforce(self.runtime, "login", password_buckets(self.runtime, principal.user_id), fail_open=False)
+        async with self.db.transaction(principal.org_id, principal.user_id) as session:
+            user = await session.get(User, principal.user_id)
+            current_hash = user.password_hash if user else None
+        if not await asyncio.to_thread(verify_password, current_hash, current_password):
+            raise ValidationFailed(
+                "The current password is not correct",
+                errors=[{"pointer": "#/current_password", "detail": "is not correct"}],
+            )
+        new_hash = await asyncio.to_thread(hash_password, new_password)
+        async with self.db.transaction(principal.org_id, principal.user_id) as session:
+            user = await session.get(User, principal.user_id, with_for_update=True)
+            if user is None or not user.is_active or user.password_hash != current_hash:
+                # Deactivated, or the password changed meanwhile: the check above no longer stands.
+                raise NotAuthenticated("The account changed meanwhile; sign in again")
+            roles = frozenset(
+                await session.scalars(select(Membership.role).where(Membership.user_id == principal.user_id))
+            )
+            if not roles:
+                raise NotAuthenticated("This account is no longer active in this organization")
+            user.password_hash = new_hash
+            family = UUID(principal.family_id)
+            version = await end_all_logins(session, principal.user_id, except_family=family)
+            record_audit(
+                session,
+                org_id=principal.org_id,
+                actor_id=principal.user_id,
+                action="user.password_changed",
+                entity_type="user",
+                entity_id=principal.user_id,
+                after={"other_logins_ended": True, "token_version": version},
+                request_id=self.request_id,
+            )
+            pair = await self._issue(
+                principal.org_id,
+                principal.user_id,
+                roles,
+                family_id=family,
+                version=version,
+                action="auth.refresh",
+                session=session,
+            )
+            notice = SecurityNotice(
+                kind="password_changed",
+                user_id=user.id,
+                org_id=principal.org_id,
+                email=user.email,
+                name=user.name,
+                actor_id=principal.user_id,
+                at=datetime.now(UTC),
+                request_id=self.request_id,
+            )
+        await self.runtime.denylist.invalidate(principal.user_id)
+        await send_security_notice(self.runtime.settings.security_notify_hook, notice)
+        return pair

@@ -95,7 +95,7 @@ class CourseService(PrincipalService):
             ).first()
         if cached is None:
             with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
-                await self.runtime.redis.set(
+                await self.runtime.limiter_redis.set(
                     key, _encoder.encode(outline), ex=self.runtime.settings.course_cache_seconds
                 )
         if enrollment is None:
@@ -103,8 +103,9 @@ class CourseService(PrincipalService):
         return msgspec.structs.replace(outline, enrollment=EnrollmentState(id=enrollment.id, status=enrollment.status))
 
     async def _cache_get(self, key: str) -> bytes | None:
+        # The fail-fast client: a hung Redis costs this read at most its short timeout (app/lib/redis.py).
         try:
-            cached: bytes | None = await self.runtime.redis.get(key)  # type: ignore[assignment]
+            cached: bytes | None = await self.runtime.limiter_redis.get(key)  # type: ignore[assignment]
         except RedisError:
             return None  # Redis down: read through to PostgreSQL
         return cached

@@ -14,6 +14,7 @@ class Principal:
     token_id: str = ""
     family_id: str = ""
     expires_at: int = 0
+    token_version: int = 0  # the user's token version when this token was issued (claim ``ver``)
 
     def has_any(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

@@ -1,7 +1,9 @@
 """JWT access and refresh tokens (HS256 with LYCEUM_SECRET_KEY).
 
-Access tokens are short-lived and checked against a Redis denylist (logout, revoked families).
-Refresh tokens carry a family id; each use rotates them (see app.domain.auth.services).
+Access tokens are short-lived and checked on every request against the user's revocation state
+(app.lib.security.denylist: revoked logins, token version, membership). Refresh tokens carry a family id;
+each use rotates them (see app.domain.auth.services). Both carry ``ver``, the user's token version at
+issue: a password change or reset, or a deactivation, raises it and so ends every older token.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class TokenCodec:
         family_id: UUID,
         roles: frozenset[str] = frozenset(),
         token_id: UUID | None = None,
+        version: int = 0,
     ) -> IssuedToken:
         now = int(time.time())
         jti = str(token_id or uuid.uuid4())
@@ -54,6 +57,7 @@ class TokenCodec:
             "fam": str(family_id),
             "jti": jti,
             "typ": kind,
+            "ver": version,
             "iat": now,
             "exp": exp,
         }
@@ -88,6 +92,15 @@ class TokenCodec:
                 token_id=claims["jti"],
                 family_id=claims["fam"],
                 expires_at=int(claims["exp"]),
+                token_version=token_version(claims),
             )
         except (ValueError, TypeError) as exc:
             raise NotAuthenticated("The token is not valid") from exc
+
+
+def token_version(claims: dict[str, Any]) -> int:
+    """``ver`` of decoded claims; tokens issued before versions existed count as version 0."""
+    version = claims.get("ver", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise NotAuthenticated("The token is not valid")
+    return version

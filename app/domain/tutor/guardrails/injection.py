@@ -25,6 +25,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.lib.text import HOMOGLYPH_CHARS, HOMOGLYPHS, INVISIBLE
+
 STRONG = 1.0
 WEAK = 0.5
 
@@ -33,14 +35,11 @@ MAX_BLOB_CHARS = 8000
 
 # --------------------------------------------------------------------------- normalisation
 
-_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f\u061c"
+# Invisible characters and Latin look-alikes come from the one text-normalisation module.
+_INVISIBLE = INVISIBLE
 _DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
-# Cyrillic and Greek letters that render like Latin ones (NFKC leaves them alone).
-_HOMOGLYPHS = str.maketrans(
-    "аеорсухіјѕԁһӏвкмтАЕОРСУХІЈЅВКМТНαοριτυνκεΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
-    "aeopcyxijsdhlbkmtAEOPCYXIJSBKMTHaopitvvkeABEZHIKMNOPTYX",
-)
-_HOMOGLYPH_CHARS = frozenset("аеорсухіјѕԁһӏвкмтАЕОРСУХІЈЅВКМТНαοριτυνκεΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+_HOMOGLYPHS = HOMOGLYPHS
+_HOMOGLYPH_CHARS = HOMOGLYPH_CHARS
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 _LEET_WORD = re.compile(r"\b(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[0-9@$!])[a-z0-9@$!]{3,}")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
