@@ -118,6 +118,7 @@ async def test_concurrent_runs_stay_separate() -> None:
     results = await asyncio.gather(
         *(run_code_tests(f"def add(a, b):\n    return a + b + {i % 2}\n", TESTS, FAST) for i in range(8))
     )
+    assert {(r.status, r.total) for r in results} == {("ok", 5)}
     assert [r.passed == r.total for r in results] == [i % 2 == 0 for i in range(8)]
 
 
@@ -128,3 +129,16 @@ async def test_without_bubblewrap_code_grading_fails_closed() -> None:
     # Only an explicit development setting runs it anyway, unisolated, and says so on the result.
     unsafe = await run_code_tests(ADD, TESTS, FAST, SandboxPolicy(bwrap="/nonexistent/bwrap", allow_unsafe=True))
     assert (unsafe.status, unsafe.passed, unsafe.isolation) == ("ok", 5, "unsafe")
+
+
+async def test_failures_say_what_was_compared_apart_from_the_message() -> None:
+    """check50-style details (assertion, expected, actual, parameters) for staff; the message stays as raised."""
+    tests = TESTS.replace("assert add(a, b) == total", 'assert add(a, b) == total, "tables"')
+    result = await run_code_tests("def add(a, b):\n    return a - b\n", tests, FAST)
+    adds = next(t for t in result.tests if t.name == "test_adds")
+    assert (adds.assertion, adds.expected, adds.actual) == ("add(2, 3) == 5", "5", "-1")
+    assert adds.message == "AssertionError: "  # no values in what learners see of hidden tests
+    case = next(t for t in result.tests if t.name == "test_table[0]")
+    assert (case.message, case.expected, case.actual) == ("AssertionError: tables", "2", "0")
+    assert case.params == "{'a': 1, 'b': 1, 'total': 2}"
+    assert next(t for t in result.tests if t.name == "test_table[1]").expected == ""  # passed: nothing to explain

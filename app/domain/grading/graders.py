@@ -189,6 +189,19 @@ def grade_code_result(result: Any, rubric_feedback: str = "") -> GradeResult:
     lines += [f"- {t.name}: {t.message}" for t in result.tests if not t.passed][:10]
     if rubric_feedback:
         lines.append(rubric_feedback)
-    details = {"sandbox_status": result.status, "duration_ms": round(float(result.duration_ms), 1)}
+    details: dict[str, Any] = {
+        "sandbox_status": result.status,
+        "duration_ms": round(float(result.duration_ms), 1),
+        # Every test's outcome with what a failure compared: for reviewers (never in the learner's view).
+        "tests": [
+            {
+                "name": t.name,
+                "passed": t.passed,
+                "message": t.message,
+                **{k: v for k in ("assertion", "expected", "actual", "params") if (v := getattr(t, k, ""))},
+            }
+            for t in list(result.tests)[:100]
+        ],
+    }
     score = round(CODE_POINTS * result.passed / total, 2)
     return GradeResult(score, CODE_POINTS, 1.0, "\n".join(lines), "ai", details=details)

@@ -59,10 +59,18 @@ class SandboxLimits:
 
 @dataclass(frozen=True, slots=True)
 class TestOutcome:
+    """One hidden test (or parametrized case). ``message`` may be shown to the learner; the rest of a failure
+    (the assertion's text, what was expected and what came back, the case's parameters) is for staff, or for
+    the learner only when the tests are visible ones: shown to a learner, hidden tests' values give answers away."""
+
     __test__ = False  # not a pytest test class
     name: str
     passed: bool
     message: str
+    assertion: str = ""
+    expected: str = ""
+    actual: str = ""
+    params: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,12 +344,14 @@ def _outcomes(listed: object, names: list[str]) -> tuple[TestOutcome, ...] | Non
         return None
     outcomes: list[TestOutcome] = []
     for entry in listed:
-        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)):
+        if not (isinstance(entry, list) and len(entry) in (3, 4) and isinstance(entry[0], str)):
             return None
-        name, passed, message = entry
-        if not isinstance(passed, bool) or not isinstance(message, str):
+        name, passed, message = entry[:3]
+        detail = entry[3] if len(entry) == 4 else {}
+        if not isinstance(passed, bool) or not isinstance(message, str) or not isinstance(detail, dict):
             return None
-        outcomes.append(TestOutcome(name, passed, message))
+        fields = {key: str(detail.get(key, ""))[:500] for key in ("assertion", "expected", "actual", "params")}
+        outcomes.append(TestOutcome(name, passed, message, **fields))
     labels = [t.name for t in outcomes]
     if len(set(labels)) != len(labels) or {label.partition("[")[0] for label in labels} != set(names):
         return None
