@@ -1,0 +1,245 @@
+"""The learned layer of the input guardrails: a small linear classifier over the learner's message and
+the recent conversation, so that paraphrases, other languages, role-play and attacks spread over several
+messages are caught where the lexical patterns of ``injection.py`` have no phrase to match.
+
+Features (all computed offline from what the installed wheels ship; nothing is downloaded):
+
+* the `wordllama <https://github.com/dleemiller/WordLlama>`_ static embedding (256 dimensions, the weights
+  and tokenizer are inside its wheel) of the message, and of the recent learner turns joined with it;
+* hashed character 3-, 4- and 5-grams of the message and of that window (spelling, other scripts,
+  ``<|im_start|>``-style delimiters), counted, log-scaled and L2-normalised.
+
+The text the features read is the message normalised the way ``injection.normalise`` does it (NFKC,
+invisible characters dropped, look-alike letters mapped, lower case), followed by its de-l33ted and
+de-spaced forms when they differ and by whatever base64 / hex / escaped blobs in it decode to: an attack
+written in an encoding reads like the plain attack. That is one normalisation, reused, not a second one.
+
+The model is multinomial logistic regression over five labels (``LABELS``), trained by
+``train_classifier.py`` from ``content/guardrails/corpus/train.yaml`` and saved next to this module as
+``classifier_model.npz`` with the SHA-256 of the corpus it was trained on. :func:`classify` returns the
+probability that the message is an attack and which kind is most likely; the pipeline compares the
+probability with the policy's thresholds. Answer requests only count when the course has graded work.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.domain.tutor.guardrails.injection import decoded_blobs, deleet, despace, normalise
+
+MODEL_PATH = Path(__file__).with_name("classifier_model.npz")
+LABELS = ("benign", "override", "leak", "answer", "data")
+ATTACK_LABELS = LABELS[1:]
+NGRAMS = (3, 4, 5)
+MESSAGE_BUCKETS = 4096  # hashed n-gram features of the message
+WINDOW_BUCKETS = 2048  # ... of the recent conversation window
+EMBEDDING_DIM = 256
+FEATURES = 2 * EMBEDDING_DIM + MESSAGE_BUCKETS + WINDOW_BUCKETS
+HISTORY_TURNS = 3  # earlier learner turns read with the message (the policy may ask for fewer)
+MAX_FEATURE_CHARS = 2000  # longer texts: the head and the tail (an attack hides at either end)
+# Multiplier of the polynomial rolling hash (odd, so multiplication is a bijection modulo 2**64).
+_HASH_BASE = np.uint64(1_000_003)
+_HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    score: float  # probability that the message (read with the recent turns) is an attack, 0..1
+    label: str  # most likely attack label (``override``, ``leak``, ``answer``, ``data``)
+    probabilities: dict[str, float]
+
+
+def feature_text(text: str) -> str:
+    """What the features read: the normalised message plus its de-obfuscated and decoded forms."""
+    if len(text) > MAX_FEATURE_CHARS:
+        half = MAX_FEATURE_CHARS // 2
+        text = f"{text[:half]}\n{text[-half:]}"
+    norm = normalise(text)
+    parts = [norm.flat]
+    for variant in (deleet(norm.flat), despace(norm.original.lower())):
+        if variant != norm.flat and variant not in parts:
+            parts.append(variant)
+    parts += [normalise(decoded).flat for _, decoded in decoded_blobs(norm.original)[:4]]
+    return " \n ".join(parts)
+
+
+def _ngram_counts(text: str, buckets: int) -> Vector:
+    """Hashed character n-gram counts, log-scaled and L2-normalised (a stable hash, unlike ``hash()``)."""
+    counts = np.zeros(buckets, dtype=np.float32)
+    codes = np.frombuffer(f" {text} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    with np.errstate(over="ignore"):  # the hash is meant to wrap modulo 2**64
+        for n in NGRAMS:
+            if len(codes) < n:
+                continue
+            hashed = np.full(len(codes) - n + 1, np.uint64(n), dtype=np.uint64)
+            for offset in range(n):
+                hashed = hashed * _HASH_BASE + codes[offset : len(codes) - n + 1 + offset]
+            index = ((hashed * _HASH_MIX) >> np.uint64(40)) % np.uint64(buckets)
+            counts += np.bincount(index.astype(np.int64), minlength=buckets).astype(np.float32)
+    np.log1p(counts, out=counts)
+    norm = float(np.linalg.norm(counts))
+    return counts / norm if norm else counts
+
+
+@functools.cache
+def _embedder() -> Any:
+    """The wordllama model from the files inside its wheel; never a download (``disable_download``)."""
+    import wordllama  # imported on first use: the offline tutor path and the CLI never pay for it
+    from wordllama import WordLlama
+
+    # The default lookup misses the tokenizer bundled with the wheel; its own directory has both.
+    return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+
+_EMBED_LOCK = threading.Lock()  # the tokenizer is shared; the API calls this from one loop, tests from threads
+
+
+def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
+    model = _embedder()
+    with _EMBED_LOCK:
+        vectors = model.embed(texts, norm=True)
+    out: npt.NDArray[np.float32] = np.asarray(vectors, dtype=np.float32).reshape(len(texts), EMBEDDING_DIM)
+    return out
+
+
+def window_text(text: str, recent: Sequence[str], turns: int = HISTORY_TURNS) -> str:
+    earlier = [t for t in recent[-turns:] if t.strip()] if turns > 0 else []
+    return " \n ".join([*earlier, text])
+
+
+def features(text: str, recent: Sequence[str] = (), turns: int = HISTORY_TURNS) -> Vector:
+    """The feature vector of one message read with up to ``turns`` earlier learner messages."""
+    row: Vector = features_batch([(text, tuple(recent))], turns)[0]
+    return row
+
+
+def features_batch(cases: Sequence[tuple[str, Sequence[str]]], turns: int = HISTORY_TURNS) -> npt.NDArray[np.float32]:
+    messages = [feature_text(text) for text, _ in cases]
+    windows = [
+        feature_text(window_text(text, recent, turns)) if recent and turns > 0 else message
+        for (text, recent), message in zip(cases, messages, strict=True)
+    ]
+    embedded = _embed([*messages, *windows])
+    out = np.zeros((len(cases), FEATURES), dtype=np.float32)
+    out[:, :EMBEDDING_DIM] = embedded[: len(cases)]
+    out[:, EMBEDDING_DIM : 2 * EMBEDDING_DIM] = embedded[len(cases) :]
+    start = 2 * EMBEDDING_DIM
+    for row, (message, window) in enumerate(zip(messages, windows, strict=True)):
+        out[row, start : start + MESSAGE_BUCKETS] = _ngram_counts(message, MESSAGE_BUCKETS)
+        out[row, start + MESSAGE_BUCKETS :] = _ngram_counts(window, WINDOW_BUCKETS)
+    return out
+
+
+def softmax(logits: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ClassifierModel:
+    weights: npt.NDArray[np.float32]  # FEATURES x len(LABELS)
+    bias: npt.NDArray[np.float32]
+    corpus_sha256: str
+    metadata: dict[str, float]
+
+    def probabilities(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return softmax(vectors @ self.weights + self.bias).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        keys = sorted(self.metadata)
+        np.savez_compressed(
+            path,
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            corpus_sha256=np.array(self.corpus_sha256),
+            labels=np.array(LABELS),
+            metadata_keys=np.array(keys),
+            metadata_values=np.array([self.metadata[k] for k in keys], dtype=np.float64),
+        )
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> ClassifierModel:
+        with np.load(path, allow_pickle=False) as data:
+            if tuple(str(label) for label in data["labels"]) != LABELS or data["weights"].shape != (
+                FEATURES,
+                len(LABELS),
+            ):
+                raise ValueError(f"{path} was trained for other labels or features; retrain it")
+            keys = (str(k) for k in data["metadata_keys"])
+            metadata = dict(zip(keys, map(float, data["metadata_values"]), strict=True))
+            return cls(data["weights"], data["bias"], str(data["corpus_sha256"]), metadata)
+
+
+@functools.cache
+def shipped_model() -> ClassifierModel:
+    return ClassifierModel.load(MODEL_PATH)
+
+
+def score_probabilities(probabilities: Sequence[float], *, graded: bool) -> Classification:
+    """The attack score of one row of probabilities; an answer request counts only on graded material."""
+    probs = {label: float(p) for label, p in zip(LABELS, probabilities, strict=True)}
+    counted = [label for label in ATTACK_LABELS if graded or label != "answer"]
+    score = sum(probs[label] for label in counted)
+    label = max(counted, key=lambda name: probs[name])
+    return Classification(round(min(1.0, score), 4), label, probs)
+
+
+def classify(
+    text: str,
+    recent: Sequence[str] = (),
+    *,
+    graded: bool = False,
+    turns: int = HISTORY_TURNS,
+    model: ClassifierModel | None = None,
+) -> Classification:
+    """Score ``text`` read with the learner's ``recent`` messages (oldest first)."""
+    model = model or shipped_model()
+    row = model.probabilities(features(text, recent, turns)[None, :])[0]
+    return score_probabilities(row.tolist(), graded=graded)
+
+
+def corpus_sha256(paths: Sequence[Path]) -> str:
+    """The hash the committed model records: the training files' bytes, in order, with their names."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def warm_up() -> None:
+    """Load the embedding and the model now (about 0.2 s) rather than during a learner's first turn."""
+    classify("warm up")
+
+
+__all__ = [
+    "ATTACK_LABELS",
+    "FEATURES",
+    "HISTORY_TURNS",
+    "LABELS",
+    "MODEL_PATH",
+    "Classification",
+    "ClassifierModel",
+    "classify",
+    "corpus_sha256",
+    "feature_text",
+    "features",
+    "features_batch",
+    "score_probabilities",
+    "shipped_model",
+    "warm_up",
+    "window_text",
+]
