@@ -55,7 +55,14 @@ Vector = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    score: float  # probability that the message (read with the recent turns) is an attack, 0..1
+    """``score``: probability that the message (read with the recent turns) tries to override the tutor,
+    leak its prompt or hidden material, or get secrets or other learners' data; this is what may block.
+    ``flag_score`` adds the probability of a request for a graded answer, where there is graded work:
+    like the lexical ``answer_extraction`` family, such a request alone is only flagged, because the
+    output filter stops an actual leak and blocking would also refuse ordinary coding requests."""
+
+    score: float
+    flag_score: float
     label: str  # most likely attack label (``override``, ``leak``, ``answer``, ``data``)
     probabilities: dict[str, float]
 
@@ -188,12 +195,13 @@ def shipped_model() -> ClassifierModel:
 
 
 def score_probabilities(probabilities: Sequence[float], *, graded: bool) -> Classification:
-    """The attack score of one row of probabilities; an answer request counts only on graded material."""
+    """The scores of one row of probabilities; an answer request counts only where there is graded work."""
     probs = {label: float(p) for label, p in zip(LABELS, probabilities, strict=True)}
+    score = sum(probs[label] for label in ATTACK_LABELS if label != "answer")
+    flag_score = score + (probs["answer"] if graded else 0.0)
     counted = [label for label in ATTACK_LABELS if graded or label != "answer"]
-    score = sum(probs[label] for label in counted)
     label = max(counted, key=lambda name: probs[name])
-    return Classification(round(min(1.0, score), 4), label, probs)
+    return Classification(round(min(1.0, score), 4), round(min(1.0, flag_score), 4), label, probs)
 
 
 def classify(

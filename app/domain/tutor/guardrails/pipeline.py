@@ -115,14 +115,15 @@ def _classifier(
     result = classify(text, recent, graded=context.has_graded_work, turns=settings.history_turns)
     if result.score >= settings.block_threshold:
         action: Action = "block"
-    elif result.score >= settings.flag_threshold:
-        action = "flag"
+    elif result.flag_score >= settings.flag_threshold:
+        action = "flag"  # includes a request for a graded answer: flagged, the output filter stops leaks
     else:
         return None, "injection"
-    kind: Kind = "answer" if result.label == "answer" else "data" if result.label == "data" else "injection"
+    kind = kind_of(result.label)
     turns = min(len(recent), settings.history_turns)
     detail = f"{result.label} {result.probabilities[result.label]:.2f}; read with {turns} earlier message(s)"
-    return GuardrailOutcome("classifier", action, result.score, detail), kind
+    score = result.score if action == "block" else result.flag_score
+    return GuardrailOutcome("classifier", action, score, detail), kind
 
 
 def _pii(text: str, policy: GuardrailPolicy) -> tuple[str, GuardrailOutcome | None]:
@@ -147,6 +148,22 @@ def _topic(text: str, policy: GuardrailPolicy, context: TutorContext) -> Guardra
     return None
 
 
+def refusal(policy: GuardrailPolicy, kind: Kind) -> tuple[str, str]:
+    """The ``blocked`` event's policy name and learner-facing reason for a refused attack of ``kind``
+    (shared by the lexical check, the classifier and the model-based check)."""
+    messages = policy.messages
+    if kind == "data":
+        return "data_request", messages.data_request  # refused explicitly, not as "an attempt to change"
+    if kind == "answer":
+        return "injection", messages.answer_request  # someone who wants the answer needs guidance
+    return "injection", messages.injection
+
+
+def kind_of(label: str) -> Kind:
+    """The refusal kind of a classifier label or model-check category."""
+    return "answer" if label == "answer" else "data" if label == "data" else "injection"
+
+
 def _refusal(policy: GuardrailPolicy, outcome: GuardrailOutcome, text: str, kind: Kind) -> tuple[str, str]:
     """The verdict's ``policy`` name and the learner-facing reason for a blocking outcome."""
     messages = policy.messages
@@ -154,11 +171,7 @@ def _refusal(policy: GuardrailPolicy, outcome: GuardrailOutcome, text: str, kind
         # Only {length} and {max_chars} may appear: checked when the policy was loaded.
         return "length", messages.length.format_map({"length": len(text), "max_chars": policy.input.max_chars})
     if outcome.name in ("injection", "classifier"):
-        if kind == "data":
-            return "data_request", messages.data_request  # refused explicitly, not as "an attempt to change"
-        if kind == "answer":
-            return "injection", messages.answer_request  # someone who wants the answer needs guidance
-        return "injection", messages.injection
+        return refusal(policy, kind)
     return outcome.name, str(getattr(messages, outcome.name, messages.injection))
 
 
@@ -215,7 +228,10 @@ __all__ = [
     "Action",
     "GuardrailOutcome",
     "InputVerdict",
+    "Kind",
     "check_conversation",
     "check_input",
     "check_message",
+    "kind_of",
+    "refusal",
 ]

@@ -121,6 +121,59 @@ _BENIGN_TURNS = (
 )
 
 
+# Short imperative requests are ordinary learning ("Tell me about this lesson"), but the hand-written
+# benign cases are mostly questions while attacks are mostly imperatives: without these the classifier
+# learned "imperative = attack". Every verb is crossed with every topic, so no phrasing is favoured.
+_IMPERATIVES = (
+    "Tell me about {topic}",
+    "Explain {topic}",
+    "Show me an example of {topic}",
+    "Give me a summary of {topic}",
+    "Summarise {topic} for me",
+    "Describe {topic} in simple words",
+    "Walk me through {topic}",
+    "Help me understand {topic}",
+    "Teach me {topic}",
+    "List the key ideas of {topic}",
+    "Give me a hint about {topic}",
+    "Quiz me on {topic}",
+)
+_TOPICS = (
+    "this lesson",
+    "the lesson",
+    "this module",
+    "the exercise",
+    "this course",
+    "caching",
+    "idempotency",
+    "status codes",
+    "cursor pagination",
+    "rate limiting",
+    "the token bucket",
+    "event sourcing",
+    "projections",
+    "Raft",
+    "quorums",
+    "background jobs",
+    "retries with backoff",
+    "password hashing",
+    "refresh tokens",
+    "SQL injection",
+    "secrets management",
+    "access control",
+    "logs and metrics",
+    "tracing",
+    "indexes",
+    "the previous topic",
+    "what I got wrong",
+    "the main points again",
+)
+
+
+def imperative_benign() -> list[Example]:
+    return [Example(t.format(topic=topic), "benign", source="imperative") for t in _IMPERATIVES for topic in _TOPICS]
+
+
 def _spaced(text: str) -> str:
     return " ".join(text)
 
@@ -226,6 +279,7 @@ def vectorise(examples: Sequence[Example]) -> npt.NDArray[np.float32]:
 
 
 def attack_scores(model: ClassifierModel, examples: Sequence[Example], *, graded: bool = True) -> list[float]:
+    """The blocking score of each example (answer requests excluded: alone they are only flagged)."""
     probs = model.probabilities(vectorise(examples))
     return [score_probabilities(row.tolist(), graded=graded).score for row in probs]
 
@@ -254,13 +308,14 @@ def report(scores: Sequence[float], labels: Sequence[str], threshold: float) -> 
 
 def train(train_files: Sequence[Path] = TRAIN_FILES, dev_file: Path = DEV_FILE) -> ClassifierModel:
     base = [example for path in train_files for example in load_corpus(path)]
-    examples = widen(base)
+    examples = widen(base) + imperative_benign()
     x = vectorise(examples)
     y = Dataset(examples).labels()
     weights, bias = fit(x, y)
     assert weights.shape == (FEATURES, len(LABELS))
     model = ClassifierModel(weights, bias, corpus_sha256(train_files), {})
-    dev = load_corpus(dev_file)
+    # Thresholds and figures for what the score may block: answer requests are flagged, not blocked.
+    dev = [e for e in load_corpus(dev_file) if e.label != "answer"]
     dev_scores = attack_scores(model, dev)
     dev_labels = [e.label for e in dev]
     threshold = choose_threshold(dev_scores, dev_labels)
