@@ -46,6 +46,9 @@ EMBEDDING_DIM = 256
 FEATURES = 2 * EMBEDDING_DIM + MESSAGE_BUCKETS + WINDOW_BUCKETS
 HISTORY_TURNS = 3  # earlier learner turns read with the message (the policy may ask for fewer)
 MAX_FEATURE_CHARS = 2000  # longer texts: the head and the tail (an attack hides at either end)
+# A message of fewer words (after decoding), read without earlier turns, carries too little evidence to
+# block on: "no", "x" or a code word. It can still be flagged; read with earlier turns it is judged normally.
+MIN_BLOCK_WORDS = 3
 # Multiplier of the polynomial rolling hash (odd, so multiplication is a bijection modulo 2**64).
 _HASH_BASE = np.uint64(1_000_003)
 _HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -215,7 +218,12 @@ def classify(
     """Score ``text`` read with the learner's ``recent`` messages (oldest first)."""
     model = model or shipped_model()
     row = model.probabilities(features(text, recent, turns)[None, :])[0]
-    return score_probabilities(row.tolist(), graded=graded)
+    result = score_probabilities(row.tolist(), graded=graded)
+    has_history = turns > 0 and any(t.strip() for t in recent[-turns:])
+    if not has_history and len(feature_text(text).split()) < MIN_BLOCK_WORDS:
+        # Too little evidence to block on; the flag score keeps it visible to instructors.
+        return Classification(0.0, max(result.flag_score, result.score), result.label, result.probabilities)
+    return result
 
 
 def corpus_sha256(paths: Sequence[Path]) -> str:
@@ -238,6 +246,7 @@ __all__ = [
     "FEATURES",
     "HISTORY_TURNS",
     "LABELS",
+    "MIN_BLOCK_WORDS",
     "MODEL_PATH",
     "Classification",
     "ClassifierModel",

@@ -170,8 +170,26 @@ _TOPICS = (
 )
 
 
+# Short replies in a tutoring chat (answers to the tutor's own questions): with a few characters of
+# evidence the model must lean on its prior, which these teach to be "benign".
+_SHORT_REPLIES = (
+    "yes", "no", "ok", "okay", "sure", "maybe", "not sure", "idk", "hmm", "yes please", "no thanks", "got it",
+    "thanks", "thank you", "cool", "nice", "wait", "why?", "how?", "what?", "really?", "again?", "?", "??", "x",
+    "y", "a", "b", "c", "d", "A", "B", "C", "D", "1", "2", "3", "4", "42", "0", "100", "200", "201", "204", "404",
+    "429", "503", "true", "false", "GET", "PUT", "POST", "DELETE", "PATCH", "Redis", "Postgres", "Raft", "TTL",
+    "cache", "quorum", "jitter", "index", "token", "hash", "salt", "retry", "queue", "leader", "log", "metric",
+    "span", "event", "snapshot", "yes, the second one", "no, the first", "the left one", "neither", "both",
+    "all of them", "none", "done", "next", "continue", "more", "stop", "skip", "hint?", "one more", "lol", "haha",
+    "ugh", "omg", ":)", ":(", "👍", "🙏", "si", "oui", "ja", "nein", "non", "da", "нет", "是的", "はい", "네",
+    "banana", "apple", "coffee", "lantern", "garden", "purple", "monday", "hello?", "anyone?", "brb", "back",
+)  # fmt: skip
+
+
 def imperative_benign() -> list[Example]:
-    return [Example(t.format(topic=topic), "benign", source="imperative") for t in _IMPERATIVES for topic in _TOPICS]
+    imperatives = [
+        Example(t.format(topic=topic), "benign", source="imperative") for t in _IMPERATIVES for topic in _TOPICS
+    ]
+    return imperatives + [Example(text, "benign", source="short") for text in _SHORT_REPLIES]
 
 
 def _spaced(text: str) -> str:
