@@ -46,9 +46,12 @@ EMBEDDING_DIM = 256
 FEATURES = 2 * EMBEDDING_DIM + MESSAGE_BUCKETS + WINDOW_BUCKETS
 HISTORY_TURNS = 3  # earlier learner turns read with the message (the policy may ask for fewer)
 MAX_FEATURE_CHARS = 2000  # longer texts: the head and the tail (an attack hides at either end)
-# A message of fewer words (after decoding), read without earlier turns, carries too little evidence to
-# block on: "no", "x" or a code word. It can still be flagged; read with earlier turns it is judged normally.
+# A message of fewer words and characters (after decoding), read without earlier turns, carries too little
+# evidence to block on: "no", "x" or a code word. It can still be flagged; read with earlier turns it is
+# judged normally. Characters count too (a CJK character as two): Chinese, Japanese and Korean sentences
+# have few or no spaces between words.
 MIN_BLOCK_WORDS = 3
+MIN_BLOCK_CHARS = 16
 # Multiplier of the polynomial rolling hash (odd, so multiplication is a bijection modulo 2**64).
 _HASH_BASE = np.uint64(1_000_003)
 _HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -207,6 +210,10 @@ def score_probabilities(probabilities: Sequence[float], *, graded: bool) -> Clas
     return Classification(round(min(1.0, score), 4), round(min(1.0, flag_score), 4), label, probs)
 
 
+def _evidence_chars(text: str) -> int:
+    return sum(2 if ord(char) >= 0x2E80 else 1 for char in text if not char.isspace())
+
+
 def classify(
     text: str,
     recent: Sequence[str] = (),
@@ -220,7 +227,8 @@ def classify(
     row = model.probabilities(features(text, recent, turns)[None, :])[0]
     result = score_probabilities(row.tolist(), graded=graded)
     has_history = turns > 0 and any(t.strip() for t in recent[-turns:])
-    if not has_history and len(feature_text(text).split()) < MIN_BLOCK_WORDS:
+    read = feature_text(text)
+    if not has_history and len(read.split()) < MIN_BLOCK_WORDS and _evidence_chars(read) < MIN_BLOCK_CHARS:
         # Too little evidence to block on; the flag score keeps it visible to instructors.
         return Classification(0.0, max(result.flag_score, result.score), result.label, result.probabilities)
     return result
@@ -246,6 +254,7 @@ __all__ = [
     "FEATURES",
     "HISTORY_TURNS",
     "LABELS",
+    "MIN_BLOCK_CHARS",
     "MIN_BLOCK_WORDS",
     "MODEL_PATH",
     "Classification",
