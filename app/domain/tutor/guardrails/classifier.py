@@ -224,9 +224,12 @@ def classify(
 ) -> Classification:
     """Score ``text`` read with the learner's ``recent`` messages (oldest first)."""
     model = model or shipped_model()
-    row = model.probabilities(features(text, recent, turns)[None, :])[0]
-    result = score_probabilities(row.tolist(), graded=graded)
     has_history = turns > 0 and any(t.strip() for t in recent[-turns:])
+    cases = [(text, ())] + ([(text, tuple(recent))] if has_history else [])
+    rows = model.probabilities(features_batch(cases, turns))
+    # Read alone and read with the earlier turns; the higher reading counts, so harmless earlier turns can
+    # never dilute an attack in the message itself.
+    result = max((score_probabilities(row.tolist(), graded=graded) for row in rows), key=lambda r: r.score)
     read = feature_text(text)
     if not has_history and len(read.split()) < MIN_BLOCK_WORDS and _evidence_chars(read) < MIN_BLOCK_CHARS:
         # Too little evidence to block on; the flag score keeps it visible to instructors.
