@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,8 +74,11 @@ class Classification:
     probabilities: dict[str, float]
 
 
+@functools.lru_cache(maxsize=4096)
 def feature_text(text: str) -> str:
-    """What the features read: the normalised message plus its de-obfuscated and decoded forms."""
+    """What the features read: the normalised message plus its de-obfuscated and decoded forms.
+
+    Cached: a turn reads its message several times (alone, the short-message gate)."""
     if len(text) > MAX_FEATURE_CHARS:
         half = MAX_FEATURE_CHARS // 2
         text = f"{text[:half]}\n{text[-half:]}"
@@ -88,18 +92,23 @@ def feature_text(text: str) -> str:
 
 
 def _ngram_counts(text: str, buckets: int) -> Vector:
-    """Hashed character n-gram counts, log-scaled and L2-normalised (a stable hash, unlike ``hash()``)."""
+    """Hashed character n-gram counts, log-scaled and L2-normalised (a stable hash, unlike ``hash()``).
+
+    The hash of an n-gram starting at i is ``n * B**n + sum(c[i + o] * B**(n - 1 - o))`` modulo 2**64; the
+    sum for n is the one for n - 1 times B plus the next character, so each length costs two array ops."""
     counts = np.zeros(buckets, dtype=np.float32)
     codes = np.frombuffer(f" {text} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    size = len(codes)
     with np.errstate(over="ignore"):  # the hash is meant to wrap modulo 2**64
-        for n in NGRAMS:
-            if len(codes) < n:
-                continue
-            hashed = np.full(len(codes) - n + 1, np.uint64(n), dtype=np.uint64)
-            for offset in range(n):
-                hashed = hashed * _HASH_BASE + codes[offset : len(codes) - n + 1 + offset]
-            index = ((hashed * _HASH_MIX) >> np.uint64(40)) % np.uint64(buckets)
-            counts += np.bincount(index.astype(np.int64), minlength=buckets).astype(np.float32)
+        prefix = np.zeros(size, dtype=np.uint64)
+        for n in range(1, max(NGRAMS) + 1):
+            if size < n:
+                break
+            prefix = prefix[: size - n + 1] * _HASH_BASE + codes[n - 1 :]
+            if n in NGRAMS:
+                hashed = prefix + np.uint64(n) * _HASH_BASE ** np.uint64(n)
+                index = ((hashed * _HASH_MIX) >> np.uint64(40)) % np.uint64(buckets)
+                counts += np.bincount(index.astype(np.int64), minlength=buckets).astype(np.float32)
     np.log1p(counts, out=counts)
     norm = float(np.linalg.norm(counts))
     return counts / norm if norm else counts
@@ -108,7 +117,10 @@ def _ngram_counts(text: str, buckets: int) -> Vector:
 @functools.cache
 def _embedder() -> Any:
     """The wordllama model from the files inside its wheel; never a download (``disable_download``)."""
-    import wordllama  # imported on first use: the offline tutor path and the CLI never pay for it
+    # Two short texts per turn: the Rust tokenizer's thread pool costs more than it saves (measured), and
+    # it would warn after the worker process forks.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import wordllama  # imported on first use: the CLI and policy checker never pay for it
     from wordllama import WordLlama
 
     # The default lookup misses the tokenizer bundled with the wheel; its own directory has both.
@@ -120,10 +132,11 @@ _EMBED_LOCK = threading.Lock()  # the tokenizer is shared; the API calls this fr
 
 def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
     model = _embedder()
-    with _EMBED_LOCK:
+    with _EMBED_LOCK, np.errstate(invalid="ignore"):
         vectors = model.embed(texts, norm=True)
     out: npt.NDArray[np.float32] = np.asarray(vectors, dtype=np.float32).reshape(len(texts), EMBEDDING_DIM)
-    return out
+    # A text with no known token (only invisible characters, say) has a zero vector, normalised to NaN.
+    return np.nan_to_num(out, copy=False)
 
 
 def window_text(text: str, recent: Sequence[str], turns: int = HISTORY_TURNS) -> str:
@@ -143,14 +156,25 @@ def features_batch(cases: Sequence[tuple[str, Sequence[str]]], turns: int = HIST
         feature_text(window_text(text, recent, turns)) if recent and turns > 0 else message
         for (text, recent), message in zip(cases, messages, strict=True)
     ]
-    embedded = _embed([*messages, *windows])
+    # Each distinct text is embedded and hashed once: a message read alone and with its window shares
+    # the message's part, and a message without history is its own window.
+    distinct = list(dict.fromkeys([*messages, *windows]))
+    embedded = dict(zip(distinct, _embed(distinct), strict=True))
+    grams: dict[tuple[str, int], Vector] = {}
+
+    def ngrams(text: str, buckets: int) -> Vector:
+        key = (text, buckets)
+        if key not in grams:
+            grams[key] = _ngram_counts(text, buckets)
+        return grams[key]
+
     out = np.zeros((len(cases), FEATURES), dtype=np.float32)
-    out[:, :EMBEDDING_DIM] = embedded[: len(cases)]
-    out[:, EMBEDDING_DIM : 2 * EMBEDDING_DIM] = embedded[len(cases) :]
     start = 2 * EMBEDDING_DIM
     for row, (message, window) in enumerate(zip(messages, windows, strict=True)):
-        out[row, start : start + MESSAGE_BUCKETS] = _ngram_counts(message, MESSAGE_BUCKETS)
-        out[row, start + MESSAGE_BUCKETS :] = _ngram_counts(window, WINDOW_BUCKETS)
+        out[row, :EMBEDDING_DIM] = embedded[message]
+        out[row, EMBEDDING_DIM:start] = embedded[window]
+        out[row, start : start + MESSAGE_BUCKETS] = ngrams(message, MESSAGE_BUCKETS)
+        out[row, start + MESSAGE_BUCKETS :] = ngrams(window, WINDOW_BUCKETS)
     return out
 
 
