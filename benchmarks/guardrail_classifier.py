@@ -4,10 +4,11 @@
 
 Two measurements in one run:
 
-1. in-process: the classifier step alone (``check_conversation``: features of the message, and of the
-   message with the learner's last turns, plus the linear model), on every message of the evaluation sets
-   (tests/safety/) read with ``--history`` earlier learner turns, and on 4 000-character messages. Reported
-   as p50 / p95 / p99 / max milliseconds. This is the CPU the classifier puts on the turn's critical path.
+1. in-process: the classifier step on the turn's critical path (``check_conversation``: the window of the
+   message with the learner's last turns, and the linear model; the message's own features are computed
+   by ``check_message`` while the turn's database lookup is in flight), on every message of the evaluation
+   sets (tests/safety/) read with ``--history`` earlier learner turns, and on 4 000-character messages.
+   Reported as p50 / p95 / p99 / max milliseconds of wall time and of the thread's CPU time.
 2. end to end: the real API (uvicorn, separate process) and the offline tutor, learners of two orgs that
    study the same course, one with the classifier on (``demo``, the default policy) and one with it off
    (``acme``, a policy override written for this run into a copy of content/). Turns of the two orgs are
@@ -65,24 +66,32 @@ def texts(kind: str) -> list[str]:
 
 
 def in_process(history: int) -> dict[str, float]:
+    """The classifier step on the critical path: ``check_conversation`` after ``check_message`` (which
+    computes the message's own features while the turn's lookup is in flight). Wall and CPU time: on a
+    loaded machine the wall time includes waiting for a core."""
     warm_up()
     policy = GuardrailPolicy()
     context = TutorContext(course_title="Scalable Systems", item_title="Why and where to cache", item_body="cache")
     benign = texts("benign")
     messages = benign + texts("attacks") + [("How do I choose a cache TTL? " * 150)[:4000]] * 20
-    timings: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
     for index, text in enumerate(messages):
         recent = [benign[(index + k) % len(benign)] for k in range(history)]
         verdict = check_message(text, policy, context)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         check_conversation(verdict, text, recent, policy, context)
-        timings.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.thread_time() - start_cpu) * 1000)
+        wall.append((time.perf_counter() - start) * 1000)
     return {
         "messages": float(len(messages)),
-        "p50_ms": statistics.median(timings),
-        "p95_ms": percentile(timings, 0.95),
-        "p99_ms": percentile(timings, 0.99),
-        "max_ms": max(timings),
+        "p50_ms": statistics.median(wall),
+        "p95_ms": percentile(wall, 0.95),
+        "p99_ms": percentile(wall, 0.99),
+        "max_ms": max(wall),
+        "cpu_p50_ms": statistics.median(cpu),
+        "cpu_p95_ms": percentile(cpu, 0.95),
+        "cpu_p99_ms": percentile(cpu, 0.99),
     }
 
 
@@ -217,7 +226,8 @@ def main() -> None:
     print(
         f"\nclassifier step over {step['messages']:.0f} messages with {args.history} earlier turns: "
         f"p50 {step['p50_ms']:.2f} ms, p95 {step['p95_ms']:.2f} ms, p99 {step['p99_ms']:.2f} ms, "
-        f"max {step['max_ms']:.2f} ms"
+        f"max {step['max_ms']:.2f} ms; CPU p50 {step['cpu_p50_ms']:.2f} ms, p95 {step['cpu_p95_ms']:.2f} ms, "
+        f"p99 {step['cpu_p99_ms']:.2f} ms"
     )
     if args.skip_end_to_end:
         return

@@ -74,7 +74,7 @@ class Classification:
     probabilities: dict[str, float]
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # texts of at most ~6 000 characters: a few MiB at most
 def feature_text(text: str) -> str:
     """What the features read: the normalised message plus its de-obfuscated and decoded forms.
 
@@ -234,6 +234,20 @@ def score_probabilities(probabilities: Sequence[float], *, graded: bool) -> Clas
     return Classification(round(min(1.0, score), 4), round(min(1.0, flag_score), 4), label, probs)
 
 
+@functools.lru_cache(maxsize=256)
+def _message_part(text: str) -> tuple[Vector, Vector, Vector]:
+    """The features of the message itself (its embedding, its n-grams in message and in window buckets):
+    the same whether it is read alone or with earlier turns. Cached, so :func:`prepare` can compute them
+    while the turn waits for its database lookup, off the critical path. Callers must not modify them."""
+    read = feature_text(text)
+    return _embed([read])[0], _ngram_counts(read, MESSAGE_BUCKETS), _ngram_counts(read, WINDOW_BUCKETS)
+
+
+def prepare(text: str) -> None:
+    """Compute the message's own features now (see :func:`_message_part`); :func:`classify` reuses them."""
+    _message_part(text)
+
+
 def _evidence_chars(text: str) -> int:
     return sum(2 if ord(char) >= 0x2E80 else 1 for char in text if not char.isspace())
 
@@ -249,11 +263,20 @@ def classify(
     """Score ``text`` read with the learner's ``recent`` messages (oldest first)."""
     model = model or shipped_model()
     has_history = turns > 0 and any(t.strip() for t in recent[-turns:])
-    cases = [(text, ())] + ([(text, tuple(recent))] if has_history else [])
-    rows = model.probabilities(features_batch(cases, turns))
+    embedding, grams, grams_as_window = _message_part(text)
+    rows = np.zeros((2 if has_history else 1, FEATURES), dtype=np.float32)
+    rows[:, :EMBEDDING_DIM] = embedding
+    rows[:, 2 * EMBEDDING_DIM : 2 * EMBEDDING_DIM + MESSAGE_BUCKETS] = grams
+    rows[0, EMBEDDING_DIM : 2 * EMBEDDING_DIM] = embedding  # alone, the message is its own window
+    rows[0, 2 * EMBEDDING_DIM + MESSAGE_BUCKETS :] = grams_as_window
+    if has_history:
+        window = feature_text(window_text(text, recent, turns))
+        rows[1, EMBEDDING_DIM : 2 * EMBEDDING_DIM] = _embed([window])[0]
+        rows[1, 2 * EMBEDDING_DIM + MESSAGE_BUCKETS :] = _ngram_counts(window, WINDOW_BUCKETS)
+    probabilities = model.probabilities(rows)
     # Read alone and read with the earlier turns; the higher reading counts, so harmless earlier turns can
     # never dilute an attack in the message itself.
-    result = max((score_probabilities(row.tolist(), graded=graded) for row in rows), key=lambda r: r.score)
+    result = max((score_probabilities(row.tolist(), graded=graded) for row in probabilities), key=lambda r: r.score)
     read = feature_text(text)
     if not has_history and len(read.split()) < MIN_BLOCK_WORDS and _evidence_chars(read) < MIN_BLOCK_CHARS:
         # Too little evidence to block on; the flag score keeps it visible to instructors.
@@ -291,6 +314,7 @@ __all__ = [
     "feature_text",
     "features",
     "features_batch",
+    "prepare",
     "score_probabilities",
     "shipped_model",
     "warm_up",

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from app.domain.tutor.guardrails.classifier import classify
+from app.domain.tutor.guardrails.classifier import classify, prepare
 from app.domain.tutor.guardrails.injection import score_injection
 from app.domain.tutor.guardrails.pii import redact_pii
 from app.domain.tutor.guardrails.policy import GuardrailPolicy
@@ -197,6 +197,10 @@ def check_message(text: str, policy: GuardrailPolicy, context: TutorContext) -> 
     redacted, pii = _pii(text, policy)
     topic = _topic(redacted, policy, context)
     outcomes = [o for o in (injection, pii, topic) if o is not None]
+    if policy.input.classifier.enabled:
+        # The classifier's reading of the message alone, computed here (the tutor runs this step while the
+        # turn's database lookup is in flight) so that check_conversation only adds the earlier turns.
+        prepare(text)
     return _decide(text, redacted, policy, outcomes, kind)
 
 
