@@ -18,6 +18,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from websockets.asyncio.client import connect
 
 from app.asgi import create_app
 from app.config import Settings
-from app.domain.tutor.guardrails.model_check import SYSTEM_PROMPT, TOOL_NAME
+from app.domain.tutor.guardrails.model_check import SYSTEM_PROMPT, TOOL_NAME, CheckResult, parse_result
 from app.domain.tutor.guardrails.policy import Messages
 from tests.conftest import make_settings, run_live_server
 from tests.fake_anthropic.server import FakeAnthropic
@@ -267,3 +268,41 @@ async def test_requests_for_secrets_are_refused_explicitly_and_reach_no_model(
         assert last_turn(tutor_url, session, learner)["status"] == "blocked"
     assert fake_anthropic.message_requests == []
     assert fake_anthropic.check_requests == []
+
+
+# =========================================================================== the check's answer, parsed
+
+
+def _tool(payload: Any, name: str = TOOL_NAME) -> SimpleNamespace:
+    return SimpleNamespace(type="tool_use", name=name, input=payload)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ([_tool({"verdict": "safe", "category": "none"})], CheckResult(ok=True)),
+        ([_tool({"verdict": "attack", "category": "leak"})], CheckResult(ok=True, flagged=True, category="leak")),
+        # An attack without a category is still an attack (the generic refusal).
+        ([_tool({"verdict": "attack", "category": "none"})], CheckResult(ok=True, flagged=True, category="override")),
+        # "safe" wins over a stray category.
+        ([_tool({"verdict": "safe", "category": "data"})], CheckResult(ok=True)),
+    ],
+)
+def test_the_forced_tool_call_is_the_verdict(content: list[Any], expected: CheckResult) -> None:
+    assert parse_result(content) == expected
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [SimpleNamespace(type="text", text='{"verdict": "safe"}')],  # free text never counts
+        [_tool({"verdict": "safe"}, name="other_tool")],
+        [_tool({"verdict": "maybe", "category": "none"})],
+        [_tool("safe")],
+        [],
+    ],
+)
+def test_anything_else_is_no_verdict(content: list[Any]) -> None:
+    result = parse_result(content)
+    assert not result.ok
+    assert not result.flagged

@@ -144,6 +144,11 @@ class ModelCheck:
         except anthropic.AnthropicError as exc:
             log.info("guardrail_model_check_failed", error=type(exc).__name__)
             return CheckResult(ok=False, detail=f"check failed: {type(exc).__name__}")
+        except Exception as exc:
+            # Anything else is a bug or an SDK surprise. The turn is promised a result (the policy's
+            # on_timeout then decides), and a task nobody awaits must not end with an exception.
+            log.exception("guardrail_model_check_unexpected_error")
+            return CheckResult(ok=False, detail=f"check failed: {type(exc).__name__}")
         return parse_result(message.content)
 
     async def aclose(self) -> None:
