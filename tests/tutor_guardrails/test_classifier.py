@@ -103,7 +103,7 @@ def test_the_embedding_loads_from_the_wheel_without_network(monkeypatch: pytest.
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    embedder = classifier._embedder.__wrapped__()  # a fresh load, not the cached one
+    embedder = classifier._load_embedder.__wrapped__()  # a fresh load, not the cached one
     assert np.asarray(embedder.embed(["a quick check"], norm=True)).shape == (1, classifier.EMBEDDING_DIM)
 
 

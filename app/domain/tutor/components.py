@@ -28,9 +28,9 @@ class TutorComponents:
 
     @classmethod
     def build(cls, settings: Settings, limiter_redis: Redis) -> TutorComponents:
-        # The classifier's embedding and weights load once per process, here rather than in a learner's
-        # first turn (about 0.2 s).
-        classifier.warm_up()
+        # The classifier's embedding and weights load once per process (about 0.2 s, several seconds on a
+        # loaded machine): in the background, so neither start-up nor a learner's first turn pays for it.
+        classifier.warm_up_in_background()
         return cls(
             provider=create_provider(settings),
             policies=PolicyStore(settings.content_dir / "policies"),

@@ -114,8 +114,16 @@ def _ngram_counts(text: str, buckets: int) -> Vector:
     return counts / norm if norm else counts
 
 
-@functools.cache
+_LOAD_LOCK = threading.Lock()  # the background warm-up and a first turn must not load twice
+
+
 def _embedder() -> Any:
+    with _LOAD_LOCK:
+        return _load_embedder()
+
+
+@functools.cache
+def _load_embedder() -> Any:
     """The wordllama model from the files inside its wheel; never a download (``disable_download``)."""
     # Two short texts per turn: the Rust tokenizer's thread pool costs more than it saves (measured), and
     # it would warn after the worker process forks.
@@ -219,8 +227,13 @@ class ClassifierModel:
             return cls(data["weights"], data["bias"], str(data["corpus_sha256"]), metadata)
 
 
-@functools.cache
 def shipped_model() -> ClassifierModel:
+    with _LOAD_LOCK:
+        return _load_shipped_model()
+
+
+@functools.cache
+def _load_shipped_model() -> ClassifierModel:
     return ClassifierModel.load(MODEL_PATH)
 
 
@@ -299,6 +312,14 @@ def warm_up() -> None:
     classify("warm up")
 
 
+def warm_up_in_background() -> threading.Thread:
+    """:func:`warm_up` in a daemon thread, so a process's start-up does not wait for it; a turn that
+    arrives first waits for the load in progress instead of loading a second copy."""
+    thread = threading.Thread(target=warm_up, name="classifier-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 __all__ = [
     "ATTACK_LABELS",
     "FEATURES",
@@ -318,5 +339,6 @@ __all__ = [
     "score_probabilities",
     "shipped_model",
     "warm_up",
+    "warm_up_in_background",
     "window_text",
 ]
