@@ -54,6 +54,8 @@ ERROR_TYPES = {
     529: "overloaded_error",
 }
 SAMPLING_REMOVED_VERSION = "2026-10-21"
+CHECK_TOOL = "report_verdict"  # app.domain.tutor.guardrails.model_check.TOOL_NAME
+SAFE_VERDICT = {"verdict": "safe", "category": "none"}
 SAMPLING_PARAMS = frozenset({"temperature", "top_p", "top_k"})
 ERROR_MESSAGES = {
     "overloaded_error": "Overloaded",
@@ -102,6 +104,12 @@ class Script:
     # Non-streaming requests that offer tools are answered with a tool_use block whose input is the next
     # of these (cycling), for structured-output callers such as the grader.
     tool_inputs: tuple[Any, ...] = ()
+    # The tutor's model-based input check (a request forcing the ``CHECK_TOOL`` tool) is answered apart
+    # from the reply: with this tool input, after check_delay seconds (ending early if the client leaves),
+    # or with check_status. It never consumes ``failures`` and is not in ``message_requests``.
+    check_verdict: Any = None  # None: {"verdict": "safe", "category": "none"}
+    check_delay: float = 0.0
+    check_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -259,8 +267,13 @@ class FakeAnthropic:
 
     @property
     def message_requests(self) -> list[RecordedRequest]:
-        """Only the ``POST /v1/messages`` requests (count_tokens excluded)."""
-        return [r for r in self.requests if r.path == "/v1/messages"]
+        """Only the ``POST /v1/messages`` requests (count_tokens and model-based input checks excluded)."""
+        return [r for r in self.requests if r.path == "/v1/messages" and not _is_check(r.body)]
+
+    @property
+    def check_requests(self) -> list[RecordedRequest]:
+        """The tutor's model-based input checks (requests forcing the ``CHECK_TOOL`` tool)."""
+        return [r for r in self.requests if r.path == "/v1/messages" and _is_check(r.body)]
 
     # ------------------------------------------------------------------ ASGI app
 
@@ -298,6 +311,9 @@ class FakeAnthropic:
         await _send_json(send, 200, {"input_tokens": tokens})
 
     async def _messages(self, receive: Receive, send: Send, script: Script, body: dict[str, Any]) -> None:
+        if _is_check(body):
+            await self._check(receive, send, script, body)
+            return
         script = self._for_this_request(script)
         if script.stall_seconds and script.stall_after_chunks is None:
             await self._stall(receive, script.stall_seconds)
@@ -315,6 +331,16 @@ class FakeAnthropic:
             await _send_json(send, 200, _tool_message_json(script, body, tool_input))
         else:
             await _send_json(send, 200, _message_json(script, body))
+
+    async def _check(self, receive: Receive, send: Send, script: Script, body: dict[str, Any]) -> None:
+        if script.check_delay:
+            await self._stall(receive, script.check_delay)
+        if script.check_status is not None:
+            status = script.check_status
+            await _send_json(send, status, _error_body(ERROR_TYPES.get(status, "api_error")))
+            return
+        verdict = SAFE_VERDICT if script.check_verdict is None else script.check_verdict
+        await _send_json(send, 200, _tool_message_json(replace(script, reply="x"), body, verdict))
 
     def _for_this_request(self, script: Script) -> Script:
         """The script with the stall / mid-stream error switched off once their ``*_times`` are used up."""
@@ -410,6 +436,11 @@ def _events(script: Script, body: dict[str, Any]) -> Iterator[bytes | object]:
         },
     )
     yield _sse("message_stop", {"type": "message_stop"})
+
+
+def _is_check(body: dict[str, Any]) -> bool:
+    choice = body.get("tool_choice")
+    return isinstance(choice, dict) and choice.get("name") == CHECK_TOOL
 
 
 def _text_block(text: str) -> dict[str, Any]:

@@ -67,11 +67,24 @@ def policy() -> GuardrailPolicy:
     return load_policy_file(ROOT / "content" / "policies" / "default.yaml")
 
 
+def course_protected(course: Course, except_item: str | None) -> tuple[str, ...]:
+    """What app.domain.tutor.context.course_protected_texts finds: every other graded item's hidden texts."""
+    texts: list[str] = []
+    for _, other in course.all_items():
+        spec = other.assessment
+        if spec is None or not spec.graded or other.slug == except_item:
+            continue
+        assessment = SimpleNamespace(spec=spec.spec(), graded=True)
+        found = protected_texts(SimpleNamespace(solution=other.solution), assessment)  # type: ignore[arg-type]
+        texts += [t for t in found if t not in texts]
+    return tuple(texts)
+
+
 def build_context(courses: dict[str, Course], course_slug: str | None, item_slug: str | None) -> TutorContext:
     """What app.domain.tutor.context.build_context produces for the same course and item."""
     course = courses[course_slug or "backend-foundations"]
     if item_slug is None:
-        return TutorContext(course_title=course.title)
+        return TutorContext(course_title=course.title, course_protected=course_protected(course, None))
     pairs = course.all_items()
     module, item = next((m, i) for m, i in pairs if i.slug == item_slug)
     by_slug = {i.slug: i for _, i in pairs}
@@ -90,6 +103,7 @@ def build_context(courses: dict[str, Course], course_slug: str | None, item_slug
         module_items=tuple(related(i) for i in module.items if i.slug != item.slug and i.kind == "lesson"),
         related=tuple(related(by_slug[slug]) for slug in item.prerequisites),
         protected=protected_texts(SimpleNamespace(solution=item.solution), assessment),  # type: ignore[arg-type]
+        course_protected=course_protected(course, item.slug),
     )
 
 

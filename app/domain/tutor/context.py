@@ -31,13 +31,35 @@ def protected_texts(item: Item | None, assessment: Assessment | None) -> tuple[s
     return tuple(t for t in texts if t.strip())
 
 
+async def course_protected_texts(session: AsyncSession, course_id: UUID, except_item: UUID | None) -> tuple[str, ...]:
+    """The protected texts of every graded item of the course except ``except_item`` (the session's own).
+
+    A learner in a lesson session asked about the module's quiz and the reply gave the quiz answer away:
+    the output filter only knew the session item's material. The whole course's answer keys, reference
+    solutions and hidden tests are now compared against every reply of every session in the course."""
+    rows = (
+        await session.execute(
+            select(Item, Assessment)
+            .join(Assessment, Assessment.item_id == Item.id)
+            .where(Assessment.course_id == course_id, Assessment.graded.is_(True))
+            .order_by(Item.position, Item.id)
+        )
+    ).all()
+    texts: list[str] = []
+    for item, assessment in rows:
+        if item.id != except_item:
+            texts += [t for t in protected_texts(item, assessment) if t not in texts]
+    return tuple(texts)
+
+
 async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
     course = await session.get(Course, chat.course_id)
     if course is None:
         raise LookupError("course not found")
     item = await session.get(Item, chat.item_id) if chat.item_id else None
+    course_protected = await course_protected_texts(session, course.id, item.id if item is not None else None)
     if item is None:
-        return TutorContext(course_title=course.title, mode=_mode(chat.mode))
+        return TutorContext(course_title=course.title, mode=_mode(chat.mode), course_protected=course_protected)
     assessment = await session.scalar(select(Assessment).where(Assessment.item_id == item.id))
     siblings = list(
         await session.scalars(
@@ -56,6 +78,7 @@ async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
         module_items=tuple(_related(i) for i in siblings if i.kind == "lesson"),
         related=tuple(_related(i) for i in prerequisites),
         protected=protected_texts(item, assessment),
+        course_protected=course_protected,
     )
 
 
@@ -67,4 +90,4 @@ def _mode(value: str) -> Mode:
     return "hint" if value == "hint" else "explain" if value == "explain" else "socratic"
 
 
-__all__ = ["UUID", "build_context", "protected_texts"]
+__all__ = ["UUID", "build_context", "course_protected_texts", "protected_texts"]

@@ -21,8 +21,16 @@ from app.db.models import AIInteraction
 from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetExhausted, BudgetLimits, BudgetUnavailable, Reservation, budget_scopes
 from app.domain.tutor.guardrails.confidence import confidence_score
+from app.domain.tutor.guardrails.model_check import CheckResult
 from app.domain.tutor.guardrails.output_filter import OutputFilter
-from app.domain.tutor.guardrails.pipeline import SAFETY_PREAMBLE, GuardrailOutcome, check_input
+from app.domain.tutor.guardrails.pipeline import (
+    SAFETY_PREAMBLE,
+    GuardrailOutcome,
+    check_conversation,
+    check_message,
+    kind_of,
+    refusal,
+)
 from app.domain.tutor.history import Turn, build_history
 from app.domain.tutor.prompts import ChosenPrompt, render_system
 from app.domain.tutor.providers.base import (
@@ -101,6 +109,9 @@ class TurnState:
     reservation: Reservation | None = None
     request: ModelRequest | None = None
     finished: bool = False  # recorded (completed, blocked, failed): nothing left to do on cancel
+    # The model-based input check running beside the reply, and when the reply stops waiting for it.
+    check: asyncio.Task[CheckResult] | None = None
+    check_deadline: float = 0.0
 
     @property
     def reply(self) -> str:
@@ -157,7 +168,7 @@ class TurnRunner:
         try:
             await asyncio.sleep(0)  # let both send their first request before the CPU-bound checks
             policy = self.tutor.policies.get(self.chat.org_slug)
-            verdict = check_input(text, policy, self.chat.context)
+            verdict = check_message(text, policy, self.chat.context)
             setup, limited = await asyncio.gather(lookup, limit)
         except BaseException:
             lookup.cancel()
@@ -173,6 +184,10 @@ class TurnRunner:
             retry = float(limited.extra.get("retry_after", 1.0))
             await emit(ErrorEvent(code="rate_limited", detail=limited.detail, message_id=message_id, retry_after=retry))
             return
+        # The classifier reads the message with the learner's last turns (multi-message attacks), which
+        # only the lookup above could provide; it costs well under a millisecond (docs/performance.md).
+        recent = [turn.user for turn in setup.turns]
+        verdict = check_conversation(verdict, text, recent, policy, self.chat.context)
         state.user_text = verdict.text
         state.outcomes.extend(verdict.outcomes)
         if not verdict.allowed:
@@ -187,7 +202,56 @@ class TurnRunner:
                 )
             )
             return
-        await self._answer(state, policy, setup, emit)
+        self._start_check(state, policy, recent)
+        try:
+            await self._answer(state, policy, setup, emit)
+        finally:
+            if state.check is not None:
+                state.check.cancel()  # the turn ended before any text needed the verdict
+
+    def _start_check(self, state: TurnState, policy: Any, recent: list[str]) -> None:
+        """Start the model-based check now, so it runs while the budget is reserved and the model starts."""
+        guard = self.tutor.guard
+        settings = policy.input.model_check
+        if guard is None or not settings.enabled:
+            return
+        history = recent[-policy.input.classifier.history_turns :] if policy.input.classifier.history_turns else []
+        state.check = asyncio.ensure_future(guard.check(state.user_text, history))
+        state.check_deadline = time.monotonic() + settings.max_wait_ms / 1000
+
+    async def _await_check(self, state: TurnState, emit: Emit) -> bool:
+        """Hold the first text until the model-based check has answered (bounded); True when it blocked."""
+        task, state.check = state.check, None
+        assert task is not None
+        result: CheckResult | None
+        try:
+            result = await asyncio.wait_for(asyncio.shield(task), max(0.0, state.check_deadline - time.monotonic()))
+        except TimeoutError:
+            task.cancel()
+            result = None
+        policy = self.tutor.policies.get(self.chat.org_slug)
+        settings = policy.input.model_check
+        if result is not None and result.ok and not result.flagged:
+            return False
+        if result is not None and result.ok:
+            outcome = GuardrailOutcome("model_check", "block", 1.0, f"{result.category}; model {self._guard_model}")
+            name, reason = refusal(policy, kind_of(result.category))
+        else:
+            detail = result.detail if result is not None else f"no verdict within {settings.max_wait_ms} ms"
+            if settings.on_timeout == "allow":
+                # Fail open: the offline checks let this message through and the output filter still runs.
+                state.outcomes.append(GuardrailOutcome("model_check", "flag", 0.0, detail))
+                return False
+            outcome = GuardrailOutcome("model_check", "block", 0.0, detail)
+            name, reason = refusal(policy, "injection")
+        state.outcomes.append(outcome)
+        state.status, state.error_code = "blocked", name
+        await emit(BlockedEvent(policy=name, reason=reason, message_id=state.message_id))
+        return True
+
+    @property
+    def _guard_model(self) -> str:
+        return self.tutor.guard.model if self.tutor.guard is not None else ""
 
     async def _rate_limit(self) -> RateLimited | None:
         try:
@@ -325,6 +389,8 @@ class TurnRunner:
 
     async def _pass(self, state: TurnState, step: Any, emit: Emit) -> bool:
         """Send what the filter released; True when it blocked the rest of the reply."""
+        if step.release and state.check is not None and await self._await_check(state, emit):
+            return True  # the model-based check flagged the message: not one character was sent
         if step.release:
             state.released.append(step.release)
             await emit(DeltaEvent(text=step.release, message_id=state.message_id))

@@ -15,13 +15,14 @@ After a violation the step carries ``blocked`` and nothing more is ever released
 
 Checks, all incremental (each call costs O(delta + window), never O(reply)):
 
-* **answer leak** against ``context.protected`` (solutions, answer keys, reference code, hidden tests,
-  exemplars), on text normalised to lower case with collapsed whitespace:
+* **answer leak** against ``context.protected`` and ``context.course_protected`` (solutions, answer keys,
+  reference code, hidden tests, exemplars of the item and of every graded item of the course), on text
+  normalised to lower case with collapsed whitespace:
   - a common substring of ``min_overlap_chars`` characters (exact character k-grams);
   - a run of consecutive words copied from protected text, punctuation ignored (catches reformatted
     code and re-quoted strings), ``min_overlap_chars / 5`` words long;
   - scattered copying: ``similarity_threshold`` of one protected text's word 4-shingles reproduced;
-  - on graded items, the correct option of a multiple-choice question: stated verbatim when it is a
+  - with graded work in the course, the correct option of a multiple-choice question: stated verbatim when it is a
     distinctive sentence, or next to "the answer is" / "is correct" when it is short ("PUT", "429").
   Grams and shingles that also occur in the public material (lesson bodies in the TutorContext) or in
   ``visible`` texts (the learner's own message, starter code) do not count: quoting them is no leak.
@@ -190,11 +191,14 @@ class OutputFilter:
 
     def __init__(self, policy: GuardrailPolicy, context: TutorContext, *, visible: Sequence[str] = ()) -> None:
         leak = policy.output.answer_leak
-        self._leak_on = leak.enabled and any(text.strip() for text in context.protected)
+        # The session item's hidden material and that of every other graded item of the course: a lesson
+        # session must not give away the module quiz's answer either.
+        protected = (*context.protected, *context.course_protected)
+        self._leak_on = leak.enabled and any(text.strip() for text in protected)
         self._k = leak.min_overlap_chars
         self._run_tokens = max(8, math.ceil(leak.min_overlap_chars / 5))
         self._similarity = leak.similarity_threshold
-        self._index = _leak_index(context.protected, _public_texts(context), self._k, context.graded)
+        self._index = _leak_index(protected, _public_texts(context), self._k, context.has_graded_work)
         visible_text = _joined(visible)
         self._visible_grams = _grams(visible_text, self._k) if self._leak_on else set()
         self._visible_shingles = _shingles(_TOKEN.findall(visible_text)) if self._leak_on else set()

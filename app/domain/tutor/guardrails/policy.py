@@ -80,6 +80,23 @@ class InjectionPolicy(_Strict, frozen=True):
     weights: InjectionWeights = InjectionWeights()
 
 
+class ClassifierPolicy(_Strict, frozen=True):
+    """The learned classifier over the message and the recent conversation (``classifier.py``)."""
+
+    enabled: bool = True
+    block_threshold: Fraction = 0.5
+    flag_threshold: Fraction = 0.3
+    history_turns: Annotated[int, msgspec.Meta(ge=0, le=10)] = 3
+
+
+class ModelCheckPolicy(_Strict, frozen=True):
+    """The model-based check that runs beside the reply when a model key is set (``model_check.py``)."""
+
+    enabled: bool = True
+    max_wait_ms: Annotated[int, msgspec.Meta(ge=100, le=10_000)] = 2000
+    on_timeout: Literal["allow", "block"] = "allow"
+
+
 class PiiPolicy(_Strict, frozen=True):
     redact: tuple[PiiKind, ...] = PII_KINDS
     block: tuple[PiiKind, ...] = ()
@@ -88,6 +105,8 @@ class PiiPolicy(_Strict, frozen=True):
 class InputPolicy(_Strict, frozen=True):
     max_chars: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4000
     injection: InjectionPolicy = InjectionPolicy()
+    classifier: ClassifierPolicy = ClassifierPolicy()
+    model_check: ModelCheckPolicy = ModelCheckPolicy()
     pii: PiiPolicy = PiiPolicy()
 
 
@@ -128,6 +147,10 @@ class Messages(_Strict, frozen=True):
     answer_request: Text = (
         "This is graded work, so the tutor will not give you the answer, but it will help you get there. "
         "Tell it what you have tried so far or which step is unclear."
+    )
+    data_request: Text = (
+        "The tutor cannot share passwords, API keys or other secrets of the platform, or anything about other "
+        "learners (their names, e-mail addresses, answers or grades). Ask about the course material instead."
     )
     pii: Text = "Please remove personal details such as card or ID numbers and send your question again."
     pii_output: Text = (
@@ -377,6 +400,7 @@ def _explain(path: str, reason: str) -> tuple[str, str]:
             "pii_block": PII_KINDS,
             "categories": TOPIC_CATEGORIES,
             "off_topic_action": ("block", "flag"),
+            "on_timeout": ("allow", "block"),
         }.get(last)
         if choices:
             return path, f"{reason} (allowed: {', '.join(choices)})"
@@ -402,6 +426,13 @@ def _rule_problems(policy: GuardrailPolicy) -> Iterator[tuple[str, str]]:
             "input.injection.flag_threshold",
             f"flag_threshold ({injection.flag_threshold}) must not be above block_threshold "
             f"({injection.block_threshold}); a message is flagged before it is blocked",
+        )
+    classifier = policy.input.classifier
+    if classifier.flag_threshold > classifier.block_threshold:
+        yield (
+            "input.classifier.flag_threshold",
+            f"flag_threshold ({classifier.flag_threshold}) must not be above block_threshold "
+            f"({classifier.block_threshold}); a message is flagged before it is blocked",
         )
     for key in ("redact", "block"):
         yield from _duplicate_problems(f"input.pii.{key}", getattr(policy.input.pii, key))
@@ -563,11 +594,13 @@ __all__ = [
     "PII_KINDS",
     "TOPIC_CATEGORIES",
     "AnswerLeakPolicy",
+    "ClassifierPolicy",
     "GuardrailPolicy",
     "InjectionPolicy",
     "InjectionWeights",
     "InputPolicy",
     "Messages",
+    "ModelCheckPolicy",
     "OutputPolicy",
     "PiiKind",
     "PiiPolicy",

@@ -25,7 +25,9 @@ class RelatedItem:
 class TutorContext:
     """Course material around the learner's question. The offline tutor retrieves from it; the prompt
     builder summarises it for online models. ``protected`` texts (solutions, answer keys) are never
-    to be revealed and are only present so filters can compare against them."""
+    to be revealed and are only present so filters can compare against them. ``course_protected``
+    holds the same for every OTHER graded item of the course: a learner in a lesson session can still
+    ask about the quiz, so the answer-extraction checks cover the whole course."""
 
     course_title: str
     mode: Mode = "socratic"
@@ -37,6 +39,12 @@ class TutorContext:
     module_items: tuple[RelatedItem, ...] = ()
     related: tuple[RelatedItem, ...] = ()
     protected: tuple[str, ...] = ()
+    course_protected: tuple[str, ...] = ()
+
+    @property
+    def has_graded_work(self) -> bool:
+        """Whether answer requests matter here: the item is graded or the course has other graded items."""
+        return self.graded or bool(self.course_protected)
 
 
 @dataclass(frozen=True, slots=True)
