@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from app.asgi import FRONTEND_DIST
 from app.config import Settings
@@ -22,6 +22,10 @@ from tests.conftest import make_settings, run_live_server
 from tests.fake_anthropic.server import FakeAnthropic
 
 ROOT = Path(__file__).resolve().parents[2]
+# Waits are conditions, never clocks: these bound only a broken page. Playwright's 5 s default for
+# `expect` failed on a 2-core machine with a load average of 12 while the page was merely slow.
+UI_TIMEOUT_MS = 30_000
+expect.set_options(timeout=UI_TIMEOUT_MS)
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -115,7 +119,7 @@ def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browse
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(UI_TIMEOUT_MS)
     return page
 
 
