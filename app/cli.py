@@ -124,10 +124,12 @@ def cmd_openapi(args: argparse.Namespace) -> None:
         print(f"lyceum: wrote {args.output}", file=sys.stderr)
 
 
-def _wait_healthy(url: str, api: ChildProcess, stop: dict[str, bool], timeout: float = 120) -> bool:
+def _wait_healthy(url: str, api: ChildProcess, stop: dict[str, bool], timeout: float = 300) -> bool:
+    # Generous on purpose: on a busy 2-core laptop the API's first start (imports, the guardrail classifier
+    # warming up) answered /health only after minutes. A healthy start returns at the first answer.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and api.alive() and not stop["requested"]:
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=5) as response:  # noqa: S310
             if response.status == 200:
                 return True
         time.sleep(0.2)
