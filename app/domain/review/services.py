@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
-from app.domain.grading.graders import CODE_POINTS
+from app.domain.grading.graders import CODE_POINTS, grader_of
 from app.domain.grading.services import record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
@@ -24,6 +26,7 @@ from app.domain.review.schemas import (
     ReviewDetail,
     ReviewItemOut,
     ReviewMetrics,
+    TestResultOut,
 )
 from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
@@ -72,6 +75,8 @@ class ReviewService(PrincipalService):
             ai_score=grade.score if grade else None,
             max_score=grade.max_score if grade else None,
             ai_confidence=grade.confidence if grade else None,
+            grader=grader_of(grade.graded_by, grade.prompt_version, grade.rationale) if grade else None,
+            dispute_reason=item.dispute_reason or "",
             decision=item.decision,
             decided_by=item.decided_by,
             decided_at=item.decided_at,
@@ -128,6 +133,8 @@ class ReviewService(PrincipalService):
                 ai_criteria=list(grade.rationale.get("criteria", [])) if grade else [],
                 ai_prompt_version=grade.prompt_version if grade else None,
                 note=item.decision_reason if item.status == "open" else "",
+                rubric_applied=_rubric_applied(assessment, grade),
+                tests=_test_results(assessment, grade),
             )
 
     async def for_submission(self, submission_id: UUID) -> ReviewDetail:
@@ -215,6 +222,7 @@ class ReviewService(PrincipalService):
                 "score": final.score,
                 "max_score": final.max_score,
             }
+            grader = grader_of(final.graded_by, final.prompt_version, final.rationale)
         await self.runtime.events.publish(
             self.principal.org_id,
             events.REVIEW_DECIDED,
@@ -226,7 +234,9 @@ class ReviewService(PrincipalService):
             },
         )
         await self.runtime.events.publish(
-            self.principal.org_id, events.SUBMISSION_GRADED, {**published, "graded_by": final.graded_by}
+            self.principal.org_id,
+            events.SUBMISSION_GRADED,
+            {**published, "graded_by": final.graded_by, "grader": grader},
         )
         return out
 
@@ -378,6 +388,66 @@ def _max_score(assessment: Assessment) -> float:
     if assessment.kind == "short_answer":
         return float(sum(max(lv["points"] for lv in c["levels"]) for c in spec["rubric"]["criteria"]))
     return CODE_POINTS
+
+
+def _rubric_applied(assessment: Assessment, grade: Grade | None) -> bool:
+    """Short answers are graded on their rubric; code only when a model added style feedback with it (the
+    tests decide the score); multiple choice never."""
+    if assessment.kind == "short_answer":
+        return bool(assessment.spec.get("rubric"))
+    if assessment.kind == "code":
+        return grade is not None and bool(grade.rationale.get("criteria")) and bool(assessment.spec.get("rubric"))
+    return False
+
+
+_TEST_NAME = re.compile(r"(?:.*::)?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _test_checks(source: str) -> dict[str, list[str]]:
+    """Each test function's assert statements (and its parametrize cases), as written in the hidden tests."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    checks: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test"):
+            continue
+        found = [
+            f"cases: {ast.get_source_segment(source, d) or ''}"
+            for d in node.decorator_list
+            if "parametrize" in (ast.get_source_segment(source, d) or "")
+        ]
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Assert):
+                found.append(ast.get_source_segment(source, inner) or "")
+            elif isinstance(inner, ast.With) and "raises" in (ast.get_source_segment(source, inner) or ""):
+                found.append((ast.get_source_segment(source, inner) or "").split("\n")[0])
+        checks[node.name] = [" ".join(c.split())[:500] for c in found if c][:20]
+    return checks
+
+
+def _test_results(assessment: Assessment, grade: Grade | None) -> list[TestResultOut]:
+    """Every hidden test the sandbox ran, with what it checks; staff only (the review API is)."""
+    if assessment.kind != "code" or grade is None:
+        return []
+    checks = _test_checks(str(assessment.spec.get("hidden_tests", "")))
+    results = []
+    for test in grade.rationale.get("tests", []) or []:
+        if not isinstance(test, dict):
+            continue
+        name = str(test.get("name", ""))
+        match = _TEST_NAME.match(name)
+        results.append(
+            TestResultOut(
+                name=name,
+                passed=bool(test.get("passed")),
+                message=str(test.get("message", "")),
+                checks=checks.get(match.group(1) if match else name, []),
+                **{k: str(test.get(k, "")) for k in ("assertion", "expected", "actual", "params")},
+            )
+        )
+    return results
 
 
 def _agreement(key: str, pairs: list[AIFeedback]) -> AgreementOut:
