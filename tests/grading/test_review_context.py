@@ -81,7 +81,10 @@ async def test_code_review_shows_every_test_and_no_unused_rubric(gclient: Client
     malformed = [t for t in tests.values() if t["name"].startswith("test_rejects_malformed_headers")]
     assert malformed
     assert all(t["passed"] for t in malformed)
-    assert any("pytest.raises(ValueError)" in c for c in malformed[0]["checks"])
+    # A parametrised case shows its own input, then what the test checks.
+    first = tests["test_rejects_malformed_headers[0]"]
+    assert first["checks"] == ["header = None", "with pytest.raises(ValueError):"], first
+    assert tests["test_rejects_malformed_headers[3]"]["checks"][0] == 'header = "Bearer"'
 
 
 async def test_offline_short_answer_is_labelled_offline_keywords(gclient: Client, gworker: Worker[Any]) -> None:

@@ -400,54 +400,81 @@ def _rubric_applied(assessment: Assessment, grade: Grade | None) -> bool:
     return False
 
 
-_TEST_NAME = re.compile(r"(?:.*::)?([A-Za-z_][A-Za-z0-9_]*)")
+_TEST_NAME = re.compile(r"(?:.*::)?([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*)\])?$")
 
 
-def _test_checks(source: str) -> dict[str, list[str]]:
-    """Each test function's assert statements (and its parametrize cases), as written in the hidden tests."""
+class _TestSource(msgspec.Struct):
+    checks: list[str]  # the assert statements (and ``with pytest.raises(...)`` lines), as written
+    argnames: str = ""  # a parametrised test's argument names
+    cases: list[str] = msgspec.field(default_factory=list)  # and its parameter sets, in order
+
+
+def _segment(source: str, node: ast.AST) -> str:
+    return " ".join((ast.get_source_segment(source, node) or "").split())[:500]
+
+
+def _parametrize(source: str, decorator: ast.expr) -> tuple[str, list[str]] | None:
+    if not (isinstance(decorator, ast.Call) and "parametrize" in _segment(source, decorator.func)):
+        return None
+    if len(decorator.args) < 2 or not isinstance(decorator.args[1], ast.List | ast.Tuple):
+        return None
+    names = decorator.args[0]
+    argnames = names.value if isinstance(names, ast.Constant) and isinstance(names.value, str) else ""
+    return argnames, [_segment(source, element) for element in decorator.args[1].elts]
+
+
+def _test_sources(source: str) -> dict[str, _TestSource]:
+    """Each test function's checks and parameter sets, read from the hidden tests (never run here)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return {}
-    checks: dict[str, list[str]] = {}
+    found: dict[str, _TestSource] = {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test"):
             continue
-        found = [
-            f"cases: {ast.get_source_segment(source, d) or ''}"
-            for d in node.decorator_list
-            if "parametrize" in (ast.get_source_segment(source, d) or "")
-        ]
+        checks = []
         for inner in ast.walk(node):
             if isinstance(inner, ast.Assert):
-                found.append(ast.get_source_segment(source, inner) or "")
-            elif isinstance(inner, ast.With) and "raises" in (ast.get_source_segment(source, inner) or ""):
-                found.append((ast.get_source_segment(source, inner) or "").split("\n")[0])
-        checks[node.name] = [" ".join(c.split())[:500] for c in found if c][:20]
-    return checks
+                checks.append(_segment(source, inner))
+            elif isinstance(inner, ast.With) and "raises" in _segment(source, inner.items[0].context_expr):
+                checks.append(f"with {_segment(source, inner.items[0].context_expr)}:")
+        test = _TestSource(checks=[c for c in checks if c][:20])
+        for decorator in node.decorator_list:
+            if (parsed := _parametrize(source, decorator)) is not None:
+                test.argnames, test.cases = parsed
+        found[node.name] = test
+    return found
+
+
+def _checks_for(name: str, sources: dict[str, _TestSource]) -> list[str]:
+    match = _TEST_NAME.match(name)
+    test = sources.get(match.group(1)) if match else None
+    if test is None:
+        return []
+    case_id = (match.group(2) if match else None) or ""
+    index = re.search(r"(\d+)$", case_id)
+    if test.cases and index and int(index.group(1)) < len(test.cases):
+        return [f"{test.argnames or 'case'} = {test.cases[int(index.group(1))]}", *test.checks]
+    return test.checks
 
 
 def _test_results(assessment: Assessment, grade: Grade | None) -> list[TestResultOut]:
     """Every hidden test the sandbox ran, with what it checks; staff only (the review API is)."""
     if assessment.kind != "code" or grade is None:
         return []
-    checks = _test_checks(str(assessment.spec.get("hidden_tests", "")))
-    results = []
-    for test in grade.rationale.get("tests", []) or []:
-        if not isinstance(test, dict):
-            continue
-        name = str(test.get("name", ""))
-        match = _TEST_NAME.match(name)
-        results.append(
-            TestResultOut(
-                name=name,
-                passed=bool(test.get("passed")),
-                message=str(test.get("message", "")),
-                checks=checks.get(match.group(1) if match else name, []),
-                **{k: str(test.get(k, "")) for k in ("assertion", "expected", "actual", "params")},
-            )
+    sources = _test_sources(str(assessment.spec.get("hidden_tests", "")))
+    return [
+        TestResultOut(
+            name=str(test.get("name", "")),
+            passed=bool(test.get("passed")),
+            message=str(test.get("message", "")),
+            checks=_checks_for(str(test.get("name", "")), sources),
+            **{k: str(test.get(k, "")) for k in ("assertion", "expected", "actual", "params")},
         )
-    return results
+        for test in grade.rationale.get("tests", []) or []
+        if isinstance(test, dict)
+    ]
 
 
 def _agreement(key: str, pairs: list[AIFeedback]) -> AgreementOut:

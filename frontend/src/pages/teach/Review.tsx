@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
-import { api, must } from "../../api/client";
+import { api, must, type Schemas } from "../../api/client";
 import { ErrorNote, Spinner } from "../../components/Status";
 import { renderMarkdown } from "../../lib/markdown";
 import { useResource } from "../../lib/useResource";
@@ -31,6 +31,40 @@ interface Criterion {
   name: string;
   description: string;
   levels: Level[];
+}
+
+type TestResult = Schemas["TestResultOut"];
+
+/** One hidden test: passed or failed, what it checks (its input first, for a parametrised case) and,
+ * for a failure, what the sandbox recorded. */
+function renderTest(t: TestResult) {
+  return (
+    <li key={t.name} className={t.passed ? "pass" : "fail"} data-passed={t.passed}>
+      <strong>
+        <span aria-hidden="true">{t.passed ? "✓ " : "✗ "}</span>
+        <span className="visually-hidden">{t.passed ? "Passed: " : "Failed: "}</span>
+        {t.name}
+      </strong>
+      {t.checks && t.checks.length > 0 && (
+        <ul className="checks" aria-label="What it checks">
+          {t.checks.map((c) => (
+            <li key={c}>
+              <code>{c}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+      {!t.passed && (
+        <dl className="test-failure">
+          {t.params && (<><dt>Input</dt><dd><code>{t.params}</code></dd></>)}
+          {t.assertion && (<><dt>Assertion</dt><dd><code>{t.assertion}</code></dd></>)}
+          {t.expected && (<><dt>Expected</dt><dd><code>{t.expected}</code></dd></>)}
+          {t.actual && (<><dt>Got</dt><dd><code>{t.actual}</code></dd></>)}
+          {t.message && !t.actual && (<><dt>Error</dt><dd><code>{t.message}</code></dd></>)}
+        </dl>
+      )}
+    </li>
+  );
 }
 
 /** The grading view: the answer, the rubric and the AI's rationale side by side; accept or override. */
@@ -154,35 +188,19 @@ export function Review() {
             <p className="muted">
               {tests.length - failed} of {tests.length} passed{failed ? `, ${failed} failed` : ""}.
             </p>
-            <ul className="test-results">
-              {tests.map((t) => (
-                <li key={t.name} className={t.passed ? "pass" : "fail"} data-passed={t.passed}>
-                  <strong>
-                    <span aria-hidden="true">{t.passed ? "✓ " : "✗ "}</span>
-                    <span className="visually-hidden">{t.passed ? "Passed: " : "Failed: "}</span>
-                    {t.name}
-                  </strong>
-                  {t.checks && t.checks.length > 0 && (
-                    <ul className="checks" aria-label="What it checks">
-                      {t.checks.map((c) => (
-                        <li key={c}>
-                          <code>{c}</code>
-                        </li>
-                      ))}
-                    </ul>
-                  )}
-                  {!t.passed && (
-                    <dl className="test-failure">
-                      {t.params && (<><dt>Input</dt><dd><code>{t.params}</code></dd></>)}
-                      {t.assertion && (<><dt>Assertion</dt><dd><code>{t.assertion}</code></dd></>)}
-                      {t.expected && (<><dt>Expected</dt><dd><code>{t.expected}</code></dd></>)}
-                      {t.actual && (<><dt>Got</dt><dd><code>{t.actual}</code></dd></>)}
-                      {t.message && !t.actual && (<><dt>Error</dt><dd><code>{t.message}</code></dd></>)}
-                    </dl>
-                  )}
-                </li>
-              ))}
-            </ul>
+            {failed > 0 && (
+              <ul className="test-results" aria-label="Failed tests">
+                {tests.filter((t) => !t.passed).map((t) => renderTest(t))}
+              </ul>
+            )}
+            {tests.length - failed > 0 && (
+              <details className="passed-tests" open={tests.length <= 8}>
+                <summary>{tests.length - failed} passed</summary>
+                <ul className="test-results" aria-label="Passed tests">
+                  {tests.filter((t) => t.passed).map((t) => renderTest(t))}
+                </ul>
+              </details>
+            )}
           </article>
         )}
         {d.rubric_applied && rubric.length > 0 && (

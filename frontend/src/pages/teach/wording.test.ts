@@ -10,6 +10,9 @@ describe("feed wording", () => {
     expect(humanSignals("injection 0.93; read with 2 earlier message(s)")).toBe(
       "the safety classifier read it as an attempt to override the tutor's instructions (93% sure)",
     );
+    expect(humanSignals("override 0.93; read with 1 earlier message(s)")).toBe(
+      "the safety classifier read it as an attempt to override the tutor's rules (93% sure)",
+    );
     expect(humanSignals("brand_new:thing_here")).toBe("brand new:thing here");
     expect(humanSignals("")).toBe("");
   });

@@ -66,6 +66,15 @@ const SIGNALS: Record<string, string> = {
   travel_shopping: "travel or shopping",
 };
 
+/** The safety classifier's labels (app/domain/tutor/guardrails/classifier.py). */
+const CLASSIFIER_LABELS: Record<string, string> = {
+  benign: "harmless",
+  override: "an attempt to override the tutor's rules",
+  leak: "an attempt to extract the tutor's instructions",
+  answer: "asking for the graded answer",
+  data: "asking for other people's data",
+};
+
 const words = (code: string) => code.replace(/[_-]+/g, " ").trim();
 
 function signal(hit: string): string {
@@ -73,7 +82,7 @@ function signal(hit: string): string {
   const what = rest.join(":").replace(/@.*$/, "");
   if (head === "denied") return `a blocked phrase (“${what}”)`;
   const scored = /^([a-z_]+) (\d(?:\.\d+)?)$/.exec(hit);
-  if (scored?.[1] && scored[2]) return `the safety classifier read it as ${POLICIES[scored[1]] ?? words(scored[1])} (${Math.round(Number(scored[2]) * 100)}% sure)`;
+  if (scored?.[1] && scored[2]) return `the safety classifier read it as ${CLASSIFIER_LABELS[scored[1]] ?? POLICIES[scored[1]] ?? words(scored[1])} (${Math.round(Number(scored[2]) * 100)}% sure)`;
   const label = head ? SIGNALS[head] : undefined;
   if (!label) return words(hit);
   return what ? `${label} (${words(what)})` : label;
