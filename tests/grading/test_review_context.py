@@ -3,12 +3,16 @@ test of a code task (with its checks, expected and actual values) and only the r
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from saq import Worker
 
+from app.config import Settings
+from app.lib.events import EventBus
+from app.lib.redis import create_redis
 from tests.conftest import auth_headers
 from tests.grading.conftest import Client, assessment, new_learner, wait_for
 
@@ -27,7 +31,21 @@ async def _dispute(client: Client, learner: dict[str, str], submission_id: str, 
     return detail
 
 
-async def test_dispute_reason_reaches_queue_and_grading_view(gclient: Client, gworker: Worker[Any]) -> None:
+async def _graded_event(settings: Settings, client: Client, learner: dict[str, str], submission_id: str) -> Any:
+    redis = create_redis(settings.redis_url)
+    bus = EventBus(redis, settings.redis_key_prefix)
+    try:
+        me = (await client.get("/v1/me", headers=learner)).json()
+        events = await bus.replay(uuid.UUID(me["org_id"]), None, 500)
+    finally:
+        await bus.aclose()
+        await redis.aclose()
+    return next(e for e in events if e.type == "submission.graded" and e.data["submission_id"] == submission_id)
+
+
+async def test_dispute_reason_reaches_queue_and_grading_view(
+    gclient: Client, gworker: Worker[Any], grading_settings: Settings
+) -> None:
     learner = await new_learner(gclient)
     quiz = await assessment(gclient, learner, "http-fundamentals-quiz")
     choices = [q["answer"] for q in SPECS["http-fundamentals-quiz"]["questions"]]
@@ -36,6 +54,9 @@ async def test_dispute_reason_reaches_queue_and_grading_view(gclient: Client, gw
     graded = await wait_for(gclient, learner, accepted.json()["id"], "graded")
     assert graded["graded_by"] == "auto"
     assert graded["grader"] == "answer_key"  # not "AI"
+    event = await _graded_event(grading_settings, gclient, learner, accepted.json()["id"])
+    assert event.data["graded_by"] == "auto"  # the field as it was, beside the finer one
+    assert event.data["grader"] == "answer_key"
 
     detail = await _dispute(gclient, learner, accepted.json()["id"], DISPUTE)
     assert detail["item"]["reason"] == "disagreement"
@@ -53,7 +74,9 @@ async def test_dispute_reason_reaches_queue_and_grading_view(gclient: Client, gw
     assert (await gclient.get("/v1/review/queue", headers=learner)).status_code == 403
 
 
-async def test_code_review_shows_every_test_and_no_unused_rubric(gclient: Client, gworker: Worker[Any]) -> None:
+async def test_code_review_shows_every_test_and_no_unused_rubric(
+    gclient: Client, gworker: Worker[Any], grading_settings: Settings
+) -> None:
     learner = await new_learner(gclient)
     task = await assessment(gclient, learner, CODE_SLUG)
     # The reference solution, but lower-casing the token: the one test with capitals in its token fails.
@@ -63,6 +86,9 @@ async def test_code_review_shows_every_test_and_no_unused_rubric(gclient: Client
     graded = await wait_for(gclient, learner, accepted.json()["id"], "graded")
     assert graded["grader"] == "unit_tests"
     assert 0 < graded["score"] < graded["max_score"]
+    assert (await _graded_event(grading_settings, gclient, learner, accepted.json()["id"])).data[
+        "grader"
+    ] == "unit_tests"
 
     detail = await _dispute(gclient, learner, accepted.json()["id"], "My scheme check is what the spec says.")
     assert detail["item"]["grader"] == "unit_tests"
