@@ -153,6 +153,7 @@ export function Review() {
           {code !== null && (
             <div
               className="markdown code-answer"
+              role="region"
               tabIndex={0}
               aria-label="The learner's code"
               dangerouslySetInnerHTML={{ __html: renderMarkdown(fenced(code, "python")) }}
