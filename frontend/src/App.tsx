@@ -12,6 +12,20 @@ import { NotFound } from "./pages/NotFound";
 // The course player carries Markdown, highlighting and the tutor client: loaded when first opened.
 const CoursePlayer = lazy(() => import("./pages/CoursePlayer"));
 const Teaching = lazy(() => import("./pages/teach"));
+const AdminOverview = lazy(() => import("./pages/admin"));
+
+/** Where "/" (and signing in without a deep link) leads: admins to their overview, instructors to the
+ * teaching pages, learners to their courses. */
+export function landingPath(roles: readonly string[] | undefined): string {
+  if (roles?.includes("admin")) return "/admin";
+  if (roles?.includes("instructor")) return "/teach";
+  return "/learning";
+}
+
+function Landing() {
+  const { me } = useSession();
+  return <Navigate to={landingPath(me?.roles)} replace />;
+}
 
 function RequireSession({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -32,7 +46,7 @@ export function App() {
           </RequireSession>
         }
       >
-        <Route index element={<Navigate to="/learning" replace />} />
+        <Route index element={<Landing />} />
         <Route path="/learning" element={<MyLearning />} />
         <Route path="/catalog" element={<Catalog />} />
         <Route
@@ -48,6 +62,14 @@ export function App() {
           element={
             <Suspense fallback={<Spinner label="Opening…" />}>
               <Teaching />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/admin"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <AdminOverview />
             </Suspense>
           }
         />

@@ -129,10 +129,16 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page: Page, base: str, email: str = "learner@demo.test", org: str = "demo") -> None:
+# Where each demo role lands after signing in (learners: their courses).
+LANDING = {"admin@demo.test": "Administration", "instructor@demo.test": "Live feed"}
+
+
+def sign_in(
+    page: Page, base: str, email: str = "learner@demo.test", org: str = "demo", landing: str | None = None
+) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("Organisation").fill(org)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="My learning").wait_for()
+    page.get_by_role("heading", name=landing or LANDING.get(email, "My learning"), exact=True).wait_for()

@@ -40,3 +40,5 @@ class ReviewItem(OrgScoped, Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     decision: Mapped[str | None] = mapped_column(String(10), nullable=True)
     decision_reason: Mapped[str] = mapped_column(Text, default="")
+    # The learner's own words when they contested the grade (reason ``disagreement``); shown to reviewers.
+    dispute_reason: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -177,6 +177,25 @@ class OfflineRubricGrader:
         return scores
 
 
+# Who or what decided a grade, finer than ``Grade.graded_by`` (which says "ai" for unit tests too).
+GRADERS = ("answer_key", "unit_tests", "ai_model", "offline_keywords", "person")
+
+
+def grader_of(graded_by: str, prompt_version: str | None, details: dict[str, Any] | None) -> str:
+    """``answer_key`` (multiple choice), ``unit_tests`` (code: the hidden tests decide the score, even when a
+    model added style feedback), ``offline_keywords`` (the offline short-answer heuristic), ``ai_model``
+    (a model graded against the rubric) or ``person`` (a reviewer's override)."""
+    if graded_by == "human":
+        return "person"
+    if graded_by == "auto":
+        return "answer_key"
+    if details and ("sandbox_status" in details or "tests" in details):
+        return "unit_tests"
+    if prompt_version and prompt_version.startswith("offline-"):
+        return "offline_keywords"
+    return "ai_model"
+
+
 CODE_POINTS = 10.0  # a code task is out of 10, shared out over its hidden tests (stable if a run crashes)
 
 

@@ -48,6 +48,8 @@ class SubmissionOut(msgspec.Struct):
     passed: bool | None = None
     feedback: str = ""
     graded_by: str | None = None  # ai | human | auto
+    # Which grader decided: answer_key | unit_tests | ai_model | offline_keywords | person
+    grader: str | None = None
     confidence: float | None = None
     criteria: list[CriterionResult] = msgspec.field(default_factory=list)
     detail: str = ""  # why it failed, when status is failed

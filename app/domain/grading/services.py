@@ -26,6 +26,7 @@ from app.domain.grading.graders import (
     grade_code_result,
     grade_multiple_choice,
     grade_short_answer,
+    grader_of,
 )
 from app.domain.grading.schemas import (
     AssessmentOut,
@@ -100,6 +101,7 @@ def submission_out(submission: Submission, grade: Grade | None, review: ReviewIt
         passed=grade.passed if visible else None,
         feedback=grade.feedback if visible else "",
         graded_by=grade.graded_by,
+        grader=grader_of(grade.graded_by, grade.prompt_version, grade.rationale),
         confidence=grade.confidence,
         criteria=criteria if visible else [],
     )
@@ -211,6 +213,7 @@ class SubmissionService(PrincipalService):
             else:
                 review.reason, review.priority = "disagreement", PRIORITY["disagreement"]
             review.decision_reason = ""
+            review.dispute_reason = reason
             submission.status = "in_review"
             record_audit(
                 session,
@@ -452,7 +455,13 @@ class GradingService:
             await self.runtime.events.publish(
                 self.org_id,
                 events.SUBMISSION_GRADED,
-                {**outcome, "score": result.score, "max_score": result.max_score, "graded_by": result.graded_by},
+                {
+                    **outcome,
+                    "score": result.score,
+                    "max_score": result.max_score,
+                    "graded_by": result.graded_by,
+                    "grader": grader_of(result.graded_by, result.prompt_version, result.details),
+                },
             )
         return str(status)
 

@@ -28,9 +28,26 @@ class ReviewItemOut(msgspec.Struct):
     ai_score: float | None
     max_score: float | None
     ai_confidence: float | None
+    # Which grader produced the grade under review: answer_key | unit_tests | ai_model | offline_keywords
+    grader: str | None = None
+    dispute_reason: str = ""  # the learner's own words when the reason is ``disagreement``
     decision: str | None = None
     decided_by: UUID | None = None
     decided_at: datetime | None = None
+
+
+class TestResultOut(msgspec.Struct):
+    """One hidden test of a code task: its outcome, the checks it makes (from the test source) and, for a
+    failure, what the sandbox recorded (the failing assertion, expected and actual values, parameters)."""
+
+    name: str
+    passed: bool
+    message: str = ""
+    checks: list[str] = msgspec.field(default_factory=list)  # the test's assert statements, as written
+    assertion: str = ""
+    expected: str = ""
+    actual: str = ""
+    params: str = ""
 
 
 class ReviewDetail(msgspec.Struct):
@@ -45,6 +62,8 @@ class ReviewDetail(msgspec.Struct):
     ai_criteria: list[dict[str, Any]]
     ai_prompt_version: str | None
     note: str  # why it was escalated, e.g. the grader's malformed output
+    rubric_applied: bool = False  # whether the rubric in ``spec`` took part in this grade
+    tests: list[TestResultOut] = msgspec.field(default_factory=list)  # code tasks: every hidden test
 
 
 class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):

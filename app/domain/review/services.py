@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
-from app.domain.grading.graders import CODE_POINTS
+from app.domain.grading.graders import CODE_POINTS, grader_of
 from app.domain.grading.services import record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
@@ -24,6 +26,7 @@ from app.domain.review.schemas import (
     ReviewDetail,
     ReviewItemOut,
     ReviewMetrics,
+    TestResultOut,
 )
 from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
@@ -72,6 +75,8 @@ class ReviewService(PrincipalService):
             ai_score=grade.score if grade else None,
             max_score=grade.max_score if grade else None,
             ai_confidence=grade.confidence if grade else None,
+            grader=grader_of(grade.graded_by, grade.prompt_version, grade.rationale) if grade else None,
+            dispute_reason=item.dispute_reason or "",
             decision=item.decision,
             decided_by=item.decided_by,
             decided_at=item.decided_at,
@@ -128,6 +133,8 @@ class ReviewService(PrincipalService):
                 ai_criteria=list(grade.rationale.get("criteria", [])) if grade else [],
                 ai_prompt_version=grade.prompt_version if grade else None,
                 note=item.decision_reason if item.status == "open" else "",
+                rubric_applied=_rubric_applied(assessment, grade),
+                tests=_test_results(assessment, grade),
             )
 
     async def for_submission(self, submission_id: UUID) -> ReviewDetail:
@@ -215,6 +222,7 @@ class ReviewService(PrincipalService):
                 "score": final.score,
                 "max_score": final.max_score,
             }
+            grader = grader_of(final.graded_by, final.prompt_version, final.rationale)
         await self.runtime.events.publish(
             self.principal.org_id,
             events.REVIEW_DECIDED,
@@ -226,7 +234,9 @@ class ReviewService(PrincipalService):
             },
         )
         await self.runtime.events.publish(
-            self.principal.org_id, events.SUBMISSION_GRADED, {**published, "graded_by": final.graded_by}
+            self.principal.org_id,
+            events.SUBMISSION_GRADED,
+            {**published, "graded_by": final.graded_by, "grader": grader},
         )
         return out
 
@@ -378,6 +388,93 @@ def _max_score(assessment: Assessment) -> float:
     if assessment.kind == "short_answer":
         return float(sum(max(lv["points"] for lv in c["levels"]) for c in spec["rubric"]["criteria"]))
     return CODE_POINTS
+
+
+def _rubric_applied(assessment: Assessment, grade: Grade | None) -> bool:
+    """Short answers are graded on their rubric; code only when a model added style feedback with it (the
+    tests decide the score); multiple choice never."""
+    if assessment.kind == "short_answer":
+        return bool(assessment.spec.get("rubric"))
+    if assessment.kind == "code":
+        return grade is not None and bool(grade.rationale.get("criteria")) and bool(assessment.spec.get("rubric"))
+    return False
+
+
+_TEST_NAME = re.compile(r"(?:.*::)?([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*)\])?$")
+
+
+class _TestSource(msgspec.Struct):
+    checks: list[str]  # the assert statements (and ``with pytest.raises(...)`` lines), as written
+    argnames: str = ""  # a parametrised test's argument names
+    cases: list[str] = msgspec.field(default_factory=list)  # and its parameter sets, in order
+
+
+def _segment(source: str, node: ast.AST) -> str:
+    return " ".join((ast.get_source_segment(source, node) or "").split())[:500]
+
+
+def _parametrize(source: str, decorator: ast.expr) -> tuple[str, list[str]] | None:
+    if not (isinstance(decorator, ast.Call) and "parametrize" in _segment(source, decorator.func)):
+        return None
+    if len(decorator.args) < 2 or not isinstance(decorator.args[1], ast.List | ast.Tuple):
+        return None
+    names = decorator.args[0]
+    argnames = names.value if isinstance(names, ast.Constant) and isinstance(names.value, str) else ""
+    return argnames, [_segment(source, element) for element in decorator.args[1].elts]
+
+
+def _test_sources(source: str) -> dict[str, _TestSource]:
+    """Each test function's checks and parameter sets, read from the hidden tests (never run here)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[str, _TestSource] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test"):
+            continue
+        checks = []
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Assert):
+                checks.append(_segment(source, inner))
+            elif isinstance(inner, ast.With) and "raises" in _segment(source, inner.items[0].context_expr):
+                checks.append(f"with {_segment(source, inner.items[0].context_expr)}:")
+        test = _TestSource(checks=[c for c in checks if c][:20])
+        for decorator in node.decorator_list:
+            if (parsed := _parametrize(source, decorator)) is not None:
+                test.argnames, test.cases = parsed
+        found[node.name] = test
+    return found
+
+
+def _checks_for(name: str, sources: dict[str, _TestSource]) -> list[str]:
+    match = _TEST_NAME.match(name)
+    test = sources.get(match.group(1)) if match else None
+    if test is None:
+        return []
+    case_id = (match.group(2) if match else None) or ""
+    index = re.search(r"(\d+)$", case_id)
+    if test.cases and index and int(index.group(1)) < len(test.cases):
+        return [f"{test.argnames or 'case'} = {test.cases[int(index.group(1))]}", *test.checks]
+    return test.checks
+
+
+def _test_results(assessment: Assessment, grade: Grade | None) -> list[TestResultOut]:
+    """Every hidden test the sandbox ran, with what it checks; staff only (the review API is)."""
+    if assessment.kind != "code" or grade is None:
+        return []
+    sources = _test_sources(str(assessment.spec.get("hidden_tests", "")))
+    return [
+        TestResultOut(
+            name=str(test.get("name", "")),
+            passed=bool(test.get("passed")),
+            message=str(test.get("message", "")),
+            checks=_checks_for(str(test.get("name", "")), sources),
+            **{k: str(test.get(k, "")) for k in ("assertion", "expected", "actual", "params")},
+        )
+        for test in grade.rationale.get("tests", []) or []
+        if isinstance(test, dict)
+    ]
 
 
 def _agreement(key: str, pairs: list[AIFeedback]) -> AgreementOut:

@@ -24,7 +24,7 @@ export function Layout() {
         Skip to content
       </a>
       <header className="topbar">
-        <NavLink to="/learning" className="brand" aria-label="Lyceum home">
+        <NavLink to="/" className="brand" aria-label="Lyceum home">
           Lyceum
         </NavLink>
         <nav aria-label="Main">
@@ -37,6 +37,7 @@ export function Layout() {
               <NavLink to="/teach/metrics">Grading quality</NavLink>
             </>
           )}
+          {me?.roles.includes("admin") && <NavLink to="/admin">Administration</NavLink>}
         </nav>
         <div className="whoami">
           <span className="muted" title={me?.email}>

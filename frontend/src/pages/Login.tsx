@@ -15,7 +15,7 @@ export function Login() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  if (session.me) return <Navigate to={state.from ?? "/learning"} replace />;
+  if (session.me) return <Navigate to={state.from ?? "/"} replace />;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -23,7 +23,7 @@ export function Login() {
     setError(null);
     try {
       await signIn(org.trim().toLowerCase(), email.trim(), password);
-      navigate(state.from ?? "/learning", { replace: true });
+      navigate(state.from ?? "/", { replace: true });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       setError(

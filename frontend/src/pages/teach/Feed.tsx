@@ -5,6 +5,8 @@ import { session } from "../../api/session";
 import { EmptyState } from "../../components/Status";
 import { FeedStream, type FeedEvent, type FeedStatus } from "../../lib/feedStream";
 import { useNames } from "./names";
+import { ESCALATION_WHY, graderName, humanSignals, policyName, when } from "./wording";
+import "../../styles/teach.css";
 
 const KEEP = 200;
 const STATUS_WORDS: Record<FeedStatus, string> = {
@@ -15,13 +17,30 @@ const STATUS_WORDS: Record<FeedStatus, string> = {
   forbidden: "The live feed is for instructors and admins.",
   closed: "Closed",
 };
-const FILTERS: { value: string; label: string }[] = [
-  { value: "", label: "Everything" },
-  { value: "submission.", label: "Submissions" },
-  { value: "review.", label: "Reviews" },
-  { value: "tutor.", label: "Tutor" },
-  { value: "budget.", label: "Budgets" },
+interface Filter {
+  value: string;
+  label: string;
+  matches(event: FeedEvent): boolean;
+}
+
+/** What an instructor acts on: a submission waiting for a person, a blocked message, a budget alert. */
+export const ACTIONABLE = new Set(["submission.escalated", "tutor.blocked", "budget.alert"]);
+const FILTERS: Filter[] = [
+  { value: "action", label: "Needs action", matches: (e) => ACTIONABLE.has(e.type) },
+  { value: "all", label: "Everything", matches: () => true },
+  { value: "submission.", label: "Submissions and grades", matches: (e) => e.type.startsWith("submission.") },
+  { value: "review.", label: "Reviews", matches: (e) => e.type.startsWith("review.") },
+  { value: "tutor.blocked", label: "Blocked messages", matches: (e) => e.type === "tutor.blocked" },
+  { value: "tutor.session_started", label: "Tutoring sessions", matches: (e) => e.type === "tutor.session_started" },
+  { value: "budget.", label: "Budgets", matches: (e) => e.type.startsWith("budget.") },
 ];
+const MODES: Record<string, string> = { socratic: "guided questions", hint: "hints", explain: "explanations" };
+const SCOPES: Record<string, string> = {
+  org: "the organisation's",
+  course: "a course's",
+  user: "a learner's",
+  session: "a session's",
+};
 
 function socketUrl(path: string): string {
   const url = new URL(path, globalThis.location.href);
@@ -31,24 +50,44 @@ function socketUrl(path: string): string {
 
 export function describe(event: FeedEvent, names: ReturnType<typeof useNames>): { title: string; detail: string; tone: string } {
   const d = event.data;
-  const pct = (v: unknown) => (typeof v === "number" ? `${Math.round(v * 100)}%` : "?");
+  const pct = (v: unknown) => (typeof v === "number" ? `${Math.round(v * 100)}%` : null);
+  const who = `${names.person(d.user_id)} in ${names.course(d.course_id)}`;
+  const num = (v: unknown) => (typeof v === "number" ? v.toLocaleString("en-GB") : "?");
   switch (event.type) {
-    case "submission.escalated":
-      return { title: "Submission needs a human", detail: `${names.person(d.user_id)} in ${names.course(d.course_id)}: ${String(d.reason ?? "")} (confidence ${pct(d.confidence)})`, tone: "warn" };
+    case "submission.escalated": {
+      const why = ESCALATION_WHY[String(d.reason)] ?? String(d.reason ?? "").replace(/_/g, " ");
+      const confidence = pct(d.confidence);
+      return { title: "Submission needs a human", detail: `${who}: ${why}${confidence ? ` (AI confidence ${confidence})` : ""}`, tone: "warn" };
+    }
     case "submission.graded":
-      return { title: `Graded by ${d.graded_by === "human" ? "a reviewer" : "AI"}`, detail: `${names.person(d.user_id)} in ${names.course(d.course_id)}: ${String(d.score)} / ${String(d.max_score)}`, tone: "ok" };
+      return { title: `Graded by ${graderName(d.grader, d.graded_by)}`, detail: `${who}: ${num(d.score)} / ${num(d.max_score)}`, tone: "ok" };
     case "review.claimed":
       return { title: "Review claimed", detail: `${names.person(d.reviewer_id)} is reviewing a submission`, tone: "info" };
     case "review.decided":
-      return { title: `Review decided: ${String(d.decision ?? "")}`, detail: `${names.person(d.reviewer_id)} set the score to ${String(d.score)}`, tone: "ok" };
+      return {
+        title: d.decision === "override" ? "Reviewer changed a grade" : "Reviewer confirmed a grade",
+        detail: `${names.person(d.reviewer_id)} ${d.decision === "override" ? "set the score to" : "kept the score of"} ${num(d.score)}`,
+        tone: "ok",
+      };
     case "tutor.session_started":
-      return { title: "Tutoring session started", detail: `${names.person(d.user_id)} in ${names.course(d.course_id)} (${String(d.mode ?? "")})`, tone: "info" };
-    case "tutor.blocked":
-      return { title: `Tutor blocked a message: ${String(d.policy ?? "")}`, detail: `${names.person(d.user_id)} in ${names.course(d.course_id)}: ${String(d.reason ?? "")}`, tone: "warn" };
+      return { title: "Tutoring session started", detail: `${who} (${MODES[String(d.mode)] ?? String(d.mode ?? "")})`, tone: "info" };
+    case "tutor.blocked": {
+      const stage = d.stage === "output" ? "the tutor's reply" : "a message";
+      const signals = humanSignals(d.reason);
+      return {
+        title: `Tutor blocked ${stage}: ${policyName(d.policy)}`,
+        detail: `${who}${signals ? `: ${signals}` : ""}`,
+        tone: "warn",
+      };
+    }
     case "budget.alert":
-      return { title: `Budget at ${pct(d.threshold)}: ${String(d.scope ?? "")}`, detail: `${String(d.used_tokens)} of ${String(d.limit_tokens)} tokens used`, tone: "warn" };
+      return {
+        title: `${SCOPES[String(d.scope)] ?? "A"} token budget is ${pct(d.threshold) ?? "nearly"} used`.replace(/^./, (c) => c.toUpperCase()),
+        detail: `${num(d.used_tokens)} of ${num(d.limit_tokens)} tokens${d.user_id ? ` (last used by ${names.person(d.user_id)} in ${names.course(d.course_id)})` : ""}`,
+        tone: "warn",
+      };
     default:
-      return { title: event.type, detail: "", tone: "info" };
+      return { title: event.type.replace(/[._]/g, " "), detail: "", tone: "info" };
   }
 }
 
@@ -57,10 +96,11 @@ export function Feed() {
   const [events, setEvents] = useState<FeedEvent[]>([]);
   const [status, setStatus] = useState<FeedStatus>("connecting");
   const [transport, setTransport] = useState<"websocket" | "sse">("websocket");
-  const [filter, setFilter] = useState("");
+  const [filter, setFilter] = useState("action");
   const [paused, setPaused] = useState(false);
   const pausedRef = useRef(false);
-  const held = useRef<FeedEvent[]>([]);
+  // Events that arrived while paused, newest first: state, so the "Resume (N new)" count stays current.
+  const [held, setHeld] = useState<FeedEvent[]>([]);
   pausedRef.current = paused;
 
   useEffect(() => {
@@ -70,7 +110,7 @@ export function Feed() {
       getToken: () => session.token(),
       refreshToken: () => session.refresh(),
       onEvent: (event) => {
-        if (pausedRef.current) held.current.push(event);
+        if (pausedRef.current) setHeld((waiting) => [event, ...waiting].slice(0, KEEP));
         else setEvents((all) => [event, ...all].slice(0, KEEP));
       },
       onStatus: (s, t) => {
@@ -84,14 +124,16 @@ export function Feed() {
 
   function togglePause() {
     if (paused) {
-      const backlog = held.current.reverse();
-      held.current = [];
-      setEvents((all) => [...backlog, ...all].slice(0, KEEP));
+      setEvents((all) => [...held, ...all].slice(0, KEEP));
+      setHeld([]);
     }
+    pausedRef.current = !paused;
     setPaused(!paused);
   }
 
-  const shown = useMemo(() => events.filter((e) => e.type.startsWith(filter)), [events, filter]);
+  const active: Filter = FILTERS.find((f) => f.value === filter) ?? FILTERS[0]!;
+  const shown = useMemo(() => events.filter(active.matches), [events, active]);
+  const heldShown = held.filter(active.matches).length;
 
   return (
     <section aria-labelledby="feed-title">
@@ -108,19 +150,24 @@ export function Feed() {
           <select value={filter} onChange={(e) => setFilter(e.target.value)}>
             {FILTERS.map((f) => (
               <option key={f.value} value={f.value}>
-                {f.label}
+                {f.label} ({events.filter(f.matches).length})
               </option>
             ))}
           </select>
         </label>
         <button type="button" className="button secondary small" onClick={togglePause} aria-pressed={paused}>
-          {paused ? `Resume (${held.current.length} new)` : "Pause"}
+          {paused ? `Resume (${heldShown} new${held.length > heldShown ? `, ${held.length - heldShown} in other filters` : ""})` : "Pause"}
         </button>
         <Link to="/teach/queue">Review queue →</Link>
       </div>
       {shown.length === 0 ? (
-        <EmptyState title="Nothing yet">
-          <p>Escalated grades, reviews, tutor sessions, blocked messages and budget alerts appear here as they happen.</p>
+        <EmptyState title={filter === "action" ? "Nothing needs you right now" : "Nothing yet"}>
+          <p>
+            {filter === "action"
+              ? "Submissions waiting for a person, blocked tutor messages and budget alerts appear here as they happen."
+              : "Escalated grades, reviews, tutor sessions, blocked messages and budget alerts appear here as they happen."}
+            {events.length > shown.length && ` ${events.length - shown.length} other events are under other filters.`}
+          </p>
         </EmptyState>
       ) : (
         <ol className="feed" aria-label="Events, newest first" aria-live="polite" aria-relevant="additions">
@@ -128,7 +175,7 @@ export function Feed() {
             const text = describe(event, names);
             return (
               <li key={event.id} className={`feed-event tone-${text.tone}`} data-type={event.type}>
-                <time dateTime={event.at}>{new Date(event.at).toLocaleTimeString()}</time>
+                <time dateTime={event.at} title={new Date(event.at).toISOString()}>{when(event.at)}</time>
                 <strong>{text.title}</strong>
                 <span className="muted">{text.detail}</span>
                 {event.type === "submission.escalated" && typeof event.data.submission_id === "string" && (

@@ -1,14 +1,33 @@
+import { useState } from "react";
 import { Link } from "react-router";
 
-import { api, must } from "../../api/client";
+import { api, describeProblem, must } from "../../api/client";
 import { ErrorNote, Spinner } from "../../components/Status";
 import { useResource } from "../../lib/useResource";
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)}%`);
 const num = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v.toFixed(2));
 
+/** The export needs the access token, which a plain link cannot send: fetch it, then save the blob. */
+async function downloadCorrections(): Promise<void> {
+  const { data, error, response } = await api.GET("/v1/review/corrections.jsonl", { parseAs: "blob" });
+  if (error !== undefined || !(data instanceof Blob)) {
+    throw new Error(describeProblem({ status: response.status, ...((error ?? {}) as object) }, "The download failed."));
+  }
+  const url = URL.createObjectURL(data);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = `corrections-${new Date().toISOString().slice(0, 10)}.jsonl`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 export function Metrics() {
   const metrics = useResource(() => must(api.GET("/v1/review/metrics")), []);
+  const [downloading, setDownloading] = useState(false);
+  const [downloadError, setDownloadError] = useState<string | null>(null);
   if (metrics.loading) return <Spinner label="Loading metrics…" />;
   if (metrics.error || !metrics.data) return <ErrorNote message={metrics.error ?? "No metrics"} onRetry={metrics.reload} />;
   const m = metrics.data;
@@ -16,10 +35,22 @@ export function Metrics() {
     <section aria-labelledby="metrics-title">
       <div className="page-head">
         <h1 id="metrics-title">Grading quality</h1>
-        <a className="button secondary small" href="/v1/review/corrections.jsonl" download>
-          Download corrections (JSONL)
-        </a>
+        <button
+          type="button"
+          className="button secondary small"
+          disabled={downloading}
+          onClick={() => {
+            setDownloading(true);
+            setDownloadError(null);
+            downloadCorrections()
+              .catch((err: unknown) => setDownloadError(err instanceof Error ? err.message : String(err)))
+              .finally(() => setDownloading(false));
+          }}
+        >
+          {downloading ? "Preparing the download…" : "Download corrections (JSONL)"}
+        </button>
       </div>
+      {downloadError && <ErrorNote message={downloadError} />}
       <p className="toolbar">
         <Link to="/teach/queue">Review queue</Link>
         <Link to="/teach/feed">Live feed</Link>

@@ -6,13 +6,10 @@ import { EmptyState, ErrorNote, Spinner } from "../../components/Status";
 import { Pager } from "../Catalog";
 import { useResource } from "../../lib/useResource";
 import { useNames } from "./names";
+import { graderName, REVIEW_REASONS } from "./wording";
+import "../../styles/teach.css";
 
-const REASONS: Record<string, string> = {
-  grader_error: "Grader error",
-  disagreement: "Learner disagrees",
-  low_confidence: "Low AI confidence",
-  sample: "Quality sample",
-};
+const REASONS = REVIEW_REASONS;
 
 /** "due in 3 h", "overdue by 20 min": the SLA timer, recomputed every 30 s. */
 export function slaText(due: string, now: number): { text: string; overdue: boolean } {
@@ -79,7 +76,7 @@ export function Queue() {
                 <th scope="col">Assessment</th>
                 <th scope="col">Learner</th>
                 <th scope="col">Why</th>
-                <th scope="col">AI grade</th>
+                <th scope="col">Grade under review</th>
                 <th scope="col">SLA</th>
                 <th scope="col">
                   <span className="visually-hidden">Action</span>
@@ -95,10 +92,16 @@ export function Queue() {
                     <td>{names.person(item.learner_id)}</td>
                     <td>
                       <span className={`tag reason-${item.reason}`}>{REASONS[item.reason] ?? item.reason}</span>
+                      {item.dispute_reason && (
+                        <blockquote className="dispute-reason" aria-label="The learner's reason">
+                          “{item.dispute_reason}”
+                        </blockquote>
+                      )}
                     </td>
                     <td>
                       {item.ai_score === null ? "none" : `${item.ai_score} / ${item.max_score}`}
-                      {item.ai_confidence !== null && (
+                      {item.grader && <span className="muted small"> by {graderName(item.grader)}</span>}
+                      {item.ai_confidence !== null && (item.grader === "ai_model" || item.grader === "offline_keywords") && (
                         <span className="muted small"> ({Math.round((item.ai_confidence ?? 0) * 100)}% sure)</span>
                       )}
                     </td>
