@@ -4,7 +4,7 @@ A learner who contests a grade writes why; until now that text reached only the 
 reviewer saw "Learner disagrees" without the reason. Existing disputes keep an empty reason (their
 words remain in the audit log under ``submission.disputed``).
 
-Revision ID: 0008
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30 05:10:00
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
