@@ -45,6 +45,15 @@ def _open_first_item(page: Page) -> None:
     page.get_by_role("heading", level=1, name=FIRST_ITEM).wait_for()
 
 
+def fresh_conversation(page: Page) -> None:
+    """Wait for the panel to restore the item's conversation, then start a new one if it had turns."""
+    expect(page.get_by_role("list", name="Conversation")).to_have_attribute("aria-busy", "false")
+    button = page.get_by_role("button", name="New conversation")
+    if button.is_enabled():
+        button.click()
+    expect(page.locator("li.message")).to_have_count(0)
+
+
 def _reply_lengths_while_streaming(page: Page, seconds: float = 10.0) -> list[int]:
     """Sample the newest reply's text length until it finishes: a streamed reply grows in several steps."""
     reply = page.get_by_test_id("tutor-reply").last
@@ -191,6 +200,7 @@ def test_reconnect_resends_without_duplicates(page: Page, web_url: str, fake_ant
     page.goto(f"{web_url}/catalog")
     page.get_by_role("link", name=COURSE, exact=True).click()
     _open_first_item(page)
+    fresh_conversation(page)  # the item's conversation is kept across visits: count this test's turns only
     expect(page.locator("p.connection")).to_have_attribute("data-status", "open")
     page.get_by_label("Message to the tutor").fill("Explain idempotency to me")
     page.get_by_role("button", name="Send").click()

@@ -361,7 +361,7 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
           The tutor couldn't start: {startError}
         </p>
       )}
-      <ol className="messages" ref={listRef} aria-label="Conversation">
+      <ol className="messages" ref={listRef} aria-label="Conversation" aria-busy={restoring}>
         {messages.length === 0 && restoring && <li className="empty-chat muted">Loading your conversation…</li>}
         {messages.length === 0 && !restoring && (
           <li className="empty-chat muted">
