@@ -74,7 +74,7 @@ export function closeOpenEmphasis(text: string): string {
 }
 
 /** The tutor allowance in plain words, and only once it runs low (a number of tokens means nothing). */
-function allowanceWords(remaining: number | null, perReply: number | null): string | null {
+export function allowanceWords(remaining: number | null, perReply: number | null): string | null {
   if (remaining === null || remaining < 0) return null;
   if (remaining === 0) return "You've used your tutor allowance for now.";
   const replies = perReply && perReply > 0 ? Math.floor(remaining / perReply) : null;
