@@ -81,6 +81,10 @@ class Settings:
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    # Several tabs (a browser restoring a session) may refresh with the same token at once: within this
+    # many seconds of its rotation, the immediately previous refresh token is answered with the same new
+    # pair instead of being treated as reuse. 0 turns the grace off (docs/security.md).
+    refresh_reuse_grace_seconds: float = 5.0
     # How long a user's revocation state is cached in Redis; a change Redis missed (made in the database
     # directly, or while Redis was unreachable) takes effect within this window (docs/security.md).
     auth_cache_seconds: int = 60
@@ -286,6 +290,8 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError(
             f"LYCEUM_SECURITY_NOTIFY_HOOK={settings.security_notify_hook!r} must look like 'package.module:function'"
         )
+    if settings.refresh_reuse_grace_seconds > 60:
+        raise ConfigError("LYCEUM_REFRESH_REUSE_GRACE_SECONDS must be at most 60 (it weakens reuse detection)")
     if settings.auth_cache_seconds < 1:
         raise ConfigError("LYCEUM_AUTH_CACHE_SECONDS must be at least 1")
     if settings.is_production and not settings.refresh_cookie_secure:

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db.engine import create_engine, owner_url
 from app.lib.notify import SecurityNotice
 from tests.conftest import DEMO_PASSWORD, auth_headers, login, make_settings
+from tests.refresh_grace import age_rotation
 
 Client = AsyncTestClient[Litestar]
 NOTICES: list[SecurityNotice] = []  # filled by the hook below, which the `secured` app is configured with
@@ -343,7 +344,7 @@ async def test_cookie_login_keeps_the_refresh_token_out_of_reach_of_scripts(clie
     assert (await client.get("/v1/me", headers=bearer(body))).status_code == 200
 
 
-async def test_cookie_refresh_needs_the_csrf_token_and_rotates(client: Client) -> None:
+async def test_cookie_refresh_needs_the_csrf_token_and_rotates(client: Client, settings: Settings) -> None:
     user = await new_member(client)
     _, refresh, csrf = await cookie_login(client, user)
     assert (await cookie_refresh(client, refresh, None)).status_code == 403
@@ -359,7 +360,9 @@ async def test_cookie_refresh_needs_the_csrf_token_and_rotates(client: Client) -
     assert new_refresh != refresh
     assert (await client.get("/v1/me", headers=bearer(rotated.json()))).status_code == 200
 
-    # The old cookie again: reuse. The family ends, and the answer expires the browser's cookies.
+    # The old cookie again, after the grace window: reuse. The family ends, and the answer expires the
+    # browser's cookies.
+    await age_rotation(settings.database_url, refresh)
     reuse = await cookie_refresh(client, refresh, csrf)
     assert reuse.status_code == 401
     assert reuse.headers["content-type"].startswith("application/problem+json")

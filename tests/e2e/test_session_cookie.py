@@ -7,7 +7,9 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from app.config import Settings
 from tests.e2e.conftest import shot, sign_in
+from tests.refresh_grace import age_rotation_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +52,9 @@ def test_refresh_cookie_survives_reload_and_sign_out_clears_it(
     expect(page.get_by_role("heading", name="Sign in to Lyceum")).to_be_visible()  # signed out stays signed out
 
 
-def test_a_replayed_old_cookie_ends_the_session(page: Page, context: BrowserContext, live_url: str) -> None:
+def test_a_replayed_old_cookie_ends_the_session(
+    page: Page, context: BrowserContext, live_url: str, settings: Settings
+) -> None:
     """Reuse detection with cookies: someone replaying a rotated refresh cookie (from outside the browser)
     ends that login, so the browser's own, newer cookie stops working too."""
     sign_in(page, live_url)
@@ -58,6 +62,7 @@ def test_a_replayed_old_cookie_ends_the_session(page: Page, context: BrowserCont
     page.reload()
     expect(page.get_by_role("heading", name="My learning")).to_be_visible()
     csrf = str(_cookies(context)["lyceum_csrf"]["value"])
+    age_rotation_sync(settings.database_url, old)  # replayed after the grace for tabs refreshing together
     replay = httpx.post(
         f"{live_url}/v1/auth/refresh",
         headers={"X-CSRF-Token": csrf, "Cookie": f"lyceum_refresh={old}", "Content-Type": "application/json"},

@@ -43,3 +43,6 @@ class AIInteraction(OrgScoped, Base):
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="completed")
     guardrail_outcomes: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    # The tutor mode the learner chose for this message (socratic | hint | explain); null for grading and
+    # for turns recorded before modes were per message (migration 0007).
+    mode: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -10,6 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
+import msgspec
+import structlog
+from redis.exceptions import RedisError
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +28,15 @@ from app.lib.security.tokens import token_version
 from app.lib.text import normalise_email
 from app.lib.throttle import enforce, login_buckets, password_buckets
 from app.runtime import Runtime
+
+log = structlog.get_logger("lyceum.auth")
+
+
+class _GracePair(msgspec.Struct):
+    """The pair a refresh token was rotated into, kept for the grace window (tabs refreshing together)."""
+
+    successor: str  # the new refresh token's id
+    pair: TokenPair
 
 
 class AuthService:
@@ -118,6 +130,12 @@ class AuthService:
             if row is None or row.revoked_at is not None:
                 raise NotAuthenticated("The refresh token has been revoked; sign in again")
             if row.rotated_at is not None:
+                # Tabs refreshing together: the same new pair, if this is the immediately previous token
+                # and its rotation is seconds old. Otherwise a stolen copy came back: revoke the login.
+                shared = await self._grace_pair(session, row)
+                if shared is not None:
+                    log.info("refresh_grace_reuse", family_id=str(family_id))
+                    return shared
                 await self._revoke_family(session, org_id, user_id, family_id)
                 reused = True
             else:
@@ -140,10 +158,59 @@ class AuthService:
                     action="auth.refresh",
                     session=session,
                 )
+                # Remembered before the commit: a concurrent refresh with this token waits on the row lock
+                # above and must find the pair as soon as it sees the rotation.
+                await self._remember_pair(token_id, pair)
         if reused:  # committed above: the revocation must survive the error we now raise
             await self.runtime.denylist.invalidate(user_id)
             raise NotAuthenticated("This refresh token was already used; all sessions of this login are revoked")
         return pair
+
+    def _grace_key(self, token_id: UUID) -> str:
+        return f"{self.runtime.settings.redis_key_prefix}auth:grace:{token_id}"
+
+    async def _remember_pair(self, token_id: UUID, pair: TokenPair) -> None:
+        grace = self.runtime.settings.refresh_reuse_grace_seconds
+        if grace <= 0:
+            return
+        successor = str(self.runtime.tokens.decode(pair.refresh_token or "", "refresh")["jti"])
+        try:
+            await self.runtime.redis.set(
+                self._grace_key(token_id),
+                msgspec.json.encode(_GracePair(successor=successor, pair=pair)),
+                px=max(1, int(grace * 1000)),
+            )
+        except RedisError:  # no grace then: a concurrent refresh counts as reuse, as without the setting
+            log.warning("refresh_grace_unavailable")
+
+    async def _grace_pair(self, session: AsyncSession, row: RefreshToken) -> TokenPair | None:
+        """The pair ``row`` was rotated into, when the rotation is within the grace window and that pair's
+        refresh token is still the login's current one (unrotated, unrevoked); None otherwise."""
+        grace = self.runtime.settings.refresh_reuse_grace_seconds
+        if grace <= 0 or row.rotated_at is None:
+            return None
+        if (datetime.now(UTC) - row.rotated_at).total_seconds() > grace:
+            return None
+        try:
+            raw = await self.runtime.redis.get(self._grace_key(row.id))
+        except RedisError:
+            return None
+        if raw is None:
+            return None
+        try:
+            kept = msgspec.json.decode(raw, type=_GracePair)
+            successor_id = UUID(kept.successor)
+        except (msgspec.DecodeError, ValueError):
+            return None
+        successor = await session.get(RefreshToken, successor_id)
+        if (
+            successor is None
+            or successor.family_id != row.family_id
+            or successor.rotated_at is not None
+            or successor.revoked_at is not None
+        ):
+            return None
+        return kept.pair
 
     async def _revoke_family(self, session: AsyncSession, org_id: UUID, user_id: UUID, family_id: UUID) -> None:
         """A rotated token came back: someone holds a stolen copy. Kill the whole family."""

@@ -20,7 +20,7 @@ from app.domain.tutor.schemas import (
     Transcript,
     TutorEvent,
 )
-from app.domain.tutor.services import TutorService
+from app.domain.tutor.services import TutorService, with_mode
 from app.domain.tutor.socket import serve_tutor_socket
 from app.domain.tutor.turns import TurnRunner, validate_message
 from app.lib.auth import PUBLIC, is_member
@@ -38,7 +38,12 @@ class TutorController(Controller):
     tags = ["Tutor"]
     guards = [is_member]
 
-    @post("/sessions", status_code=HTTP_201_CREATED, opt={IDEMPOTENT: True}, summary="Start a tutoring session")
+    @post(
+        "/sessions",
+        status_code=HTTP_201_CREATED,
+        opt={IDEMPOTENT: True},
+        summary="Start a tutoring conversation (closing the open one for the item), or resume the open one",
+    )
     async def create_session(
         self, data: SessionCreate, runtime: Runtime, principal: Principal, request_id: str
     ) -> SessionOut:
@@ -60,7 +65,7 @@ class TutorController(Controller):
         problem = validate_message(data.text, runtime.settings.tutor_max_message_chars)
         if problem:
             raise ValidationFailed(problem, errors=[{"pointer": "#/text", "detail": problem}])
-        runner = TurnRunner(runtime, chat)
+        runner = TurnRunner(runtime, with_mode(chat, data.mode))
         if "text/event-stream" not in request.headers.get("accept", ""):
             return Response(await _collect(runner, data), media_type="application/json")
         return ServerSentEvent(

@@ -9,12 +9,19 @@ from uuid import UUID
 import msgspec
 
 Mode = Literal["socratic", "hint", "explain"]
+MODES: frozenset[str] = frozenset(("socratic", "hint", "explain"))
 
 
 class SessionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A learner has one open conversation per course and item. Starting one closes the open one
+    ("New conversation"); with ``resume`` the open one is returned instead when there is one (``reused``;
+    ``mode`` becomes its default for messages sent without a mode), which is what the web app does on
+    load so a reload or a mode switch keeps the conversation."""
+
     course_id: UUID
     item_id: UUID | None = None
     mode: Mode = "socratic"
+    resume: bool = False
 
 
 class SessionOut(msgspec.Struct):
@@ -29,6 +36,7 @@ class SessionOut(msgspec.Struct):
     offline: bool
     websocket_url: str
     messages_url: str
+    reused: bool = False  # an open conversation was returned instead of a new one
 
 
 class TranscriptTurn(msgspec.Struct):
@@ -43,6 +51,7 @@ class TranscriptTurn(msgspec.Struct):
     output_tokens: int
     confidence: float | None
     guardrails: list[dict[str, Any]]
+    mode: str | None = None  # the mode this message was sent in; null for turns recorded before 0007
 
 
 class Transcript(msgspec.Struct):
@@ -52,10 +61,12 @@ class Transcript(msgspec.Struct):
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
-    """SSE body. ``id`` is the client's message id: a resend with the same id is answered once."""
+    """SSE body. ``id`` is the client's message id: a resend with the same id is answered once. ``mode``
+    is this message's tutor mode; without it, the conversation's default (the mode it was opened with)."""
 
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    mode: Mode | None = None
 
 
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import AbstractAsyncContextManager
+from typing import cast
 from uuid import UUID
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -15,7 +18,16 @@ from app.domain.audit.services import record_audit
 from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.context import build_context
-from app.domain.tutor.schemas import FeedbackIn, FeedbackOut, SessionCreate, SessionOut, Transcript, TranscriptTurn
+from app.domain.tutor.schemas import (
+    MODES,
+    FeedbackIn,
+    FeedbackOut,
+    Mode,
+    SessionCreate,
+    SessionOut,
+    Transcript,
+    TranscriptTurn,
+)
 from app.domain.tutor.turns import ChatSession
 from app.lib.errors import Forbidden, NotFound
 from app.lib.security.principal import Principal
@@ -31,6 +43,14 @@ async def budget_limits(session: AsyncSession, settings: Settings) -> BudgetLimi
         user_daily=(row and row.user_daily_tokens) or settings.budget_user_daily_tokens,
         session=(row and row.session_tokens) or settings.budget_session_tokens,
     )
+
+
+def with_mode(chat: ChatSession, mode: str | None) -> ChatSession:
+    """The session as one message sees it: the mode is a per-message setting (the conversation's own
+    mode is the default for messages without one)."""
+    if mode is None or mode == chat.context.mode or mode not in MODES:
+        return chat
+    return dataclasses.replace(chat, context=dataclasses.replace(chat.context, mode=cast(Mode, mode)))
 
 
 class TutorService:
@@ -60,6 +80,15 @@ class TutorService:
         )
 
     async def create(self, data: SessionCreate) -> SessionOut:
+        """A new conversation for this course and item, closing the learner's open one; with ``resume``,
+        the open one when there is one. Two tabs opening the same item at once meet at the unique index: the loser
+        retries once and finds the winner's conversation."""
+        try:
+            return await self._open(data)
+        except IntegrityError:
+            return await self._open(data)
+
+    async def _open(self, data: SessionCreate) -> SessionOut:
         async with self._tx() as session:
             course = await session.get(Course, data.course_id)
             if course is None or not course.is_published:
@@ -68,6 +97,34 @@ class TutorService:
                 item = await session.get(Item, data.item_id)
                 if item is None or item.course_id != data.course_id:
                     raise NotFound("No such item in this course")
+            existing = await session.scalar(
+                select(AISession)
+                .where(
+                    AISession.user_id == self.principal.user_id,
+                    AISession.course_id == course.id,
+                    AISession.item_id.is_(None) if data.item_id is None else AISession.item_id == data.item_id,
+                    AISession.status == "open",
+                )
+                .with_for_update()
+            )
+            if existing is not None and data.resume:
+                existing.mode = data.mode  # the default for messages sent without a mode
+                out = self._out(existing)
+                out.reused = True
+                return out
+            if existing is not None:
+                existing.status = "closed"
+                record_audit(
+                    session,
+                    org_id=self.principal.org_id,
+                    actor_id=self.principal.user_id,
+                    action="tutor.session_closed",
+                    entity_type="ai_session",
+                    entity_id=existing.id,
+                    after={"reason": "new_conversation"},
+                    request_id=self.request_id,
+                )
+                await session.flush()  # closed before the new one meets the one-open-conversation index
             chat = AISession(
                 org_id=self.principal.org_id,
                 user_id=self.principal.user_id,
@@ -147,6 +204,7 @@ class TutorService:
             output_tokens=row.output_tokens,
             confidence=row.confidence,
             guardrails=list(row.guardrail_outcomes),
+            mode=row.mode,
         )
 
     async def feedback(self, interaction_id: UUID, data: FeedbackIn) -> FeedbackOut:

@@ -17,8 +17,8 @@ import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from app.domain.tutor.schemas import DeltaEvent, ErrorEvent, TutorEvent
-from app.domain.tutor.services import TutorService
+from app.domain.tutor.schemas import MODES, DeltaEvent, ErrorEvent, TutorEvent
+from app.domain.tutor.services import TutorService, with_mode
 from app.domain.tutor.turns import ChatSession, TurnRunner
 from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
 from app.lib.inputs import check_decoded, decode_frame
@@ -151,8 +151,20 @@ class TutorConnection:
                     )
                 )
                 return
+            mode = frame.get("mode")
+            if mode is not None and mode not in MODES:
+                await self.emit(
+                    ErrorEvent(
+                        code="invalid_message",
+                        detail="Unknown mode; expected 'socratic', 'hint' or 'explain'.",
+                        message_id=message_id,
+                    )
+                )
+                return
+            # The mode is per message (optional; the conversation's own mode otherwise).
+            runner = self.runner if mode is None else TurnRunner(self.runner.runtime, with_mode(self.runner.chat, mode))
             self.turn_id = message_id
-            self.turn = asyncio.create_task(self.runner.run(message_id, frame.get("text"), self.emit))
+            self.turn = asyncio.create_task(runner.run(message_id, frame.get("text"), self.emit))
             # Let the turn start before the next frame is read: a task cancelled before its first step
             # never runs its cancel handling, and a "cancel" frame may already be waiting.
             await asyncio.sleep(0)

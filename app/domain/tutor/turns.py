@@ -476,6 +476,7 @@ class TurnRunner:
             status=state.status,
             error_code=state.error_code,
             guardrail_outcomes=[_outcome(o) for o in state.outcomes],
+            mode=self.chat.context.mode,
         )
         async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             session.add(row)

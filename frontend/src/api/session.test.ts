@@ -82,4 +82,39 @@ describe("SessionStore (refresh token in an HttpOnly cookie)", () => {
     expect(await store.refresh()).toBe(false);
     expect(store.hasStoredSession()).toBe(true);
   });
+
+  it("tabs take turns: one refresh, the new access token shared with the others", async () => {
+    setCsrf("csrf-value");
+    let held: Promise<unknown> = Promise.resolve();
+    const locks = {
+      request<T>(_name: string, callback: () => Promise<T>): Promise<T> {
+        const run = held.then(callback);
+        held = run.catch(() => undefined);
+        return run;
+      },
+    };
+    vi.stubGlobal("navigator", { ...globalThis.navigator, locks });
+    let calls = 0;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => {
+        calls += 1;
+        // The shared token reaches the other tabs before the lock is released (as a browser delivers it).
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return tokenResponse(`access-${calls}`);
+      }),
+    );
+    const tabs = [new SessionStore(), new SessionStore(), new SessionStore()];
+    const results = await Promise.all(tabs.map((tab) => tab.refresh()));
+    expect(results).toEqual([true, true, true]);
+    expect(calls).toBe(1);
+    expect(tabs.map((tab) => tab.snapshot.accessToken)).toEqual(["access-1", "access-1", "access-1"]);
+  });
+
+  it("signing out in one tab signs the others out", async () => {
+    const tabs = [new SessionStore(), new SessionStore()];
+    tabs.forEach((tab) => tab.accept({ access_token: "a", expires_in: 900, token_type: "bearer" }));
+    tabs[0]!.clear();
+    await vi.waitFor(() => expect(tabs[1]!.snapshot.accessToken).toBeNull());
+  });
 });

@@ -3,7 +3,12 @@
  * HttpOnly cookie that scripts (and so injected scripts) cannot read. The server sets it on sign-in
  * (`refresh_mode: "cookie"`), scoped to `/v1/auth/refresh`; a reload exchanges it for a new access token.
  * Refreshing sends the CSRF token from the readable `lyceum_csrf` cookie as `X-CSRF-Token`. One refresh
- * at a time however many requests ask. (docs/security.md, "The web app's session cookie".)
+ * at a time however many requests ask, and however many tabs: tabs take turns under a Web Lock, and the
+ * tab that refreshed shares the new access token with the others over a BroadcastChannel, so tabs opened
+ * together (a browser restoring its session) rotate the cookie once instead of tripping reuse detection.
+ * The server also forgives the same cookie presented again within a few seconds
+ * (LYCEUM_REFRESH_REUSE_GRACE_SECONDS), for browsers without Web Locks. Signing out in one tab signs
+ * every tab out. (docs/security.md, "The web app's session cookie".)
  */
 import type { components } from "./schema";
 
@@ -13,6 +18,18 @@ export type Me = components["schemas"]["Me"];
 export const CSRF_COOKIE = "lyceum_csrf";
 const ORG_KEY = "lyceum.org"; // the last organisation signed in to, to prefill the form (not a secret)
 const LEGACY_KEY = "lyceum.session"; // where older versions kept the refresh token itself
+const CHANNEL = "lyceum.session"; // tabs tell each other about new access tokens and signing out
+const REFRESH_LOCK = "lyceum.refresh"; // held by the one tab refreshing the session cookie
+// When a tab last refreshed (a time, no token): written before its lock is released, so a tab that gets
+// the lock next knows a new token is on its way over the channel, which may deliver it a moment later.
+const REFRESHED_AT_KEY = "lyceum.refreshed_at";
+const SHARED_TOKEN_WAIT_MS = 3_000; // bounds only a lost message: then this tab refreshes itself
+
+type TabMessage = { type: "tokens"; tokens: TokenPair; at: number } | { type: "signed-out" };
+
+interface LockManagerLike {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
 
 export interface SessionState {
   accessToken: string | null;
@@ -34,10 +51,20 @@ export function csrfToken(): string | null {
   return null;
 }
 
+function refreshedAt(): number {
+  try {
+    return Number(globalThis.localStorage?.getItem(REFRESHED_AT_KEY) ?? 0) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 export class SessionStore {
   private state: SessionState = { accessToken: null, expiresAt: 0, me: null, org: null, restoring: false };
   private readonly listeners = new Set<Listener>();
   private refreshing: Promise<boolean> | null = null;
+  private readonly channel: BroadcastChannel | null = null;
+  private readonly tokenWaiters = new Set<() => void>();
 
   constructor() {
     try {
@@ -47,6 +74,33 @@ export class SessionStore {
       // storage disabled: nothing to clean up or prefill
     }
     if (this.hasStoredSession()) this.state = { ...this.state, restoring: true };
+    try {
+      this.channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
+    } catch {
+      this.channel = null;
+    }
+    this.channel?.addEventListener("message", (event: MessageEvent<TabMessage>) => this.fromOtherTab(event.data));
+  }
+
+  /** Another tab refreshed (take its access token instead of refreshing again) or signed out. */
+  private fromOtherTab(message: TabMessage): void {
+    if (message?.type === "tokens") {
+      // The other tab's clock stamped it: count the lifetime from then, not from now.
+      const expiresAt = message.at + message.tokens.expires_in * 1000;
+      if (expiresAt > this.state.expiresAt) this.set({ accessToken: message.tokens.access_token, expiresAt });
+      for (const wake of this.tokenWaiters) wake();
+      this.tokenWaiters.clear();
+    } else if (message?.type === "signed-out") {
+      this.clear(false);
+    }
+  }
+
+  private tell(message: TabMessage): void {
+    try {
+      this.channel?.postMessage(message);
+    } catch {
+      // a closed channel: the other tabs refresh for themselves
+    }
   }
 
   get snapshot(): SessionState {
@@ -89,9 +143,12 @@ export class SessionStore {
     this.set({ me, restoring: false });
   }
 
-  /** Forget the session in this page (the server expires the cookies on sign-out). */
-  clear(): void {
+  /** Forget the session in this page (the server expires the cookies on sign-out), and in the other
+   * tabs unless they told us. */
+  clear(tellOthers = true): void {
+    const hadSession = this.state.accessToken !== null || this.state.me !== null;
     this.set({ accessToken: null, expiresAt: 0, me: null, restoring: false });
+    if (tellOthers && hadSession) this.tell({ type: "signed-out" });
   }
 
   /** A valid access token, refreshed first when it is about to expire; null when signed out. */
@@ -103,10 +160,39 @@ export class SessionStore {
 
   /** Exchange the session cookie (rotation: the old one stops working). Concurrent callers share one call. */
   refresh(): Promise<boolean> {
-    this.refreshing ??= this.doRefresh().finally(() => {
+    this.refreshing ??= this.refreshOnce().finally(() => {
       this.refreshing = null;
     });
     return this.refreshing;
+  }
+
+  /** Take turns with the other tabs; a tab that finds a fresh token (shared while it waited) is done. */
+  private async refreshOnce(): Promise<boolean> {
+    const locks = (globalThis.navigator as { locks?: LockManagerLike } | undefined)?.locks;
+    if (!locks?.request) return this.doRefresh();
+    const before = this.state.accessToken;
+    const asked = Date.now();
+    const fresh = () =>
+      this.state.accessToken !== null && this.state.accessToken !== before && Date.now() < this.state.expiresAt - 15_000;
+    try {
+      return await locks.request(REFRESH_LOCK, async () => {
+        if (fresh()) return true;
+        if (refreshedAt() >= asked) {
+          // Another tab refreshed while we waited: its token is on the channel. Wait for it (bounded).
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, SHARED_TOKEN_WAIT_MS);
+            this.tokenWaiters.add(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          if (fresh()) return true;
+        }
+        return this.doRefresh();
+      });
+    } catch {
+      return this.doRefresh(); // locks unavailable (an opaque origin): the server's grace window covers it
+    }
   }
 
   private async doRefresh(): Promise<boolean> {
@@ -124,7 +210,15 @@ export class SessionStore {
         if (response.status === 401 || response.status === 403 || response.status === 422) this.clear();
         return false;
       }
-      this.accept((await response.json()) as TokenPair);
+      const tokens = (await response.json()) as TokenPair;
+      const at = Date.now();
+      this.accept(tokens);
+      try {
+        globalThis.localStorage?.setItem(REFRESHED_AT_KEY, String(at));
+      } catch {
+        // storage disabled: the next tab refreshes itself (the server's grace window covers it)
+      }
+      this.tell({ type: "tokens", tokens: { ...tokens, csrf_token: undefined }, at });
       return true;
     } catch {
       return false; // offline: keep the cookie and try again later

@@ -5,6 +5,7 @@ import { session } from "../api/session";
 import { explainBlocked, explainError } from "../lib/explain";
 import { renderMarkdown } from "../lib/markdown";
 import { TutorStream, type ConnectionStatus, type Transport, type TutorEvent } from "../lib/tutorStream";
+import "../styles/chat.css";
 
 type Mode = "socratic" | "hint" | "explain";
 const MODES: { value: Mode; label: string; hint: string }[] = [
@@ -12,6 +13,8 @@ const MODES: { value: Mode; label: string; hint: string }[] = [
   { value: "hint", label: "Hint", hint: "A nudge in the right direction, one step at a time" },
   { value: "explain", label: "Explain", hint: "A clear explanation of the idea" },
 ];
+
+const MODE_LABEL: Record<string, string> = Object.fromEntries(MODES.map((m) => [m.value, m.label]));
 
 interface ChatMessage {
   id: string;
@@ -21,6 +24,64 @@ interface ChatMessage {
   interactionId?: string;
   rating?: number;
   label?: string;
+  mode?: string; // learner messages: the tutor mode it was sent in
+}
+
+type Transcript = Schemas["Transcript"];
+
+/** A stored conversation as the panel shows it: each question (with its mode) and its answer. */
+function fromTranscript(transcript: Transcript): ChatMessage[] {
+  return transcript.turns.flatMap((turn): ChatMessage[] => {
+    const id = turn.client_message_id || turn.interaction_id;
+    let status: ChatMessage["status"] = "done";
+    let text = turn.reply;
+    if (turn.status === "cancelled") status = "cancelled";
+    else if (turn.status === "blocked") {
+      status = "blocked";
+      const policy = turn.guardrails.find((g) => g.action === "block")?.name;
+      const words = blockedWords(String(policy ?? ""), "");
+      text = text ? `${text}\n\n---\n\n${words}` : words;
+    } else if (turn.status !== "completed") {
+      status = "error";
+      text = text || explainError(turn.status, "");
+    }
+    return [
+      { id, role: "learner", text: turn.user, status: "done", mode: turn.mode ?? undefined },
+      { id: `reply-${id}`, role: "tutor", text, status, interactionId: status === "done" ? turn.interaction_id : undefined },
+    ];
+  });
+}
+
+/** Why the tutor stopped, said once: the kind explanation for a known policy, the server's reason otherwise. */
+function blockedWords(policy: string, reason: string, resetsAt?: string | null): string {
+  const kind = explainBlocked(policy, "", resetsAt);
+  return kind === explainBlocked("", "") && reason ? explainBlocked(policy, reason, resetsAt) : kind;
+}
+
+/** While a reply streams, close an emphasis the model opened but has not closed yet, so a half-written
+ * `*Offline tutor` shows in italics rather than as a raw asterisk. */
+export function closeOpenEmphasis(text: string): string {
+  const fences = (text.match(/^```/gm) ?? []).length;
+  if (fences % 2 === 1) return text; // inside a code block: asterisks are literal
+  const prose = text.replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+  const strong = (prose.match(/\*\*/g) ?? []).length;
+  const single = (prose.replace(/\*\*/g, "").replace(/^\s*\* /gm, "").match(/\*/g) ?? []).length;
+  let closed = text.replace(/\s*\*+$/, (tail) => (tail.trim() ? "" : tail)); // an opener with nothing after it yet
+  if (closed !== text) return closeOpenEmphasis(closed);
+  if (single % 2 === 1) closed += "*";
+  if (strong % 2 === 1) closed += "**";
+  return closed;
+}
+
+/** The tutor allowance in plain words, and only once it runs low (a number of tokens means nothing). */
+export function allowanceWords(remaining: number | null, perReply: number | null): string | null {
+  if (remaining === null || remaining < 0) return null;
+  if (remaining === 0) return "You've used your tutor allowance for now.";
+  const replies = perReply && perReply > 0 ? Math.floor(remaining / perReply) : null;
+  if (replies !== null && replies <= 5) {
+    return replies <= 1 ? "Tutor allowance: about one more answer for now." : `Tutor allowance: about ${replies} more answers for now.`;
+  }
+  return null;
 }
 
 const STATUS_WORDS: Record<ConnectionStatus, string> = {
@@ -57,10 +118,16 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
   const [transport, setTransport] = useState<Transport>("websocket");
   const [budget, setBudget] = useState<number | null>(null);
+  const [perReply, setPerReply] = useState<number | null>(null);
+  const [restoring, setRestoring] = useState(true);
+  const modeRef = useRef<Mode>(mode);
+  const providerLabel = useRef<string | undefined>(undefined);
+  providerLabel.current = tutorSession?.provider_label;
+  modeRef.current = mode;
   const [announcement, setAnnouncement] = useState("");
   const streamRef = useRef<TutorStream | null>(null);
   // Messages sent while the tutoring session is still being created: sent as soon as its stream exists.
-  const waiting = useRef<{ id: string; text: string }[]>([]);
+  const waiting = useRef<{ id: string; text: string; mode: Mode }[]>([]);
   const spoken = useRef("");
   const listRef = useRef<HTMLOListElement>(null);
 
@@ -87,14 +154,18 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
       update(event.message_id, (m) => ({ ...m, status: "done" }));
       if (event.type === "done") {
         if (event.budget.remaining_tokens >= 0) setBudget(event.budget.remaining_tokens);
+        const used = event.usage.input_tokens + event.usage.output_tokens;
+        if (used > 0) setPerReply(used);
         update(id, (m) => ({
           ...m,
           status: event.status === "cancelled" ? "cancelled" : "done",
           interactionId: event.interaction_id || undefined,
-          label: event.provider_label || m.label,
+          // The reply's own label only when it differs from the conversation's (a fallback model, say):
+          // the header already says which tutor this is.
+          label: event.provider_label && event.provider_label !== providerLabel.current ? event.provider_label : m.label,
         }));
       } else if (event.type === "blocked") {
-        const words = explainBlocked(event.policy, event.reason, event.resets_at);
+        const words = blockedWords(event.policy, event.reason, event.resets_at);
         update(id, (m) => ({ ...m, status: "blocked", text: m.text ? `${m.text}\n\n---\n\n${words}` : words }));
         setAnnouncement(`The tutor stopped: ${words}`);
       } else if (event.type === "error") {
@@ -106,19 +177,62 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
     [announce, update],
   );
 
-  // One tutoring session per (course, item, mode); switching mode starts a new one.
+  // One conversation per course and item, kept across reloads and mode switches (the mode goes with each
+  // message): resume the open one and show what was said, or start one.
   useEffect(() => {
     let live = true;
     setTutorSession(null);
     setStartError(null);
-    must(api.POST("/v1/tutor/sessions", { body: { course_id: courseId, item_id: itemId ?? null, mode } })).then(
-      (created) => live && setTutorSession(created),
-      (error: unknown) => live && setStartError(error instanceof Error ? error.message : String(error)),
+    setMessages([]);
+    setRestoring(true);
+    const body = { course_id: courseId, item_id: itemId ?? null, mode: modeRef.current, resume: true };
+    (async () => {
+      const opened = await must(api.POST("/v1/tutor/sessions", { body }));
+      let earlier: ChatMessage[] = [];
+      if (opened.reused) {
+        const transcript = await must(
+          api.GET("/v1/tutor/sessions/{session_id}", { params: { path: { session_id: opened.id } } }),
+        );
+        earlier = fromTranscript(transcript);
+        const lastMode = [...transcript.turns].reverse().find((t) => t.mode)?.mode ?? opened.mode;
+        if (live && MODES.some((m) => m.value === lastMode)) setMode(lastMode as Mode);
+      }
+      if (!live) return;
+      // Anything typed while this loaded stays, after the earlier turns.
+      setMessages((typed) => [...earlier, ...typed]);
+      setTutorSession(opened);
+    })().then(
+      () => live && setRestoring(false),
+      (error: unknown) => {
+        if (!live) return;
+        setRestoring(false);
+        setStartError(error instanceof Error ? error.message : String(error));
+      },
     );
     return () => {
       live = false;
     };
-  }, [courseId, itemId, mode]);
+  }, [courseId, itemId]);
+
+  /** "New conversation": close this one (the server keeps it for the record) and start afresh. */
+  async function startNew() {
+    streamRef.current?.close();
+    streamRef.current = null;
+    waiting.current = [];
+    setStartError(null);
+    setTutorSession(null);
+    setMessages([]);
+    setBudget(null);
+    try {
+      const started = await must(
+        api.POST("/v1/tutor/sessions", { body: { course_id: courseId, item_id: itemId ?? null, mode, resume: false } }),
+      );
+      setTutorSession(started);
+      setAnnouncement("New conversation started.");
+    } catch (error) {
+      setStartError(error instanceof Error ? error.message : String(error));
+    }
+  }
 
   useEffect(() => {
     if (!tutorSession) return;
@@ -141,7 +255,7 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
     });
     streamRef.current = stream;
     stream.start();
-    for (const message of waiting.current.splice(0)) stream.send(message.id, message.text);
+    for (const message of waiting.current.splice(0)) stream.send(message.id, message.text, message.mode);
     const wake = () => stream.wake();
     globalThis.addEventListener("online", wake);
     return () => {
@@ -165,12 +279,12 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
     const id = newId();
     setMessages((all) => [
       ...all,
-      { id, role: "learner", text, status: "queued" },
-      { id: `reply-${id}`, role: "tutor", text: "", status: "sending", label: tutorSession?.provider_label },
+      { id, role: "learner", text, status: "queued", mode },
+      { id: `reply-${id}`, role: "tutor", text: "", status: "sending" },
     ]);
     setDraft("");
-    if (stream) stream.send(id, text);
-    else waiting.current.push({ id, text }); // the session is still starting: nothing typed is lost
+    if (stream) stream.send(id, text, mode);
+    else waiting.current.push({ id, text, mode }); // the session is still starting: nothing typed is lost
   }
 
   function stop() {
@@ -213,6 +327,15 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
           </span>
         )}
         <p className="muted small chat-context">{itemTitle ? `Helping with “${itemTitle}”` : "Ask about anything in this course"}</p>
+        <button
+          type="button"
+          className="button secondary small new-conversation"
+          onClick={() => void startNew()}
+          disabled={streaming || !tutorSession || messages.length === 0}
+          title="Close this conversation and start a fresh one (the tutor forgets what was said here)"
+        >
+          New conversation
+        </button>
       </header>
       <fieldset className="modes">
         <legend className="visually-hidden">Tutor mode</legend>
@@ -227,15 +350,20 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
       <p className={`connection ${status}`} role="status" data-transport={transport} data-status={status}>
         {STATUS_WORDS[status]}
         {status === "open" && transport === "sse" && " (fallback streaming)"}
-        {budget !== null && <span className="budget"> · {budget.toLocaleString()} tokens left</span>}
       </p>
+      {allowanceWords(budget, perReply) && (
+        <p className="muted small allowance" data-testid="tutor-allowance">
+          {allowanceWords(budget, perReply)}
+        </p>
+      )}
       {startError && (
         <p className="error-text" role="alert">
           The tutor couldn't start: {startError}
         </p>
       )}
-      <ol className="messages" ref={listRef} aria-label="Conversation">
-        {messages.length === 0 && (
+      <ol className="messages" ref={listRef} aria-label="Conversation" aria-busy={restoring}>
+        {messages.length === 0 && restoring && <li className="empty-chat muted">Loading your conversation…</li>}
+        {messages.length === 0 && !restoring && (
           <li className="empty-chat muted">
             Stuck or curious? Ask a question. In Socratic mode the tutor answers with questions that help you work it out.
           </li>
@@ -276,10 +404,12 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
 }
 
 function MessageView({ message, onRate }: { message: ChatMessage; onRate(m: ChatMessage, rating: number): void }) {
-  const html = useMemo(() => (message.role === "tutor" ? renderMarkdown(message.text) : ""), [message.role, message.text]);
+  const shown = message.status === "streaming" ? closeOpenEmphasis(message.text) : message.text;
+  const html = useMemo(() => (message.role === "tutor" ? renderMarkdown(shown) : ""), [message.role, shown]);
   if (message.role === "learner") {
     return (
-      <li className="message learner" data-status={message.status}>
+      <li className="message learner" data-status={message.status} data-mode={message.mode}>
+        {message.mode && <span className="message-mode muted small">{MODE_LABEL[message.mode] ?? message.mode}</span>}
         <p>{message.text}</p>
         {message.status === "queued" && <span className="muted small">Waiting to send…</span>}
       </li>

@@ -51,6 +51,7 @@ export interface StreamOptions {
 interface Outgoing {
   id: string; // the UI's id for the message
   text: string;
+  mode?: string; // this message's tutor mode (the conversation's default when absent)
   wireId: string; // the id sent to the server for this attempt
   attempt: number;
 }
@@ -89,11 +90,11 @@ export class TutorStream {
   }
 
   /** Queue a message; it is sent when the connection is ready and no other reply is streaming. */
-  send(id: string, text: string): "sending" | "queued" {
+  send(id: string, text: string, mode?: string): "sending" | "queued" {
     if (this.finished.has(id) || this.inflight?.id === id || this.queue.some((m) => m.id === id)) {
       return "queued"; // a duplicate send of one message id is absorbed here
     }
-    this.queue.push({ id, text, wireId: id, attempt: 0 });
+    this.queue.push({ id, text, mode, wireId: id, attempt: 0 });
     this.options.handlers.onMessageState?.(id, "queued");
     this.pump();
     return this.inflight?.id === id ? "sending" : "queued";
@@ -157,8 +158,8 @@ export class TutorStream {
       this.inflight = this.queue.shift() ?? null;
       if (!this.inflight) return;
       this.options.handlers.onMessageState?.(this.inflight.id, "sending");
-      const { wireId, text } = this.inflight;
-      this.socket.send(JSON.stringify({ type: "message", id: wireId, text }));
+      const { wireId, text, mode } = this.inflight;
+      this.socket.send(JSON.stringify({ type: "message", id: wireId, text, ...(mode ? { mode } : {}) }));
     } else {
       if (!this.online()) {
         this.setStatus("offline");
@@ -323,7 +324,7 @@ export class TutorStream {
           Accept: "text/event-stream",
           ...(token ? { Authorization: `Bearer ${token}` } : {}),
         },
-        body: JSON.stringify({ text: message.text, id: message.wireId }),
+        body: JSON.stringify({ text: message.text, id: message.wireId, ...(message.mode ? { mode: message.mode } : {}) }),
         signal: abort.signal,
       });
     } catch {
