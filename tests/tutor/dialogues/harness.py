@@ -1,0 +1,149 @@
+"""Drives the offline tutor through the scripted dialogues of ``dialogues.yaml`` and scores them.
+
+The dialogues talk to the real :class:`OfflineTutorProvider` through its provider API (``stream``), with
+each turn's history built by the real :func:`app.domain.tutor.history.build_history` from the earlier
+turns, exactly as ``TurnRunner._request`` does. The context is built from the course files the way
+``app.domain.tutor.context.build_context`` builds it from the database (item, the module's other
+lessons, prerequisites, protected texts and the authored tutoring material). Input guardrails and the
+output filter are left out on purpose: they have their own tests, and here a blocked message would hide
+what the tutor itself does.
+
+Run ``uv run python -m tests.tutor.dialogues.harness`` for a per-dialogue report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+
+from app.content.loader import load_courses
+from app.content.schema import Course
+from app.domain.tutor.context import protected_texts
+from app.domain.tutor.history import Turn, build_history
+from app.domain.tutor.providers.base import ChatMessage, ModelRequest, RelatedItem, TextDelta, TutorContext
+from app.domain.tutor.providers.offline import LABEL_LINE, OfflineTutorProvider, ProtectedGuard
+
+ROOT = Path(__file__).resolve().parents[3]
+DIALOGUES = Path(__file__).with_name("dialogues.yaml")
+HISTORY_BUDGET = 6000  # LYCEUM_TUTOR_HISTORY_TOKEN_BUDGET's default order of magnitude
+REFUSAL = "can't give you answers"
+
+
+def courses() -> dict[str, Course]:
+    return {course.slug: course for course in load_courses(ROOT / "content" / "courses")}
+
+
+def context_for(course: Course, slug: str, mode: str = "socratic") -> TutorContext:
+    """What build_context makes of the database rows, made from the course file."""
+    module, item = next((m, i) for m in course.modules for i in m.items if i.slug == slug)
+    by_slug = {i.slug: i for _, i in course.all_items()}
+    assessment = SimpleNamespace(spec=item.assessment.spec()) if item.assessment is not None else None
+    lessons = tuple(RelatedItem(i.title, i.body[:1500]) for i in module.items if i.kind == "lesson" and i is not item)
+    related = tuple(RelatedItem(by_slug[s].title, by_slug[s].body[:1500]) for s in item.prerequisites)
+    return TutorContext(
+        course_title=course.title,
+        mode=mode,  # type: ignore[arg-type]
+        item_title=item.title,
+        item_body=item.body,
+        item_kind=item.kind,
+        graded=bool(item.assessment is not None and item.assessment.graded),
+        module_items=lessons,
+        related=related,
+        protected=protected_texts(SimpleNamespace(solution=item.solution), assessment),  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Result:
+    id: str
+    behaviour: str
+    failures: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _group_met(reply: str, group: Any) -> bool:
+    options = group if isinstance(group, list) else [group]
+    return any(str(option).lower() in reply for option in options)
+
+
+def check(reply: str, expect: dict[str, Any], context: TutorContext) -> list[str]:
+    failures = []
+    low = reply.lower()
+    if not reply.startswith(LABEL_LINE):
+        failures.append("no offline label")
+    if context.protected and ProtectedGuard(context.protected).leaks(reply.replace(LABEL_LINE, "")):
+        failures.append("protected text in the reply")
+    for group in expect.get("all", []):
+        if not _group_met(low, group):
+            failures.append(f"missing {group!r}")
+    for phrase in expect.get("none", []):
+        if str(phrase).lower() in low:
+            failures.append(f"contains {phrase!r}")
+    if "hint" in expect and f"**hint {expect['hint']}" not in low:
+        failures.append(f"not hint {expect['hint']}")
+    if expect.get("refuses") and REFUSAL not in low:
+        failures.append("no refusal of graded answers")
+    return failures
+
+
+async def reply_to(context: TutorContext, turns: list[Turn], text: str) -> str:
+    history = build_history(turns, HISTORY_BUDGET)
+    request = ModelRequest("system", (*history, ChatMessage("user", text)), 4000, context=context)
+    return "".join([e.text async for e in OfflineTutorProvider().stream(request) if isinstance(e, TextDelta)])
+
+
+async def run_dialogue(dialogue: dict[str, Any], catalogue: dict[str, Course]) -> Result:
+    context = context_for(catalogue[dialogue["course"]], dialogue["item"], dialogue.get("mode", "socratic"))
+    result = Result(dialogue["id"], dialogue["behaviour"])
+    turns: list[Turn] = []
+    for number, turn in enumerate(dialogue["turns"], 1):
+        reply = await reply_to(context, turns, turn["learner"])
+        result.replies.append(reply)
+        result.failures += [f"turn {number}: {f}" for f in check(reply, turn.get("expect") or {}, context)]
+        turns.append(Turn(turn["learner"], reply))
+    return result
+
+
+def load_dialogues() -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = yaml.safe_load(DIALOGUES.read_text())["dialogues"]
+    return data
+
+
+async def run_all() -> list[Result]:
+    catalogue = courses()
+    return [await run_dialogue(d, catalogue) for d in load_dialogues()]
+
+
+def summary(results: list[Result]) -> str:
+    lines = []
+    for behaviour in sorted({r.behaviour for r in results}):
+        group = [r for r in results if r.behaviour == behaviour]
+        lines.append(f"{behaviour}: {sum(r.passed for r in group)}/{len(group)}")
+    passed = sum(r.passed for r in results)
+    lines.append(f"total: {passed}/{len(results)} ({100 * passed / len(results):.0f}%)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results = asyncio.run(run_all())
+    verbose = "-v" in sys.argv
+    for r in results:
+        print(f"{'PASS' if r.passed else 'FAIL'} {r.id}: {'; '.join(r.failures)}")
+        if verbose and not r.passed:
+            for reply in r.replies:
+                print("    | " + reply.replace("\n", "\n    | "))
+    print(summary(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The scripted-dialogue suite of the offline tutor (issue 10 §1): see harness.py and dialogues.yaml."""
+
+from __future__ import annotations
+
+from tests.tutor.dialogues.harness import load_dialogues, run_all, summary
+
+# The pass rate the offline tutor must keep (docs/tutor.md records the figures).
+MIN_PASS_RATE = 0.28  # before issue 10 §1: 15/53
+
+
+def test_the_suite_has_at_least_forty_multi_behaviour_dialogues() -> None:
+    dialogues = load_dialogues()
+    assert len(dialogues) >= 40
+    assert len({d["id"] for d in dialogues}) == len(dialogues)
+    behaviours = {d["behaviour"] for d in dialogues}
+    assert behaviours == {"correct-misconception", "advance-hint", "stay-on-item", "refuse-graded"}
+
+
+async def test_dialogue_pass_rate() -> None:
+    results = await run_all()
+    rate = sum(r.passed for r in results) / len(results)
+    failed = [f"{r.id}: {'; '.join(r.failures)}" for r in results if not r.passed]
+    assert rate >= MIN_PASS_RATE, summary(results) + "\n" + "\n".join(failed)
