@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from app.content.loader import load_courses
+from app.content.loader import load_courses, tutoring_of
 from app.content.schema import Course
-from app.domain.tutor.context import protected_texts
+from app.domain.tutor.context import protected_texts, tutoring_material
 from app.domain.tutor.history import Turn, build_history
 from app.domain.tutor.providers.base import ChatMessage, ModelRequest, RelatedItem, TextDelta, TutorContext
 from app.domain.tutor.providers.offline import LABEL_LINE, OfflineTutorProvider, ProtectedGuard
@@ -46,6 +46,9 @@ def context_for(course: Course, slug: str, mode: str = "socratic") -> TutorConte
     assessment = SimpleNamespace(spec=item.assessment.spec()) if item.assessment is not None else None
     lessons = tuple(RelatedItem(i.title, i.body[:1500]) for i in module.items if i.kind == "lesson" and i is not item)
     related = tuple(RelatedItem(by_slug[s].title, by_slug[s].body[:1500]) for s in item.prerequisites)
+    around = [i for i in module.items if i.kind == "lesson" and i is not item]
+    around += [by_slug[s] for s in item.prerequisites]
+    hints, misconceptions = tutoring_material({"tutoring": tutoring_of(course)}, item, around)
     return TutorContext(
         course_title=course.title,
         mode=mode,  # type: ignore[arg-type]
@@ -56,6 +59,8 @@ def context_for(course: Course, slug: str, mode: str = "socratic") -> TutorConte
         module_items=lessons,
         related=related,
         protected=protected_texts(SimpleNamespace(solution=item.solution), assessment),  # type: ignore[arg-type]
+        hints=hints,
+        misconceptions=misconceptions,
     )
 
 
@@ -78,7 +83,7 @@ def _group_met(reply: str, group: Any) -> bool:
 
 def check(reply: str, expect: dict[str, Any], context: TutorContext) -> list[str]:
     failures = []
-    low = reply.lower()
+    low = reply.replace("**", "").lower()  # "**R**ate" reads as "Rate"
     if not reply.startswith(LABEL_LINE):
         failures.append("no offline label")
     if context.protected and ProtectedGuard(context.protected).leaks(reply.replace(LABEL_LINE, "")):
@@ -87,9 +92,9 @@ def check(reply: str, expect: dict[str, Any], context: TutorContext) -> list[str
         if not _group_met(low, group):
             failures.append(f"missing {group!r}")
     for phrase in expect.get("none", []):
-        if str(phrase).lower() in low:
+        if str(phrase).lower() in low or str(phrase).lower() in reply.lower():
             failures.append(f"contains {phrase!r}")
-    if "hint" in expect and f"**hint {expect['hint']}" not in low:
+    if "hint" in expect and f"**hint {expect['hint']}" not in reply.lower():
         failures.append(f"not hint {expect['hint']}")
     if expect.get("refuses") and REFUSAL not in low:
         failures.append("no refusal of graded answers")
