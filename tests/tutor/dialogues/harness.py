@@ -8,7 +8,8 @@ lessons, prerequisites, protected texts and the authored tutoring material). Inp
 output filter are left out on purpose: they have their own tests, and here a blocked message would hide
 what the tutor itself does.
 
-Run ``uv run python -m tests.tutor.dialogues.harness`` for a per-dialogue report.
+Run ``uv run python -m tests.tutor.dialogues.harness [-v] [--held-out]`` for a per-dialogue report
+(``-v`` prints the replies of failed dialogues; ``--held-out`` runs ``heldout.yaml`` instead).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.domain.tutor.providers.offline import LABEL_LINE, OfflineTutorProvider,
 
 ROOT = Path(__file__).resolve().parents[3]
 DIALOGUES = Path(__file__).with_name("dialogues.yaml")
+HELD_OUT = Path(__file__).with_name("heldout.yaml")
 HISTORY_BUDGET = 6000  # LYCEUM_TUTOR_HISTORY_TOKEN_BUDGET's default order of magnitude
 REFUSAL = "can't give you answers"
 
@@ -119,14 +121,14 @@ async def run_dialogue(dialogue: dict[str, Any], catalogue: dict[str, Course]) -
     return result
 
 
-def load_dialogues() -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = yaml.safe_load(DIALOGUES.read_text())["dialogues"]
+def load_dialogues(path: Path = DIALOGUES) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = yaml.safe_load(path.read_text())["dialogues"]
     return data
 
 
-async def run_all() -> list[Result]:
+async def run_all(path: Path = DIALOGUES) -> list[Result]:
     catalogue = courses()
-    return [await run_dialogue(d, catalogue) for d in load_dialogues()]
+    return [await run_dialogue(d, catalogue) for d in load_dialogues(path)]
 
 
 def summary(results: list[Result]) -> str:
@@ -140,7 +142,7 @@ def summary(results: list[Result]) -> str:
 
 
 def main() -> None:
-    results = asyncio.run(run_all())
+    results = asyncio.run(run_all(HELD_OUT if "--held-out" in sys.argv else DIALOGUES))
     verbose = "-v" in sys.argv
     for r in results:
         print(f"{'PASS' if r.passed else 'FAIL'} {r.id}: {'; '.join(r.failures)}")

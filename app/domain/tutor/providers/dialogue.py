@@ -21,7 +21,9 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _STUCK = re.compile(
     r"\b(stuck|lost|confus\w*|no idea|don'?t (really )?(get|understand|follow)|do not (get|understand|follow)|"
     r"(another|next|more|one more|a|any) hints?|hints? please|give me a hint|what comes first|"
-    r"where (do|should|can) i (start|begin)|don'?t know (where|how|what)|makes no sense|help me)\b",
+    r"where (do|should|can) i (start|begin)|don'?t know (where|how|what)|makes no sense|help me|no clue|"
+    r"clueless|(how|where) (do i|to|should i) approach|doesn'?t help|(help|get) me (get )?started|"
+    r"not getting (it|this)|i give up)\b",
     re.IGNORECASE,
 )
 _ORDINALS = {
@@ -36,11 +38,17 @@ FOLLOW_UP_WORDS = 14  # longer messages are read as questions in their own right
 
 
 def matches(misconception: Misconception, text: str) -> bool:
+    """Whether ``text`` states the misconception. A pattern ``A.*B`` also matches with its parts in the
+    other order ("store passwords encrypted" as well as "encrypt the passwords"): learners phrase the
+    same claim both ways, and authors should not have to write every permutation."""
     for pattern in misconception.patterns:
         try:
             if re.search(pattern, text, re.IGNORECASE):
                 return True
-        except re.error:  # validated on load; a bad stored pattern must never break a turn
+            parts = pattern.split(".*")
+            if len(parts) > 1 and all(re.search(part, text, re.IGNORECASE) for part in parts):
+                return True
+        except re.error:  # validated on load (a part that is not a pattern on its own just fails here)
             continue
     return False
 
