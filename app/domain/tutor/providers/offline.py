@@ -215,7 +215,9 @@ def material(context: TutorContext) -> list[Passage]:
     item_origin = "item" if context.item_kind == "lesson" else "task"
     sources = [(context.item_title or context.course_title, context.item_body, item_origin)]
     sources += [(related.title, related.body, "module") for related in context.module_items]
-    sources += [(related.title, related.body, "related") for related in context.related]
+    # A prerequisite that is also a lesson of the module is read once (as the module's).
+    seen = {title for title, _, _ in sources}
+    sources += [(related.title, related.body, "related") for related in context.related if related.title not in seen]
     for title, body, origin in sources:
         passages += split_passages(title, body, origin, len(passages))
     return [p for p in passages if p.prose.strip() or p.code.strip()]
@@ -276,8 +278,9 @@ REQUEST_WORDS = frozenset(terms("example examples sample illustrate matter matte
 EARLIER_WEIGHT = 0.6  # the previous question's words, for a follow-up that leans on it
 BACKGROUND_WEIGHT = 0.15  # the conversation's earlier words, as a tie-breaker towards the current topic
 REFERENT_WEIGHT = 3.0  # "the second one": the term it points at outweighs everything else
-EXPANSION_WEIGHT = 0.5
-# Everyday words learners use for the material's terms (query expansion; stemmed forms on both sides).
+EXPANSION_WEIGHT = 0.8  # a near-synonym counts almost as much as the word the learner used
+# Everyday words learners use for the material's terms (query expansion): keys are stemmed message terms,
+# values are stemmed when used.
 EXPANSIONS: dict[str, tuple[str, ...]] = {
     "slower": ("slow", "long", "latency", "duration"),
     "slow": ("long", "latency", "duration"),
@@ -285,8 +288,8 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "live": ("ttl", "expire"),
     "lifetime": ("ttl", "expire"),
     "expiry": ("ttl", "expire"),
-    "endpoint": ("resource", "path", "url"),
-    "url": ("resource", "path"),
+    "endpoint": ("resource", "resources", "path", "url"),  # the crude stemmer keeps "resourc" apart
+    "url": ("resource", "resources", "path"),
     "revoke": ("revocation", "logout", "delete"),
     "duplicate": ("twice", "idempotent"),
     "secure": ("safe", "security"),
@@ -308,7 +311,7 @@ def conversation_query(request: ModelRequest, state: dialogue.DialogueState, lea
             if term not in REQUEST_WORDS:
                 weights[term] = max(weights.get(term, 0.0), weight)
     for term in own:
-        for extra in EXPANSIONS.get(term, ()):
+        for extra in terms(" ".join(EXPANSIONS.get(term, ()))):  # stemmed like the passages
             weights[extra] = max(weights.get(extra, 0.0), EXPANSION_WEIGHT)
     for term in own:
         weights[term] = max(weights.get(term, 0.0), 1.0)
@@ -603,7 +606,10 @@ def _concrete_hint(m: _Material, sentences: list[str], first: str) -> list[str]:
 
 def _checklist_hint(m: _Material, key: list[str], number: int = 4) -> list[str]:
     checks = [f"- Does your attempt handle **{term}**?" for term in key]
-    checks += [f"- Check it against: “{s}”" for p in m.passages for s in m.key_sentences(p)] if m.quote else []
+    if m.quote:
+        checks += [
+            f"- Check it against: “{s}”" for s in dict.fromkeys(s for p in m.passages for s in m.key_sentences(p))
+        ]
     return [
         f"**Hint {number} (checklist):** compare your attempt with the material point by point:",
         "\n".join(checks),
