@@ -9,14 +9,16 @@ output filter are left out on purpose: they have their own tests, and here a blo
 what the tutor itself does.
 
 Run ``uv run python -m tests.tutor.dialogues.harness [-v] [--held-out]`` for a per-dialogue report
-(``-v`` prints the replies of failed dialogues; ``--held-out`` runs ``heldout.yaml`` instead).
+(``-v`` prints the replies of failed dialogues; ``--held-out`` runs ``heldout.yaml`` instead;
+``--guardrails`` also reports which learner turns the shipped input guardrails would block and which
+replies the output filter would stop, with the course-wide answer keys as the turn path uses them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -141,7 +143,56 @@ def summary(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def course_protected(course: Course, slug: str) -> tuple[str, ...]:
+    """What course_protected_texts reads from the database: every OTHER graded item's protected texts."""
+    texts: list[str] = []
+    for _, item in course.all_items():
+        if item.slug != slug and item.assessment is not None and item.assessment.graded:
+            spec = SimpleNamespace(spec=item.assessment.spec())
+            texts += protected_texts(SimpleNamespace(solution=item.solution), spec)  # type: ignore[arg-type]
+    return tuple(texts)
+
+
+async def guardrail_report(path: Path = DIALOGUES) -> tuple[int, list[str], list[str]]:
+    """(turns, blocked learner turns, blocked replies) with the shipped default policy."""
+    from app.domain.tutor.guardrails.output_filter import OutputFilter
+    from app.domain.tutor.guardrails.pipeline import check_conversation, check_message
+    from app.domain.tutor.guardrails.policy import load_policy_file
+
+    policy = load_policy_file(ROOT / "content" / "policies" / "default.yaml")
+    catalogue = courses()
+    total, blocked_in, blocked_out = 0, [], []
+    for dialogue in load_dialogues(path):
+        course = catalogue[dialogue["course"]]
+        context = context_for(course, dialogue["item"], dialogue.get("mode", "socratic"))
+        context = replace(context, course_protected=course_protected(course, dialogue["item"]))
+        turns: list[Turn] = []
+        for turn in dialogue["turns"]:
+            total += 1
+            text = turn["learner"]
+            verdict = check_conversation(
+                check_message(text, policy, context), text, [t.user for t in turns], policy, context
+            )
+            if not verdict.allowed:
+                blocked_in.append(f"{dialogue['id']}: {text!r} -> {verdict.policy}")
+            reply = await reply_to(context, turns, text)
+            output = OutputFilter(policy, context, visible=(text,))
+            steps = [output.feed(reply[i : i + 3]) for i in range(0, len(reply), 3)] + [output.finish()]
+            stopped = next((step.blocked for step in steps if step.blocked is not None), None)
+            if stopped is not None:
+                blocked_out.append(f"{dialogue['id']}: {text!r} -> {stopped.name}")
+            turns.append(Turn(text, reply))
+    return total, blocked_in, blocked_out
+
+
 def main() -> None:
+    if "--guardrails" in sys.argv:
+        total, blocked_in, blocked_out = asyncio.run(
+            guardrail_report(HELD_OUT if "--held-out" in sys.argv else DIALOGUES)
+        )
+        print("\n".join(["input blocked:", *blocked_in, "output stopped:", *blocked_out]))
+        print(f"turns: {total}; learner turns blocked: {len(blocked_in)}; replies stopped: {len(blocked_out)}")
+        return
     results = asyncio.run(run_all(HELD_OUT if "--held-out" in sys.argv else DIALOGUES))
     verbose = "-v" in sys.argv
     for r in results:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tutor.dialogues.harness import HELD_OUT, load_dialogues, run_all, summary
+from tests.tutor.dialogues.harness import HELD_OUT, guardrail_report, load_dialogues, run_all, summary
 
 # The pass rate the offline tutor must keep (docs/tutor.md records the figures).
 MIN_PASS_RATE = 0.95  # before issue 10 §1: 15/53 (28%); after: 53/53 (docs/tutor.md)
@@ -29,3 +29,11 @@ async def test_held_out_dialogue_pass_rate() -> None:
     rate = sum(r.passed for r in results) / len(results)
     failed = [f"{r.id}: {'; '.join(r.failures)}" for r in results if not r.passed]
     assert rate >= MIN_HELD_OUT_RATE, summary(results) + "\n" + "\n".join(failed)
+
+
+async def test_no_tutor_reply_in_the_dialogues_is_stopped_by_the_output_filter() -> None:
+    # The authored hints and corrections quote no answer key of the course, so the streaming answer-leak
+    # filter (with the course-wide keys the turn path uses) never has to cut a reply short.
+    for path in (None, HELD_OUT):
+        _, _, stopped = await (guardrail_report() if path is None else guardrail_report(path))
+        assert stopped == []
