@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
-from app.content.loader import course_content_hash, load_courses, load_seed_plan
+from app.content.loader import course_content_hash, load_courses, load_seed_plan, tutoring_of
 from app.db.engine import create_engine, owner_url
 from app.db.models import (
     Assessment,
@@ -147,10 +147,10 @@ async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any) -> bool
             "is_published": True,
             "version": version,
             "content_hash": content_hash,
-            "extra": {},
+            "extra": {"tutoring": tutoring_of(course)},  # hint ladders and misconceptions, for the tutor
         },
         ["org_id", "slug"],
-        ["title", "summary", "description", "level", "tags", "estimated_hours", "version", "content_hash"],
+        ["title", "summary", "description", "level", "tags", "estimated_hours", "version", "content_hash", "extra"],
     )
     competency_ids = {}
     for comp in course.competencies:

@@ -37,6 +37,7 @@ from app.content.schema import (
     SLUG_PATTERN,
     CodeAssessment,
     Course,
+    Item,
     MultipleChoiceAssessment,
     Rubric,
     SeedPlan,
@@ -355,6 +356,14 @@ def _check_course(course: Course, report: _Report) -> None:
     for index, tag in _duplicates(course.tags):
         report.add(f"tags[{index}]", f"duplicate tag `{tag}`")
 
+    # Answer keys and solutions of the course's graded items: no tutoring text anywhere may quote them
+    # (the tutor's output filter compares every reply in the course against them).
+    course_protected = [
+        text
+        for _, item in course.all_items()
+        if item.assessment is not None and item.assessment.graded
+        for text in _protected(item)
+    ]
     item_paths: dict[str, str] = {}
     for m_index, module in enumerate(course.modules):
         for i_index, item in enumerate(module.items):
@@ -398,6 +407,7 @@ def _check_course(course: Course, report: _Report) -> None:
             for c_index, competency in _duplicates(item.competencies):
                 report.add(f"{path}.competencies[{c_index}]", f"competency `{competency}` is listed twice")
             _check_item(item.kind, item.solution, item.assessment, path, report)
+            _check_tutoring(item, path, report, course_protected)
 
     for index, slug in enumerate(competency_slugs):
         if slug not in used_competencies:
@@ -448,6 +458,53 @@ def _check_item(kind: str, solution: str, assessment: Any, path: str, report: _R
             report.add(f"{apath}.rubric.exemplars", "a short-answer rubric needs at least one exemplar answer")
     elif isinstance(assessment, CodeAssessment):
         _check_code(assessment, apath, report)
+
+
+TUTORING_WINDOW = 30  # characters a hint or correction may share with a solution or answer key
+
+
+def _protected(item: Item) -> list[str]:
+    texts = [item.solution] if item.solution.strip() else []
+    assessment = item.assessment
+    if isinstance(assessment, MultipleChoiceAssessment):
+        texts += [q.options[q.answer] for q in assessment.questions if 0 <= q.answer < len(q.options)]
+    if isinstance(assessment, CodeAssessment):
+        texts += [assessment.reference_solution, assessment.hidden_tests]
+    rubric = getattr(assessment, "rubric", None)
+    if rubric is not None:
+        texts += list(rubric.exemplars)
+    return [t for t in texts if t.strip()]
+
+
+def _shares_window(text: str, protected: list[str]) -> bool:
+    folded = " ".join(text.split()).casefold()
+    for other in protected:
+        other = " ".join(other.split()).casefold()
+        if len(other) < TUTORING_WINDOW:
+            continue
+        windows = {other[i : i + TUTORING_WINDOW] for i in range(len(other) - TUTORING_WINDOW + 1)}
+        if any(folded[i : i + TUTORING_WINDOW] in windows for i in range(len(folded) - TUTORING_WINDOW + 1)):
+            return True
+    return False
+
+
+def _check_tutoring(item: Item, path: str, report: _Report, course_protected: list[str]) -> None:
+    """Hints and misconceptions: patterns must compile, and no text may quote the item's solution or answer
+    key, nor those of any graded item of the course."""
+    protected = _protected(item) + course_protected
+    for h_index, hint in enumerate(item.hints):
+        if _shares_window(hint, protected):
+            report.add(f"{path}.hints[{h_index}]", "a hint must not quote the solution or answer key")
+    for m_index, misconception in enumerate(item.misconceptions):
+        mpath = f"{path}.misconceptions[{m_index}]"
+        for p_index, pattern in enumerate(misconception.patterns):
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                report.add(f"{mpath}.patterns[{p_index}]", f"not a valid regular expression: {exc}")
+        for key in ("correction", "check"):
+            if _shares_window(getattr(misconception, key), protected):
+                report.add(f"{mpath}.{key}", f"a misconception's `{key}` must not quote the solution or answer key")
 
 
 def _check_rubric(rubric: Rubric, path: str, report: _Report) -> None:
@@ -684,6 +741,16 @@ def course_content_hash(course: Course) -> str:
     return hashlib.sha256(_hash_encoder.encode(course)).hexdigest()
 
 
+def tutoring_of(course: Course) -> dict[str, dict[str, Any]]:
+    """The authored tutoring material (hint ladders, misconceptions) by item slug, as stored in
+    ``courses.extra["tutoring"]`` for the tutor; items without any are left out."""
+    return {
+        item.slug: {"hints": list(item.hints), "misconceptions": msgspec.to_builtins(item.misconceptions)}
+        for _, item in course.all_items()
+        if item.hints or item.misconceptions
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -c 'from app.content.loader import main; main()' PATH...``: print errors, return exit code."""
     paths = list(sys.argv[1:] if argv is None else argv) or ["content"]
@@ -705,5 +772,6 @@ __all__ = [
     "load_courses",
     "load_seed_plan",
     "main",
+    "tutoring_of",
     "validate_path",
 ]

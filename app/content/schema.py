@@ -169,6 +169,19 @@ class Competency(_Strict, kw_only=True):
     description: str = ""
 
 
+class Misconception(_Strict, kw_only=True):
+    """A wrong idea learners state about an item, and what the tutor says to correct it.
+
+    ``patterns`` are regular expressions matched case-insensitively against the learner's message (any
+    one matching is enough); ``correction`` is the explanation the tutor gives; ``check`` an optional
+    question that checks the corrected understanding. On graded items write the correction as a nudge
+    (a question that makes the learner re-examine the claim), never as the answer."""
+
+    patterns: Annotated[list[NonEmptyStr], msgspec.Meta(min_length=1)]
+    correction: NonEmptyStr
+    check: str = ""
+
+
 class Item(_Strict, kw_only=True):
     """A lesson, exercise or assessment: one node of the course's prerequisite graph."""
 
@@ -182,6 +195,9 @@ class Item(_Strict, kw_only=True):
     body: NonEmptyStr  # Markdown shown to learners
     solution: str = ""  # exercises only; never shown to learners
     assessment: Assessment | None = None  # required iff kind == "assessment"
+    # Tutoring material (never shown on the item page; the tutor uses it, offline and online):
+    hints: list[NonEmptyStr] = []  # the hint ladder, most general first; never the answer
+    misconceptions: list[Misconception] = []
 
 
 class Module(_Strict, kw_only=True):
@@ -247,6 +263,7 @@ __all__ = [
     "Item",
     "ItemKind",
     "Level",
+    "Misconception",
     "Module",
     "MultipleChoiceAssessment",
     "Question",

@@ -672,3 +672,64 @@ def test_seed_plan_checked_against_sibling_courses(tmp_path: Path) -> None:
         [error] = validate_path(target)
         assert error.file == str(seed)
         assert error.path == "orgs[0].courses[1]"
+
+
+# =========================================================================== tutoring material (issue 10 §1)
+
+
+def test_every_shipped_item_has_a_hint_ladder_and_misconceptions() -> None:
+    for course in _shipped():
+        for _, item in course.all_items():
+            assert len(item.hints) >= 3, f"{course.slug}/{item.slug}"
+            assert item.misconceptions, f"{course.slug}/{item.slug}"
+            for misconception in item.misconceptions:
+                assert all(re.compile(p, re.IGNORECASE) for p in misconception.patterns)
+
+
+def test_hints_and_misconceptions_load(tmp_path: Path) -> None:
+    data = _data()
+    _item(data, 0, 1)["hints"] = ["Start small.", "Then do the next thing."]
+    _item(data, 0, 1)["misconceptions"] = [
+        {"patterns": [r"\bthing\b.*\bundone"], "correction": "The thing must be done.", "check": "Is it done?"}
+    ]
+    item = load_course(_write(tmp_path, data)).modules[0].items[1]
+    assert item.hints == ["Start small.", "Then do the next thing."]
+    assert item.misconceptions[0].correction == "The thing must be done."
+    assert item.misconceptions[0].check == "Is it done?"
+
+
+def test_misconception_pattern_must_be_a_regular_expression(tmp_path: Path) -> None:
+    data = _data()
+    _item(data, 0, 0)["misconceptions"] = [{"patterns": ["(unclosed"], "correction": "No."}]
+    error = _only_error(_write(tmp_path, data))
+    assert error.path == "modules[0].items[0].misconceptions[0].patterns[0]"
+    assert "regular expression" in error.reason
+
+
+def test_misconception_needs_a_pattern_and_a_correction(tmp_path: Path) -> None:
+    data = _data()
+    _item(data, 0, 0)["misconceptions"] = [{"patterns": [], "correction": "No."}]
+    assert _errors(_write(tmp_path, data))
+    _item(data, 0, 0)["misconceptions"] = [{"patterns": ["x"], "corection": "typo"}]
+    assert _errors(_write(tmp_path, data))
+
+
+def test_tutoring_text_must_not_quote_a_solution_or_an_answer_key(tmp_path: Path) -> None:
+    data = _data()
+    _item(data, 0, 1)["solution"] = "Open the valve slowly, then check the pressure gauge twice."
+    _item(data, 0, 0)["hints"] = ["Remember: open the valve slowly, then check the pressure gauge."]
+    assert validate_path(_write(tmp_path, data)) == []  # an ungraded exercise's solution binds only itself
+    _item(data, 0, 0)["hints"] = ["Look at the valve."]
+    _item(data, 0, 1)["hints"] = ["Remember: open the valve slowly, then check the pressure gauge."]
+    error = _only_error(_write(tmp_path, data))
+    assert error.path == "modules[0].items[1].hints[0]"
+    assert "must not quote" in error.reason
+
+    _item(data, 0, 1)["hints"] = []
+    _item(data, 0, 0)["misconceptions"] = [
+        {"patterns": ["a"], "correction": "The answer to the quiz: Pick B, it is B."}
+    ]
+    _item(data, 0, 2)["assessment"]["questions"][0]["options"][1] = "B, because the thirty characters here matter"
+    _item(data, 0, 0)["misconceptions"][0]["correction"] = "No: B, because the thirty characters here matter."
+    error = _only_error(_write(tmp_path, data))  # a graded item's answer key binds the whole course
+    assert error.path == "modules[0].items[0].misconceptions[0].correction"

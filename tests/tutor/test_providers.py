@@ -331,7 +331,12 @@ def context_for(course: Any, slug: str, mode: str = "socratic") -> TutorContext:
 
 
 def conversation(question: str, level: int = 0) -> tuple[ChatMessage, ...]:
-    earlier = [ChatMessage("user", "Can I get a hint?"), ChatMessage("assistant", "(an earlier hint)")] * level
+    # The offline tutor reads the hint level it reached from the labels of its earlier replies.
+    earlier = [
+        message
+        for n in range(1, level + 1)
+        for message in (ChatMessage("user", "Can I get a hint?"), ChatMessage("assistant", f"**Hint {n}:** (earlier)"))
+    ]
     return (*earlier, ChatMessage("user", question))
 
 

@@ -262,3 +262,19 @@ async def test_budget_exhaustion_blocks_with_policy_budget(live_url: str) -> Non
         400,
         422,
     )
+
+
+def test_offline_tutor_climbs_the_authored_hint_ladder_across_turns(live_url: str) -> None:
+    """Through the real turn path: the seed stores the course file's hint ladders, the session's context
+    carries the item's ladder, and the hint level is read back from the stored transcript each turn."""
+    learner = login(live_url, "learner@demo.test")
+    session = new_session(live_url, learner, kind="exercise")
+    url = f"{live_url}{session['messages_url']}"
+    replies = []
+    for n, text in enumerate(["I'm stuck.", "I still don't get it.", "Can I have another hint?"]):
+        response = httpx.post(url, headers=learner, json={"text": text, "id": f"h{n}"}, timeout=30)
+        assert response.status_code == 200, response.text
+        replies.append(response.json()["reply"])
+    for level, reply in enumerate(replies, 1):
+        assert f"**Hint {level} of " in reply, reply  # "of N": the authored ladder, not the fallback
+    assert len(set(replies)) == 3

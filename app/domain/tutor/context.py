@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AISession, Assessment, Course, Item, ItemPrerequisite
-from app.domain.tutor.providers.base import Mode, RelatedItem, TutorContext
+from app.domain.tutor.providers.base import Misconception, Mode, RelatedItem, TutorContext
 
 RELATED_BODY_CHARS = 1500
 
@@ -68,6 +68,7 @@ async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
     )
     prerequisite_ids = select(ItemPrerequisite.prerequisite_id).where(ItemPrerequisite.item_id == item.id)
     prerequisites = list(await session.scalars(select(Item).where(Item.id.in_(prerequisite_ids))))
+    tutoring = tutoring_material(course.extra, item, [i for i in siblings if i.kind == "lesson"] + prerequisites)
     return TutorContext(
         course_title=course.title,
         mode=_mode(chat.mode),
@@ -79,7 +80,31 @@ async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
         related=tuple(_related(i) for i in prerequisites),
         protected=protected_texts(item, assessment),
         course_protected=course_protected,
+        hints=tutoring[0],
+        misconceptions=tutoring[1],
     )
+
+
+def tutoring_material(
+    extra: dict[str, Any] | None, item: Any, around: list[Any]
+) -> tuple[tuple[str, ...], tuple[Misconception, ...]]:
+    """The item's hint ladder and the misconceptions of the item and the lessons ``around`` it, from the
+    course's stored tutoring material (``courses.extra["tutoring"]``, written by the seed from the file).
+    ``item`` and ``around`` need ``slug`` and ``title``; malformed entries are skipped, never fatal."""
+    by_slug = (extra or {}).get("tutoring") or {}
+    if not isinstance(by_slug, dict):
+        return (), ()
+    own = by_slug.get(item.slug) or {}
+    hints = tuple(str(h) for h in own.get("hints", []) if isinstance(h, str) and h.strip())
+    misconceptions: list[Misconception] = []
+    for source in [item, *around]:
+        for entry in (by_slug.get(source.slug) or {}).get("misconceptions", []):
+            if isinstance(entry, dict) and entry.get("patterns") and entry.get("correction"):
+                patterns = tuple(str(p) for p in entry["patterns"])
+                misconceptions.append(
+                    Misconception(patterns, str(entry["correction"]), str(entry.get("check") or ""), source.title)
+                )
+    return hints, tuple(misconceptions)
 
 
 def _related(item: Item) -> RelatedItem:
@@ -90,4 +115,4 @@ def _mode(value: str) -> Mode:
     return "hint" if value == "hint" else "explain" if value == "explain" else "socratic"
 
 
-__all__ = ["UUID", "build_context", "course_protected_texts", "protected_texts"]
+__all__ = ["UUID", "build_context", "course_protected_texts", "protected_texts", "tutoring_material"]

@@ -110,6 +110,35 @@ class PromptRegistry:
         )
 
 
+def tutoring_notes(context: TutorContext) -> str:
+    """The authored hint ladder and misconceptions, for the model's context (the offline tutor uses the
+    same material). Appended after the material is cut to size, so they are never cut off."""
+    notes: list[str] = []
+    if context.hints:
+        ladder = "\n".join(f"{n}. {hint}" for n, hint in enumerate(context.hints, 1))
+        notes.append(
+            "## Authored hint ladder for this item\n"
+            "When the learner is stuck or asks for a hint, give the next hint of this ladder that you have not "
+            "given yet in this conversation (one level per reply, in order, labelled **Hint N**), in your own "
+            f"words; never go beyond the last one to the answer.\n{ladder}"
+        )
+    if context.misconceptions:
+        lines = [
+            f"- ({m.source}) recognised by: {' | '.join(m.patterns)}\n  correction: {m.correction}"
+            + (f"\n  then check: {m.check}" if m.check else "")
+            for m in context.misconceptions
+        ]
+        notes.append(
+            "## Known misconceptions\n"
+            "When the learner states one of these wrong ideas, say plainly that it is not quite right, "
+            "correct it with the explanation given (in your own words) and check their understanding"
+            + (" (graded work: as a question, never with the answer)" if context.graded else "")
+            + ".\n"
+            + "\n".join(lines)
+        )
+    return "".join(f"\n\n{note}" for note in notes)
+
+
 class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:  # unknown placeholders in admin-edited templates stay visible
         return "{" + key + "}"
@@ -124,6 +153,6 @@ def render_system(chosen: ChosenPrompt, context: TutorContext, safety: str) -> s
             safety=safety,
             mode_instructions=chosen.modes.get(context.mode, chosen.modes.get("socratic", "")),
             graded_rule=chosen.graded_rule if context.graded else "",
-            material="\n\n".join(material)[:MATERIAL_CHARS],
+            material=("\n\n".join(material)[:MATERIAL_CHARS] + tutoring_notes(context)).strip(),
         )
     ).strip()

@@ -22,6 +22,17 @@ class RelatedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Misconception:
+    """An authored wrong idea: regular expressions that recognise it in a learner's message, the
+    corrective explanation, an optional check question, and the title of the item it belongs to."""
+
+    patterns: tuple[str, ...]
+    correction: str
+    check: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TutorContext:
     """Course material around the learner's question. The offline tutor retrieves from it; the prompt
     builder summarises it for online models. ``protected`` texts (solutions, answer keys) are never
@@ -40,6 +51,10 @@ class TutorContext:
     related: tuple[RelatedItem, ...] = ()
     protected: tuple[str, ...] = ()
     course_protected: tuple[str, ...] = ()
+    # Authored tutoring material: the item's hint ladder (most general first) and the misconceptions of
+    # the item and of the lessons around it (module lessons, prerequisites), item's own first.
+    hints: tuple[str, ...] = ()
+    misconceptions: tuple[Misconception, ...] = ()
 
     @property
     def has_graded_work(self) -> bool:

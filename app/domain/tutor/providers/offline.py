@@ -17,10 +17,12 @@ import asyncio
 import math
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from app.domain.tutor.providers import dialogue
 from app.domain.tutor.providers.base import (
+    Misconception,
     ModelRequest,
     StreamEnd,
     StreamEvent,
@@ -50,6 +52,7 @@ CODE_LINES = 14  # "a small example": longer code blocks are cut
 ORIGIN_WEIGHTS = {"item": 1.0, "task": 0.5, "module": 0.85, "related": 0.75}
 BM25_K1 = 1.2
 BM25_B = 0.75
+STAY_RATIO = 0.6  # an item passage scoring at least this share of the best leads the reply
 SECOND_PASSAGE_RATIO = 0.5  # a second passage is shown only when it scores at least half the best
 RAW_WINDOW = 24  # characters; the spec forbids any 30-character window of protected text
 NORMALISED_WINDOW = 24  # non-space characters, case-folded: catches re-wrapped or re-indented copies
@@ -212,7 +215,9 @@ def material(context: TutorContext) -> list[Passage]:
     item_origin = "item" if context.item_kind == "lesson" else "task"
     sources = [(context.item_title or context.course_title, context.item_body, item_origin)]
     sources += [(related.title, related.body, "module") for related in context.module_items]
-    sources += [(related.title, related.body, "related") for related in context.related]
+    # A prerequisite that is also a lesson of the module is read once (as the module's).
+    seen = {title for title, _, _ in sources}
+    sources += [(related.title, related.body, "related") for related in context.related if related.title not in seen]
     for title, body, origin in sources:
         passages += split_passages(title, body, origin, len(passages))
     return [p for p in passages if p.prose.strip() or p.code.strip()]
@@ -233,17 +238,23 @@ class Index:
         total = len(self._documents)
         self.idf = {t: math.log(1 + (total - f + 0.5) / (f + 0.5)) for t, f in frequency.items()}
 
-    def rank(self, query: Iterable[str], origins: frozenset[str] | None = None) -> list[Passage]:
-        """Passages matching ``query`` (weighted by origin), best first; ties in reading order."""
-        unique = dict.fromkeys(query)  # not a set: a fixed summation order keeps scores bit-identical across runs
+    def rank(self, query: Iterable[str] | Mapping[str, float], origins: frozenset[str] | None = None) -> list[Passage]:
+        """Passages matching ``query`` (terms, or terms with weights; weighted by origin), best first;
+        ties in reading order."""
+        # Not a set: a fixed summation order keeps scores bit-identical across runs.
+        weights = dict(query) if isinstance(query, Mapping) else dict.fromkeys(query, 1.0)
         scored: list[tuple[float, Passage]] = []
         for passage, counts, length in zip(self.passages, self._documents, self._lengths, strict=True):
             if origins is not None and passage.origin not in origins:
                 continue
-            score = sum(self._term_score(counts.get(term, 0), length, term) for term in unique)
+            score = sum(w * self._term_score(counts.get(t, 0), length, t) for t, w in weights.items())
             if score > 0:
                 scored.append((score * ORIGIN_WEIGHTS[passage.origin], passage))
         scored.sort(key=lambda item: (-item[0], item[1].order))
+        # Stay on the item: its own passage leads when it matches nearly as well as one from elsewhere.
+        own = next((n for n, (score, p) in enumerate(scored) if p.origin == "item"), None)
+        if own and scored[own][0] >= STAY_RATIO * scored[0][0]:
+            scored.insert(0, scored.pop(own))
         best = scored[:1]
         if len(scored) > 1 and scored[1][0] >= SECOND_PASSAGE_RATIO * scored[0][0]:
             best.append(scored[1])
@@ -262,15 +273,66 @@ class Retrieved:
     focus: tuple[str, ...]  # the learner's words that matched; empty when the item stood in for the question
 
 
-def retrieve(request: ModelRequest, index: Index) -> Retrieved | None:
-    """The best one or two passages for the learner's latest message.
+# Words that ask for a kind of answer rather than naming a topic ("an example of that", "why does it matter").
+REQUEST_WORDS = frozenset(terms("example examples sample illustrate matter matters happen happens stand"))
+EARLIER_WEIGHT = 0.6  # the previous question's words, for a follow-up that leans on it
+BACKGROUND_WEIGHT = 0.15  # the conversation's earlier words, as a tie-breaker towards the current topic
+REFERENT_WEIGHT = 3.0  # "the second one": the term it points at outweighs everything else
+EXPANSION_WEIGHT = 0.8  # a near-synonym counts almost as much as the word the learner used
+# Everyday words learners use for the material's terms (query expansion): keys are stemmed message terms,
+# values are stemmed when used.
+EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "slower": ("slow", "long", "latency", "duration"),
+    "slow": ("long", "latency", "duration"),
+    "faster": ("fast", "latency"),
+    "live": ("ttl", "expire"),
+    "lifetime": ("ttl", "expire"),
+    "expiry": ("ttl", "expire"),
+    "endpoint": ("resource", "resources", "path", "url"),  # the crude stemmer keeps "resourc" apart
+    "url": ("resource", "resources", "path"),
+    "revoke": ("revocation", "logout", "delete"),
+    "duplicate": ("twice", "idempotent"),
+    "secure": ("safe", "security"),
+    "hack": ("attack", "attacker"),
+}
+
+
+def conversation_query(request: ModelRequest, state: dialogue.DialogueState, lead: str = "") -> dict[str, float]:
+    """Weighted terms for retrieval: the latest message, plus the conversation when the message leans on
+    it (a follow-up such as "why does that matter?" or "an example of the second one?"), plus ``lead``
+    (a referent or a correction) which outweighs them."""
+    latest = request.messages[-1].content if request.messages else ""
+    own = [t for t in terms(latest) if t not in REQUEST_WORDS]
+    weights: dict[str, float] = {}
+    follow_up = dialogue.is_follow_up(latest) or len(own) <= 1
+    for age, earlier in enumerate(reversed(state.asked)):
+        weight = (EARLIER_WEIGHT if follow_up and age == 0 else BACKGROUND_WEIGHT) / (1 + age)
+        for term in terms(earlier):
+            if term not in REQUEST_WORDS:
+                weights[term] = max(weights.get(term, 0.0), weight)
+    for term in own:
+        for extra in terms(" ".join(EXPANSIONS.get(term, ()))):  # stemmed like the passages
+            weights[extra] = max(weights.get(extra, 0.0), EXPANSION_WEIGHT)
+    for term in own:
+        weights[term] = max(weights.get(term, 0.0), 1.0)
+    for term in terms(lead):
+        weights[term] = max(weights.get(term, 0.0), REFERENT_WEIGHT)
+    return weights
+
+
+def retrieve(
+    request: ModelRequest, index: Index, state: dialogue.DialogueState | None = None, lead: str = ""
+) -> Retrieved | None:
+    """The best one or two passages for the learner's latest message, read with the conversation.
 
     A message like "I'm stuck" has no content words, so the learner's earlier messages and then the
     item itself stand in as the query; for a task (exercise, assessment) that means the lessons most
     like the task, since re-reading the task is not what helps. With nothing to match: the first passage."""
-    for message in reversed(request.messages):
-        if message.role == "user" and (found := index.rank(query := terms(message.content))):
-            return Retrieved(found, tuple(dict.fromkeys(query)))
+    state = state or dialogue.derive(request.messages, ())
+    query = conversation_query(request, state, lead)
+    if query and (found := index.rank(query)):
+        focus = [t for t, w in query.items() if w >= EXPANSION_WEIGHT]
+        return Retrieved(found, tuple(focus))
     context = request.context
     if context is not None:
         lessons = frozenset({"module", "related"}) if context.item_kind != "lesson" else None
@@ -367,7 +429,7 @@ class _Material:
                     if bold or _READABLE_CODE.fullmatch(term):
                         marked.append((-weight, bool(code), len(marked), term))
         ordered = [term for *_, term in sorted(marked)] + self._distinctive_words()
-        unique = dict.fromkeys(t for t in ordered if 0 < len(t) <= 40 and not self.guard.leaks(t))
+        unique = dict.fromkeys(t for t in ordered if _concept_like(t) and not self.guard.leaks(t))
         return list(unique)[:limit]
 
     def _distinctive_words(self) -> list[str]:
@@ -379,7 +441,8 @@ class _Material:
             stem = _stem(word)
             return counts[word] * self.idf.get(stem, 0.0) * (3.0 if stem in focus else 1.0)
 
-        return sorted(counts, key=lambda w: (-salience(w), w))
+        # Only words the learner used: an arbitrary frequent word ("behave") makes an odd question.
+        return sorted((w for w in counts if _stem(w) in focus), key=lambda w: (-salience(w), w))
 
     def lines(self, passage: Passage) -> list[str]:
         """The passage's prose as quotable lines, protected text removed."""
@@ -410,6 +473,11 @@ class _Material:
         if not lines:
             return []
         best = max(range(len(lines)), key=lambda i: (self.relevance(lines[i]), -i))
+        if len(lines[best]) > limit:
+            # A long paragraph: start at its sentence closest to the question rather than at its top.
+            sentences = _sentences(lines[best])
+            top = max(range(len(sentences)), key=lambda i: (self.relevance(sentences[i]), -i))
+            return [_first_sentences(" ".join(sentences[top:]), limit)]
         start = best - 1 if best and lines[best - 1].rstrip().endswith(":") else best
         return _excerpt(lines[start:], limit)
 
@@ -422,6 +490,16 @@ class _Material:
         if not lines or self.guard.leaks("\n".join(lines)) or any(self.guard.leaks(line) for line in lines):
             return ""
         return f"```{passage.code_lang}\n" + "\n".join(lines) + "\n```"
+
+
+def _concept_like(term: str) -> bool:
+    """Whether a marked phrase names a concept ("cursor pagination", `PUT`) rather than being a rule or a
+    fragment ("Plural nouns, no verbs", "Paginate every list.", "not"): fit for "what does X mean?"."""
+    if not 1 < len(term) <= 40 or len(term.split()) > 4:
+        return False
+    if re.search(r"[,;:.!?]", term.rstrip(".")) or term.endswith(".") or not terms(term):
+        return False
+    return not re.match(r"(?i)(never|always|do|don't|avoid|use|keep|make|reject|bound|parse|deny|fail)\b", term)
 
 
 def _excerpt(lines: Iterable[str], limit: int = QUOTE_CHARS) -> list[str]:
@@ -461,7 +539,7 @@ def _questions(m: _Material) -> list[str]:
     first = key[0] if key else "this idea"
     questions = [f"In your own words, what does **{first}** mean here, and why does it matter?"]
     if len(key) > 1:
-        questions.append(f"How does **{key[1]}** connect to what you are trying to do?")
+        questions.append(f"How are **{first}** and **{key[1]}** related?")
     if m.first.code and m.quote:
         questions.append(
             f"Look at the example in that section: which part shows **{first}**, and what would break without it?"
@@ -526,11 +604,14 @@ def _concrete_hint(m: _Material, sentences: list[str], first: str) -> list[str]:
     return parts
 
 
-def _checklist_hint(m: _Material, key: list[str]) -> list[str]:
+def _checklist_hint(m: _Material, key: list[str], number: int = 4) -> list[str]:
     checks = [f"- Does your attempt handle **{term}**?" for term in key]
-    checks += [f"- Check it against: “{s}”" for p in m.passages for s in m.key_sentences(p)]
+    if m.quote:
+        checks += [
+            f"- Check it against: “{s}”" for s in dict.fromkeys(s for p in m.passages for s in m.key_sentences(p))
+        ]
     return [
-        "**Hint 4 (checklist):** compare your attempt with the material point by point:",
+        f"**Hint {number} (checklist):** compare your attempt with the material point by point:",
         "\n".join(checks),
         "That's as far as hints go: I won't write the solution itself. "
         "Share your attempt and I'll ask about the parts that look off.",
@@ -565,8 +646,64 @@ def _defining(term: str, sentences: list[str]) -> str:
 # --------------------------------------------------------------------------------------- provider
 
 
-def hint_level(request: ModelRequest) -> int:
-    return sum(1 for message in request.messages if message.role == "assistant")
+def authored_hint(m: _Material, context: TutorContext, level: int) -> list[str]:
+    """Hint ``level`` (1-based) of the item's authored ladder; past its end, a checklist from the material;
+    without a ladder, the hints built from the material."""
+    ladder = [h for h in context.hints if not m.guard.leaks(h)]
+    if not ladder:
+        return hint(m, level - 1)
+    if level > len(ladder):
+        return _checklist_hint(m, m.key_terms(), level)
+    parts = [f"**Hint {level} of {len(ladder)}:** {ladder[level - 1]}"]
+    if level == 1 and m.passages:
+        parts.append(f"The material behind it is {m.where}.")
+    if level < len(ladder):
+        parts.append(
+            "Try that step, then tell me what you get. If you're still stuck, say so and I'll give you the next hint."
+        )
+    else:
+        parts.append(
+            "That's the last hint before the answer itself, which is yours to work out. "
+            "Share your attempt and I'll ask about the parts that look off."
+        )
+    return parts
+
+
+def correct(m: _Material, claim: Misconception, repeated: bool) -> list[str]:
+    """A stated misconception: say plainly that it is wrong, give the authored correction, ground it in the
+    material, and check the new understanding."""
+    opener = "**Not quite.** That's a common mix-up"
+    opener += ", and you've come back to it, so let's look at it once more." if repeated else "."
+    parts = [opener, claim.correction]
+    sentences = m.key_sentences(m.first, count=2) if m.quote else []
+    if sentences:
+        parts += [f"The material puts it like this, in {m.first.where}:", _blockquote(sentences)]
+    parts.append(claim.check or "Can you say in your own words why that is, and what it changes in your answer?")
+    return parts
+
+
+def challenge(claim: Misconception) -> list[str]:
+    """Graded work: a stated misconception is questioned, not settled (the authored text is a nudge)."""
+    return [
+        "Before you build on that idea, test it: I won't confirm or reject answers here, but this is worth "
+        "a second look.",
+        claim.correction,
+    ]
+
+
+def example(m: _Material, referent: str | None) -> list[str]:
+    """A follow-up asking for an example (of "the second one", of "that"): the closest lines and a code
+    example from the material, then a question that makes the learner use it."""
+    parts = [f"You asked about **{referent}** from my last reply." if referent else ""]
+    excerpt = m.excerpt(m.first)
+    if excerpt:
+        parts += [f"Here it is in {m.first.where}:", _blockquote(excerpt)]
+    code = next((c for c in (m.code(p) for p in m.passages) if c), "")
+    if code:
+        parts += ["An example from the material:", code]
+    focus = referent or next(iter(m.key_terms(1)), "the idea")
+    parts.append(f"Which part of that shows **{focus}**, and how would it look in your own case?")
+    return parts
 
 
 def compose(request: ModelRequest) -> str:
@@ -574,11 +711,16 @@ def compose(request: ModelRequest) -> str:
     context = request.context or TutorContext(course_title="")
     guard = ProtectedGuard(context.protected)
     index = Index(material(context))
-    found = retrieve(request, index)
+    state = dialogue.derive(request.messages, context.misconceptions)
+    latest = request.messages[-1].content if request.messages else ""
+    claim = dialogue.claimed(context.misconceptions, latest)
+    referent = state.referent(latest)
+    found = retrieve(request, index, state, lead=claim.correction if claim else referent or "")
     if found is None:
         return _join([GRADED_NOTICE, NO_MATERIAL] if context.graded else [NO_MATERIAL])
     m = _Material(found.passages, found.focus, index.idf, guard, quote=not context.graded)
-    reply = _join(_body(m, context, hint_level(request)))
+    turn = _Turn(latest, state, claim, referent)
+    reply = _join(_body(m, context, turn))
     if guard.leaks(reply):
         # A window spanning two kept lines can still match: fall back to pointing at the material.
         m.quote = False
@@ -586,11 +728,41 @@ def compose(request: ModelRequest) -> str:
     return reply if not guard.leaks(reply) else _join([NO_MATERIAL])
 
 
-def _body(m: _Material, context: TutorContext, level: int) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """The latest message read against the conversation."""
+
+    text: str
+    state: dialogue.DialogueState
+    claim: Misconception | None
+    referent: str | None
+
+    @property
+    def stuck(self) -> bool:
+        return dialogue.is_stuck(self.text)
+
+    @property
+    def repeated(self) -> bool:
+        return self.claim is not None and self.claim in self.state.claims
+
+
+def _body(m: _Material, context: TutorContext, turn: _Turn) -> list[str]:
+    # Hint mode: every turn but a correction climbs the ladder. Other modes climb it when the learner
+    # says they are stuck, so "I still don't get it" gets more help instead of the same questions.
+    climbs = turn.claim is None and (context.mode == "hint" or turn.stuck)
     if context.graded:
-        return graded(m)
-    if context.mode == "hint":
-        return hint(m, level)
+        parts = [GRADED_NOTICE]
+        if turn.claim is not None:
+            parts += challenge(turn.claim)
+        if climbs:
+            parts += authored_hint(m, context, turn.state.next_hint)
+        return parts + graded(m)[1:]
+    if turn.claim is not None:
+        return correct(m, turn.claim, turn.repeated)
+    if climbs:
+        return authored_hint(m, context, turn.state.next_hint)
+    if turn.referent or dialogue.wants_example(turn.text):
+        return example(m, turn.referent)
     if context.mode == "explain":
         return explain(m)
     return socratic(m)
