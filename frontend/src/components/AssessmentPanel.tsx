@@ -316,7 +316,7 @@ function TestRunResult({ run }: { run: TestRun }) {
                     </dd>
                   </>
                 )}
-                {t.message && (
+                {t.message && !(/^AssertionError:?\s*$/.test(t.message) && (t.expected || t.actual)) && (
                   <>
                     <dt>Message</dt>
                     <dd>{t.message}</dd>
