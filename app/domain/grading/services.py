@@ -138,6 +138,14 @@ async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | No
     )
 
 
+class _PracticeRuns:
+    """Practice runs execute in the API process (graded runs go to the worker): at most ``limit`` at once per
+    process, on top of each learner's rate limit, so a burst cannot starve request handling of CPU."""
+
+    active = 0
+    limit = 4
+
+
 class SubmissionService(PrincipalService):
     """What learners do: read an assessment, submit, follow the grade, disagree."""
 
@@ -222,6 +230,11 @@ class SubmissionService(PrincipalService):
         if not tests.strip():
             raise Conflict("This task has no visible tests to run", extra={"code": "no_visible_tests"})
         limits = SandboxLimits(cpu_seconds=seconds, wall_seconds=seconds * 2 + 2)
+        if _PracticeRuns.active >= _PracticeRuns.limit:
+            raise ServiceUnavailable(
+                "The code runner is busy; try again in a few seconds", extra={"code": "runner_busy"}
+            )
+        _PracticeRuns.active += 1
         try:
             run = await run_code_tests(answer["code"], tests, limits, sandbox_policy(s))
         except SandboxUnavailable as exc:
@@ -231,6 +244,8 @@ class SubmissionService(PrincipalService):
                 "You can still submit; a person will grade your code.",
                 extra={"code": "sandbox_unavailable"},
             ) from exc
+        finally:
+            _PracticeRuns.active -= 1
         return TestRunOut(
             status=run.status,
             passed=run.passed,
