@@ -122,7 +122,7 @@ def test_code_editor_runs_the_visible_tests_and_keeps_the_code(page: Page, live_
     editor = page.locator(".cm-content[data-testid='code-editor']")
     expect(editor).to_be_visible()  # CodeMirror loaded on demand
     expect(page.locator(".cm-editor .cm-line").first).to_contain_text("def parse_bearer_token")
-    assert page.locator(".cm-editor .cm-line span").count() > 0  # the Python is highlighted
+    expect(page.locator(".cm-editor .cm-line span").first).to_be_visible()  # the Python is highlighted
     # Tab indents inside the editor instead of leaving it.
     editor.click()
     page.keyboard.press("Control+A")
@@ -131,7 +131,8 @@ def test_code_editor_runs_the_visible_tests_and_keeps_the_code(page: Page, live_
     page.keyboard.press("Tab")
     page.keyboard.type("y = 2")
     expect(editor).to_be_focused()
-    assert page.locator(".cm-editor .cm-line").all_inner_texts()[:2] == ["x = 1", "    y = 2"]
+    expect(page.locator(".cm-editor .cm-line").nth(0)).to_have_text("x = 1")
+    expect(page.locator(".cm-editor .cm-line").nth(1)).to_have_text("    y = 2")
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(WRONG_PARSER)
@@ -246,11 +247,12 @@ def test_pathway_map_has_labels_and_the_list_scrolls_to_the_current_item(page: P
     assert any("HTTP" in t for t in labels.all_text_contents())
     current = nav.locator(".pathway-item.current")
     expect(current).to_be_visible()
-    inside = page.evaluate(
+    # The side list scrolls (by itself, not the page) so that the current item is in view.
+    page.wait_for_function(
         """() => { const nav = document.querySelector('nav.pathway');
-                   const cur = nav.querySelector('.pathway-item.current');
+                   const cur = nav && nav.querySelector('.pathway-item.current');
+                   if (!cur) return false;
                    const a = nav.getBoundingClientRect(), b = cur.getBoundingClientRect();
                    return nav.scrollTop > 0 && b.top >= a.top && b.bottom <= a.bottom; }"""
     )
-    assert inside, "the side list did not scroll to the current item"
     shot(page, "50-pathway-map-labels")
