@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, shot, sign_in
+from tests.e2e.conftest import ARTIFACTS, ROOT, shot, sign_in
 from tests.e2e.test_assessments_and_review import _api, _course, _quiz_key
 from tests.e2e.test_learner_journey import _new_learner
 
@@ -255,4 +255,7 @@ def test_pathway_map_has_labels_and_the_list_scrolls_to_the_current_item(page: P
                    const a = nav.getBoundingClientRect(), b = cur.getBoundingClientRect();
                    return nav.scrollTop > 0 && b.top >= a.top && b.bottom <= a.bottom; }"""
     )
-    shot(page, "50-pathway-map-labels")
+    shot(page, "50-side-list-scrolled-to-current")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    nav.locator(".pathway-graph-scroll").scroll_into_view_if_needed()
+    nav.locator(".pathway-graph-scroll").screenshot(path=str(ARTIFACTS / "51-pathway-map-labels.png"))
