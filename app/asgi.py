@@ -28,7 +28,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
-from app.domain.progress.controllers import ProgressController
+from app.domain.progress.controllers import LearningController, ProgressController
 from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.system.controllers import SystemController
@@ -57,6 +57,7 @@ V1_CONTROLLERS = [
     CourseController,
     EnrollmentController,
     ProgressController,
+    LearningController,
     AuditController,
     ReviewFeedController,
     ReviewQueueController,

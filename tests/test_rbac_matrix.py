@@ -49,6 +49,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/enrollments"): MEMBERS,
     ("GET", "/v1/courses/{course_id:uuid}/progress"): MEMBERS,
     ("POST", "/v1/courses/{course_id:uuid}/items/{item_id:uuid}/completion"): MEMBERS,
+    ("PUT", "/v1/courses/{course_id:uuid}/position"): MEMBERS,  # own enrollment only (409 unless enrolled)
+    ("GET", "/v1/learning"): MEMBERS,  # the caller's own courses, reviews and grades
     ("GET", "/v1/audit-log"): ADMINS,
     ("POST", "/v1/tutor/sessions"): MEMBERS,
     ("GET", "/v1/tutor/sessions/{session_id:uuid}"): MEMBERS,  # own transcript; any for staff
@@ -65,9 +67,11 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/assessments/{assessment_id:uuid}"): MEMBERS,
     ("POST", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,  # 409 unless enrolled
     ("GET", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,
+    ("POST", "/v1/assessments/{assessment_id:uuid}/test-runs"): MEMBERS,  # visible tests only; 409 unless enrolled
     ("GET", "/v1/items/{item_id:uuid}/assessment"): MEMBERS,
     ("GET", "/v1/submissions/{submission_id:uuid}"): MEMBERS,  # own; any in the org for staff
     ("POST", "/v1/submissions/{submission_id:uuid}/disagree"): MEMBERS,  # own only (404 otherwise)
+    ("GET", "/v1/submissions/{submission_id:uuid}/events"): MEMBERS,  # own; any in the org for staff
     ("GET", "/v1/admin/dead-letters"): ADMINS,
     ("GET", "/v1/review/queue"): STAFF,
     ("GET", "/v1/review/items/{item_id:uuid}"): STAFF,

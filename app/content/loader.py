@@ -560,6 +560,12 @@ def _check_code(assessment: CodeAssessment, path: str, report: _Report) -> None:
                 f"{path}.hidden_tests",
                 f"hidden tests must import the entrypoint with `from submission import {entry}`",
             )
+    if assessment.visible_tests.strip():
+        visible = _parse_python(assessment.visible_tests, f"{path}.visible_tests", report)
+        if visible is not None and not any(
+            isinstance(node, ast.FunctionDef) and node.name.startswith("test_") for node in visible.body
+        ):
+            report.add(f"{path}.visible_tests", "visible tests need at least one top-level `def test_...():` function")
     if assessment.rubric is not None:
         _check_rubric(assessment.rubric, f"{path}.rubric", report)
 

@@ -138,6 +138,9 @@ class CodeAssessment(_AssessmentBase, kw_only=True, tag="code"):
     starter_code: NonEmptyStr
     entrypoint: Annotated[str, msgspec.Meta(pattern=IDENTIFIER_PATTERN)]
     hidden_tests: NonEmptyStr
+    # Tests the learner sees and may run before submitting ("Run the visible tests"); same contract as
+    # hidden_tests. They never count towards the grade: only the hidden tests do.
+    visible_tests: str = ""
     time_limit_seconds: Annotated[int, msgspec.Meta(ge=1, le=60)] = 5
     reference_solution: str = ""  # a correct answer the hidden tests pass against; never shown to learners
     rubric: Rubric | None = None  # optional style/approach criteria on top of the tests

@@ -181,6 +181,22 @@ def test_hidden_tests_fail_against_the_starter_code(tmp_path: Path, name: str, a
     assert result.returncode == 1, f"{name}: the starter code must not already pass\n{result.stdout}"
 
 
+@pytest.mark.parametrize(("name", "assessment"), _code_assessments(), ids=lambda v: v if isinstance(v, str) else "")
+def test_visible_tests_pass_against_the_reference_and_fail_against_the_starter(
+    tmp_path: Path, name: str, assessment: Any
+) -> None:
+    """The tests a learner may run before submitting ("Run the visible tests") must agree with the task."""
+    assert assessment.visible_tests.strip(), f"{name} has no visible_tests"
+    passing = _run_hidden_tests(
+        tmp_path, assessment.reference_solution, assessment.visible_tests, assessment.time_limit_seconds
+    )
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    failing = _run_hidden_tests(
+        tmp_path, assessment.starter_code, assessment.visible_tests, assessment.time_limit_seconds
+    )
+    assert failing.returncode == 1, f"{name}: the starter code must not already pass\n{failing.stdout}"
+
+
 # =========================================================================== broken fixtures
 
 VALID_COURSE = """\

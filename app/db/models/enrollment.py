@@ -23,3 +23,6 @@ class Enrollment(OrgScoped, Base):
     course_id: Mapped[UUID] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
     completed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    # Where "Continue" resumes: the item the learner last opened (PUT /v1/courses/{id}/position).
+    last_item_id: Mapped[UUID | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), nullable=True)
+    last_item_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)

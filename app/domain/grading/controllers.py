@@ -4,6 +4,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from app.domain.grading.schemas import (
@@ -13,12 +14,15 @@ from app.domain.grading.schemas import (
     SubmissionAccepted,
     SubmissionIn,
     SubmissionOut,
+    TestRunIn,
+    TestRunOut,
 )
 from app.domain.grading.services import SubmissionService
 from app.lib.auth import is_admin, is_member
 from app.lib.idempotency import IDEMPOTENT
 from app.lib.pagination import Page, PageRequest
 from app.lib.security.principal import Principal
+from app.lib.sockets import SSE_HEADERS
 from app.lib.throttle import RATE_LIMIT
 from app.runtime import Runtime
 
@@ -44,6 +48,19 @@ class AssessmentController(Controller):
     ) -> SubmissionAccepted:
         return await SubmissionService(runtime, principal, request_id).submit(assessment_id, data)
 
+    @post(
+        "/{assessment_id:uuid}/test-runs",
+        status_code=HTTP_200_OK,
+        summary="Run your code against the task's visible tests (practice: nothing is graded or saved)",
+        description="Code tasks only. Runs in the same sandbox as grading, never against the hidden tests; "
+        "failures show the input, the expected and the actual value. Rate limited like submissions. 409 when "
+        "the task has no visible tests or you are not enrolled; 503 when this server has no code sandbox.",
+    )
+    async def run_tests(
+        self, assessment_id: UUID, data: TestRunIn, runtime: Runtime, principal: Principal
+    ) -> TestRunOut:
+        return await SubmissionService(runtime, principal).run_visible_tests(assessment_id, data.code)
+
     @get("/{assessment_id:uuid}/submissions", summary="Your submissions to an assessment, newest first")
     async def my_submissions(self, assessment_id: UUID, runtime: Runtime, principal: Principal) -> list[SubmissionOut]:
         return await SubmissionService(runtime, principal).mine(assessment_id)
@@ -68,6 +85,17 @@ class SubmissionController(Controller):
     @get("/{submission_id:uuid}", summary="A submission's status and grade (yours, or any in the org for staff)")
     async def get_submission(self, submission_id: UUID, runtime: Runtime, principal: Principal) -> SubmissionOut:
         return await SubmissionService(runtime, principal).get(submission_id)
+
+    @get(
+        "/{submission_id:uuid}/events",
+        summary="Follow your submission live (server-sent events) until it is graded",
+        description="`event: submission` carries the submission (as GET /v1/submissions/{id}) now and after "
+        "every change (graded, sent to review, a reviewer's decision); the stream ends once it is graded or "
+        "failed. Idle streams get `: ping` comments. 503 when the event bus is unavailable.",
+    )
+    async def follow(self, submission_id: UUID, runtime: Runtime, principal: Principal) -> Stream:
+        events = await SubmissionService(runtime, principal).watch(submission_id)
+        return Stream(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
     @post(
         "/{submission_id:uuid}/disagree",

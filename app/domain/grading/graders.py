@@ -7,6 +7,7 @@ submission goes to human review and no grade is invented).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -94,17 +95,30 @@ class GradeResult:
 
 
 def grade_multiple_choice(spec: dict[str, Any], choices: list[int]) -> GradeResult:
+    """Exact marking. Each question's mark and explanation is kept apart (``details["questions"]``) so the
+    learner reads it under its own question; no mark names the right option of a question answered wrongly."""
     questions = spec["questions"]
-    score, notes = 0.0, []
+    score, notes, marks = 0.0, [], []
     for number, (question, chosen) in enumerate(zip(questions, choices, strict=True), start=1):
         points = float(question.get("points", 1.0))
-        if chosen == question["answer"]:
+        correct = chosen == question["answer"]
+        explanation = str(question.get("explanation", "")).strip()
+        if correct:
             score += points
         else:
-            notes.append(f"Question {number}: not quite. {question.get('explanation', '')}".strip())
+            notes.append(f"Question {number}: not quite. {explanation}".strip())
+        marks.append(
+            {
+                "question": number,
+                "correct": correct,
+                "points": points if correct else 0.0,
+                "max_points": points,
+                "explanation": explanation,
+            }
+        )
     total = sum(float(q.get("points", 1.0)) for q in questions)
-    feedback = "All correct." if not notes else "\n".join(notes)
-    return GradeResult(score, total, 1.0, feedback, "auto")
+    feedback = "All correct." if not notes else "\n".join(f"- {note}" for note in notes)
+    return GradeResult(score, total, 1.0, feedback, "auto", details={"questions": marks})
 
 
 class RubricGrader(Protocol):
@@ -129,15 +143,19 @@ def combine_passes(rubric: Rubric, passes: list[list[CriterionScore]], cap: floa
     ]
     score = round(sum(c.points for c in criteria), 2)
     confidence = round(max(0.0, min(cap, 1.0 - 2 * disagreement)), 3)
-    feedback = "\n".join(f"{c.criterion}: {c.rationale}" for c in criteria)
+    # A Markdown list: the learner's view renders feedback as Markdown, where single line breaks would merge.
+    feedback = "\n".join(f"- **{c.criterion}** ({c.points:g} / {c.max_points:g}): {c.rationale}" for c in criteria)
     details = {"disagreement": round(disagreement, 3), "passes": [[c.points for c in p] for p in passes]}
     return GradeResult(score, max_score, confidence, feedback, "ai", criteria, version, details)
 
 
 async def grade_short_answer(grader: RubricGrader, rubric: Rubric, prompt: str, answer: str) -> GradeResult:
     passes = [await grader.grade_pass(rubric, prompt, answer, number) for number in (1, 2)]
-    cap = OFFLINE_MAX_CONFIDENCE if isinstance(grader, OfflineRubricGrader) else 1.0
-    return combine_passes(rubric, passes, cap, grader.prompt_version)
+    offline = isinstance(grader, OfflineRubricGrader)
+    result = combine_passes(rubric, passes, OFFLINE_MAX_CONFIDENCE if offline else 1.0, grader.prompt_version)
+    if offline:
+        result = dataclasses.replace(result, feedback=f"{OFFLINE_NOTE}\n\n{result.feedback}")
+    return result
 
 
 def _terms(text: str) -> set[str]:
@@ -166,14 +184,11 @@ class OfflineRubricGrader:
             # Map coverage onto the levels: 0 → lowest, >= 60% of the vocabulary → best.
             index = min(len(levels) - 1, int(coverage / 0.6 * (len(levels) - 1) + 0.5))
             level = levels[index]
-            scores.append(
-                CriterionScore(
-                    criterion.name,
-                    level.points,
-                    best.points,
-                    f"{level.label}: {level.description} (offline grader: {coverage:.0%} of the key terms covered)",
-                )
-            )
+            # Say only what a keyword match can observe: which terms appear. A level's description ("listed
+            # without reasons") would be a judgement of reasoning it cannot make, and could contradict the answer.
+            # Pass 2's vocabulary comes from the hidden exemplars, so its terms are never named.
+            rationale = _coverage_note(sorted(said & wanted), sorted(wanted - said)) if pass_number == 1 else ""
+            scores.append(CriterionScore(criterion.name, level.points, best.points, rationale))
         return scores
 
 
@@ -194,6 +209,26 @@ def grader_of(graded_by: str, prompt_version: str | None, details: dict[str, Any
     if prompt_version and prompt_version.startswith("offline-"):
         return "offline_keywords"
     return "ai_model"
+
+
+OFFLINE_NOTE = (
+    "Marked without an AI model, by looking for the rubric's key terms: it can see which ideas you named, "
+    "not how well you argued them, so a person checks any grade it is unsure of."
+)
+
+
+def _coverage_note(found: list[str], missing: list[str], shown: int = 6) -> str:
+    def some(terms: list[str]) -> str:
+        return ", ".join(terms[:shown]) + (", …" if len(terms) > shown else "")
+
+    total = len(found) + len(missing)
+    if not total:
+        return "No key terms to look for in this criterion."
+    if not missing:
+        return f"All {total} key terms for this point appear in your answer ({some(found)})."
+    if not found:
+        return f"None of the key terms for this point appear in your answer (for example {some(missing)})."
+    return f"{len(found)} of {total} key terms for this point appear ({some(found)}); not found: {some(missing)}."
 
 
 CODE_POINTS = 10.0  # a code task is out of 10, shared out over its hidden tests (stable if a run crashes)

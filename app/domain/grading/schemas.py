@@ -36,6 +36,24 @@ class CriterionResult(msgspec.Struct):
     rationale: str
 
 
+class QuestionMark(msgspec.Struct):
+    """One multiple-choice question's mark, shown under that question once graded."""
+
+    question: int  # 1-based, in the assessment's order
+    correct: bool
+    points: float
+    max_points: float
+    explanation: str = ""
+
+
+class SubmittedAnswer(msgspec.Struct, omit_defaults=True):
+    """What was submitted, so the learner's page can show the last attempt after a reload."""
+
+    choices: list[int] | None = None
+    text: str | None = None
+    code: str | None = None
+
+
 class SubmissionOut(msgspec.Struct):
     id: UUID
     assessment_id: UUID
@@ -48,12 +66,45 @@ class SubmissionOut(msgspec.Struct):
     passed: bool | None = None
     feedback: str = ""
     graded_by: str | None = None  # ai | human | auto
-    # Which grader decided: answer_key | unit_tests | ai_model | offline_keywords | person
+    # Which grader decided: answer_key | unit_tests | ai_model | offline_keywords | person (grader_label: in words)
     grader: str | None = None
     confidence: float | None = None
     criteria: list[CriterionResult] = msgspec.field(default_factory=list)
     detail: str = ""  # why it failed, when status is failed
     in_review: bool = False
+    review_due_at: datetime | None = None  # while a person reviews it: when they aim to have decided
+    grader_label: str = ""  # the same, in the learner's words ("the answer key", "the automatic tests", ...)
+    questions: list[QuestionMark] = msgspec.field(default_factory=list)  # multiple choice, once graded
+    answer: SubmittedAnswer | None = None  # what was submitted (the owner's and staff's view)
+
+
+class VisibleTestOut(msgspec.Struct):
+    """One visible test's outcome, with what it compared (visible tests may show their values)."""
+
+    name: str
+    passed: bool
+    message: str
+    assertion: str = ""
+    expected: str = ""
+    actual: str = ""
+    params: str = ""
+
+
+class TestRunIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: AnswerText
+
+
+class TestRunOut(msgspec.Struct):
+    """A practice run of the visible tests: nothing is graded or recorded."""
+
+    __test__ = False  # not a pytest test class
+    status: str  # ok | timeout | memory | output_limit | crashed | error
+    passed: int
+    total: int
+    tests: list[VisibleTestOut]
+    detail: str = ""
+    stdout: str = ""
+    duration_ms: float = 0.0
 
 
 class AssessmentOut(msgspec.Struct):

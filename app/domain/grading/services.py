@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,13 +34,18 @@ from app.domain.grading.schemas import (
     AssessmentOut,
     CriterionResult,
     DeadLetterOut,
+    QuestionMark,
     SubmissionAccepted,
     SubmissionIn,
     SubmissionOut,
+    SubmittedAnswer,
+    TestRunOut,
+    VisibleTestOut,
 )
 from app.domain.progress.services import append_progress_event
 from app.lib import events
-from app.lib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from app.lib.events import SlowConsumer
 from app.lib.jobs import grading_job_key
 from app.lib.pagination import fetch_page
 from app.lib.ratelimit import bucket
@@ -48,6 +55,7 @@ from app.runtime import Runtime
 log = structlog.get_logger("lyceum.grading")
 STAFF = frozenset({"instructor", "admin"})
 ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
+SETTLED = frozenset({"graded", "failed"})  # a submission in these states changes no more (bar a dispute)
 PRIORITY = {"grader_error": 0, "disagreement": 1, "low_confidence": 2, "sample": 3}
 
 
@@ -79,7 +87,18 @@ def validate_answer(assessment: Assessment, data: SubmissionIn, max_bytes: int) 
     return {wanted: text}
 
 
+# The learner's words for each grader (``graders.GRADERS``): never an internal id such as a prompt version.
+GRADER_WORDS = {
+    "person": "your instructor",
+    "answer_key": "the answer key",
+    "unit_tests": "the automatic tests",
+    "offline_keywords": "the key-term check (no AI model on this server)",
+    "ai_model": "the AI grader",
+}
+
+
 def submission_out(submission: Submission, grade: Grade | None, review: ReviewItem | None) -> SubmissionOut:
+    open_review = review is not None and review.status == "open"
     out = SubmissionOut(
         id=submission.id,
         assessment_id=submission.assessment_id,
@@ -88,12 +107,16 @@ def submission_out(submission: Submission, grade: Grade | None, review: ReviewIt
         created_at=submission.created_at,
         updated_at=submission.updated_at,
         detail=submission.detail,
-        in_review=review is not None and review.status == "open",
+        in_review=open_review,
+        review_due_at=review.sla_due_at if review is not None and open_review else None,
+        answer=msgspec.convert(submission.answer or {}, SubmittedAnswer),
     )
     if grade is None or submission.status not in ("graded", "in_review"):
         return out
     criteria = [msgspec.convert(c, CriterionResult) for c in grade.rationale.get("criteria", [])]
     visible = submission.status == "graded"  # a grade under review is provisional: hide it from the learner
+    questions = [msgspec.convert(q, QuestionMark) for q in grade.rationale.get("questions", [])] if visible else []
+    grader = grader_of(grade.graded_by, grade.prompt_version, grade.rationale)
     return msgspec.structs.replace(
         out,
         score=grade.score if visible else None,
@@ -101,9 +124,11 @@ def submission_out(submission: Submission, grade: Grade | None, review: ReviewIt
         passed=grade.passed if visible else None,
         feedback=grade.feedback if visible else "",
         graded_by=grade.graded_by,
-        grader=grader_of(grade.graded_by, grade.prompt_version, grade.rationale),
+        grader=grader,
+        grader_label=GRADER_WORDS[grader],
         confidence=grade.confidence,
         criteria=criteria if visible else [],
+        questions=questions,
     )
 
 
@@ -111,6 +136,14 @@ async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | No
     return await session.scalar(
         select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.created_at.desc()).limit(1)
     )
+
+
+class _PracticeRuns:
+    """Practice runs execute in the API process (graded runs go to the worker): at most ``limit`` at once per
+    process, on top of each learner's rate limit, so a burst cannot starve request handling of CPU."""
+
+    active = 0
+    limit = 4
 
 
 class SubmissionService(PrincipalService):
@@ -170,6 +203,62 @@ class SubmissionService(PrincipalService):
         await enqueue_grading(self.runtime, submission_id, self.principal.org_id)
         return SubmissionAccepted(id=submission_id, status="queued")
 
+    async def run_visible_tests(self, assessment_id: UUID, code: str) -> TestRunOut:
+        """Run the code against the task's VISIBLE tests in the sandbox, for practice: no submission, no grade.
+
+        Hidden tests never run here (their outcomes would leak what they check). Rate limited like
+        submitting; fails closed with 503 when the sandbox cannot be built on this server."""
+        from app.domain.grading.sandbox import SandboxLimits, SandboxUnavailable, run_code_tests, sandbox_policy
+
+        s = self.runtime.settings
+        limit = bucket("user", f"rl:testrun:user:{self.principal.user_id}", s.rate_limit_submit_user)
+        await enforce(self.runtime, "test_run", [limit], fail_open=True)
+        async with self._tx() as session:
+            assessment = await self._assessment(session, assessment_id)
+            if assessment.kind != "code":
+                raise Conflict("Only coding tasks have tests to run", extra={"code": "not_code"})
+            answer = validate_answer(assessment, SubmissionIn(code=code), s.submission_max_bytes)
+            enrolled = await session.scalar(
+                select(Enrollment.id).where(
+                    Enrollment.course_id == assessment.course_id, Enrollment.user_id == self.principal.user_id
+                )
+            )
+            if enrolled is None:
+                raise Conflict("Enroll in the course before running its tests", extra={"code": "not_enrolled"})
+            tests = str(assessment.spec.get("visible_tests") or "")
+            seconds = float(assessment.spec.get("time_limit_seconds", 5))
+        if not tests.strip():
+            raise Conflict("This task has no visible tests to run", extra={"code": "no_visible_tests"})
+        limits = SandboxLimits(cpu_seconds=seconds, wall_seconds=seconds * 2 + 2)
+        if _PracticeRuns.active >= _PracticeRuns.limit:
+            raise ServiceUnavailable(
+                "The code runner is busy; try again in a few seconds", extra={"code": "runner_busy"}
+            )
+        _PracticeRuns.active += 1
+        try:
+            run = await run_code_tests(answer["code"], tests, limits, sandbox_policy(s))
+        except SandboxUnavailable as exc:
+            log.warning("visible_tests_unavailable", error=str(exc))
+            raise ServiceUnavailable(
+                "Running code is not available on this server: its code sandbox (bubblewrap) is missing. "
+                "You can still submit; a person will grade your code.",
+                extra={"code": "sandbox_unavailable"},
+            ) from exc
+        finally:
+            _PracticeRuns.active -= 1
+        return TestRunOut(
+            status=run.status,
+            passed=run.passed,
+            total=run.total,
+            tests=[
+                VisibleTestOut(t.name, t.passed, t.message, t.assertion, t.expected, t.actual, t.params)
+                for t in run.tests[:50]
+            ],
+            detail=run.detail,
+            stdout=run.stdout[-4000:],
+            duration_ms=round(run.duration_ms, 1),
+        )
+
     async def get(self, submission_id: UUID) -> SubmissionOut:
         async with self._tx() as session:
             submission = await session.get(Submission, submission_id)
@@ -179,6 +268,38 @@ class SubmissionService(PrincipalService):
                 raise Forbidden("This submission belongs to someone else")
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             return submission_out(submission, await latest_grade(session, submission_id), review)
+
+    async def watch(self, submission_id: UUID) -> AsyncIterator[bytes]:
+        """Server-sent events for one submission of the caller's: ``event: submission`` with its current
+        state now and again whenever the event bus says it changed (graded, escalated, a reviewer decided),
+        ending once it is graded or failed. Only the submission's own state is sent, never the org's events.
+        Access is checked before the stream starts (404/403), and the subscription opens before the first
+        read, so a decision made in between is not missed."""
+        await self.get(submission_id)
+        stack = contextlib.AsyncExitStack()
+        sub = await stack.enter_async_context(self.runtime.events.subscribe(self.principal.org_id, replay=0))
+        return self._watch(submission_id, sub, stack)
+
+    async def _watch(self, submission_id: UUID, sub: Any, stack: contextlib.AsyncExitStack) -> AsyncIterator[bytes]:
+        encoder = msgspec.json.Encoder()
+        wanted = str(submission_id)
+        try:
+            while True:
+                current = await self.get(submission_id)
+                yield b"event: submission\r\ndata: " + encoder.encode(current) + b"\r\n\r\n"
+                if current.status in SETTLED:
+                    return
+                while True:
+                    try:
+                        delivery = await sub.next(self.runtime.settings.feed_ping_seconds or None)
+                    except SlowConsumer:
+                        return  # the client reconnects and reads the state afresh
+                    if delivery is None:
+                        yield b": ping\r\n\r\n"
+                    elif delivery.event.data.get("submission_id") == wanted:
+                        break
+        finally:
+            await stack.aclose()
 
     async def mine(self, assessment_id: UUID) -> list[SubmissionOut]:
         async with self._tx() as session:
@@ -191,7 +312,13 @@ class SubmissionService(PrincipalService):
                     .limit(20)
                 )
             )
-            return [submission_out(r, await latest_grade(session, r.id), None) for r in rows]
+            reviews = {
+                r.submission_id: r
+                for r in await session.scalars(
+                    select(ReviewItem).where(ReviewItem.submission_id.in_([row.id for row in rows]))
+                )
+            }
+            return [submission_out(r, await latest_grade(session, r.id), reviews.get(r.id)) for r in rows]
 
     async def disagree(self, submission_id: UUID, reason: str) -> SubmissionOut:
         """The learner contests an AI grade: a human reviews it (once; a second flag changes nothing)."""

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link } from "react-router";
 
 import { api, must, type Schemas } from "../api/client";
@@ -33,6 +33,19 @@ export function ItemView({
   const state = progress?.items.find((p) => p.item_id === itemId);
   const titles = new Map(items.map((i) => [i.id, i.title]));
   const next = items.find((i) => i.id === progress?.next_item_id && i.id !== itemId);
+  const enrolled = Boolean(progress?.enrolled);
+
+  // Remember where the learner is, so "Continue" on My learning resumes here. Best effort: a failure
+  // only means Continue falls back to the next item.
+  useEffect(() => {
+    if (!enrolled) return;
+    void api
+      .PUT("/v1/courses/{course_id}/position", {
+        params: { path: { course_id: courseId } },
+        body: { item_id: itemId },
+      })
+      .catch(() => undefined);
+  }, [courseId, itemId, enrolled]);
 
   async function complete() {
     setBusy(true);
@@ -56,12 +69,14 @@ export function ItemView({
   const detail = item.data;
 
   if (state?.state === "locked") {
+    const canDo = doableBefore(itemId, items, progress);
+    const target = canDo[0] ?? items.find((i) => i.id === progress?.next_item_id);
     return (
       <article className="card locked-item" data-testid="locked-item">
         <h2>
           <LockIcon /> This item is locked
         </h2>
-        <p>Finish these first, then come back:</p>
+        <p>It opens when you have finished:</p>
         <ul>
           {state.missing_prerequisites.map((id) => (
             <li key={id}>
@@ -69,6 +84,13 @@ export function ItemView({
             </li>
           ))}
         </ul>
+        {target && (
+          <p className="can-do">
+            <Link className="button" to={`/courses/${courseId}/items/${target.id}`} data-testid="can-do-next">
+              Do this now: {target.title}
+            </Link>
+          </p>
+        )}
       </article>
     );
   }
@@ -112,4 +134,29 @@ export function ItemView({
       </div>
     </article>
   );
+}
+
+/** The items the learner can do right now (unlocked, not done) on the way to a locked item, nearest first:
+ * walk its prerequisites back until reaching ones that are open. */
+function doableBefore(itemId: string, items: Schemas["ItemOutline"][], progress: Progress | null): Schemas["ItemOutline"][] {
+  const byId = new Map(items.map((i) => [i.id, i]));
+  const state = new Map((progress?.items ?? []).map((p) => [p.item_id, p.state]));
+  const found: Schemas["ItemOutline"][] = [];
+  const seen = new Set<string>([itemId]);
+  let frontier = byId.get(itemId)?.prerequisites ?? [];
+  while (frontier.length) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const item = byId.get(id);
+      if (!item) continue;
+      const s = state.get(id);
+      if (s === "unlocked") found.push(item);
+      else if (s === "locked") next.push(...item.prerequisites);
+    }
+    frontier = next;
+  }
+  const order = new Map(items.map((i, n) => [i.id, n]));
+  return found.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
 }

@@ -1,7 +1,9 @@
-import { Link } from "react-router";
+import { useEffect, useRef } from "react";
+import { Link, useNavigate } from "react-router";
 
 import type { Schemas } from "../api/client";
 import { LockIcon } from "./Status";
+import "../styles/learner.css";
 
 type Outline = Schemas["CourseDetail"];
 type Progress = Schemas["CourseProgress"];
@@ -40,9 +42,24 @@ export function PathwayMap({
   const items = course.modules.flatMap((m) => m.items);
   const state = new Map((progress?.items ?? []).map((p) => [p.item_id, p.state]));
   const titles = new Map(items.map((i) => [i.id, i.title]));
+  const nav = useRef<HTMLElement>(null);
+  // Keep the current item in view in the side list (and the map), without scrolling the page itself.
+  useEffect(() => {
+    const list = nav.current;
+    const current = list?.querySelector<HTMLElement>(".pathway-item.current");
+    if (!list || !current) return;
+    const top = current.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop;
+    if (list.scrollHeight > list.clientHeight) list.scrollTop = Math.max(0, top - list.clientHeight / 3);
+    const graph = list.querySelector<HTMLElement>(".pathway-graph-scroll");
+    const node = graph?.querySelector<SVGElement>(".node.current");
+    if (graph && node && graph.scrollWidth > graph.clientWidth) {
+      const x = node.getBoundingClientRect().left - graph.getBoundingClientRect().left + graph.scrollLeft;
+      graph.scrollLeft = Math.max(0, x - graph.clientWidth / 2);
+    }
+  }, [currentItemId, progress]);
   return (
-    <nav className="pathway" aria-label="Course pathway">
-      <PathwayGraph items={items} state={state} currentItemId={currentItemId} />
+    <nav className="pathway" aria-label="Course pathway" ref={nav}>
+      <PathwayGraph courseId={course.id} items={items} state={state} currentItemId={currentItemId} />
       {course.modules.map((module) => (
         <section key={module.id} className="pathway-module" aria-label={`Module: ${module.title}`}>
           <h3>{module.title}</h3>
@@ -78,19 +95,28 @@ export function PathwayMap({
   );
 }
 
-const COL = 46;
-const ROW = 30;
+const COL = 118;
+const ROW = 44;
+const LABEL_CHARS = 17;
 
-/** A compact drawing of the prerequisite graph; the list below it carries the same information for everyone. */
+function shortLabel(title: string): string {
+  return title.length > LABEL_CHARS ? `${title.slice(0, LABEL_CHARS - 1).trimEnd()}…` : title;
+}
+
+/** A drawing of the prerequisite graph with a short label under each item, drawn at its natural size and
+ * scrolled sideways when the course is wide; the list below it carries the same information for everyone. */
 function PathwayGraph({
+  courseId,
   items,
   state,
   currentItemId,
 }: {
+  courseId: string;
   items: ItemOutline[];
   state: Map<string, string>;
   currentItemId?: string;
 }) {
+  const navigate = useNavigate();
   if (items.length === 0) return null;
   const depth = layers(items);
   const rows = new Map<number, number>();
@@ -99,32 +125,47 @@ function PathwayGraph({
     const d = depth.get(item.id) ?? 0;
     const r = rows.get(d) ?? 0;
     rows.set(d, r + 1);
-    at.set(item.id, { x: 16 + d * COL, y: 14 + r * ROW });
+    at.set(item.id, { x: COL / 2 + d * COL, y: 12 + r * ROW });
   }
-  const width = 32 + Math.max(...depth.values()) * COL;
-  const height = 28 + (Math.max(...rows.values()) - 1) * ROW;
+  const width = COL * (Math.max(...depth.values()) + 1);
+  const height = 34 + (Math.max(...rows.values()) - 1) * ROW;
   return (
-    <svg className="pathway-graph" viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Prerequisite map of the course">
-      {items.flatMap((item) =>
-        item.prerequisites
-          .filter((p) => at.has(p))
-          .map((p) => {
-            const a = at.get(p)!;
-            const b = at.get(item.id)!;
-            return <line key={`${p}-${item.id}`} x1={a.x} y1={a.y} x2={b.x} y2={b.y} className="edge" />;
-          }),
-      )}
-      {items.map((item) => {
-        const p = at.get(item.id)!;
-        const s = state.get(item.id) ?? "unlocked";
-        return (
-          <g key={item.id}>
-            <circle cx={p.x} cy={p.y} r={item.id === currentItemId ? 9 : 7} className={`node state-${s}`}>
-              <title>{`${item.title} (${STATE_LABEL[s] ?? s})`}</title>
-            </circle>
-          </g>
-        );
-      })}
-    </svg>
+    <div className="pathway-graph-scroll" style={{ overflowX: "auto" }}>
+      <svg
+        className="pathway-graph"
+        width={width}
+        height={height}
+        viewBox={`0 0 ${width} ${height}`}
+        role="img"
+        aria-label="Prerequisite map of the course"
+        style={{ width, maxHeight: "none" }}
+      >
+        {items.flatMap((item) =>
+          item.prerequisites
+            .filter((p) => at.has(p))
+            .map((p) => {
+              const a = at.get(p)!;
+              const b = at.get(item.id)!;
+              return <line key={`${p}-${item.id}`} x1={a.x} y1={a.y} x2={b.x} y2={b.y} className="edge" />;
+            }),
+        )}
+        {items.map((item) => {
+          const p = at.get(item.id)!;
+          const s = state.get(item.id) ?? "unlocked";
+          const current = item.id === currentItemId;
+          return (
+            // The list below is the keyboard and screen-reader route; the drawing is a mouse shortcut.
+            <g key={item.id} className="map-node" onClick={() => navigate(`/courses/${courseId}/items/${item.id}`)} style={{ cursor: "pointer" }} data-testid="map-node">
+              <circle cx={p.x} cy={p.y} r={current ? 8 : 6} className={`node state-${s}${current ? " current" : ""}`}>
+                <title>{`${item.title} (${STATE_LABEL[s] ?? s})`}</title>
+              </circle>
+              <text x={p.x} y={p.y + 19} className={`node-label state-${s}`} style={{ fontSize: 10, fontWeight: current ? 700 : 400 }}>
+                {shortLabel(item.title)}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+    </div>
   );
 }

@@ -69,3 +69,14 @@ export function renderMarkdown(source: string): string {
     ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#|\/(?!\/))/i,
   });
 }
+
+/** Inline Markdown (no paragraphs or blocks) → sanitised HTML: for quiz questions and options, where
+ * `code`, *emphasis* and links should render rather than show their backticks and asterisks. */
+export function renderInlineMarkdown(source: string): string {
+  const html = marked.parseInline(source, { async: false });
+  return purifier().sanitize(html, {
+    ALLOWED_TAGS: ["code", "em", "strong", "del", "a", "br", "span", "sub", "sup"],
+    ALLOWED_ATTR: ["href", "title", "target", "rel", "class"],
+    ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#|\/(?!\/))/i,
+  });
+}

@@ -4,10 +4,21 @@ import { api, must } from "../api/client";
 import { EmptyState, ErrorNote, ProgressBar, Spinner } from "../components/Status";
 import { useResource } from "../lib/useResource";
 import { useSession } from "../lib/useSession";
+import "../styles/learner.css";
 
+const WHEN = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
+
+function score(score: number | null | undefined, max: number | null | undefined): string {
+  if (score == null || max == null) return "";
+  return `${score} / ${max}`;
+}
+
+/** My learning: each course with where "Continue" goes and what is next, grades waiting for a person, recent grades. */
 export function MyLearning() {
   const { me } = useSession();
-  const enrollments = useResource(() => must(api.GET("/v1/enrollments", { params: { query: { limit: 100 } } })), []);
+  const overview = useResource(() => must(api.GET("/v1/learning")), []);
+  const data = overview.data;
 
   return (
     <section aria-labelledby="learning-title">
@@ -15,33 +26,87 @@ export function MyLearning() {
         <h1 id="learning-title">My learning</h1>
         <p className="muted">Welcome back{me ? `, ${me.name.split(" ")[0]}` : ""}.</p>
       </div>
-      {enrollments.loading && <Spinner label="Loading your courses…" />}
-      {enrollments.error && <ErrorNote message={enrollments.error} onRetry={enrollments.reload} />}
-      {enrollments.data && enrollments.data.items.length === 0 && (
+      {overview.loading && <Spinner label="Loading your courses…" />}
+      {overview.error && <ErrorNote message={overview.error} onRetry={overview.reload} />}
+      {data && data.courses.length === 0 && (
         <EmptyState title="You haven't enrolled in a course yet">
           <p>
             Pick one from the <Link to="/catalog">catalogue</Link>. Every lesson has a tutor beside it.
           </p>
         </EmptyState>
       )}
-      {enrollments.data && enrollments.data.items.length > 0 && (
-        <ul className="card-grid">
-          {enrollments.data.items.map((e) => (
-            <li key={e.id} className="card">
-              <h2>
-                <Link to={`/courses/${e.course_id}`}>{e.course_title}</Link>
-              </h2>
-              <ProgressBar percent={e.percent} label={`${e.course_title}: ${e.percent}% complete`} />
-              <p className="meta">
-                {e.completed_items} of {e.total_items} items done · {e.percent}%
-                {e.status === "completed" && " · completed"}
-              </p>
-              <Link className="button" to={`/courses/${e.course_id}`}>
-                {e.completed_items ? "Continue" : "Start"}
-              </Link>
-            </li>
-          ))}
-        </ul>
+      {data && data.courses.length > 0 && (
+        <div className="learning-grid">
+          <ul className="card-grid" aria-label="Your courses">
+            {data.courses.map((c) => {
+              const resume = c.resume_item_id ? `/courses/${c.course_id}/items/${c.resume_item_id}` : `/courses/${c.course_id}`;
+              const started = c.completed_items > 0 || Boolean(c.last_opened_at);
+              return (
+                <li key={c.enrollment_id} className="card" data-testid="course-card">
+                  <h2>
+                    <Link to={`/courses/${c.course_id}`}>{c.course_title}</Link>
+                  </h2>
+                  <ProgressBar percent={c.percent} label={`${c.course_title}: ${c.percent}% complete`} />
+                  <p className="meta">
+                    {c.completed_items} of {c.total_items} items done · {c.percent}%{c.status === "completed" && " · completed"}
+                  </p>
+                  {c.resume_item_title && (
+                    <p className="resume-line small">
+                      {started ? "You were on" : "Start with"}: <strong>{c.resume_item_title}</strong>
+                    </p>
+                  )}
+                  {c.next_item_title && c.next_item_id !== c.resume_item_id && (
+                    <p className="resume-line small muted" data-testid="next-item">
+                      Next to unlock progress: <Link to={`/courses/${c.course_id}/items/${c.next_item_id}`}>{c.next_item_title}</Link>
+                    </p>
+                  )}
+                  <Link className="button" to={resume} data-testid="continue">
+                    {started ? "Continue" : "Start"}
+                  </Link>
+                </li>
+              );
+            })}
+          </ul>
+          <div className="learning-side">
+            <section className="card" aria-labelledby="pending-title" data-testid="pending-reviews">
+              <h2 id="pending-title">Waiting for a person</h2>
+              {data.pending_reviews.length === 0 ? (
+                <p className="muted small">No grades are being reviewed.</p>
+              ) : (
+                <ul className="learning-list">
+                  {data.pending_reviews.map((p) => (
+                    <li key={p.submission_id}>
+                      <Link to={`/courses/${p.course_id}/items/${p.item_id}`}>{p.item_title}</Link>
+                      <div className="muted small">
+                        {p.course_title}
+                        {p.review_due_at && <> · decision due by {WHEN.format(new Date(p.review_due_at))}</>}
+                      </div>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </section>
+            <section className="card" aria-labelledby="grades-title" data-testid="recent-grades">
+              <h2 id="grades-title">Recent grades</h2>
+              {data.recent_grades.length === 0 ? (
+                <p className="muted small">Your grades will appear here.</p>
+              ) : (
+                <ul className="learning-list">
+                  {data.recent_grades.map((g) => (
+                    <li key={g.submission_id}>
+                      <Link to={`/courses/${g.course_id}/items/${g.item_id}`}>{g.item_title}</Link>{" "}
+                      <strong className={g.passed ? "pass" : "fail"}>{score(g.score, g.max_score)}</strong>
+                      <div className="muted small">
+                        {g.passed ? "Passed" : "Not passed yet"}
+                        {g.graded_at && <> · {DAY.format(new Date(g.graded_at))}</>} · {g.course_title}
+                      </div>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </section>
+          </div>
+        </div>
       )}
     </section>
   );
