@@ -158,6 +158,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         env["LYCEUM_DATA_DIR"] = str(live.data_dir)
         # The demo's offline tutor streams at a readable pace (about 120 words a second).
         env.setdefault("LYCEUM_TUTOR_OFFLINE_CHUNK_DELAY_MS", "25")
+        # The demo accounts were just seeded: the sign-in page may mention them (GET /v1/config).
+        env.setdefault("LYCEUM_DEMO_MODE", "true")
         host, port = args.host or live.host, args.port or live.port
         url = f"http://{host}:{port}"
         api = ChildProcess(
