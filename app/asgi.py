@@ -55,6 +55,7 @@ def swagger_ui_dir() -> Path:
     """The first directory holding Swagger UI's bundle (the built copy, else the installed package)."""
     return next((d for d in SWAGGER_DIRS if (d / "swagger-ui-bundle.js").is_file()), SWAGGER_DIRS[0])
 
+
 V1_CONTROLLERS = [
     ConfigController,
     TutorController,

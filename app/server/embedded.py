@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,11 @@ class EmbeddedPostgres:
         return self.data_dir.resolve() / "postgres"
 
     def start(self) -> str:
-        import pgserver  # type: ignore[attr-defined,unused-ignore]
+        with warnings.catch_warnings():
+            # pgserver keeps a lock file under the user runtime dir; without XDG_RUNTIME_DIR (containers,
+            # ssh sessions) platformdirs warns and falls back to /tmp/runtime-<uid>, which serves as well.
+            warnings.filterwarnings("ignore", message=r"XDG_RUNTIME_DIR", category=Warning)
+            import pgserver  # type: ignore[attr-defined,unused-ignore]
 
         pgdata = self.pgdata
         pgdata.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ def _new_learner(base: str) -> str:
 
 def _open_first_item(page: Page) -> None:
     page.get_by_role("navigation", name="Course pathway").get_by_role(
-        "link", name=re.compile(f"^Lesson: {FIRST_ITEM}\\.")
+        "link", name=re.compile(f"^{FIRST_ITEM}\\W+Lesson")
     ).click()
     page.get_by_role("heading", level=1, name=FIRST_ITEM).wait_for()
 

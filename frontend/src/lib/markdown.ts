@@ -37,7 +37,8 @@ const marked = new Marked({
       const known = language && hljs.getLanguage(language);
       const body = known ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text);
       const label = known ? ` data-language="${escapeHtml(language)}"` : "";
-      return `<pre class="code"${label}><code class="hljs">${body}</code></pre>`;
+      // tabindex: a wide block scrolls sideways, and keyboard users must reach that scroll (WCAG 2.1.1).
+      return `<pre class="code" tabindex="0"${label}><code class="hljs">${body}</code></pre>`;
     },
     html({ text }) {
       return escapeHtml(text); // raw HTML in Markdown is shown as text, never interpreted
@@ -59,9 +60,16 @@ function purifier(): typeof DOMPurify {
   return DOMPurify;
 }
 
+/** Wide tables scroll in a keyboard-reachable region instead of squeezing words apart. */
+function scrollableTables(html: string): string {
+  return html
+    .replace(/<table>/g, '<div class="table-scroll" tabindex="0" role="region" aria-label="Table"><table>')
+    .replace(/<\/table>/g, "</table></div>");
+}
+
 /** Markdown → sanitised HTML, safe to assign to innerHTML. Partial Markdown (mid-stream) is fine. */
 export function renderMarkdown(source: string): string {
-  const html = marked.parse(source, { async: false });
+  const html = scrollableTables(marked.parse(source, { async: false }));
   return purifier().sanitize(html, {
     USE_PROFILES: { html: true },
     FORBID_TAGS: ["style", "form", "input", "button", "iframe", "object", "embed", "img", "svg", "math"],
