@@ -37,8 +37,7 @@ const marked = new Marked({
       const known = language && hljs.getLanguage(language);
       const body = known ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text);
       const label = known ? ` data-language="${escapeHtml(language)}"` : "";
-      // tabindex: a wide block scrolls sideways, and keyboard users must reach that scroll (WCAG 2.1.1).
-      return `<pre class="code" tabindex="0"${label}><code class="hljs">${body}</code></pre>`;
+      return `<pre class="code"${label}><code class="hljs">${body}</code></pre>`;
     },
     html({ text }) {
       return escapeHtml(text); // raw HTML in Markdown is shown as text, never interpreted
@@ -54,6 +53,10 @@ function purifier(): typeof DOMPurify {
         node.setAttribute("target", "_blank");
         node.setAttribute("rel", "noopener noreferrer nofollow");
       }
+      // Code blocks and tables scroll sideways when wide; keyboard users must reach that scroll (WCAG 2.1.1).
+      if ((node.tagName === "PRE" && node.classList.contains("code")) || node.classList.contains("table-scroll")) {
+        node.setAttribute("tabindex", "0");
+      }
     });
     hooked = true;
   }
@@ -63,7 +66,7 @@ function purifier(): typeof DOMPurify {
 /** Wide tables scroll in a keyboard-reachable region instead of squeezing words apart. */
 function scrollableTables(html: string): string {
   return html
-    .replace(/<table>/g, '<div class="table-scroll" tabindex="0" role="region" aria-label="Table"><table>')
+    .replace(/<table>/g, '<div class="table-scroll" role="region" aria-label="Table"><table>')
     .replace(/<\/table>/g, "</table></div>");
 }
 

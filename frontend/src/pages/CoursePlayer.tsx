@@ -126,14 +126,19 @@ function TutorDock({ children }: { children: ReactNode }) {
   const toggle = useRef<HTMLButtonElement>(null);
   const close = useRef<HTMLButtonElement>(null);
 
+  const wasOpen = useRef(false);
+
   useEffect(() => {
-    if (!open) return;
+    if (!open) {
+      // Closing hands focus back to the tab that opened the drawer (once it is shown again).
+      if (wasOpen.current) toggle.current?.focus();
+      wasOpen.current = false;
+      return;
+    }
+    wasOpen.current = true;
     close.current?.focus();
     const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") {
-        setOpen(false);
-        toggle.current?.focus();
-      }
+      if (event.key === "Escape") setOpen(false);
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
@@ -158,10 +163,7 @@ function TutorDock({ children }: { children: ReactNode }) {
             ref={close}
             type="button"
             className="button secondary small"
-            onClick={() => {
-              setOpen(false);
-              toggle.current?.focus();
-            }}
+            onClick={() => setOpen(false)}
           >
             Back to the lesson
           </button>
