@@ -238,3 +238,24 @@ def test_api_docs_render_offline(page: Page, web_url: str) -> None:
     expect(page.locator(".opblock-summary-path", has_text="/v1/courses").first).to_be_visible()
     shot(page, "api-docs")
     assert outside == [], f"the docs page reached beyond the server: {outside}"
+
+
+def test_demo_hint_only_in_demo_mode(sized: tuple[str, Page], web_url: str) -> None:
+    """This server is not in demo mode (no hint: covered above); a demo deployment's /v1/config says so."""
+    width, page = sized
+    page.route("**/v1/config", lambda route: route.fulfill(json={"demo_mode": True}))
+    page.goto(f"{web_url}/login")
+    expect(page.get_by_test_id("demo-hint")).to_contain_text("learner@demo.test")
+    _check(page, "login-demo-mode", width)
+
+
+def test_the_grading_spinner_is_a_visible_circle(page: Page, web_url: str) -> None:
+    """The spinner beside "Grading…" is an inline span: it must still be a 1 rem circle, not a 2 px sliver."""
+    sign_in(page, web_url)
+    size = page.evaluate(
+        """() => { const p = document.createElement('p'); p.innerHTML = '<span class="spinner"></span> Grading…';
+                   document.querySelector('#main').append(p);
+                   const r = p.querySelector('.spinner').getBoundingClientRect(); p.remove();
+                   return [r.width, r.height]; }"""
+    )
+    assert min(size) >= 12, f"spinner is {size[0]:.0f}x{size[1]:.0f} px"
