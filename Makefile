@@ -14,8 +14,10 @@ uv:
 	  echo "Installing uv (the Python package manager) with pip…"; \
 	  $(PYTHON) -m pip install --user --quiet uv 2>/dev/null || $(PYTHON) -m pip install --quiet uv; }
 
+# Quiet: one line per step; a failing step prints its whole output. `make install V=1` shows everything.
 install: uv sandbox
-	$(UV) sync --frozen
+	@echo "Installing Python packages (uv sync)…"
+	@$(UV) sync --frozen $(if $(V),,-q)
 	@$(MAKE) --no-print-directory frontend
 
 # bubblewrap, the operating-system boundary around learners' code (ADR 0007). Without it code grading
@@ -34,8 +36,11 @@ sandbox:
 # The web app's API client is typed from the server's OpenAPI document, exported fresh on every build,
 # so a changed API breaks the TypeScript build instead of the browser.
 frontend:
-	$(UV) run lyceum openapi --output frontend/openapi.json
-	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	@echo "Building the web app (npm ci, vite build)…"
+	@log=$$($(UV) run $(if $(V),,-q) lyceum openapi --output frontend/openapi.json 2>&1) || { echo "$$log"; exit 1; }
+	@cd frontend && if [ -n "$(V)" ]; then npm ci --no-audit --no-fund --loglevel=error && npm run build; else \
+	  log=$$(npm ci --no-audit --no-fund --loglevel=error 2>&1 && npm run --silent build 2>&1) || { echo "$$log"; exit 1; }; \
+	  echo "$$log" | tail -n 1; fi
 
 frontend-test:
 	cd frontend && npm test

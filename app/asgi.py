@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
-import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Litestar, Router
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -31,7 +30,7 @@ from app.domain.grading.controllers import (
 from app.domain.progress.controllers import LearningController, ProgressController
 from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
-from app.domain.system.controllers import SystemController
+from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
 from app.lib import edge
@@ -45,9 +44,20 @@ from app.lib.versioning import add_deprecation_headers
 from app.runtime import Runtime
 
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
-# Swagger UI's assets ship inside a wheel, so the interactive docs work with no network at all.
+# Swagger UI 5 (it reads OpenAPI 3.1; the 3.x in the swagger-ui-bundle wheel could not) from the npm package
+# swagger-ui-dist: `npm run build` copies its assets into dist/swagger-ui, so the docs work with no network.
+# Before a build, the installed package itself is served.
 SWAGGER_ASSETS = "/static/swagger-ui"
+SWAGGER_DIRS = (FRONTEND_DIST / "swagger-ui", FRONTEND_DIST.parent / "node_modules" / "swagger-ui-dist")
+
+
+def swagger_ui_dir() -> Path:
+    """The first directory holding Swagger UI's bundle (the built copy, else the installed package)."""
+    return next((d for d in SWAGGER_DIRS if (d / "swagger-ui-bundle.js").is_file()), SWAGGER_DIRS[0])
+
+
 V1_CONTROLLERS = [
+    ConfigController,
     TutorController,
     TutorSocketController,
     AdminController,
@@ -84,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     v1 = Router(path="/v1", route_handlers=V1_CONTROLLERS)
     docs_assets = create_static_files_router(
         path=SWAGGER_ASSETS,
-        directories=[swagger_ui_bundle.swagger_ui_path],
+        directories=[swagger_ui_dir()],
         opt={PUBLIC: True},
         include_in_schema=False,
         name="swagger-ui-assets",

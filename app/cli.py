@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -12,11 +13,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings, load_settings
 from app.server.embedded import EmbeddedStack, child_env
 from app.server.supervisor import ChildProcess, Supervisor
+
+if TYPE_CHECKING:
+    from app.seed import SeedReport
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -35,12 +39,10 @@ def _stack(settings: Settings, persist: bool = True) -> Iterator[tuple[Settings,
     stack of embedded servers (stopped on exit)."""
     stack = EmbeddedStack(settings.data_dir, persist=persist)
     try:
-        if not settings.database_url or not settings.redis_url:
-            print(
-                f"lyceum: starting embedded {'PostgreSQL ' if not settings.database_url else ''}"
-                f"{'Redis ' if not settings.redis_url else ''}in {settings.data_dir}",
-                flush=True,
-            )
+        wanted = (("PostgreSQL", settings.database_url), ("Redis", settings.redis_url))
+        missing = [name for name, url in wanted if not url]
+        if missing:
+            print(f"lyceum: starting embedded {' and '.join(missing)} in {settings.data_dir}", flush=True)
         database_url, redis_url = stack.start(settings.database_url, settings.redis_url)
         yield replace(settings, database_url=database_url, redis_url=redis_url), stack
     finally:
@@ -69,10 +71,7 @@ def cmd_seed(args: argparse.Namespace) -> None:
     with _services(_settings(args)) as settings:
         asyncio.run(migrate(settings))
         report = asyncio.run(seed(settings))
-        print(
-            f"lyceum: seeded orgs {', '.join(report.orgs)}: {report.courses_written} course(s) written, "
-            f"{report.courses_unchanged} unchanged"
-        )
+        print(f"lyceum: demo data: {report.summary()}")
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -81,6 +80,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
     if not settings.redis_url or not settings.database_url:
         sys.exit("lyceum worker: set DATABASE_URL and REDIS_URL (or use `lyceum up`, which starts a worker)")
+    if settings.log_level.upper() != "DEBUG":
+        # SAQ logs every cron enqueue at INFO; the console is for Lyceum's own lines.
+        logging.getLogger("saq").setLevel(logging.WARNING)
     run_worker(settings)
 
 
@@ -158,6 +160,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         env["LYCEUM_DATA_DIR"] = str(live.data_dir)
         # The demo's offline tutor streams at a readable pace (about 120 words a second).
         env.setdefault("LYCEUM_TUTOR_OFFLINE_CHUNK_DELAY_MS", "25")
+        # The demo accounts were just seeded: the sign-in page may mention them (GET /v1/config).
+        env.setdefault("LYCEUM_DEMO_MODE", "true")
         host, port = args.host or live.host, args.port or live.port
         url = f"http://{host}:{port}"
         api = ChildProcess(
@@ -173,6 +177,9 @@ def cmd_up(args: argparse.Namespace) -> None:
                 "--port",
                 str(port),
                 "--no-access-log",
+                # Uvicorn's start-up lines repeat what the banner says; its warnings and errors still show.
+                "--log-level",
+                "debug" if live.log_level.upper() == "DEBUG" else "warning",
                 "--ws",
                 "websockets-sansio",
                 # Protocol-level keep-alive pings on tutor sockets; dead peers are dropped.
@@ -201,7 +208,7 @@ def cmd_up(args: argparse.Namespace) -> None:
                     print("lyceum: the API did not become healthy; see the log above", file=sys.stderr)
                 stop["requested"] = True
             else:
-                _print_banner(url, report)
+                print(banner(url, report), flush=True)
             while not stop["requested"]:
                 supervisor.check()
                 time.sleep(0.3)
@@ -213,20 +220,21 @@ def cmd_up(args: argparse.Namespace) -> None:
             print("lyceum: stopped", flush=True)
 
 
-def _print_banner(url: str, report: object) -> None:
-    from app.seed import SeedReport
-
-    assert isinstance(report, SeedReport)
+def banner(url: str, report: SeedReport) -> str:
+    """The one block `lyceum up` prints once the API answers: where to go, who to sign in as, what is loaded."""
     lines = [
-        f"\n  Lyceum is running at {url}",
-        f"  Open {url} in your browser and sign in (org demo, learner@demo.test).",
-        f"  API docs: {url}/schema",
+        "",
+        f"  Lyceum is running at {url}",
+        "",
+        f"  Web app   {url}  (sign in as learner@demo.test, organisation demo)",
+        f"  API docs  {url}/schema",
+        f"  Demo data {report.summary()}",
         "",
         f"  Demo logins (password for all: {report.password}):",
     ]
     lines += [f"    org {org:<6} {email:<24} {', '.join(roles)}" for org, email, roles in report.users]
-    lines += ["", "  Press Ctrl-C to stop.\n"]
-    print("\n".join(lines), flush=True)
+    lines += ["", "  Press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -96,6 +96,9 @@ class Settings:
     security_notify_hook: str = ""
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
     anthropic_base_url: str = ""
+    # Demo mode: the sign-in page mentions the demo accounts (`lyceum up` turns it on with its demo seed;
+    # off elsewhere, so a real deployment never advertises a demo password). Public via GET /v1/config.
+    demo_mode: bool = False
     log_level: str = "INFO"
     log_json: bool = False
     max_body_bytes: int = 1_048_576

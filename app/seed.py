@@ -45,6 +45,31 @@ class SeedReport:
     courses_written: int = 0
     courses_unchanged: int = 0
     password: str = ""
+    org_courses: dict[str, list[str]] = field(default_factory=dict)  # org slug -> course slugs
+
+    @property
+    def course_count(self) -> int:
+        """Distinct courses: an org's copy of a shared course is the same course (seed.yaml lists 4, 3 per org)."""
+        return len({slug for slugs in self.org_courses.values() for slug in slugs})
+
+    def summary(self) -> str:
+        """One line for people: '2 organisations (demo, acme), 6 users, 4 courses (3 per organisation)'."""
+        sizes = {len(slugs) for slugs in self.org_courses.values()}
+        per_org = (
+            f"{sizes.pop()} per organisation"
+            if len(sizes) == 1
+            else ", ".join(f"{len(slugs)} in {org}" for org, slugs in self.org_courses.items())
+        )
+        if not self.courses_written:
+            changes = "up to date"
+        elif not self.courses_unchanged:
+            changes = "loaded"
+        else:
+            changes = f"{self.courses_written} updated"
+        return (
+            f"{len(self.orgs)} organisation{'s' if len(self.orgs) != 1 else ''} ({', '.join(self.orgs)}), "
+            f"{len(self.users)} users, {self.course_count} courses ({per_org}; {changes})"
+        )
 
 
 async def _upsert(
@@ -98,6 +123,7 @@ async def seed(settings: Settings) -> SeedReport:
                             [],
                         )
                     report.users.append((org.slug, person.email, list(person.roles)))
+                report.org_courses[org.slug] = list(org.courses)
                 for slug in org.courses:
                     written = await _seed_course(conn, org_id, courses[slug])
                     report.courses_written += written
@@ -105,8 +131,13 @@ async def seed(settings: Settings) -> SeedReport:
     finally:
         await engine.dispose()
     await _clear_course_cache(settings)
-    log.info(
-        "seeded", orgs=report.orgs, courses_written=report.courses_written, courses_unchanged=report.courses_unchanged
+    # Debug: the commands print report.summary() for people; one line, not two that count differently.
+    log.debug(
+        "seeded",
+        orgs=report.orgs,
+        courses=report.course_count,
+        course_versions_written=report.courses_written,
+        org_courses_unchanged=report.courses_unchanged,
     )
     return report
 

@@ -102,6 +102,7 @@ def test_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
             f"{url}/v1/courses", timeout=10, headers={"Authorization": f"Bearer {login.json()['access_token']}"}
         )
         assert courses.json()["total"] >= 3
+        assert httpx.get(f"{url}/v1/config", timeout=10).json() == {"demo_mode": True}  # demo seed: demo mode
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
@@ -109,6 +110,43 @@ def test_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
     assert "learner@demo.test" in output
     assert url in output
     assert "lyceum: stopped" in output
+    # One clear start-up: a sentence for the embedded servers, one banner, the demo data counted as the
+    # README counts it, no platformdirs warning and no uvicorn start-up chatter.
+    assert "lyceum: starting embedded PostgreSQL and Redis in" in output
+    assert output.count("Lyceum is running at") == 1
+    assert "4 courses (3 per organisation" in output
+    assert "RuntimeDirWarning" not in output
+    assert "Uvicorn running on" not in output
     assert (tmp_path / "data" / "postgres").is_dir()  # data persists in the data dir
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/health", timeout=1)
+
+
+def test_banner_names_the_url_the_docs_and_the_demo_data() -> None:
+    from app.cli import banner
+    from app.seed import SeedReport
+
+    report = SeedReport(
+        orgs=["demo", "acme"],
+        users=[("demo", "learner@demo.test", ["learner"]), ("acme", "learner@acme.test", ["learner"])],
+        courses_written=6,
+        password="pw",
+        org_courses={"demo": ["a", "b", "c"], "acme": ["a", "b", "d"]},
+    )
+    text = banner("http://127.0.0.1:8000", report)
+    assert "Lyceum is running at http://127.0.0.1:8000" in text
+    assert "API docs  http://127.0.0.1:8000/schema" in text
+    assert "2 organisations (demo, acme), 2 users, 4 courses (3 per organisation; loaded)" in text
+    assert "password for all: pw" in text
+    assert "org demo   learner@demo.test" in text
+
+
+def test_seed_summary_counts_distinct_courses_and_changes() -> None:
+    from app.seed import SeedReport
+
+    unchanged = SeedReport(orgs=["x"], org_courses={"x": ["a", "b"]}, courses_unchanged=2)
+    assert unchanged.summary() == "1 organisation (x), 0 users, 2 courses (2 per organisation; up to date)"
+    uneven = SeedReport(
+        orgs=["x", "y"], org_courses={"x": ["a"], "y": ["a", "b"]}, courses_written=1, courses_unchanged=2
+    )
+    assert uneven.summary() == "2 organisations (x, y), 0 users, 2 courses (1 in x, 2 in y; 1 updated)"

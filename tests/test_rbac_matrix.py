@@ -31,6 +31,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/health"): PUBLIC,
     ("GET", "/ready"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
+    ("GET", "/v1/config"): PUBLIC,  # demo mode for the sign-in page; nothing secret
     ("POST", "/v1/auth/login"): PUBLIC,
     ("POST", "/v1/auth/refresh"): PUBLIC,
     ("POST", "/v1/auth/logout"): MEMBERS,

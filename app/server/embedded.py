@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,13 @@ class EmbeddedPostgres:
         return self.data_dir.resolve() / "postgres"
 
     def start(self) -> str:
-        import pgserver  # type: ignore[attr-defined,unused-ignore]
+        pgserver = _pgserver()
 
         pgdata = self.pgdata
         pgdata.mkdir(parents=True, exist_ok=True)
         self._forget_dead_handles()
         try:
-            self._server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+            self._server = pgserver.get_server(pgdata, cleanup_mode="stop")
         except BaseException:
             self._drop_handle()  # pgserver caches even a handle that failed to start; the next try needs a new one
             raise
@@ -94,7 +95,7 @@ class EmbeddedPostgres:
         """pgserver stops the server when its *last* handle closes, counting handles as process ids in
         ``.handle_pids.json``. A process killed with SIGKILL never removes its id, so every later clean
         stop would leave PostgreSQL running. Drop the ids of processes that no longer exist."""
-        from pgserver.postgres_server import PostgresServer  # type: ignore[import-untyped,unused-ignore]
+        PostgresServer = _pgserver().postgres_server.PostgresServer
 
         path = self.pgdata / ".handle_pids.json"
         with PostgresServer._lock, contextlib.suppress(OSError, ValueError):
@@ -145,7 +146,7 @@ class EmbeddedPostgres:
         """Forget pgserver's cached handle for this data dir without stopping anything."""
         import atexit
 
-        from pgserver.postgres_server import PostgresServer  # type: ignore[import-untyped,unused-ignore]
+        PostgresServer = _pgserver().postgres_server.PostgresServer
 
         handle = PostgresServer._instances.pop(self.pgdata, None)
         for stale in {id(h): h for h in (handle, self._server) if h is not None}.values():
@@ -358,6 +359,17 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _pgserver() -> Any:
+    """The pgserver package, imported quietly: it finds its lock file under the user runtime dir, and
+    without XDG_RUNTIME_DIR (containers, ssh sessions) platformdirs warns (RuntimeDirWarning) and falls
+    back to /tmp/runtime-<uid>, which serves as well. `lyceum up` should not print that on every start."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"XDG_RUNTIME_DIR", category=Warning)
+        import pgserver  # type: ignore[attr-defined,unused-ignore]
+        import pgserver.postgres_server  # type: ignore[import-untyped,unused-ignore]
+    return pgserver
 
 
 def child_env(database_url: str, redis_url: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -50,6 +51,22 @@ class SystemController(Controller):
         DB_POOL_CHECKED_OUT.set(pool.checkedout())
         DB_POOL_SIZE.set(pool.size())
         return bytes(generate_latest(REGISTRY))
+
+
+class PublicConfig(msgspec.Struct):
+    """What the web app needs to know before anyone signs in. Nothing secret, nothing per org."""
+
+    demo_mode: bool
+
+
+class ConfigController(Controller):
+    path = "/config"
+    tags = ["System"]
+    opt = {PUBLIC: True}
+
+    @get("/", summary="Public web-app settings (demo mode)")
+    async def config(self, runtime: Runtime) -> PublicConfig:
+        return PublicConfig(demo_mode=runtime.settings.demo_mode)
 
 
 async def _check(awaitable: Any) -> str:

@@ -1,10 +1,47 @@
-import { useState } from "react";
-import { NavLink, Outlet, useNavigate } from "react-router";
+import { useEffect, useRef, useState } from "react";
+import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 
 import { signOut } from "../lib/auth";
 import { useSession } from "../lib/useSession";
 
+/**
+ * After an in-app navigation, move focus to the new page's heading so screen readers announce it and the
+ * keyboard starts from the top of the new content (a full page load starts there anyway). Pages that load
+ * their data show a spinner first: wait for the heading to appear, for a bounded time.
+ */
+function useFocusHeadingOnNavigation(): void {
+  const { pathname } = useLocation();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const main = document.getElementById("main");
+    if (!main) return;
+    const focus = (): boolean => {
+      const heading = main.querySelector<HTMLElement>("h1");
+      if (!heading) return false;
+      if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: false });
+      return true;
+    };
+    if (focus()) return;
+    const observer = new MutationObserver(() => {
+      if (focus()) stop();
+    });
+    const timer = window.setTimeout(() => stop(), 10_000);
+    function stop() {
+      observer.disconnect();
+      window.clearTimeout(timer);
+    }
+    observer.observe(main, { childList: true, subtree: true });
+    return stop;
+  }, [pathname]);
+}
+
 export function Layout() {
+  useFocusHeadingOnNavigation();
   const { me } = useSession();
   const navigate = useNavigate();
   const [leaving, setLeaving] = useState(false);

@@ -62,29 +62,30 @@ export function PathwayMap({
       <PathwayGraph courseId={course.id} items={items} state={state} currentItemId={currentItemId} />
       {course.modules.map((module) => (
         <section key={module.id} className="pathway-module" aria-label={`Module: ${module.title}`}>
-          <h3>{module.title}</h3>
+          <h2 className="pathway-module-title">{module.title}</h2>
           <ol>
             {module.items.map((item) => {
               const s = state.get(item.id) ?? (progress ? "locked" : "unlocked");
               const needs = item.prerequisites.map((p) => titles.get(p)).filter(Boolean);
-              const label = `${KIND_LABEL[item.kind] ?? item.kind}: ${item.title}. ${STATE_LABEL[s] ?? s}${
-                s === "locked" && needs.length ? `. Needs ${needs.join(", ")}` : ""
-              }`;
               return (
                 <li key={item.id} className={`pathway-item state-${s}${item.id === currentItemId ? " current" : ""}`}>
                   <Link
                     to={`/courses/${course.id}/items/${item.id}`}
-                    aria-label={label}
                     aria-current={item.id === currentItemId ? "page" : undefined}
+                    aria-describedby={s === "locked" && needs.length > 0 ? `needs-${item.id}` : undefined}
                     data-state={s}
                   >
                     <span className="state-icon" aria-hidden="true">
                       {s === "done" ? "✓" : s === "locked" ? <LockIcon /> : "○"}
                     </span>
                     <span className="item-title">{item.title}</span>
-                    <span className="item-kind">{KIND_LABEL[item.kind] ?? item.kind}</span>
+                    <span className="item-kind">
+                      {KIND_LABEL[item.kind] ?? item.kind}
+                      {/* The name read out starts with the visible words (WCAG 2.5.3), then the state. */}
+                      <span className="visually-hidden">, {(STATE_LABEL[s] ?? s).toLowerCase()}</span>
+                    </span>
                   </Link>
-                  {s === "locked" && needs.length > 0 && <p className="needs">after {needs.join(", ")}</p>}
+                  {s === "locked" && needs.length > 0 && <p className="needs" id={`needs-${item.id}`}>after {needs.join(", ")}</p>}
                 </li>
               );
             })}

@@ -45,4 +45,13 @@ describe("renderMarkdown", () => {
     expect(() => renderMarkdown("```python\ndef f(")).not.toThrow();
     expect(dom(renderMarkdown("**unfinished")).textContent).toContain("unfinished");
   });
+
+  it("makes wide code blocks and tables keyboard-scrollable regions (WCAG 2.1.1)", () => {
+    const html = dom(renderMarkdown("```python\nx = 1\n```\n\n| a | b |\n|---|---|\n| c | d |\n"));
+    expect(html.querySelector("pre.code")?.getAttribute("tabindex")).toBe("0");
+    const region = html.querySelector("div.table-scroll");
+    expect(region?.getAttribute("tabindex")).toBe("0");
+    expect(region?.getAttribute("role")).toBe("region");
+    expect(region?.querySelector("table")).not.toBeNull();
+  });
 });

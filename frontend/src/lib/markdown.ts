@@ -53,15 +53,26 @@ function purifier(): typeof DOMPurify {
         node.setAttribute("target", "_blank");
         node.setAttribute("rel", "noopener noreferrer nofollow");
       }
+      // Code blocks and tables scroll sideways when wide; keyboard users must reach that scroll (WCAG 2.1.1).
+      if ((node.tagName === "PRE" && node.classList.contains("code")) || node.classList.contains("table-scroll")) {
+        node.setAttribute("tabindex", "0");
+      }
     });
     hooked = true;
   }
   return DOMPurify;
 }
 
+/** Wide tables scroll in a keyboard-reachable region instead of squeezing words apart. */
+function scrollableTables(html: string): string {
+  return html
+    .replace(/<table>/g, '<div class="table-scroll" role="region" aria-label="Table"><table>')
+    .replace(/<\/table>/g, "</table></div>");
+}
+
 /** Markdown → sanitised HTML, safe to assign to innerHTML. Partial Markdown (mid-stream) is fine. */
 export function renderMarkdown(source: string): string {
-  const html = marked.parse(source, { async: false });
+  const html = scrollableTables(marked.parse(source, { async: false }));
   return purifier().sanitize(html, {
     USE_PROFILES: { html: true },
     FORBID_TAGS: ["style", "form", "input", "button", "iframe", "object", "embed", "img", "svg", "math"],

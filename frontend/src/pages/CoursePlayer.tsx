@@ -1,19 +1,31 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useParams } from "react-router";
 
-import { api, must, type Schemas } from "../api/client";
+import { ApiError, api, must, type Schemas } from "../api/client";
 import { ChatPanel } from "../components/ChatPanel";
 import { ItemView } from "../components/ItemView";
 import { PathwayMap } from "../components/PathwayMap";
 import { ErrorNote, ProgressBar, Spinner } from "../components/Status";
 import { renderMarkdown } from "../lib/markdown";
 import { useResource } from "../lib/useResource";
+import "../styles/player.css";
+import { NotFound } from "./NotFound";
+
+/** The course, or null when there is no such course here (404, or an id that is not one). */
+async function loadCourse(courseId: string): Promise<Schemas["CourseDetail"] | null> {
+  try {
+    return await must(api.GET("/v1/courses/{course_id}", { params: { path: { course_id: courseId } } }));
+  } catch (err) {
+    if (err instanceof ApiError && [400, 404, 422].includes(err.status)) return null;
+    throw err;
+  }
+}
 
 export default function CoursePlayer() {
   const params = useParams();
   const courseId = params.courseId ?? "";
   const itemId = /^items\/([^/]+)/.exec(params["*"] ?? "")?.[1];
-  const course = useResource(() => must(api.GET("/v1/courses/{course_id}", { params: { path: { course_id: courseId } } })), [courseId]);
+  const course = useResource(() => loadCourse(courseId), [courseId]);
   const [progress, setProgress] = useState<Schemas["CourseProgress"] | null>(null);
   const [enrolling, setEnrolling] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -48,10 +60,12 @@ export default function CoursePlayer() {
   }
 
   if (course.loading) return <Spinner label="Loading the course…" />;
-  if (course.error || !course.data) return <ErrorNote message={course.error ?? "This course couldn't be loaded."} onRetry={course.reload} />;
+  if (course.error) return <ErrorNote message={course.error} onRetry={course.reload} />;
+  if (!course.data) return <NotFound title="This course doesn't exist" />;
   const outline = course.data;
   const items = outline.modules.flatMap((m) => m.items);
   const current = items.find((i) => i.id === itemId);
+  if (itemId && !current) return <NotFound title="This item isn't part of the course" />;
   const enrolled = progress?.enrolled ?? false;
 
   return (
@@ -95,9 +109,68 @@ export default function CoursePlayer() {
             <CourseOverview course={outline} progress={progress} />
           )}
         </section>
-        <ChatPanel courseId={outline.id} itemId={current?.id} itemTitle={current?.title} />
+        <TutorDock>
+          <ChatPanel courseId={outline.id} itemId={current?.id} itemTitle={current?.title} />
+        </TutorDock>
       </div>
     </div>
+  );
+}
+
+/**
+ * Beside the lesson on wide screens; on a phone a drawer behind an "Ask the tutor" tab that stays in reach
+ * (one tap) instead of sitting thousands of pixels below the lesson.
+ */
+function TutorDock({ children }: { children: ReactNode }) {
+  const [open, setOpen] = useState(false);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const close = useRef<HTMLButtonElement>(null);
+
+  const wasOpen = useRef(false);
+
+  useEffect(() => {
+    if (!open) {
+      // Closing hands focus back to the tab that opened the drawer (once it is shown again).
+      if (wasOpen.current) toggle.current?.focus();
+      wasOpen.current = false;
+      return;
+    }
+    wasOpen.current = true;
+    close.current?.focus();
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape") setOpen(false);
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [open]);
+
+  return (
+    <>
+      <button
+        ref={toggle}
+        type="button"
+        className="button tutor-toggle"
+        aria-expanded={open}
+        aria-controls="tutor-dock"
+        onClick={() => setOpen(true)}
+        hidden={open}
+      >
+        Ask the tutor
+      </button>
+      <div id="tutor-dock" className={`tutor-dock${open ? " open" : ""}`} data-testid="tutor-dock">
+        <div className="tutor-dock-bar">
+          <button
+            ref={close}
+            type="button"
+            className="button secondary small"
+            onClick={() => setOpen(false)}
+          >
+            Back to the lesson
+          </button>
+        </div>
+        {children}
+      </div>
+    </>
   );
 }
 

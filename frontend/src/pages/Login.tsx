@@ -1,8 +1,36 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 
+import { ApiError, api } from "../api/client";
 import { signIn } from "../lib/auth";
 import { useSession } from "../lib/useSession";
+
+const WRONG_CREDENTIALS = "That email and password don't match an account in this organisation. Check both and try again.";
+
+/** The page's own words for a failed sign-in; the server's text is for API clients (and in US spelling). */
+export function signInMessage(err: unknown): string {
+  if (err instanceof ApiError) {
+    if (err.status === 401) return WRONG_CREDENTIALS;
+    if (err.status === 422 || err.status === 400) return "Check the organisation and email address, then try again.";
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Demo mode (GET /v1/config): only a demo deployment mentions its demo accounts. */
+function useDemoMode(): boolean {
+  const [demo, setDemo] = useState(false);
+  useEffect(() => {
+    let live = true;
+    api
+      .GET("/v1/config")
+      .then(({ data }) => live && setDemo(Boolean(data?.demo_mode)))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, []);
+  return demo;
+}
 
 export function Login() {
   const session = useSession();
@@ -14,6 +42,7 @@ export function Login() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const demo = useDemoMode();
 
   if (session.me) return <Navigate to={state.from ?? "/"} replace />;
 
@@ -25,12 +54,7 @@ export function Login() {
       await signIn(org.trim().toLowerCase(), email.trim(), password);
       navigate(state.from ?? "/", { replace: true });
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      setError(
-        message.toLowerCase().includes("credentials")
-          ? "That email and password don't match an account in this organisation. Check both and try again."
-          : message,
-      );
+      setError(signInMessage(err));
     } finally {
       setBusy(false);
     }
@@ -75,10 +99,12 @@ export function Login() {
         <button type="submit" className="button" disabled={busy || !email || !password || !org}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
-        <p className="muted small">
-          Trying Lyceum locally? The demo learner is <code>learner@demo.test</code> in organisation <code>demo</code>;
-          <code> lyceum up</code> prints the password.
-        </p>
+        {demo && (
+          <p className="muted small" data-testid="demo-hint">
+            Trying Lyceum locally? The demo learner is <code>learner@demo.test</code> in organisation <code>demo</code>;
+            <code> lyceum up</code> prints the password.
+          </p>
+        )}
       </form>
     </main>
   );
