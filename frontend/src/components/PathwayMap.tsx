@@ -131,7 +131,8 @@ function PathwayGraph({
   const width = COL * (Math.max(...depth.values()) + 1);
   const height = 34 + (Math.max(...rows.values()) - 1) * ROW;
   return (
-    <div className="pathway-graph-scroll" style={{ overflowX: "auto" }}>
+    // Keyboard users scroll a wide map too (WCAG 2.1.1): the region takes focus and names itself.
+    <div className="pathway-graph-scroll" style={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label="Prerequisite map (scrolls sideways)">
       <svg
         className="pathway-graph"
         width={width}
