@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import UI_TIMEOUT_MS, shot, sign_in
 from tests.e2e.test_assessments_and_review import _api, _course, _quiz_key
 from tests.e2e.test_instructor_feed import _learner_trips_a_guardrail
@@ -135,6 +136,7 @@ def test_dispute_reason_and_grader_reach_the_reviewer(page: Page, live_url: str)
     expect(row).to_contain_text(DISPUTE)
     expect(row).to_contain_text("by the answer key")
     shot(page, "45-queue-dispute-reason")
+    assert_accessible(page, "review queue with a dispute")
 
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", name="The learner's reason for contesting")).to_be_visible()
@@ -143,6 +145,7 @@ def test_dispute_reason_and_grader_reach_the_reviewer(page: Page, live_url: str)
     expect(page.get_by_role("heading", name="Rubric")).to_have_count(0)  # an answer key uses no rubric
     expect(page.get_by_role("main")).not_to_contain_text("Graded by AI")
     shot(page, "46-grading-view-dispute")
+    assert_accessible(page, "grading view of a disputed quiz")
 
 
 def test_code_grading_view_shows_tests_in_a_scrollable_block(page: Page, live_url: str) -> None:
@@ -185,6 +188,7 @@ def test_code_grading_view_shows_tests_in_a_scrollable_block(page: Page, live_ur
     expect(page.locator(".grader")).to_have_text(re.compile(r"^Graded by unit tests$"))
     expect(page.locator(".grade-card")).not_to_contain_text("confidence, )")
     shot(page, "47-code-grading-view")
+    assert_accessible(page, "grading view of a code task")
 
 
 def test_corrections_download_with_the_token(page: Page, live_url: str) -> None:
