@@ -292,13 +292,37 @@ LEXICON_GROUPS = tuple(_LEXICON_WORDS)
 LEXICON_FEATURES = len(LEXICON_GROUPS) + len(_LEXICON_PAIRS)
 
 
+def _trie_pattern(words: Sequence[str]) -> str:
+    """One regular expression for many literal words, factored by common prefixes (a character trie), so
+    a position is rejected after a character or two instead of after trying every word."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # the end of a word
+
+    def pattern(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not ends else "(?:" + "|".join(branches) + ")"
+        # Greedy: the longest word that matches here, as an alternation of the words longest first would.
+        return body + "?" if ends else body
+
+    return pattern(trie)
+
+
 def _lexicon_pattern(words: Sequence[str]) -> re.Pattern[str]:
-    parts = []
-    for word in sorted({normalise(w).flat for w in words if w.strip()}, key=len, reverse=True):
-        escaped = re.escape(word).replace(r"\ ", r"\s+")
-        # Arabic, Hebrew and Persian attach "and", "the" to a word: no start-of-word test there.
-        parts.append(escaped if ord(word[0]) >= 0x0590 else rf"(?<!\w){escaped}")
-    return re.compile("|".join(parts))
+    forms = {normalise(w).flat for w in words if w.strip()}
+    # Latin, Cyrillic and Greek at the start of a word; Arabic, Hebrew and Persian attach "and" and "the"
+    # to a word, and Chinese, Japanese and Korean have no spaces, so those anywhere.
+    at_start = [w for w in forms if ord(w[0]) < 0x0590]
+    anywhere = [w for w in forms if ord(w[0]) >= 0x0590]
+    parts = [rf"(?<!\w){_trie_pattern(at_start)}"] if at_start else []
+    parts += [_trie_pattern(anywhere)] if anywhere else []
+    return re.compile("|".join(parts).replace(r"\ ", r"\s+"))
 
 
 _LEXICON_PATTERNS = tuple(_lexicon_pattern(_LEXICON_WORDS[group]) for group in LEXICON_GROUPS)
