@@ -18,7 +18,7 @@ de-spaced forms when they differ and by whatever base64 / hex / escaped blobs in
 written in an encoding reads like the plain attack. That is one normalisation, reused, not a second one.
 
 The model is multinomial logistic regression over five labels (``LABELS``), trained by
-``train_classifier.py`` from ``content/guardrails/corpus/train.yaml`` and saved next to this module as
+``train_classifier.py`` from ``content/guardrails/corpus/train*.yaml`` and saved next to this module as
 ``classifier_model.npz`` with the SHA-256 of the corpus it was trained on. :func:`classify` returns the
 probability that the message is an attack and which kind is most likely; the pipeline compares the
 probability with the policy's thresholds. Answer requests only count when the course has graded work.
