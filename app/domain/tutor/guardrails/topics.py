@@ -218,6 +218,9 @@ _BUILTIN_STEMS = _stems(_BUILTIN_TERMS)
 _BUILTIN_PHRASES = re.compile(
     r"(?<!\w)(?:(?:leader|raft|master|primary)\s+elections?|elections?\s+(?:timers?|timeouts?|terms?|rounds?)"
     r"|capital\s+(?:letters?|case)|population\s+(?:count|stability|based))(?!\w)"
+    # "election" within a few words of Raft's own terms: "win an election in Raft", "Raft's election"
+    r"|(?<!\w)elections?(?!\w)(?=.{0,40}(?<!\w)(?:raft|leaders?|candidates?|terms?|votes?|nodes?)(?!\w))"
+    r"|(?<!\w)(?:raft|leaders?|candidates?|nodes?)(?!\w).{0,40}?(?<!\w)elections?(?!\w)"
 )
 
 
