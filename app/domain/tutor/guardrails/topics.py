@@ -213,6 +213,15 @@ def _stems(words: Iterable[str]) -> frozenset[str]:
 
 
 _BUILTIN_STEMS = _stems(_BUILTIN_TERMS)
+# Software phrases made of everyday words that a denied category would otherwise read as everyday life:
+# "leader election" is Raft, not politics. They are taken out before the denied categories are matched.
+_BUILTIN_PHRASES = re.compile(
+    r"(?<!\w)(?:(?:leader|raft|master|primary)\s+elections?|elections?\s+(?:timers?|timeouts?|terms?|rounds?)"
+    r"|capital\s+(?:letters?|case)|population\s+(?:count|stability|based))(?!\w)"
+    # "election" within a few words of Raft's own terms: "win an election in Raft", "Raft's election"
+    r"|(?<!\w)elections?(?!\w)(?=.{0,40}(?<!\w)(?:raft|leaders?|candidates?|terms?|votes?|nodes?)(?!\w))"
+    r"|(?<!\w)(?:raft|leaders?|candidates?|nodes?)(?!\w).{0,40}?(?<!\w)elections?(?!\w)"
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -239,14 +248,27 @@ def course_vocabulary(context: TutorContext, allowed_extra: Collection[str] = ()
     return _strong_vocabulary(context, allowed_extra) | _course_stems(_bodies(context))
 
 
-def _denied_hits(flat: str, categories: Collection[TopicCategory], denied: Collection[str]) -> list[str]:
+def _denied_hits(
+    flat: str,
+    categories: Collection[TopicCategory],
+    denied: Collection[str],
+    vocabulary: frozenset[str] = frozenset(),
+) -> list[str]:
     hits: list[str] = []
     for category in categories:
         # "recipe" and "recipes" are one piece of evidence, not two
         found = {stem(m.split()[-1]): m for m in _CATEGORY_PATTERNS[category].findall(flat)}
+        # A category word the course itself uses is course vocabulary, not an everyday topic: "election"
+        # in a course that teaches Raft's leader election, "population" in one about statistics.
+        found = {k: m for k, m in found.items() if not _course_words(m, vocabulary)}
         hits += [f"{category}:{m}" for m in found.values()]
     hits += [f"denied:{term}" for term in denied if _phrase(term).search(flat)]
     return hits
+
+
+def _course_words(match: str, vocabulary: frozenset[str]) -> bool:
+    words = content_words(match)
+    return bool(words) and all(stem(w) in vocabulary for w in words)
 
 
 @functools.lru_cache(maxsize=512)
@@ -283,8 +305,8 @@ def assess_topic(text: str, context: TutorContext, policy: TopicPolicy) -> Topic
     words = content_words(flat)
     course_score = _course_score(flat, words, context, policy)
     meta = bool(_META.search(flat))
-    denied = _denied_hits(flat, policy.categories, policy.denied)
     vocabulary = course_vocabulary(context, policy.allowed_extra)
+    denied = _denied_hits(_BUILTIN_PHRASES.sub(" ", flat), policy.categories, policy.denied, vocabulary)
     if "creative_writing" in policy.categories and _writing_subject_off_topic(flat, vocabulary):
         denied.append("creative_writing:unrelated subject")
         course_score = 0  # the subject decides; "write an essay for my course about cats" is still about cats
