@@ -43,7 +43,12 @@ from app.domain.tutor.guardrails.classifier import (
 
 ROOT = Path(__file__).resolve().parents[4]
 CORPUS_DIR = ROOT / "content" / "guardrails" / "corpus"
-TRAIN_FILES = (CORPUS_DIR / "train.yaml", CORPUS_DIR / "train_more.yaml", CORPUS_DIR / "train_after8.yaml")
+TRAIN_FILES = (
+    CORPUS_DIR / "train.yaml",
+    CORPUS_DIR / "train_more.yaml",
+    CORPUS_DIR / "train_after8.yaml",
+    CORPUS_DIR / "train_tutoring.yaml",  # benign tutoring turns that the dialogue run saw blocked (issue 10)
+)
 DEV_FILE = CORPUS_DIR / "dev.yaml"
 SEED = 20261130
 EPOCHS = 300
