@@ -273,7 +273,7 @@ def _from_environment(env: Mapping[str, str]) -> Settings:
         name, reason = match["field"], match["reason"]
         if reason.startswith("Invalid enum value"):
             reason = f" must be one of {', '.join(get_args(hints[name]))}"
-        raise ConfigError(f"{env_name(name)}={raw[name]!r}{_REASONS.get(reason, reason)}") from exc
+        raise ConfigError(f"{env_name(name)}={raw[name]!r}{_REASONS.get(reason, f': {reason}')}") from exc
     for name in raw:
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
