@@ -272,8 +272,10 @@ def _from_environment(env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"invalid settings: {exc}") from exc
         name, reason = match["field"], match["reason"]
         if reason.startswith("Invalid enum value"):
-            reason = f" must be one of {', '.join(get_args(hints[name]))}"
-        raise ConfigError(f"{env_name(name)}={raw[name]!r}{_REASONS.get(reason, f': {reason}')}") from exc
+            explained = f" must be one of {', '.join(get_args(hints[name]))}"
+        else:
+            explained = _REASONS.get(reason, f": {reason}")
+        raise ConfigError(f"{env_name(name)}={raw[name]!r}{explained}") from exc
     for name in raw:
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
