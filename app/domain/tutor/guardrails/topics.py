@@ -18,45 +18,22 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
 from app.domain.tutor.guardrails.policy import TopicCategory, TopicPolicy
 from app.domain.tutor.providers.base import TutorContext
+from app.domain.tutor.text import content_words, flatten, stem, stems
 
 Verdict = Literal["on_topic", "unclear", "off_topic"]
 OFF_TOPIC_SCORE = 0.7
 UNCLEAR_SCORE = 0.5
 UNCLEAR_MIN_WORDS = 3  # shorter messages without course words are usually replies like "ok, and then?"
 
-_WORD = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?")
 # Code in a message is about programming: calls, dotted names, snake_case, anything in backticks.
 _CODE = re.compile(r"`[^`\n]+`|\b[a-z_][a-z0-9_]*\(\)|\b[a-z_]\w*\.[a-z_]\w*\(|\b[a-z]+_[a-z0-9_]+\b")
 MAX_CODE_POINTS = 3
-_SPACES = re.compile(r"\s+")
-
-# Common English words that say nothing about the subject of a message (they occur in any course text).
-_STOP = frozenset(
-    """a about above after again against all almost also although always am among an and another any anyone anything
-    are around as ask asked asking at away back bad be because been before being below best better between big both
-    but by can cannot could day days did different do does doing done don down during each easy else enough even ever
-    every example few find first for from full get gets getting give given go goes going good got great had has have
-    having he help her here hers him his how however i if im in instead into is isn it its itself just keep kind know
-    last least less let like likely little long look lot lots made make makes making many may maybe me mean means
-    might mine more most much must my need needs never new next no none nor not nothing now of off often ok okay old on
-    once one only or other others our out over own part people per place please point pretty put quite rather really
-    right same say says see seem seems should show since small so some someone something sometimes still stuff such
-    sure take tell than thank thanks that the their them then there these they thing things think this those though
-    through time times to today too took try trying two under understand until up upon us use used uses using very
-    want wants was way ways we well went were what whats when where whether which while who whole whom whose why will
-    with within without won work works would yeah yes yet you your yours hey hello hi dear also just cant dont doesnt
-    isnt wasnt wont didnt ive youre theyre thats theres lets whats hows anybody everyone everything somebody nobody
-    year years week weeks month months hour hours minute minutes second seconds morning evening night tonight
-    tomorrow yesterday write wrote written read reading said tell told explain explained question questions answer
-    answers idea ideas way kind sort case cases fact true false real actually basically exactly maybe probably
-    person man woman guy guys friend friends family home life world thing stuff""".split()  # noqa: SIM905 - a word list reads best as prose
-)
 
 # Software vocabulary that counts as course-like in any course of this platform (Lyceum teaches software).
 _BUILTIN_TERMS = frozenset(
@@ -187,32 +164,7 @@ class TopicResult:
         return f"{denied}course terms {self.course_score:g} of {self.content_words} words{meta}"
 
 
-@functools.lru_cache(maxsize=16384)
-def stem(word: str) -> str:
-    """Crude suffix stripping, applied identically to course text and messages so plurals and -ing forms meet."""
-    word = word.split("'", 1)[0]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    if len(word) > 6 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 5 and word.endswith("ed"):
-        return word[:-2]
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w.split("'", 1)[0] not in _STOP]
-
-
-def _stems(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(stem(w) for w in words)
-
-
-_BUILTIN_STEMS = _stems(_BUILTIN_TERMS)
+_BUILTIN_STEMS = stems(_BUILTIN_TERMS)
 # Software phrases made of everyday words that a denied category would otherwise read as everyday life:
 # "leader election" is Raft, not politics. They are taken out before the denied categories are matched.
 _BUILTIN_PHRASES = re.compile(
@@ -226,7 +178,7 @@ _BUILTIN_PHRASES = re.compile(
 
 @functools.lru_cache(maxsize=256)
 def _course_stems(texts: tuple[str, ...]) -> frozenset[str]:
-    return _stems(w for text in texts for w in content_words(text))
+    return stems(w for text in texts for w in content_words(text))
 
 
 def _titles(context: TutorContext) -> tuple[str, ...]:
@@ -239,7 +191,7 @@ def _bodies(context: TutorContext) -> tuple[str, ...]:
 
 
 def _strong_vocabulary(context: TutorContext, allowed_extra: Collection[str]) -> frozenset[str]:
-    extra = _stems(w for term in allowed_extra for w in content_words(term))
+    extra = stems(w for term in allowed_extra for w in content_words(term))
     return _course_stems(_titles(context)) | _BUILTIN_STEMS | extra
 
 
@@ -301,7 +253,7 @@ def _writing_subject_off_topic(flat: str, vocabulary: frozenset[str]) -> bool:
 
 
 def assess_topic(text: str, context: TutorContext, policy: TopicPolicy) -> TopicResult:
-    flat = _SPACES.sub(" ", text.lower()).strip()
+    flat = flatten(text)
     words = content_words(flat)
     course_score = _course_score(flat, words, context, policy)
     meta = bool(_META.search(flat))
