@@ -6,15 +6,15 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.components import Components
 from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 
 class PrincipalService:
     """Holds the runtime and the caller; every transaction it opens carries the caller's org and user,
     so PostgreSQL's row-level security scopes every statement to their tenant."""
 
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
         self.runtime = runtime
         self.db = runtime.db
         self.principal = principal

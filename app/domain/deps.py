@@ -1,4 +1,6 @@
-"""Dependencies shared by every domain: the runtime, the caller and the request id."""
+"""Dependencies shared by every domain: the caller, the request id and the page. The process-wide
+``components`` dependency is provided by the server (app/server/components.py); each domain's ``deps.py``
+turns it into the services its handlers receive."""
 
 from __future__ import annotations
 
@@ -9,12 +11,6 @@ from litestar.di import Provide
 
 from app.lib.pagination import provide_page_request
 from app.lib.security.principal import Principal
-from app.runtime import Runtime
-
-
-def provide_runtime(request: Request[Any, Any, Any]) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
@@ -27,7 +23,6 @@ def provide_request_id(request: Request[Any, Any, Any]) -> str:
 
 
 common_dependencies = {
-    "runtime": Provide(provide_runtime, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
     "request_id": Provide(provide_request_id, sync_to_thread=False),
     "page": Provide(provide_page_request, sync_to_thread=False),
