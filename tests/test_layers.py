@@ -119,3 +119,28 @@ def test_domain_cycles_are_only_the_known_ones() -> None:
     cycles = {frozenset({a} | {b for b in targets if a in reach.get(b, set())}) for a, targets in reach.items()}
     cycles = {group for group in cycles if len(group) > 1}
     assert cycles == KNOWN_DOMAIN_CYCLES, f"domain packages reaching each other: {sorted(map(sorted, cycles))}"
+
+
+def test_services_open_only_tenant_scoped_transactions() -> None:
+    """Services acting for a signed-in person hold a TenantDatabase (the RLS tenant comes from the
+    principal: PrincipalService, TutorService, the ``tenant_db`` provider), whose ``transaction()`` takes no
+    tenant. Passing a tenant by hand is left to the code that runs before or without a principal."""
+    by_hand = {
+        "app/domain/auth/services.py",  # sign-in and refresh: the org comes from the credentials
+        "app/domain/auth/revocation.py",  # revocation state, read for a token being checked
+        "app/domain/grading/services.py",  # GradingService: worker jobs carry their org
+        "app/domain/tutor/turns.py",  # a tutor turn: the session's org and learner
+    }
+    offenders = []
+    for path in python_files("app.domain"):
+        relative = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "transaction"
+                and (node.args or node.keywords)
+                and relative not in by_hand
+            ):
+                offenders.append(f"{relative}:{node.lineno}")
+    assert not offenders, "open transactions through a TenantDatabase:\n" + "\n".join(offenders)

@@ -16,9 +16,9 @@ class PrincipalService:
 
     def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
         self.runtime = runtime
-        self.db = runtime.db
+        self.db = runtime.db.for_tenant(principal.org_id, principal.user_id)  # RLS scope set from the principal
         self.principal = principal
         self.request_id = request_id
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.db.transaction(self.principal.org_id, self.principal.user_id)
+        return self.db.transaction()

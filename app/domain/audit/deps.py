@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from litestar.di import Provide
 
+from app.db.engine import TenantDatabase
 from app.domain.audit.services import AuditService
-from app.domain.components import Components
-from app.lib.security.principal import Principal
 
 
-def provide_audit_service(components: Components, principal: Principal) -> AuditService:
-    return AuditService(components.db, principal)
+def provide_audit_service(tenant_db: TenantDatabase) -> AuditService:
+    return AuditService(tenant_db)
 
 
 audit_dependencies = {"audit_service": Provide(provide_audit_service, sync_to_thread=False)}

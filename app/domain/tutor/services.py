@@ -58,9 +58,10 @@ class TutorService:
         self.runtime = runtime
         self.principal = principal
         self.request_id = request_id
+        self.db = runtime.db.for_tenant(principal.org_id, principal.user_id)  # RLS scope set from the principal
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
+        return self.db.transaction()
 
     def _out(self, chat: AISession) -> SessionOut:
         provider = self.runtime.tutor.provider
