@@ -17,15 +17,15 @@ from app.domain.tutor.budgets import BudgetUnavailable, Reservation
 from app.lib.events import BUDGET_ALERT, TUTOR_BLOCKED, TUTOR_SESSION_STARTED
 
 if TYPE_CHECKING:
+    from app.domain.components import Components
     from app.domain.tutor.turns import ChatSession, TurnState
-    from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor.feed")
 BUDGET_ALERT_RATIO = 0.8
 
 
 def session_started(
-    runtime: Runtime, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
+    runtime: Components, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
 ) -> None:
     data = {
         "session_id": str(session_id),
@@ -37,7 +37,7 @@ def session_started(
     runtime.events.publish_soon(org_id, TUTOR_SESSION_STARTED, data)
 
 
-def blocked(runtime: Runtime, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
+def blocked(runtime: Components, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
     """A message or reply was blocked: by a guardrail (input or output) or by a token budget."""
     policy = state.error_code or "policy"
     blocking = next((o for o in reversed(state.outcomes) if o.action == "block"), None)
@@ -60,12 +60,12 @@ def blocked(runtime: Runtime, chat: ChatSession, state: TurnState, interaction_i
     runtime.events.publish_soon(chat.org_id, TUTOR_BLOCKED, data)
 
 
-def check_budgets(runtime: Runtime, chat: ChatSession, reservation: Reservation) -> None:
+def check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
     """After a turn settled: alert once per scope and period when usage has crossed 80% of the limit."""
     runtime.events.soon(_check_budgets(runtime, chat, reservation))
 
 
-async def _check_budgets(runtime: Runtime, chat: ChatSession, reservation: Reservation) -> None:
+async def _check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
     budget = runtime.tutor.budget
     try:
         usage = await budget.usage(reservation.scopes)
