@@ -66,7 +66,7 @@ ROUNDS = {
     6: ("heldout_round6_attacks.yaml", "heldout_round6_benign.yaml", 0.92, 0.011),
     7: ("heldout_round7_attacks.yaml", "heldout_round7_benign.yaml", 0.95, 0.011),
     8: ("heldout_round8_attacks.yaml", "heldout_round8_benign.yaml", 0.92, 0.011),
-    9: ("heldout_round9_attacks.yaml", "heldout_round9_benign.yaml", 0.84, 0.011),
+    9: ("heldout_round9_attacks.yaml", "heldout_round9_benign.yaml", 0.86, 0.011),
 }
 
 
