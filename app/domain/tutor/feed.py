@@ -18,7 +18,7 @@ from app.lib.events import BUDGET_ALERT, TUTOR_BLOCKED, TUTOR_SESSION_STARTED
 
 if TYPE_CHECKING:
     from app.domain.components import Components
-    from app.domain.tutor.turns import ChatSession, TurnState
+    from app.domain.tutor.chat import ChatSession, TurnState
 
 log = structlog.get_logger("lyceum.tutor.feed")
 BUDGET_ALERT_RATIO = 0.8
