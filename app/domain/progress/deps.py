@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.di import Provide
 
 from app.domain.components import Components
+from app.domain.progress.enrollments import EnrollmentService
 from app.domain.progress.overview import LearningService
 from app.domain.progress.services import ProgressService
 from app.lib.security.principal import Principal
@@ -18,5 +19,10 @@ def provide_learning_service(components: Components, principal: Principal, reque
     return LearningService(components, principal, request_id)
 
 
+def provide_enrollment_service(components: Components, principal: Principal, request_id: str) -> EnrollmentService:
+    return EnrollmentService(components, principal, request_id)
+
+
 progress_dependencies = {"progress_service": Provide(provide_progress_service, sync_to_thread=False)}
 learning_dependencies = {"learning_service": Provide(provide_learning_service, sync_to_thread=False)}
+enrollment_dependencies = {"enrollment_service": Provide(provide_enrollment_service, sync_to_thread=False)}
