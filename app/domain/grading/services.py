@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
-from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
+from app.db.models import Assessment, DeadLetter, Enrollment, Grade, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.components import Components
@@ -43,7 +43,7 @@ from app.domain.grading.schemas import (
     TestRunOut,
     VisibleTestOut,
 )
-from app.domain.progress.services import append_progress_event
+from app.domain.progress.services import record_grade_progress
 from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import SlowConsumer
@@ -667,28 +667,3 @@ class GradingService:
                 .returning(Submission.recoveries)
             )
         log.warning("grading_recovered", submission_id=str(submission_id), recoveries=recoveries)
-
-
-async def record_grade_progress(
-    session: AsyncSession, submission: Submission, assessment: Assessment, grade: Grade
-) -> None:
-    """Every final grade is a progress event; a pass also completes the assessment item."""
-    enrollment = await session.scalar(
-        select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
-    )
-    if enrollment is None:
-        return
-    item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
-    payload = {
-        "item_id": str(assessment.item_id),
-        "item_slug": item_slug,
-        "submission_id": str(submission.id),
-        "score": grade.score,
-        "max_score": grade.max_score,
-        "graded_by": grade.graded_by,
-    }
-    await append_progress_event(session, enrollment, "assessment.graded", payload, f"graded:{grade.id}")
-    if grade.passed:
-        await append_progress_event(
-            session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
-        )

@@ -18,7 +18,7 @@ from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submi
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.grading.graders import CODE_POINTS, grader_of
-from app.domain.grading.services import record_grade_progress
+from app.domain.progress.services import record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
     AgreementOut,
