@@ -7,7 +7,7 @@ import dataclasses
 import random
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -56,7 +56,6 @@ log = structlog.get_logger("lyceum.grading")
 STAFF = frozenset({"instructor", "admin"})
 ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
 SETTLED = frozenset({"graded", "failed"})  # a submission in these states changes no more (bar a dispute)
-PRIORITY = {"grader_error": 0, "disagreement": 1, "low_confidence": 2, "sample": 3}
 
 
 def _field_error(field: str, detail: str) -> ValidationFailed:
@@ -333,12 +332,12 @@ class SubmissionService(PrincipalService):
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             assessment = await self._assessment(session, submission.assessment_id)
             if review is None:
-                review = new_review_item(self.runtime, submission, assessment, "disagreement")
+                review = self.runtime.grading.review_queue.open(submission, assessment, "disagreement")
                 session.add(review)
             elif review.status == "decided":
                 raise Conflict("A person has already reviewed this grade", extra={"code": "already_reviewed"})
             else:
-                review.reason, review.priority = "disagreement", PRIORITY["disagreement"]
+                self.runtime.grading.review_queue.reprioritise(review, "disagreement")
             review.decision_reason = ""
             review.dispute_reason = reason
             submission.status = "in_review"
@@ -384,19 +383,6 @@ class SubmissionService(PrincipalService):
                 )
                 for d in rows
             ], total
-
-
-def new_review_item(runtime: Components, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:
-    return ReviewItem(
-        org_id=submission.org_id,
-        submission_id=submission.id,
-        assessment_id=assessment.id,
-        course_id=assessment.course_id,
-        reason=reason,
-        priority=PRIORITY[reason],
-        status="open",
-        sla_due_at=datetime.now(UTC) + timedelta(hours=runtime.settings.review_sla_hours),
-    )
 
 
 def stale_after_seconds(settings: Settings) -> int:
@@ -555,7 +541,7 @@ class GradingService:
             )
             session.add(grade)
         if reason is not None:
-            review = new_review_item(self.runtime, submission, assessment, reason)
+            review = self.runtime.grading.review_queue.open(submission, assessment, reason)
             review.decision_reason = escalation or ""
             session.add(review)
         submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
