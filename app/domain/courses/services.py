@@ -7,10 +7,13 @@ from collections import defaultdict
 from uuid import UUID
 
 import msgspec
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
+from app.db.engine import TenantDatabase
 from app.db.models import (
     Competency,
     Course,
@@ -20,7 +23,7 @@ from app.db.models import (
     ItemCompetency,
     ItemPrerequisite,
 )
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.domain.components import Components
 from app.domain.courses.schemas import (
     CompetencyOut,
@@ -33,6 +36,7 @@ from app.domain.courses.schemas import (
 )
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page
+from app.lib.security.principal import Principal
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
@@ -47,7 +51,16 @@ async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
         await runtime.redis.delete(key)
 
 
-class CourseService(PrincipalService):
+class CourseService(TenantService):
+    """Reads the caller's tenant and the outline cache (the fail-fast Redis client); nothing else."""
+
+    def __init__(
+        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, cache: Redis, settings: Settings
+    ) -> None:
+        super().__init__(db, principal, request_id)
+        self.cache = cache
+        self.settings = settings
+
     async def list_published(self, limit: int, offset: int, search: str | None) -> tuple[list[CourseSummary], int]:
         query = select(Course).where(Course.is_published.is_(True))
         if search:
@@ -74,7 +87,7 @@ class CourseService(PrincipalService):
     async def detail(self, course_id: UUID) -> CourseDetail:
         """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
         is tenant-safe too), plus the caller's own enrollment read in an RLS transaction (never cached)."""
-        key = course_cache_key(self.runtime.settings.redis_key_prefix, self.principal.org_id, course_id)
+        key = course_cache_key(self.settings.redis_key_prefix, self.principal.org_id, course_id)
         cached = await self._cache_get(key)
         async with self._tx() as session:
             if cached is not None:
@@ -90,9 +103,7 @@ class CourseService(PrincipalService):
             ).first()
         if cached is None:
             with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
-                await self.runtime.limiter_redis.set(
-                    key, _encoder.encode(outline), ex=self.runtime.settings.course_cache_seconds
-                )
+                await self.cache.set(key, _encoder.encode(outline), ex=self.settings.course_cache_seconds)
         if enrollment is None:
             return outline
         return msgspec.structs.replace(outline, enrollment=EnrollmentState(id=enrollment.id, status=enrollment.status))
@@ -100,7 +111,7 @@ class CourseService(PrincipalService):
     async def _cache_get(self, key: str) -> bytes | None:
         # The fail-fast client: a hung Redis costs this read at most its short timeout (app/lib/redis.py).
         try:
-            cached: bytes | None = await self.runtime.limiter_redis.get(key)  # type: ignore[assignment]
+            cached: bytes | None = await self.cache.get(key)  # type: ignore[assignment]
         except RedisError:
             return None  # Redis down: read through to PostgreSQL
         return cached

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Course, Enrollment, Item, ProgressEvent
 from app.domain.audit.services import record_audit
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.domain.courses.schemas import EnrollmentOut
 from app.domain.progress.events import COMPLETION_EVENTS
 from app.domain.progress.services import append_progress_event
@@ -22,7 +22,7 @@ from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page
 
 
-class EnrollmentService(PrincipalService):
+class EnrollmentService(TenantService):
     async def enroll(self, course_id: UUID) -> tuple[EnrollmentOut, bool]:
         """Enroll the caller; enrolling again returns the existing enrollment. Returns (enrollment, created)."""
         org_id, user_id = self.principal.org_id, self.principal.user_id
