@@ -138,6 +138,17 @@ async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | No
     )
 
 
+class _Outcome(msgspec.Struct, frozen=True):
+    """What grading decided, captured inside the transaction and announced after the commit."""
+
+    status: str
+    reason: str | None
+    submission_id: UUID
+    course_id: UUID
+    item_id: UUID
+    user_id: UUID
+
+
 class _PracticeRuns:
     """Practice runs execute in the API process (graded runs go to the worker): at most ``limit`` at once per
     process, on top of each learner's rate limit, so a burst cannot starve request handling of CPU."""
@@ -355,15 +366,14 @@ class SubmissionService(PrincipalService):
             out = submission_out(submission, await latest_grade(session, submission_id), review)
         self.runtime.events.publish_soon(
             self.principal.org_id,
-            events.SUBMISSION_ESCALATED,
-            {
-                "submission_id": str(submission_id),
-                "course_id": str(assessment.course_id),
-                "item_id": str(assessment.item_id),
-                "user_id": str(self.principal.user_id),
-                "reason": "disagreement",
-                "confidence": None,
-            },
+            events.SubmissionEscalated(
+                submission_id=submission_id,
+                course_id=assessment.course_id,
+                item_id=assessment.item_id,
+                user_id=self.principal.user_id,
+                reason="disagreement",
+                confidence=None,
+            ),
         )
         return out
 
@@ -536,7 +546,7 @@ class GradingService:
         assessment: Assessment,
         result: GradeResult | None,
         escalation: str | None,
-    ) -> dict[str, Any]:
+    ) -> _Outcome:
         """Write the grade, the review item and progress events; returns what to announce after commit."""
         reason = self._route(assessment, result)
         grade = None
@@ -561,36 +571,45 @@ class GradingService:
         submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
         if submission.status == "graded" and grade is not None:
             await record_grade_progress(session, submission, assessment, grade)
-        return {
-            "status": submission.status,
-            "reason": reason,
-            "submission_id": str(submission.id),
-            "course_id": str(assessment.course_id),
-            "item_id": str(assessment.item_id),
-            "user_id": str(submission.user_id),
-        }
+        return _Outcome(
+            status=submission.status,
+            reason=reason,
+            submission_id=submission.id,
+            course_id=assessment.course_id,
+            item_id=assessment.item_id,
+            user_id=submission.user_id,
+        )
 
-    async def _announce(self, outcome: dict[str, Any], result: GradeResult | None) -> str:
+    async def _announce(self, outcome: _Outcome, result: GradeResult | None) -> str:
         """Publish after the commit, so the feed never announces a grade that was rolled back."""
-        status, reason = outcome.pop("status"), outcome.pop("reason")
-        if status == "in_review":
-            confidence = result.confidence if result else None
+        o = outcome
+        if o.status == "in_review":
             await self.runtime.events.publish(
-                self.org_id, events.SUBMISSION_ESCALATED, {**outcome, "reason": reason, "confidence": confidence}
+                self.org_id,
+                events.SubmissionEscalated(
+                    submission_id=o.submission_id,
+                    course_id=o.course_id,
+                    item_id=o.item_id,
+                    user_id=o.user_id,
+                    reason=str(o.reason),
+                    confidence=result.confidence if result else None,
+                ),
             )
         elif result is not None:
             await self.runtime.events.publish(
                 self.org_id,
-                events.SUBMISSION_GRADED,
-                {
-                    **outcome,
-                    "score": result.score,
-                    "max_score": result.max_score,
-                    "graded_by": result.graded_by,
-                    "grader": grader_of(result.graded_by, result.prompt_version, result.details),
-                },
+                events.SubmissionGraded(
+                    submission_id=o.submission_id,
+                    course_id=o.course_id,
+                    item_id=o.item_id,
+                    user_id=o.user_id,
+                    score=result.score,
+                    max_score=result.max_score,
+                    graded_by=result.graded_by,
+                    grader=grader_of(result.graded_by, result.prompt_version, result.details),
+                ),
             )
-        return str(status)
+        return outcome.status
 
     async def dead_letter(self, submission_id: UUID, job_key: str, attempts: int, reason: str) -> None:
         """Grading failed for good: mark the submission failed (in words) and keep the job for admins."""

@@ -171,9 +171,7 @@ class ReviewService(PrincipalService):
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
             out = await self._out(session, row)
         await self.runtime.events.publish(
-            self.principal.org_id,
-            events.REVIEW_CLAIMED,
-            {"submission_id": str(out.submission_id), "reviewer_id": str(me)},
+            self.principal.org_id, events.ReviewClaimed(submission_id=out.submission_id, reviewer_id=me)
         )
         return out
 
@@ -214,30 +212,21 @@ class ReviewService(PrincipalService):
                 session.add(self._pair(submission, assessment, ai_grade, final, data, item.reason))
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
             out = await self._out(session, row)
-            published = {
-                "submission_id": str(submission.id),
-                "course_id": str(assessment.course_id),
-                "item_id": str(assessment.item_id),
-                "user_id": str(submission.user_id),
-                "score": final.score,
-                "max_score": final.max_score,
-            }
-            grader = grader_of(final.graded_by, final.prompt_version, final.rationale)
-        await self.runtime.events.publish(
-            self.principal.org_id,
-            events.REVIEW_DECIDED,
-            {
-                "submission_id": published["submission_id"],
-                "reviewer_id": str(me),
-                "decision": data.action,
-                "score": final.score,
-            },
-        )
-        await self.runtime.events.publish(
-            self.principal.org_id,
-            events.SUBMISSION_GRADED,
-            {**published, "graded_by": final.graded_by, "grader": grader},
-        )
+            graded = events.SubmissionGraded(
+                submission_id=submission.id,
+                course_id=assessment.course_id,
+                item_id=assessment.item_id,
+                user_id=submission.user_id,
+                score=final.score,
+                max_score=final.max_score,
+                graded_by=final.graded_by,
+                grader=grader_of(final.graded_by, final.prompt_version, final.rationale),
+            )
+            decided = events.ReviewDecided(
+                submission_id=submission.id, reviewer_id=me, decision=data.action, score=final.score
+            )
+        await self.runtime.events.publish(self.principal.org_id, decided)
+        await self.runtime.events.publish(self.principal.org_id, graded)
         return out
 
     def _final_grade(
