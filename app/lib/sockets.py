@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.response import ServerSentEventMessage
 from prometheus_client import Counter
 
 from app.config import Settings
@@ -39,6 +40,7 @@ AUTH_TIMEOUT_SECONDS = 10.0
 SSE_PING_SECONDS = 15.0
 # Proxies must pass server-sent events through as they come.
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_PING = ServerSentEventMessage(comment="ping", data=None)  # ": ping" and a blank line: a keep-alive
 
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_BAD_REQUEST = 4400

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import msgspec
 import structlog
+from litestar.response import ServerSentEventMessage
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +50,7 @@ from app.lib.events import SlowConsumer
 from app.lib.jobs import grading_job_key
 from app.lib.pagination import fetch_page
 from app.lib.ratelimit import bucket
+from app.lib.sockets import SSE_PING
 from app.lib.throttle import enforce
 from app.runtime import Runtime
 
@@ -280,7 +282,7 @@ class SubmissionService(PrincipalService):
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             return submission_out(submission, await latest_grade(session, submission_id), review)
 
-    async def watch(self, submission_id: UUID) -> AsyncIterator[bytes]:
+    async def watch(self, submission_id: UUID) -> AsyncIterator[ServerSentEventMessage]:
         """Server-sent events for one submission of the caller's: ``event: submission`` with its current
         state now and again whenever the event bus says it changed (graded, escalated, a reviewer decided),
         ending once it is graded or failed. Only the submission's own state is sent, never the org's events.
@@ -291,13 +293,15 @@ class SubmissionService(PrincipalService):
         sub = await stack.enter_async_context(self.runtime.events.subscribe(self.principal.org_id, replay=0))
         return self._watch(submission_id, sub, stack)
 
-    async def _watch(self, submission_id: UUID, sub: Any, stack: contextlib.AsyncExitStack) -> AsyncIterator[bytes]:
+    async def _watch(
+        self, submission_id: UUID, sub: Any, stack: contextlib.AsyncExitStack
+    ) -> AsyncIterator[ServerSentEventMessage]:
         encoder = msgspec.json.Encoder()
         wanted = str(submission_id)
         try:
             while True:
                 current = await self.get(submission_id)
-                yield b"event: submission\r\ndata: " + encoder.encode(current) + b"\r\n\r\n"
+                yield ServerSentEventMessage(event="submission", data=encoder.encode(current))
                 if current.status in SETTLED:
                     return
                 while True:
@@ -306,7 +310,7 @@ class SubmissionService(PrincipalService):
                     except SlowConsumer:
                         return  # the client reconnects and reads the state afresh
                     if delivery is None:
-                        yield b": ping\r\n\r\n"
+                        yield SSE_PING
                     elif delivery.event.data.get("submission_id") == wanted:
                         break
         finally:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, WebSocket, get, websocket
 from litestar.params import Parameter
-from litestar.response import Stream
+from litestar.response import ServerSentEvent
 
 from app.domain.review.feed import FeedPage, feed_cursor, serve_feed_socket, sse_stream
 from app.lib.auth import PUBLIC, is_staff
@@ -56,8 +56,4 @@ class ReviewFeedController(Controller):
         # Subscribe before answering, so an unavailable feed is a 503 problem, not a broken stream.
         stack = contextlib.AsyncExitStack()
         sub = await stack.enter_async_context(runtime.events.subscribe(principal.org_id, since=since, replay=replay))
-        return Stream(
-            sse_stream(sub, stack, runtime.settings.feed_ping_seconds),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
+        return ServerSentEvent(sse_stream(sub, stack, runtime.settings.feed_ping_seconds), headers=SSE_HEADERS)

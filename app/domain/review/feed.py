@@ -29,6 +29,7 @@ import msgspec
 import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.response import ServerSentEventMessage
 
 from app.lib.errors import ValidationFailed
 from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
@@ -40,6 +41,7 @@ from app.lib.sockets import (
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     SLOW_CONSUMERS,
+    SSE_PING,
     FrameTooBig,
     accept_authenticated,
     close_quietly,
@@ -164,30 +166,31 @@ class FeedSocket:
                 await receive_frame(self.socket, CLIENT_FRAME_MAX_BYTES)
 
 
-async def sse_stream(sub: Subscription, stack: contextlib.AsyncExitStack, ping_seconds: float) -> AsyncIterator[bytes]:
-    """Server-sent events from an open subscription; ``stack`` (which holds it open) is closed here."""
+async def sse_stream(
+    sub: Subscription, stack: contextlib.AsyncExitStack, ping_seconds: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    """Server-sent events from an open subscription; ``stack`` (which holds it open) is closed here.
+
+    Wire: ``id: <event id>`` / ``event: <type>`` / ``data: <FeedEvent JSON>`` per event (the JSON has no
+    line breaks: msgspec never emits them, so one data line), ``event: ready`` after the replay, and
+    ``: ping`` comments (no data line) when idle.
+    """
     try:
         ready = False
         while True:
             if not ready and sub.replay_done:
-                yield _sse(event="ready", data=_encoder.encode(ReadyFrame(replayed=sub.replayed)))
+                yield ServerSentEventMessage(event="ready", data=_encoder.encode(ReadyFrame(replayed=sub.replayed)))
                 ready = True
             try:
                 delivery = await sub.next(ping_seconds or None)
             except SlowConsumer:
                 SLOW_CONSUMERS.labels("review_feed_sse").inc()
                 log.warning("review_feed_slow_consumer_closed", transport="sse")
-                yield _sse(event="closed", data=_encoder.encode(ClosedFrame(reason="slow consumer")))
+                yield ServerSentEventMessage(event="closed", data=_encoder.encode(ClosedFrame(reason="slow consumer")))
                 return
             if delivery is None:
-                yield b": ping\r\n\r\n"
+                yield SSE_PING
                 continue
-            yield _sse(event=delivery.event.type, data=delivery.wire, event_id=delivery.event.id)
+            yield ServerSentEventMessage(id=delivery.event.id, event=delivery.event.type, data=delivery.text)
     finally:
         await stack.aclose()
-
-
-def _sse(event: str, data: bytes, event_id: str | None = None) -> bytes:
-    # Hand-built: the event JSON has no line breaks (msgspec never emits them), so one data: line.
-    head = f"id: {event_id}\r\n" if event_id else ""
-    return f"{head}event: {event}\r\n".encode() + b"data: " + data + b"\r\n\r\n"
