@@ -10,6 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from app.lib.errors import Forbidden, NotAuthenticated
+from app.lib.roles import ROLES, STAFF_ROLES
 from app.lib.security.principal import Principal
 
 PUBLIC = "public"  # route opt: no authentication
@@ -56,5 +57,5 @@ def requires_roles(*roles: str) -> Any:
 
 
 is_admin = requires_roles("admin")
-is_staff = requires_roles("admin", "instructor")
-is_member = requires_roles("admin", "instructor", "learner")
+is_staff = requires_roles(*STAFF_ROLES)
+is_member = requires_roles(*ROLES)

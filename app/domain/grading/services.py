@@ -55,7 +55,6 @@ from app.lib.throttle import enforce
 from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.grading")
-STAFF = frozenset({"instructor", "admin"})
 ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
 SETTLED = frozenset({"graded", "failed"})  # a submission in these states changes no more (bar a dispute)
 PRIORITY = {"grader_error": 0, "disagreement": 1, "low_confidence": 2, "sample": 3}
@@ -277,7 +276,7 @@ class SubmissionService(PrincipalService):
             submission = await session.get(Submission, submission_id)
             if submission is None:
                 raise NotFound("No such submission")
-            if submission.user_id != self.principal.user_id and not STAFF & set(self.principal.roles):
+            if submission.user_id != self.principal.user_id and not self.principal.is_staff:
                 raise Forbidden("This submission belongs to someone else")
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             return submission_out(submission, await latest_grade(session, submission_id), review)

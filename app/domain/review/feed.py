@@ -38,6 +38,7 @@ from app.lib.sockets import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
     CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NORMAL,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     SLOW_CONSUMERS,
@@ -50,7 +51,6 @@ from app.lib.sockets import (
 from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.review.feed")
-STAFF_ROLES = ("admin", "instructor")
 # The feed reads nothing from its clients; whatever they send is held to the pre-auth frame limit.
 CLIENT_FRAME_MAX_BYTES = AUTH_FRAME_MAX_BYTES
 _PING = '{"type":"ping"}'
@@ -93,7 +93,7 @@ async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Runtime) 
     principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
     if principal is None:
         return
-    if not principal.has_any(*STAFF_ROLES):
+    if not principal.is_staff:
         await close_quietly(socket, CLOSE_FORBIDDEN, "instructors and admins only")
         return
     try:
@@ -142,7 +142,7 @@ class FeedSocket:
         failure = pump.exception() if pump.done() and not pump.cancelled() else None
         if failure is not None:
             raise failure  # the caller closes with 1013 and logs it
-        await close_quietly(self.socket, 1000)
+        await close_quietly(self.socket, CLOSE_NORMAL)
 
     async def _send(self, text: str) -> None:
         await self.socket.send_text(text)
