@@ -30,6 +30,7 @@ from app.domain.grading.graders import (
     grade_multiple_choice,
     grade_short_answer,
     grader_of,
+    passes,
 )
 from app.domain.grading.schemas import (
     AssessmentOut,
@@ -559,7 +560,7 @@ class GradingService:
                 submission_id=submission.id,
                 score=result.score,
                 max_score=result.max_score,
-                passed=result.max_score > 0 and result.score / result.max_score >= assessment.pass_mark,
+                passed=passes(result.score, result.max_score, assessment.pass_mark),
                 feedback=result.feedback,
                 graded_by=result.graded_by,
                 confidence=result.confidence,

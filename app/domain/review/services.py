@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
-from app.domain.grading.graders import CODE_POINTS, grader_of
+from app.domain.grading.graders import CODE_POINTS, grader_of, passes
 from app.domain.grading.services import record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
@@ -250,7 +250,7 @@ class ReviewService(PrincipalService):
             submission_id=submission.id,
             score=data.score,
             max_score=max_score,
-            passed=max_score > 0 and data.score / max_score >= assessment.pass_mark,
+            passed=passes(data.score, max_score, assessment.pass_mark),
             feedback=data.feedback if data.feedback is not None else (ai_grade.feedback if ai_grade else ""),
             graded_by="human",
             grader_user_id=self.principal.user_id,
@@ -471,7 +471,7 @@ def _agreement(key: str, pairs: list[AIFeedback]) -> AgreementOut:
 
     def passed(score: float, pair: AIFeedback) -> str:
         maximum = float(pair.details.get("max_score") or 1.0)
-        return "pass" if maximum and score / maximum >= float(pair.details.get("pass_mark") or 0.7) else "fail"
+        return "pass" if passes(score, maximum, float(pair.details.get("pass_mark") or 0.7)) else "fail"
 
     labels = [(passed(p.ai_score or 0.0, p), passed(p.human_score or 0.0, p)) for p in pairs]
     return AgreementOut(key=key, pairs=len(pairs), exact_agreement=exact_agreement(scores), kappa=cohens_kappa(labels))
