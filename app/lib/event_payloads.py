@@ -4,7 +4,7 @@ One frozen msgspec Struct per event type. Publishers construct the struct (``Eve
 SubmissionGraded(...))``); the bus encodes it as the event's ``data``, fields in declaration order, so the
 JSON on the wire is exactly what the hand-built dicts used to produce (UUIDs encode as their canonical
 strings). Readers get ``FeedEvent.data`` as a dict (the wire shape) and ``FeedEvent.payload()`` as the
-typed struct. ``FEED_EVENT_SCHEMAS`` (below) documents the feed's events in OpenAPI, so the web app's
+typed struct. ``TypedFeedEvent`` (below) documents the feed's events in OpenAPI, so the web app's
 generated types (``frontend/src/api``) carry the same shapes.
 
 Never put learner text, names or e-mail addresses in a payload: ids, numbers and codes only.
@@ -13,7 +13,7 @@ Never put learner text, names or e-mail addresses in a payload: ids, numbers and
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final, Literal, TypeAlias
 from uuid import UUID
 
 import msgspec
@@ -37,6 +37,7 @@ __all__ = [
     "SubmissionGraded",
     "TutorBlocked",
     "TutorSessionStarted",
+    "TypedFeedEvent",
 ]
 
 SUBMISSION_ESCALATED: Final = "submission.escalated"
@@ -152,18 +153,49 @@ PAYLOADS: Final[dict[str, type[EventPayload]]] = {
 EVENT_TYPES: Final = frozenset(PAYLOADS)
 
 
-# Documentation of the feed's events for OpenAPI (and so the web app's generated types): the envelope
-# tagged by ``type``, with each type's payload. The wire is the same FeedEvent (id, type, org_id, at, data).
-def _envelope(payload: type[EventPayload]) -> type[msgspec.Struct]:
-    name = payload.__name__ + "Event"
-    return msgspec.defstruct(
-        name,
-        [("id", str), ("org_id", UUID), ("at", datetime), ("data", payload)],
-        tag_field="type",
-        tag=payload.TYPE,
-        frozen=True,
-        module=__name__,
-    )
+# The feed's events as OpenAPI documents them (and so the web app's generated types): the FeedEvent
+# envelope, tagged by ``type``, with that type's payload. Documentation only: the wire is the same
+# ``{"id", "type", "org_id", "at", "data"}`` object (app.lib.events.FeedEvent) in the same key order.
+class _FeedEnvelope(msgspec.Struct, frozen=True, tag_field="type"):
+    id: str  # the Redis stream id "<ms>-<seq>": resume from it
+    org_id: UUID
+    at: datetime
 
 
-FEED_EVENT_SCHEMAS: Final = tuple(_envelope(cls) for cls in PAYLOADS.values())
+class SubmissionEscalatedEvent(_FeedEnvelope, frozen=True, tag=SUBMISSION_ESCALATED):
+    data: SubmissionEscalated
+
+
+class SubmissionGradedEvent(_FeedEnvelope, frozen=True, tag=SUBMISSION_GRADED):
+    data: SubmissionGraded
+
+
+class ReviewClaimedEvent(_FeedEnvelope, frozen=True, tag=REVIEW_CLAIMED):
+    data: ReviewClaimed
+
+
+class ReviewDecidedEvent(_FeedEnvelope, frozen=True, tag=REVIEW_DECIDED):
+    data: ReviewDecided
+
+
+class TutorSessionStartedEvent(_FeedEnvelope, frozen=True, tag=TUTOR_SESSION_STARTED):
+    data: TutorSessionStarted
+
+
+class TutorBlockedEvent(_FeedEnvelope, frozen=True, tag=TUTOR_BLOCKED):
+    data: TutorBlocked
+
+
+class BudgetAlertEvent(_FeedEnvelope, frozen=True, tag=BUDGET_ALERT):
+    data: BudgetAlert
+
+
+TypedFeedEvent: TypeAlias = (
+    SubmissionEscalatedEvent
+    | SubmissionGradedEvent
+    | ReviewClaimedEvent
+    | ReviewDecidedEvent
+    | TutorSessionStartedEvent
+    | TutorBlockedEvent
+    | BudgetAlertEvent
+)

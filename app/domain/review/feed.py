@@ -32,6 +32,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.response import ServerSentEventMessage
 
 from app.lib.errors import ValidationFailed
+from app.lib.event_payloads import TypedFeedEvent
 from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
 from app.lib.sockets import (
     AUTH_FRAME_MAX_BYTES,
@@ -62,6 +63,13 @@ class FeedPage(msgspec.Struct):
 
     items: list[FeedEvent]
     last_id: str | None  # pass as ``since`` (or Last-Event-ID) to continue from here
+
+
+class FeedReplay(msgspec.Struct):
+    """FeedPage as OpenAPI documents it: each event typed by its ``type`` (the same JSON)."""
+
+    items: list[TypedFeedEvent]
+    last_id: str | None
 
 
 class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready"):
