@@ -2,7 +2,7 @@
 the content and API schemas, ownership checks, the live feed) imports them from here.
 
 Staff are instructors and admins: they see the org's review queue, the live review feed, any learner's
-submissions and tutoring sessions. The web app mirrors ``STAFF_ROLES`` (frontend/src/pages/teach).
+submissions and tutoring sessions. The web app mirrors ``STAFF_ROLES`` in frontend/src/lib/roles.ts.
 """
 
 from __future__ import annotations
