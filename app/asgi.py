@@ -41,7 +41,7 @@ from app.lib.observability import RequestContextMiddleware, configure_logging
 from app.lib.problems import exception_handlers
 from app.lib.throttle import RateLimitMiddleware
 from app.lib.versioning import add_deprecation_headers
-from app.runtime import Runtime
+from app.server.components import ComponentsPlugin
 
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
 # Swagger UI 5 (it reads OpenAPI 3.1; the 3.x in the swagger-ui-bundle wheel could not) from the npm package
@@ -84,12 +84,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.runtime = Runtime.build(settings)
         structlog.get_logger("lyceum").info("started", environment=settings.environment)
-        try:
-            yield
-        finally:
-            await app.state.runtime.close()
+        yield
 
     v1 = Router(path="/v1", route_handlers=V1_CONTROLLERS)
     docs_assets = create_static_files_router(
@@ -106,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         lifespan=[lifespan],
+        plugins=[ComponentsPlugin(settings)],  # builds, provides and closes the process-wide components
         dependencies=common_dependencies,
         exception_handlers=exception_handlers,
         middleware=[

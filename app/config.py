@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import msgspec
 
 Environment = Literal["development", "test", "production"]
 DEFAULT_APP_PASSWORD = "lyceum_app"  # noqa: S105 - development default; production refuses it
@@ -52,14 +54,21 @@ class RateLimit:
 
     @classmethod
     def parse(cls, name: str, raw: str) -> RateLimit:
+        try:
+            return cls._parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r}{exc}") from exc
+
+    @classmethod
+    def _parse(cls, raw: str) -> RateLimit:
         # Format "BURST/PERIOD" e.g. "10/60s" = 10 requests, one token back every 6 s.
         match = _RATE.match(raw.strip())
         if match is None:
-            raise ConfigError(f"{name}={raw!r} is not a rate like '20/60s' (burst/period)")
+            raise ValueError(" is not a rate like '20/60s' (burst/period)")
         burst, amount = int(match["burst"]), float(match["amount"])
         scale = {"": 1, "s": 1, "m": 60, "h": 3600}[match["unit"]]
         if burst <= 0 or amount <= 0:
-            raise ConfigError(f"{name}={raw!r}: burst and period must be positive")
+            raise ValueError(": burst and period must be positive")
         return cls(burst=burst, per_second=burst / (amount * scale))
 
     def __str__(self) -> str:
@@ -211,47 +220,71 @@ def env_name(field_name: str) -> str:
     return _UNPREFIXED.get(field_name, f"LYCEUM_{field_name.upper()}")
 
 
-def _convert(name: str, annotation: Any, raw: str) -> Any:
-    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    if kind == "float":
-        try:
-            number = float(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r} is not a number") from exc
-        if not math.isfinite(number):
-            raise ConfigError(f"{name}={raw!r} must be a finite number")
-        if number < 0:
-            raise ConfigError(f"{name}={raw!r} must not be negative")
-        return number
-    if kind == "int":
-        try:
-            value = int(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r} is not an integer") from exc
-        if value < 0:
-            raise ConfigError(f"{name}={raw!r} must not be negative")
-        return value
-    if kind == "bool":
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+_FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def _prepare(name: str, annotation: Any, raw: str) -> Any:
+    """The environment string in the shape msgspec converts from (strings are converted with strict=False)."""
+    if annotation is bool:
         lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off", ""}:
-            return False
-        raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false)")
-    if kind == "Path":
-        return Path(raw)
-    if kind == "Secret":
-        return Secret(raw)
-    if kind == "RateLimit":
-        return RateLimit.parse(name, raw)
-    if kind.startswith("tuple"):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if kind == "Environment":
-        allowed = get_args(Environment)
-        if raw not in allowed:
-            raise ConfigError(f"{name}={raw!r} must be one of {', '.join(allowed)}")
-        return raw
+        return True if lowered in _TRUE_WORDS else False if lowered in _FALSE_WORDS else raw
+    if annotation in (int, float):
+        return raw.strip()
+    if get_origin(annotation) is tuple:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if annotation is Secret:
+        return {"value": raw}
+    if annotation is RateLimit:
+        limit = RateLimit.parse(env_name(name), raw)
+        return {"burst": limit.burst, "per_second": limit.per_second}
     return raw
+
+
+def _dec_hook(annotation: type, value: Any) -> Any:
+    if annotation is Path:
+        return Path(value)
+    raise NotImplementedError
+
+
+_AT = re.compile(r"^(?P<reason>.*) - at `\$\.(?P<field>\w+)`$", re.DOTALL)
+_REASONS = {
+    "Expected `int`, got `str`": " is not an integer",
+    "Expected `float`, got `str`": " is not a number",
+    "Expected `bool`, got `str`": " is not a boolean (use true/false)",
+}
+
+
+def _from_environment(env: Mapping[str, str]) -> Settings:
+    """Settings from the variables present in ``env`` (msgspec converts the strings, strict=False)."""
+    hints = get_type_hints(Settings)
+    raw = {f.name: env[env_name(f.name)] for f in fields(Settings) if env_name(f.name) in env}
+    try:
+        settings = msgspec.convert(
+            {name: _prepare(name, hints[name], value) for name, value in raw.items()},
+            Settings,
+            strict=False,
+            dec_hook=_dec_hook,
+        )
+    except msgspec.ValidationError as exc:
+        match = _AT.match(str(exc))
+        if match is None or match["field"] not in raw:
+            raise ConfigError(f"invalid settings: {exc}") from exc
+        name, reason = match["field"], match["reason"]
+        if reason.startswith("Invalid enum value"):
+            explained = f" must be one of {', '.join(get_args(hints[name]))}"
+        else:
+            explained = _REASONS.get(reason, f": {reason}")
+        raise ConfigError(f"{env_name(name)}={raw[name]!r}{explained}") from exc
+    for name in raw:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value):
+            raise ConfigError(f"{env_name(name)}={raw[name]!r} must be a finite number")
+        if value < 0:
+            raise ConfigError(f"{env_name(name)}={raw[name]!r} must not be negative")
+    return settings
 
 
 def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
@@ -261,14 +294,9 @@ def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
 
 def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
     """Build Settings from ``environ`` (default: the process environment); raise ConfigError on bad input."""
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for f in fields(Settings):
-        name = env_name(f.name)
-        if name in env:
-            values[f.name] = _convert(name, f.type, env[name])
-    values.update(overrides)
-    settings = Settings(**values)
+    settings = _from_environment(os.environ if environ is None else environ)
+    if overrides:
+        settings = _replace(settings, **overrides)
     _check_url("DATABASE_URL", settings.database_url, ("postgresql://", "postgresql+asyncpg://", "postgres://"))
     _check_url("REDIS_URL", settings.redis_url, ("redis://", "rediss://", "unix://"))
     if not 1 <= settings.port <= 65535:

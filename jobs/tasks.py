@@ -11,9 +11,9 @@ import structlog
 from saq.types import Context
 from sqlalchemy import text
 
+from app.domain.components import Components
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
-from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.jobs")
 
@@ -25,7 +25,7 @@ async def ping(ctx: Context, *, message: str = "pong") -> dict[str, Any]:
 
 async def heartbeat(ctx: Context) -> None:
     """Proves the worker can reach PostgreSQL every minute; the last beat is kept in Redis for operators."""
-    runtime: Runtime = ctx["runtime"]  # type: ignore[typeddict-item]
+    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
     async with runtime.db.transaction(None) as session:
         await session.execute(text("select 1"))
     await runtime.redis.set(f"{runtime.settings.redis_key_prefix}worker:heartbeat", str(time.time()), ex=300)
@@ -48,7 +48,7 @@ async def _keep_alive(job: Any, service: GradingService, submission_id: UUID, ev
 async def grade_submission(ctx: Context, *, submission_id: str, org_id: str) -> str:
     """Grade one submission (once: a re-run finds it graded and stops). Transient failures raise so SAQ
     retries with backoff; the last failed attempt lands on the dead-letter list instead."""
-    runtime: Runtime = ctx["runtime"]  # type: ignore[typeddict-item]
+    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
     job = ctx["job"]
     service = GradingService(runtime, UUID(org_id))
     every = max(0.5, runtime.settings.grading_heartbeat_seconds / 3)
@@ -78,7 +78,7 @@ async def requeue_stalled_submissions(ctx: Context) -> int:
     The job key keeps a live job from being doubled (the enqueue is refused), and grading itself
     re-checks the status under a row lock, so a submission is graded once however the runs race.
     The threshold is LYCEUM_GRADING_STALE_SECONDS; the sweep runs every heartbeat."""
-    runtime: Runtime = ctx["runtime"]  # type: ignore[typeddict-item]
+    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
     threshold = stale_after_seconds(runtime.settings)
     async with runtime.db.transaction(None) as session:
         stalled = (await session.execute(text("select * from lyceum_stalled_submissions(:s)"), {"s": threshold})).all()

@@ -12,7 +12,7 @@ from app.config import Settings, get_settings
 from app.domain.grading.sandbox import SandboxUnavailable, isolation_for, sandbox_policy
 from app.lib.jobs import QUEUE_NAME, create_queue
 from app.lib.observability import configure_logging
-from app.runtime import Runtime
+from app.server.components import Components, build_components, close_components
 from jobs import tasks
 
 log = structlog.get_logger("lyceum.worker")
@@ -20,7 +20,7 @@ log = structlog.get_logger("lyceum.worker")
 
 def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[Context]:
     async def startup(ctx: Context) -> None:
-        ctx["runtime"] = Runtime.build(settings)  # type: ignore[typeddict-unknown-key]
+        ctx["components"] = build_components(settings)  # type: ignore[typeddict-unknown-key]
         log.info("worker_started", queue=QUEUE_NAME)
         try:  # say at start, not at the first code submission, whether code can be graded here
             await isolation_for(sandbox_policy(settings))
@@ -28,9 +28,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             log.error("code_grading_unavailable", hint="code submissions go to human review until fixed (ADR 0007)")
 
     async def shutdown(ctx: Context) -> None:
-        runtime: Runtime | None = ctx.get("runtime")  # type: ignore[assignment]
+        runtime: Components | None = ctx.get("components")  # type: ignore[assignment]
         if runtime is not None:
-            await runtime.close()
+            await close_components(runtime)
 
     # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly: SAQ's own
     # sweep (jobs in Redis whose heartbeat stopped) and ours (submissions in PostgreSQL that no job is

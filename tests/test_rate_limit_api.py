@@ -14,6 +14,7 @@ from app.asgi import create_app
 from app.config import Settings
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.redis import create_redis
+from app.server.components import components_of
 from tests.conftest import make_settings
 
 Client = AsyncTestClient[Litestar]
@@ -74,7 +75,7 @@ async def test_api_routes_carry_headers_and_refuse_with_429(strict_client: Clien
 
 async def test_redis_down_fails_open_for_reads_and_closed_for_login(strict_client: Client) -> None:
     learner = await _token(strict_client)
-    runtime = strict_client.app.state.runtime
+    runtime = components_of(strict_client.app)
     working = runtime.limiter
     dead = create_redis("redis://127.0.0.1:1/0", role="limiter")  # nothing listens on port 1
     runtime.limiter = TokenBucketLimiter(dead, runtime.settings.redis_key_prefix)

@@ -16,8 +16,8 @@ async def test_worker_runs_jobs(settings: Settings, seeded: object) -> None:
         result = await queue.apply("ping", message="hello", timeout=20)
         assert result["message"] == "hello"
         await queue.apply("heartbeat", timeout=20)
-        runtime = worker.context["runtime"]
-        assert await runtime.redis.get(f"{settings.redis_key_prefix}worker:heartbeat") is not None
+        components = worker.context["components"]
+        assert await components.redis.get(f"{settings.redis_key_prefix}worker:heartbeat") is not None
     finally:
         await worker.stop()
         task.cancel()

@@ -10,19 +10,15 @@ becomes a :class:`ContentError` naming the file, the location inside the documen
 from __future__ import annotations
 
 import ast
-import difflib
 import hashlib
 import math
 import re
 import sys
-import typing
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
-import yaml
 
 from app.content.schema import (
     ASSESSMENT_TYPES,
@@ -43,27 +39,14 @@ from app.content.schema import (
     SeedPlan,
     ShortAnswerAssessment,
 )
-
-T = TypeVar("T")
+from app.lib.yamlspec import Document, Segments, Spec, SpecError, decode, did_you_mean, parse
 
 SEED_FILE_NAME = "seed.yaml"
 COURSE_GLOB = "*.yaml"
 
 
-@dataclass(frozen=True)
-class ContentError:
-    """One validation problem. ``line`` is 1-based when known."""
-
-    file: str
-    path: str
-    reason: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.file}: {self.path}: {self.reason}"
-        if self.line is not None and f"line {self.line}" not in self.reason:
-            text += f" (line {self.line})"
-        return text
+# One problem in a course or seed file (``line`` is 1-based when known); the shared loader's error type.
+ContentError = SpecError
 
 
 class ContentValidationError(Exception):
@@ -77,266 +60,54 @@ class ContentValidationError(Exception):
         return "\n".join(str(error) for error in self.errors)
 
 
-# =========================================================================== YAML parsing
-
-
-class _Document:
-    """A parsed YAML file: its data plus the line of every path, for error locations."""
-
-    def __init__(self, data: Any, lines: dict[str, int]) -> None:
-        self.data = data
-        self.lines = lines
-
-    def line_for(self, path: str) -> int | None:
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            parent = _parent_path(path)
-            if parent == path:
-                return None
-            path = parent
-
-
-def _parent_path(path: str) -> str:
-    if path == "$":
-        return path
-    cut = max(path.rfind("."), path.rfind("["))
-    return path[:cut] if cut > 0 else "$"
-
-
-def _join(parent: str, key: object) -> str:
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return str(key) if parent == "$" else f"{parent}.{key}"
-
-
-def _walk_nodes(
-    node: yaml.Node, path: str, lines: dict[str, int], duplicates: list[tuple[str, int]], active: set[int]
-) -> None:
-    if id(node) in active:  # a recursive alias; nothing sensible to map
-        return
-    active.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            child = _join(path, key)
-            if key in seen and key != "<<":
-                duplicates.append((child, key_node.start_mark.line + 1))
-            seen.add(key)
-            lines.setdefault(child, key_node.start_mark.line + 1)
-            _walk_nodes(value_node, child, lines, duplicates, active)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, value_node in enumerate(node.value):
-            child = _join(path, index)
-            lines.setdefault(child, value_node.start_mark.line + 1)
-            _walk_nodes(value_node, child, lines, duplicates, active)
-    active.discard(id(node))
-
-
-def _syntax_error(file: str, exc: yaml.YAMLError) -> ContentError:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        line, column = exc.problem_mark.line + 1, exc.problem_mark.column + 1
-        reason = f"YAML syntax error at line {line}, column {column}: {exc.problem}"
-        if exc.context:
-            where = ""
-            if exc.context_mark is not None and exc.context_mark.line + 1 != line:
-                where = f" started at line {exc.context_mark.line + 1}"
-            reason += f" ({exc.context}{where})"
-        return ContentError(file, "$", reason, line)
-    return ContentError(file, "$", f"YAML syntax error: {exc}")
-
-
-def _parse_yaml(path: Path) -> tuple[_Document | None, list[ContentError]]:
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, [ContentError(file, "$", "file not found")]
-    except UnicodeDecodeError as exc:
-        return None, [ContentError(file, "$", f"file is not valid UTF-8 text ({exc.reason} at byte {exc.start})")]
-    except OSError as exc:
-        return None, [ContentError(file, "$", f"cannot read file: {exc.strerror or exc}")]
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        lines: dict[str, int] = {}
-        duplicates: list[tuple[str, int]] = []
-        if node is not None:
-            lines["$"] = node.start_mark.line + 1
-            _walk_nodes(node, "$", lines, duplicates, set())
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        return None, [_syntax_error(file, exc)]
-    finally:
-        loader.dispose()
-    if duplicates:
-        return None, [
-            ContentError(file, dup_path, f"duplicate key `{dup_path.rsplit('.', 1)[-1]}` (a key may appear once)", line)
-            for dup_path, line in duplicates
-        ]
-    if data is None:
-        return None, [ContentError(file, "$", "file is empty", 1)]
-    return _Document(data, lines), []
-
-
 # =========================================================================== msgspec decoding
 
-_AT = re.compile(r"^(?P<reason>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
-_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
-_BAD_ENUM = re.compile(r"^Invalid enum value (?P<value>.*)$")
 _BAD_TAG = re.compile(r"^Invalid value (?P<value>.*)$")
-_PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-
-_BAD_PATTERN = re.compile(r"^Expected `str` matching regex (?P<pattern>.*)$")
-_PATTERN_NAMES: dict[str, str] = {
-    SLUG_PATTERN: "a slug: 2-99 characters, lower-case letters, digits and dashes, not starting with a dash",
-    ORG_SLUG_PATTERN: "an org slug: 2-63 characters, lower-case letters, digits and dashes, not starting with a dash",
-    EMAIL_PATTERN: "a lower-case email address",
-    IDENTIFIER_PATTERN: "a Python identifier (letters, digits and underscores, not starting with a digit)",
-}
-
-_ENUM_CHOICES: dict[str, tuple[str, ...]] = {
-    "level": LEVELS,
-    "kind": ITEM_KINDS,
-    "bloom_level": BLOOM_LEVELS,
-    "language": CODE_LANGUAGES,
-    "roles": ROLES,
-}
 
 
-def _split_path(msgspec_path: str) -> list[str | int]:
-    return [key if key else int(index) for key, index in _PATH_TOKEN.findall(msgspec_path[1:])]
-
-
-def _format_path(segments: Sequence[str | int]) -> str:
-    path = "$"
-    for segment in segments:
-        path = _join(path, segment)
-    return path
-
-
-def _unwrap(annotation: Any, data: Any) -> Any:
-    """Strip Annotated/Optional and pick the member of a tagged union matching ``data``."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-            continue
-        args = typing.get_args(annotation)
-        if args and origin not in (list, tuple, dict, typing.Literal):  # a union
-            members = [arg for arg in args if arg is not type(None)]
-            if len(members) == 1:
-                annotation = members[0]
-                continue
-            tag = data.get("type") if isinstance(data, dict) else None
-            for member in members:
-                config = getattr(member, "__struct_config__", None)
-                if config is not None and config.tag == tag:
-                    return member
-            return None
-        return annotation
-
-
-def _struct_at(root: type, data: Any, segments: Sequence[str | int]) -> tuple[type | None, Any]:
-    """The Struct type (and raw data) found at ``segments`` below ``root``, or (None, None)."""
-    annotation: Any = root
-    for segment in segments:
-        annotation = _unwrap(annotation, data)
-        if annotation is None:
-            return None, None
-        if isinstance(segment, int):
-            args = typing.get_args(annotation)
-            if typing.get_origin(annotation) is not list or not args:
-                return None, None
-            annotation = args[0]
-            data = data[segment] if isinstance(data, list) and segment < len(data) else None
-        else:
-            if not isinstance(annotation, type) or not issubclass(annotation, msgspec.Struct):
-                return None, None
-            by_name = {field.encode_name: field for field in msgspec.structs.fields(annotation)}
-            if segment not in by_name:
-                return None, None
-            annotation = by_name[segment].type
-            data = data.get(segment) if isinstance(data, dict) else None
-    annotation = _unwrap(annotation, data)
-    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-        return annotation, data
-    return None, data
-
-
-def _value_at(data: Any, segments: Sequence[str | int]) -> Any:
-    for segment in segments:
-        if isinstance(segment, int) and isinstance(data, list) and segment < len(data):
-            data = data[segment]
-        elif isinstance(segment, str) and isinstance(data, dict):
-            data = data.get(segment)
-        else:
-            return None
-    return data
-
-
-def _explain(root: type, data: Any, segments: list[str | int], reason: str) -> tuple[list[str | int], str]:
-    """Make msgspec's terse message more helpful for authors (allowed values, did-you-mean)."""
+def _explain_assessment(root: type, data: Any, segments: Segments, reason: str) -> tuple[Segments, str] | None:
+    """The assessment's ``type`` tag: name the allowed types."""
     last = segments[-1] if segments else None
-    unknown = _UNKNOWN_FIELD.match(reason)
-    if unknown:
-        name = unknown.group("field")
-        struct, _ = _struct_at(root, data, segments)
-        reason = f"unknown field `{name}`"
-        if struct is not None:
-            allowed = [field.encode_name for field in msgspec.structs.fields(struct)]
-            tag = getattr(struct, "__struct_config__").tag  # noqa: B009 - mypy does not know the attribute
-            owner = f"a `{tag}` assessment" if isinstance(tag, str) else "this object"
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"{owner} allows: {', '.join(allowed)}"
-            if isinstance(tag, str) and not close:
-                hint = f"not a field of {owner}; it allows: {', '.join(allowed)}"
-            reason += f" ({hint})"
-        return [*segments, name], reason
-    bad_pattern = _BAD_PATTERN.match(reason)
-    if bad_pattern:
-        pattern = bad_pattern.group("pattern").strip("'")
-        if pattern in _PATTERN_NAMES:
-            return segments, f"{_value_at(data, segments)!r} is not {_PATTERN_NAMES[pattern]}"
-        return segments, reason
-    if _BAD_ENUM.match(reason):
-        key = last if isinstance(last, str) else (segments[-2] if len(segments) > 1 else None)
-        if isinstance(key, str) and key in _ENUM_CHOICES:
-            reason += f" (allowed: {', '.join(_ENUM_CHOICES[key])})"
-        return segments, reason
     bad_tag = _BAD_TAG.match(reason)
     if bad_tag and last == "type":
         return segments, f"unknown assessment type {bad_tag.group('value')} (allowed: {', '.join(ASSESSMENT_TYPES)})"
     if reason == "Object missing required field `type`" and last == "assessment":
         return segments, f"{reason} (one of: {', '.join(ASSESSMENT_TYPES)})"
-    return segments, reason
+    return None
 
 
-def _decode(file: str, document: _Document, target: type[T]) -> tuple[T | None, list[ContentError]]:
-    try:
-        return msgspec.convert(document.data, target), []
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        match = _AT.match(message)
-        segments = _split_path(match.group("path")) if match else []
-        reason = match.group("reason") if match else message
-        segments, reason = _explain(target, document.data, segments, reason)
-        path = _format_path(segments)
-        return None, [ContentError(file, path, reason, document.line_for(path))]
+_SPEC = Spec(
+    noun="field",
+    allowed="this object allows:",
+    tag_noun="assessment",
+    choices={
+        "level": LEVELS,
+        "kind": ITEM_KINDS,
+        "bloom_level": BLOOM_LEVELS,
+        "language": CODE_LANGUAGES,
+        "roles": ROLES,
+    },
+    patterns={
+        SLUG_PATTERN: "a slug: 2-99 characters, lower-case letters, digits and dashes, not starting with a dash",
+        ORG_SLUG_PATTERN: "an org slug: 2-63 characters, lower-case letters, digits and dashes, "
+        "not starting with a dash",
+        EMAIL_PATTERN: "a lower-case email address",
+        IDENTIFIER_PATTERN: "a Python identifier (letters, digits and underscores, not starting with a digit)",
+    },
+    explain=_explain_assessment,
+)
 
 
 # =========================================================================== course rules
 
 
 class _Report:
-    def __init__(self, file: str, document: _Document) -> None:
-        self.file = file
+    def __init__(self, document: Document) -> None:
         self.document = document
         self.errors: list[ContentError] = []
 
     def add(self, path: str, reason: str) -> None:
-        self.errors.append(ContentError(self.file, path, reason, self.document.line_for(path)))
+        self.errors.append(self.document.error(path, reason))
 
 
 def _duplicates(values: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -392,7 +163,7 @@ def _check_course(course: Course, report: _Report) -> None:
                     report.add(
                         f"{path}.prerequisites[{p_index}]",
                         f"unknown prerequisite `{prerequisite}`: no item with that slug in this course"
-                        + _did_you_mean(prerequisite, item_paths),
+                        + did_you_mean(prerequisite, item_paths),
                     )
             for p_index, prerequisite in _duplicates(item.prerequisites):
                 report.add(f"{path}.prerequisites[{p_index}]", f"prerequisite `{prerequisite}` is listed twice")
@@ -401,7 +172,7 @@ def _check_course(course: Course, report: _Report) -> None:
                     report.add(
                         f"{path}.competencies[{c_index}]",
                         f"unknown competency `{competency}`: declare it under the course's `competencies`"
-                        + _did_you_mean(competency, known_competencies),
+                        + did_you_mean(competency, known_competencies),
                     )
                 used_competencies.add(competency)
             for c_index, competency in _duplicates(item.competencies):
@@ -416,11 +187,6 @@ def _check_course(course: Course, report: _Report) -> None:
                 f"competency `{slug}` is declared but no item lists it under `competencies`",
             )
     _check_cycles(course, item_paths, report)
-
-
-def _did_you_mean(value: str, choices: Collection[str]) -> str:
-    close = difflib.get_close_matches(value, sorted(choices), n=1)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def _check_item(kind: str, solution: str, assessment: Any, path: str, report: _Report) -> None:
@@ -630,7 +396,7 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
                 if slug not in known_courses:
                     report.add(
                         f"{opath}.courses[{c_index}]",
-                        f"unknown course `{slug}`: no course file has this slug" + _did_you_mean(slug, known_courses),
+                        f"unknown course `{slug}`: no course file has this slug" + did_you_mean(slug, known_courses),
                     )
 
 
@@ -639,13 +405,13 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
 
 def _parse_course(path: Path) -> tuple[Course | None, list[ContentError]]:
     """Decode and check one course file. The course is returned whenever it decoded, even with rule errors."""
-    document, errors = _parse_yaml(path)
+    document, errors = parse(path)
     if document is None:
         return None, errors
-    course, errors = _decode(str(path), document, Course)
+    course, errors = decode(document, Course, _SPEC)
     if course is None:
         return None, errors
-    report = _Report(str(path), document)
+    report = _Report(document)
     _check_course(course, report)
     return course, sorted(report.errors, key=lambda error: error.line or 0)
 
@@ -702,13 +468,13 @@ def load_seed_plan(path: Path, *, known_courses: Collection[str] | None = None) 
 
 
 def _parse_seed(path: Path, known_courses: Collection[str] | None) -> tuple[SeedPlan | None, list[ContentError]]:
-    document, errors = _parse_yaml(path)
+    document, errors = parse(path)
     if document is None:
         return None, errors
-    plan, errors = _decode(str(path), document, SeedPlan)
+    plan, errors = decode(document, SeedPlan, _SPEC)
     if plan is None:
         return None, errors
-    report = _Report(str(path), document)
+    report = _Report(document)
     _check_seed(plan, report, known_courses)
     return plan, report.errors
 

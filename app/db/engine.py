@@ -8,7 +8,7 @@ so PostgreSQL itself applies the row-level security policies of migration 0001 t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
 
 from sqlalchemy import text
@@ -63,5 +63,21 @@ class Database:
             await session.execute(_SET_TENANT, {"org": str(org_id or ""), "user": str(user_id or "")})
             yield session
 
+    def for_tenant(self, org_id: UUID, user_id: UUID | None = None) -> TenantDatabase:
+        return TenantDatabase(self, org_id, user_id)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class TenantDatabase:
+    """The database bound to one tenant (an org, and the signed-in user when there is one): every
+    transaction it opens carries them, so a service holding it cannot open an unscoped transaction."""
+
+    def __init__(self, db: Database, org_id: UUID, user_id: UUID | None = None) -> None:
+        self._db = db
+        self.org_id = org_id
+        self.user_id = user_id
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._db.transaction(self.org_id, self.user_id)

@@ -6,19 +6,19 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.components import Components
 from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 
 class PrincipalService:
     """Holds the runtime and the caller; every transaction it opens carries the caller's org and user,
     so PostgreSQL's row-level security scopes every statement to their tenant."""
 
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
         self.runtime = runtime
-        self.db = runtime.db
+        self.db = runtime.db.for_tenant(principal.org_id, principal.user_id)  # RLS scope set from the principal
         self.principal = principal
         self.request_id = request_id
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.db.transaction(self.principal.org_id, self.principal.user_id)
+        return self.db.transaction()

@@ -10,6 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from app.lib.errors import Forbidden, NotAuthenticated
+from app.lib.resources import edge_resources
 from app.lib.roles import ROLES, STAFF_ROLES
 from app.lib.security.principal import Principal
 
@@ -26,13 +27,11 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        from app.runtime import Runtime
-
-        runtime: Runtime = connection.app.state.runtime
+        edge = edge_resources(connection.app)
         # Signature and expiry first (no I/O), then the revocation state: logged out, password changed,
         # deactivated or no longer a member all answer 401. The state comes from Redis or, when Redis is
         # unreachable or has lost it, from PostgreSQL: no fail-open window (app/lib/security/denylist.py).
-        principal = await runtime.denylist.check(runtime.tokens.principal(bearer_token(connection)))
+        principal = await edge.denylist.check(edge.tokens.principal(bearer_token(connection)))
         connection.scope["state"]["principal"] = principal
         # Every log line of this request from here on carries who and which org.
         structlog.contextvars.bind_contextvars(org_id=str(principal.org_id), user_id=str(principal.user_id))

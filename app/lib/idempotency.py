@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from app.lib.errors import Conflict, IdempotencyKeyReused, LyceumError, ValidationFailed
+from app.lib.resources import edge_resources
 
 IDEMPOTENT = "idempotent"  # route opt
 HEADER = b"idempotency-key"
@@ -61,20 +62,18 @@ class IdempotencyMiddleware:
         await self._handle(scope, receive, send, bytes(key).decode("latin-1"))
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
-        from app.runtime import Runtime
-
         if not 1 <= len(key) <= 255:
             raise ValidationFailed(
                 "Idempotency-Key must be 1-255 characters",
                 errors=[{"header": "Idempotency-Key", "detail": "must be 1-255 characters"}],
             )
-        runtime: Runtime = scope["app"].state.runtime
-        redis = runtime.limiter_redis  # on the request path: the fail-fast client (app/lib/redis.py)
+        edge = edge_resources(scope["app"])
+        redis = edge.limiter_redis  # on the request path: the fail-fast client (app/lib/redis.py)
         body, messages = await _read_body(receive)
         principal = scope.get("state", {}).get("principal")
         caller = f"{principal.org_id}:{principal.user_id}" if principal else "anonymous"
         digest = hashlib.sha256(f"{caller}|{scope['path']}|{key}".encode()).hexdigest()
-        redis_key = f"{runtime.settings.redis_key_prefix}idem:{digest}"
+        redis_key = f"{edge.settings.redis_key_prefix}idem:{digest}"
         fingerprint = hashlib.sha256(body).hexdigest()
 
         pending = msgspec.msgpack.encode(StoredResponse(fingerprint=fingerprint))
@@ -114,7 +113,7 @@ class IdempotencyMiddleware:
             return
         keep = [(k, v) for k, v in captured["headers"] if k.lower() in ("content-type", "location")]
         record = StoredResponse(fingerprint, captured["status"], keep, b"".join(captured["body"]))
-        await redis.set(redis_key, msgspec.msgpack.encode(record), ex=runtime.settings.idempotency_ttl_seconds)
+        await redis.set(redis_key, msgspec.msgpack.encode(record), ex=edge.settings.idempotency_ttl_seconds)
 
     @staticmethod
     async def _replay(stored: StoredResponse, fingerprint: str, send: Send) -> None:

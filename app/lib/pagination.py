@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.lib.errors import ValidationFailed
+from app.lib.resources import edge_resources
 
 T = TypeVar("T")
 Columns = TypeVarTuple("Columns")
@@ -53,7 +54,7 @@ def provide_page_request(
     limit: Annotated[int, Parameter(query="limit", description="Page size; clamped to the server maximum")] = 20,
     offset: Annotated[int, Parameter(query="offset", description="Items to skip")] = 0,
 ) -> PageRequest:
-    max_limit: int = request.app.state.runtime.settings.page_max_limit
+    max_limit: int = edge_resources(request.app).settings.page_max_limit
     if limit < 1:
         raise ValidationFailed("limit must be at least 1", errors=[{"parameter": "limit", "detail": "must be >= 1"}])
     if not 0 <= offset <= MAX_OFFSET:

@@ -34,7 +34,7 @@ from app.lib.observability import REGISTRY
 from app.lib.security.principal import Principal
 
 if TYPE_CHECKING:
-    from app.runtime import Runtime
+    from app.lib.resources import EdgeResources
 
 AUTH_TIMEOUT_SECONDS = 10.0
 SSE_PING_SECONDS = 15.0
@@ -124,7 +124,7 @@ def origin_allowed(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool
     return urlsplit(origin).netloc == socket.headers.get("host", "")
 
 
-async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal:
+async def authenticate(socket: WebSocket[Any, Any, Any], edge: EdgeResources) -> Principal:
     """Access token from the upgrade's Authorization header, else the first frame {"type": "auth", "token"}.
 
     Raises SocketRefused: 1009 for a first frame above AUTH_FRAME_MAX_BYTES, 4400 for one that is not
@@ -146,20 +146,20 @@ async def authenticate(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Pr
             raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         token = frame["token"]
     try:
-        principal = await runtime.denylist.check(runtime.tokens.principal(token))
+        principal = await edge.denylist.check(edge.tokens.principal(token))
     except LyceumError as exc:
         raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated") from exc
     return principal
 
 
-async def accept_authenticated(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> Principal | None:
+async def accept_authenticated(socket: WebSocket[Any, Any, Any], edge: EdgeResources) -> Principal | None:
     """Accept, check the origin (4403) and authenticate (4401, 4400, 1009); None when the socket was closed."""
     await socket.accept()
-    if not origin_allowed(socket, runtime.settings):
+    if not origin_allowed(socket, edge.settings):
         await socket.close(code=CLOSE_FORBIDDEN, reason="origin not allowed")
         return None
     try:
-        return await authenticate(socket, runtime)
+        return await authenticate(socket, edge)
     except SocketRefused as refused:
         await close_quietly(socket, refused.code, refused.reason)
         return None

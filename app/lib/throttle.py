@@ -24,18 +24,19 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.lib.errors import RateLimited, ServiceUnavailable
 from app.lib.observability import RATE_LIMIT_DECISIONS, RATE_LIMIT_ERRORS
 from app.lib.ratelimit import Bucket, Decision, RateLimiterUnavailable, bucket, rate_limit_headers
+from app.lib.resources import edge_resources
 
 if TYPE_CHECKING:
+    from app.lib.resources import EdgeResources
     from app.lib.security.principal import Principal
-    from app.runtime import Runtime
 
 RATE_LIMIT = "rate_limit"  # route opt: the policy name
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = structlog.get_logger("lyceum.ratelimit")
 
 
-def api_buckets(runtime: Runtime, principal: Principal) -> list[Bucket]:
-    s = runtime.settings
+def api_buckets(edge: EdgeResources, principal: Principal) -> list[Bucket]:
+    s = edge.settings
     return [
         bucket("user", f"rl:api:user:{principal.user_id}", s.rate_limit_api_user),
         bucket("org", f"rl:api:org:{principal.org_id}", s.rate_limit_api_org),
@@ -43,8 +44,8 @@ def api_buckets(runtime: Runtime, principal: Principal) -> list[Bucket]:
     ]
 
 
-def login_buckets(runtime: Runtime, org_slug: str, email: str) -> list[Bucket]:
-    s = runtime.settings
+def login_buckets(edge: EdgeResources, org_slug: str, email: str) -> list[Bucket]:
+    s = edge.settings
     account = hashlib.sha256(f"{org_slug}\x00{email.lower()}".encode()).hexdigest()[:32]
     return [
         bucket("account", f"rl:login:account:{account}", s.rate_limit_login_user),
@@ -53,23 +54,23 @@ def login_buckets(runtime: Runtime, org_slug: str, email: str) -> list[Bucket]:
     ]
 
 
-def password_buckets(runtime: Runtime, user_id: object) -> list[Bucket]:
+def password_buckets(edge: EdgeResources, user_id: object) -> list[Bucket]:
     """Guessing the current password through a password change (with a stolen access token) is throttled
     like guessing it at login."""
-    s = runtime.settings
+    s = edge.settings
     return [
         bucket("account", f"rl:password:user:{user_id}", s.rate_limit_login_user),
         bucket("global", "rl:login:global", s.rate_limit_login_global),
     ]
 
 
-async def enforce(runtime: Runtime, policy: str, buckets: Sequence[Bucket], *, fail_open: bool) -> Decision | None:
+async def enforce(edge: EdgeResources, policy: str, buckets: Sequence[Bucket], *, fail_open: bool) -> Decision | None:
     """Charge one request; raise RateLimited (429) when refused. None means the limiter was unavailable
     and the request is let through (fail-open); fail-closed raises ServiceUnavailable instead."""
-    if not runtime.settings.rate_limit_enabled:
+    if not edge.settings.rate_limit_enabled:
         return None
     try:
-        decision = await runtime.limiter.hit(buckets)
+        decision = await edge.limiter.hit(buckets)
     except RateLimiterUnavailable as exc:
         mode = "open" if fail_open else "closed"
         RATE_LIMIT_ERRORS.labels(policy, mode).inc()
@@ -102,10 +103,8 @@ class RateLimitMiddleware:
         if scope["type"] != ScopeType.HTTP or not policy or principal is None:
             await self.app(scope, receive, send)
             return
-        runtime: Runtime = scope["app"].state.runtime
-        decision = await enforce(
-            runtime, policy, api_buckets(runtime, principal), fail_open=scope["method"] in SAFE_METHODS
-        )
+        edge = edge_resources(scope["app"])
+        decision = await enforce(edge, policy, api_buckets(edge, principal), fail_open=scope["method"] in SAFE_METHODS)
         if decision is None:
             await self.app(scope, receive, send)
             return

@@ -8,27 +8,31 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from app.config import Settings
+from app.domain.accounts.deps import account_dependencies
 from app.domain.accounts.schemas import Me, Role, UserCreate, UserOut, UserUpdate
 from app.domain.accounts.services import AccountService
 from app.domain.auth.cookies import deliver
+from app.domain.auth.deps import auth_dependencies
 from app.domain.auth.schemas import PasswordChange, PasswordReset, TokenPair
 from app.domain.auth.services import AuthService
 from app.lib.auth import is_admin, is_member, is_staff
 from app.lib.idempotency import IDEMPOTENT
 from app.lib.pagination import Page, PageRequest
 from app.lib.security.principal import Principal
+from app.lib.security.tokens import TokenCodec
 from app.lib.versioning import deprecated
-from app.runtime import Runtime
 
 
 class MeController(Controller):
+    dependencies = {**account_dependencies, **auth_dependencies}
     path = "/me"
     tags = ["Accounts"]
     guards = [is_member]
 
     @get("/", summary="The signed-in user in the current org")
-    async def me(self, runtime: Runtime, principal: Principal) -> Me:
-        return await AccountService(runtime, principal).me()
+    async def me(self, account_service: AccountService) -> Me:
+        return await account_service.me()
 
     @post(
         "/password",
@@ -36,15 +40,19 @@ class MeController(Controller):
         summary="Change your password (needs the current one); ends your other sessions, returns new tokens",
     )
     async def change_password(
-        self, data: PasswordChange, runtime: Runtime, principal: Principal, request_id: str
+        self,
+        data: PasswordChange,
+        auth_service: AuthService,
+        settings: Settings,
+        tokens: TokenCodec,
+        principal: Principal,
     ) -> Response[TokenPair]:
-        pair = await AuthService(runtime, request_id).change_password(
-            principal, data.current_password, data.new_password
-        )
-        return deliver(runtime, pair, data.refresh_mode)
+        pair = await auth_service.change_password(principal, data.current_password, data.new_password)
+        return deliver(settings, tokens, pair, data.refresh_mode)
 
 
 class UserController(Controller):
+    dependencies = account_dependencies
     path = "/users"
     tags = ["Accounts"]
     guards = [is_member]
@@ -53,17 +61,16 @@ class UserController(Controller):
     async def list_users(
         self,
         request: Request[Any, Any, Any],
-        runtime: Runtime,
-        principal: Principal,
+        account_service: AccountService,
         page: PageRequest,
         role: Annotated[Role | None, Parameter(query="role")] = None,
     ) -> Page[UserOut]:
-        items, total = await AccountService(runtime, principal).list_members(page.limit, page.offset, role)
+        items, total = await account_service.list_members(page.limit, page.offset, role)
         return page.page(items, total, request)
 
     @post("/", guards=[is_admin], opt={IDEMPOTENT: True}, summary="Create a user in the current org (admins)")
-    async def create_user(self, data: UserCreate, runtime: Runtime, principal: Principal, request_id: str) -> UserOut:
-        return await AccountService(runtime, principal, request_id).create(data)
+    async def create_user(self, data: UserCreate, account_service: AccountService) -> UserOut:
+        return await account_service.create(data)
 
     @get(
         "/me",
@@ -71,12 +78,12 @@ class UserController(Controller):
         deprecated=True,
         opt=deprecated(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 6, 30, tzinfo=UTC), "/v1/me"),
     )
-    async def me_alias(self, runtime: Runtime, principal: Principal) -> Me:
-        return await AccountService(runtime, principal).me()
+    async def me_alias(self, account_service: AccountService) -> Me:
+        return await account_service.me()
 
     @get("/{user_id:uuid}", summary="A member's profile (yourself, or anyone for staff)")
-    async def get_user(self, user_id: UUID, runtime: Runtime, principal: Principal) -> UserOut:
-        return await AccountService(runtime, principal).get(user_id)
+    async def get_user(self, user_id: UUID, account_service: AccountService) -> UserOut:
+        return await account_service.get(user_id)
 
     @post(
         "/{user_id:uuid}/password",
@@ -84,13 +91,9 @@ class UserController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         summary="Reset a member's password (admins); ends all their sessions and notifies them",
     )
-    async def reset_password(
-        self, user_id: UUID, data: PasswordReset, runtime: Runtime, principal: Principal, request_id: str
-    ) -> None:
-        await AccountService(runtime, principal, request_id).reset_password(user_id, data.new_password)
+    async def reset_password(self, user_id: UUID, data: PasswordReset, account_service: AccountService) -> None:
+        await account_service.reset_password(user_id, data.new_password)
 
     @patch("/{user_id:uuid}", summary="Edit a profile (your own, or anyone's for admins)")
-    async def update_user(
-        self, user_id: UUID, data: UserUpdate, runtime: Runtime, principal: Principal, request_id: str
-    ) -> UserOut:
-        return await AccountService(runtime, principal, request_id).update(user_id, data)
+    async def update_user(self, user_id: UUID, data: UserUpdate, account_service: AccountService) -> UserOut:
+        return await account_service.update(user_id, data)

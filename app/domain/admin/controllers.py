@@ -5,34 +5,32 @@ from typing import Annotated
 from litestar import Controller, get, put
 from litestar.params import Parameter
 
+from app.domain.admin.deps import admin_dependencies
 from app.domain.admin.schemas import BudgetSettings, BudgetView, PromptComparison, PromptVersionIn, PromptVersionOut
 from app.domain.admin.services import AdminService
 from app.lib.auth import is_admin
-from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 PromptName = Annotated[str, Parameter(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
 Version = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")]
 
 
 class AdminController(Controller):
+    dependencies = admin_dependencies
     path = "/admin"
     tags = ["Administration"]
     guards = [is_admin]
 
     @get("/budgets", summary="The org's tutor token budgets, defaults and this month's usage")
-    async def get_budgets(self, runtime: Runtime, principal: Principal) -> BudgetView:
-        return await AdminService(runtime, principal).budgets()
+    async def get_budgets(self, admin_service: AdminService) -> BudgetView:
+        return await admin_service.budgets()
 
     @put("/budgets", summary="Set the org's tutor token budgets (null = platform default)")
-    async def put_budgets(
-        self, data: BudgetSettings, runtime: Runtime, principal: Principal, request_id: str
-    ) -> BudgetView:
-        return await AdminService(runtime, principal, request_id).set_budgets(data)
+    async def put_budgets(self, data: BudgetSettings, admin_service: AdminService) -> BudgetView:
+        return await admin_service.set_budgets(data)
 
     @get("/prompts/{name:str}", summary="Versions of a prompt: from content/prompts and this org's overrides")
-    async def prompt_versions(self, name: PromptName, runtime: Runtime, principal: Principal) -> list[PromptVersionOut]:
-        return await AdminService(runtime, principal).prompt_versions(name)
+    async def prompt_versions(self, name: PromptName, admin_service: AdminService) -> list[PromptVersionOut]:
+        return await admin_service.prompt_versions(name)
 
     @put(
         "/prompts/{name:str}/versions/{version:str}",
@@ -43,12 +41,10 @@ class AdminController(Controller):
         name: PromptName,
         version: Version,
         data: PromptVersionIn,
-        runtime: Runtime,
-        principal: Principal,
-        request_id: str,
+        admin_service: AdminService,
     ) -> PromptVersionOut:
-        return await AdminService(runtime, principal, request_id).put_prompt_version(name, version, data)
+        return await admin_service.put_prompt_version(name, version, data)
 
     @get("/prompts/{name:str}/compare", summary="Per-version tokens, latency, cost, guardrail triggers and ratings")
-    async def compare(self, name: PromptName, runtime: Runtime, principal: Principal) -> PromptComparison:
-        return await AdminService(runtime, principal).compare(name)
+    async def compare(self, name: PromptName, admin_service: AdminService) -> PromptComparison:
+        return await admin_service.compare(name)

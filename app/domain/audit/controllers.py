@@ -5,15 +5,15 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
+from app.domain.audit.deps import audit_dependencies
 from app.domain.audit.schemas import AuditEntry
 from app.domain.audit.services import AuditService
 from app.lib.auth import is_admin
 from app.lib.pagination import Page, PageRequest
-from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 
 class AuditController(Controller):
+    dependencies = audit_dependencies
     path = "/audit-log"
     tags = ["Audit"]
     guards = [is_admin]
@@ -22,12 +22,11 @@ class AuditController(Controller):
     async def list_entries(
         self,
         request: Request[Any, Any, Any],
-        runtime: Runtime,
-        principal: Principal,
+        audit_service: AuditService,
         page: PageRequest,
         action: Annotated[str | None, Parameter(query="action", max_length=100)] = None,
     ) -> Page[AuditEntry]:
-        rows, total = await AuditService(runtime.db, principal).list_entries(page.limit, page.offset, action)
+        rows, total = await audit_service.list_entries(page.limit, page.offset, action)
         items = [
             AuditEntry(
                 id=r.id,

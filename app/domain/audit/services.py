@@ -6,10 +6,9 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import Database
+from app.db.engine import TenantDatabase
 from app.db.models import AuditLogEntry
 from app.lib.pagination import fetch_page
-from app.lib.security.principal import Principal
 
 
 def record_audit(
@@ -40,14 +39,13 @@ def record_audit(
 
 
 class AuditService:
-    def __init__(self, db: Database, principal: Principal) -> None:
+    def __init__(self, db: TenantDatabase) -> None:
         self.db = db
-        self.principal = principal
 
     async def list_entries(self, limit: int, offset: int, action: str | None) -> tuple[list[AuditLogEntry], int]:
         query = select(AuditLogEntry)
         if action:
             query = query.where(AuditLogEntry.action == action)
-        async with self.db.transaction(self.principal.org_id, self.principal.user_id) as session:
+        async with self.db.transaction() as session:
             ordered = query.order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id)
             return await fetch_page(session, ordered, limit, offset)

@@ -27,7 +27,7 @@ from app.config import Settings
 from app.domain.auth.schemas import RefreshMode, TokenPair
 
 if TYPE_CHECKING:
-    from app.runtime import Runtime
+    from app.lib.security.tokens import TokenCodec
 
 REFRESH_COOKIE = "lyceum_refresh"
 CSRF_COOKIE = "lyceum_csrf"
@@ -77,11 +77,11 @@ def cleared_cookies(settings: Settings) -> list[Cookie]:
     return _pair(settings, "", "", 0)
 
 
-def deliver(runtime: Runtime, pair: TokenPair, mode: RefreshMode) -> Response[TokenPair]:
+def deliver(settings: Settings, tokens: TokenCodec, pair: TokenPair, mode: RefreshMode) -> Response[TokenPair]:
     """The response for a freshly issued pair: as issued (body flow), or with its refresh token moved into
     the session cookie (cookie flow)."""
     if mode == "body":
         return Response(pair)
-    family = str(runtime.tokens.decode(pair.refresh_token or "", "refresh")["fam"])
-    body, cookies = session_cookies(runtime.settings, pair, family)
+    family = str(tokens.decode(pair.refresh_token or "", "refresh")["fam"])
+    body, cookies = session_cookies(settings, pair, family)
     return Response(body, cookies=cookies)

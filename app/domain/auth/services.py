@@ -20,6 +20,7 @@ from app.db.models import Membership, RefreshToken, User
 from app.domain.audit.services import record_audit
 from app.domain.auth.revocation import end_all_logins
 from app.domain.auth.schemas import TokenPair
+from app.domain.components import Components
 from app.lib.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
 from app.lib.notify import SecurityNotice, send_security_notice
 from app.lib.security.passwords import hash_password, verify_password
@@ -27,7 +28,6 @@ from app.lib.security.principal import Principal
 from app.lib.security.tokens import token_version
 from app.lib.text import normalise_email
 from app.lib.throttle import enforce, login_buckets, password_buckets
-from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.auth")
 
@@ -40,7 +40,7 @@ class _GracePair(msgspec.Struct):
 
 
 class AuthService:
-    def __init__(self, runtime: Runtime, request_id: str = "") -> None:
+    def __init__(self, runtime: Components, request_id: str = "") -> None:
         self.runtime = runtime
         self.db = runtime.db
         self.request_id = request_id

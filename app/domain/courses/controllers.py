@@ -7,17 +7,17 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from app.domain.courses.deps import course_dependencies
 from app.domain.courses.schemas import CourseDetail, CourseSummary, EnrollmentOut, ItemDetail
 from app.domain.courses.services import CourseService
 from app.lib.auth import is_member
 from app.lib.idempotency import IDEMPOTENT
 from app.lib.pagination import Page, PageRequest
-from app.lib.security.principal import Principal
 from app.lib.throttle import RATE_LIMIT
-from app.runtime import Runtime
 
 
 class CourseController(Controller):
+    dependencies = course_dependencies
     path = "/courses"
     tags = ["Courses"]
     guards = [is_member]
@@ -27,21 +27,20 @@ class CourseController(Controller):
     async def list_courses(
         self,
         request: Request[Any, Any, Any],
-        runtime: Runtime,
-        principal: Principal,
+        course_service: CourseService,
         page: PageRequest,
         q: Annotated[str | None, Parameter(query="q", max_length=200, description="Search title/summary")] = None,
     ) -> Page[CourseSummary]:
-        items, total = await CourseService(runtime, principal).list_published(page.limit, page.offset, q)
+        items, total = await course_service.list_published(page.limit, page.offset, q)
         return page.page(items, total, request)
 
     @get("/{course_id:uuid}", summary="A course with its modules, items and pathway edges")
-    async def get_course(self, course_id: UUID, runtime: Runtime, principal: Principal) -> CourseDetail:
-        return await CourseService(runtime, principal).detail(course_id)
+    async def get_course(self, course_id: UUID, course_service: CourseService) -> CourseDetail:
+        return await course_service.detail(course_id)
 
     @get("/{course_id:uuid}/items/{item_id:uuid}", summary="One item with its lesson text")
-    async def get_item(self, course_id: UUID, item_id: UUID, runtime: Runtime, principal: Principal) -> ItemDetail:
-        return await CourseService(runtime, principal).item(course_id, item_id)
+    async def get_item(self, course_id: UUID, item_id: UUID, course_service: CourseService) -> ItemDetail:
+        return await course_service.item(course_id, item_id)
 
     @post(
         "/{course_id:uuid}/enrollments",
@@ -49,21 +48,20 @@ class CourseController(Controller):
         opt={IDEMPOTENT: True},
         summary="Enroll in a course (idempotent: again returns the same enrollment with 200)",
     )
-    async def enroll(
-        self, course_id: UUID, runtime: Runtime, principal: Principal, request_id: str
-    ) -> Response[EnrollmentOut]:
-        enrollment, created = await CourseService(runtime, principal, request_id).enroll(course_id)
+    async def enroll(self, course_id: UUID, course_service: CourseService) -> Response[EnrollmentOut]:
+        enrollment, created = await course_service.enroll(course_id)
         return Response(enrollment, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
 
 class EnrollmentController(Controller):
+    dependencies = course_dependencies
     path = "/enrollments"
     tags = ["Courses"]
     guards = [is_member]
 
     @get("/", summary="The caller's enrollments")
     async def list_enrollments(
-        self, request: Request[Any, Any, Any], runtime: Runtime, principal: Principal, page: PageRequest
+        self, request: Request[Any, Any, Any], course_service: CourseService, page: PageRequest
     ) -> Page[EnrollmentOut]:
-        items, total = await CourseService(runtime, principal).my_enrollments(page.limit, page.offset)
+        items, total = await course_service.my_enrollments(page.limit, page.offset)
         return page.page(items, total, request)

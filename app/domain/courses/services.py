@@ -24,6 +24,7 @@ from app.db.models import (
 )
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
+from app.domain.components import Components
 from app.domain.courses.schemas import (
     CompetencyOut,
     CourseDetail,
@@ -37,7 +38,6 @@ from app.domain.courses.schemas import (
 from app.domain.progress.events import COMPLETION_EVENTS
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page
-from app.runtime import Runtime
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
@@ -47,7 +47,7 @@ def course_cache_key(prefix: str, org_id: UUID, course_id: UUID) -> str:
     return f"{prefix}cache:course:{org_id}:{course_id}"
 
 
-async def invalidate_course_cache(runtime: Runtime, org_id: UUID) -> None:
+async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
     async for key in runtime.redis.scan_iter(match=f"{runtime.settings.redis_key_prefix}cache:course:{org_id}:*"):
         await runtime.redis.delete(key)
 

@@ -7,6 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import ServerSentEvent, Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
+from app.domain.grading.deps import submission_dependencies
 from app.domain.grading.schemas import (
     AssessmentOut,
     DeadLetterOut,
@@ -21,21 +22,20 @@ from app.domain.grading.services import SubmissionService
 from app.lib.auth import is_admin, is_member
 from app.lib.idempotency import IDEMPOTENT
 from app.lib.pagination import Page, PageRequest
-from app.lib.security.principal import Principal
 from app.lib.sockets import SSE_HEADERS
 from app.lib.throttle import RATE_LIMIT
-from app.runtime import Runtime
 
 
 class AssessmentController(Controller):
+    dependencies = submission_dependencies
     path = "/assessments"
     tags = ["Assessments"]
     guards = [is_member]
     opt = {RATE_LIMIT: "api"}
 
     @get("/{assessment_id:uuid}", summary="An assessment as learners see it (no answers or hidden tests)")
-    async def get_assessment(self, assessment_id: UUID, runtime: Runtime, principal: Principal) -> AssessmentOut:
-        return await SubmissionService(runtime, principal).assessment(assessment_id)
+    async def get_assessment(self, assessment_id: UUID, submission_service: SubmissionService) -> AssessmentOut:
+        return await submission_service.assessment(assessment_id)
 
     @post(
         "/{assessment_id:uuid}/submissions",
@@ -44,9 +44,9 @@ class AssessmentController(Controller):
         summary="Submit an answer; grading runs in the background (poll GET /v1/submissions/{id})",
     )
     async def submit(
-        self, assessment_id: UUID, data: SubmissionIn, runtime: Runtime, principal: Principal, request_id: str
+        self, assessment_id: UUID, data: SubmissionIn, submission_service: SubmissionService
     ) -> SubmissionAccepted:
-        return await SubmissionService(runtime, principal, request_id).submit(assessment_id, data)
+        return await submission_service.submit(assessment_id, data)
 
     @post(
         "/{assessment_id:uuid}/test-runs",
@@ -57,34 +57,36 @@ class AssessmentController(Controller):
         "the task has no visible tests or you are not enrolled; 503 when this server has no code sandbox.",
     )
     async def run_tests(
-        self, assessment_id: UUID, data: TestRunIn, runtime: Runtime, principal: Principal
+        self, assessment_id: UUID, data: TestRunIn, submission_service: SubmissionService
     ) -> TestRunOut:
-        return await SubmissionService(runtime, principal).run_visible_tests(assessment_id, data.code)
+        return await submission_service.run_visible_tests(assessment_id, data.code)
 
     @get("/{assessment_id:uuid}/submissions", summary="Your submissions to an assessment, newest first")
-    async def my_submissions(self, assessment_id: UUID, runtime: Runtime, principal: Principal) -> list[SubmissionOut]:
-        return await SubmissionService(runtime, principal).mine(assessment_id)
+    async def my_submissions(self, assessment_id: UUID, submission_service: SubmissionService) -> list[SubmissionOut]:
+        return await submission_service.mine(assessment_id)
 
 
 class ItemAssessmentController(Controller):
+    dependencies = submission_dependencies
     path = "/items"
     tags = ["Assessments"]
     guards = [is_member]
 
     @get("/{item_id:uuid}/assessment", summary="The assessment of a course item (learner view)")
-    async def for_item(self, item_id: UUID, runtime: Runtime, principal: Principal) -> AssessmentOut:
-        return await SubmissionService(runtime, principal).for_item(item_id)
+    async def for_item(self, item_id: UUID, submission_service: SubmissionService) -> AssessmentOut:
+        return await submission_service.for_item(item_id)
 
 
 class SubmissionController(Controller):
+    dependencies = submission_dependencies
     path = "/submissions"
     tags = ["Assessments"]
     guards = [is_member]
     opt = {RATE_LIMIT: "api"}
 
     @get("/{submission_id:uuid}", summary="A submission's status and grade (yours, or any in the org for staff)")
-    async def get_submission(self, submission_id: UUID, runtime: Runtime, principal: Principal) -> SubmissionOut:
-        return await SubmissionService(runtime, principal).get(submission_id)
+    async def get_submission(self, submission_id: UUID, submission_service: SubmissionService) -> SubmissionOut:
+        return await submission_service.get(submission_id)
 
     @get(
         "/{submission_id:uuid}/events",
@@ -93,8 +95,8 @@ class SubmissionController(Controller):
         "every change (graded, sent to review, a reviewer's decision); the stream ends once it is graded or "
         "failed. Idle streams get `: ping` comments. 503 when the event bus is unavailable.",
     )
-    async def follow(self, submission_id: UUID, runtime: Runtime, principal: Principal) -> Stream:
-        events = await SubmissionService(runtime, principal).watch(submission_id)
+    async def follow(self, submission_id: UUID, submission_service: SubmissionService) -> Stream:
+        events = await submission_service.watch(submission_id)
         return ServerSentEvent(events, headers=SSE_HEADERS)
 
     @post(
@@ -103,19 +105,20 @@ class SubmissionController(Controller):
         summary="Contest your grade: a person reviews it",
     )
     async def disagree(
-        self, submission_id: UUID, data: DisagreeIn, runtime: Runtime, principal: Principal, request_id: str
+        self, submission_id: UUID, data: DisagreeIn, submission_service: SubmissionService
     ) -> SubmissionOut:
-        return await SubmissionService(runtime, principal, request_id).disagree(submission_id, data.reason)
+        return await submission_service.disagree(submission_id, data.reason)
 
 
 class DeadLetterController(Controller):
+    dependencies = submission_dependencies
     path = "/admin/dead-letters"
     tags = ["Admin"]
     guards = [is_admin]
 
     @get("/", summary="Background jobs that failed for good, with the final reason (admins)")
     async def list_dead_letters(
-        self, request: Request[Any, Any, Any], runtime: Runtime, principal: Principal, page: PageRequest
+        self, request: Request[Any, Any, Any], submission_service: SubmissionService, page: PageRequest
     ) -> Page[DeadLetterOut]:
-        items, total = await SubmissionService(runtime, principal).dead_letters(page.limit, page.offset)
+        items, total = await submission_service.dead_letters(page.limit, page.offset)
         return page.page(items, total, request)

@@ -23,6 +23,7 @@ from app.content.schema import Rubric, learner_view
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
+from app.domain.components import Components
 from app.domain.grading.graders import (
     GradeResult,
     GraderOutputError,
@@ -53,7 +54,6 @@ from app.lib.pagination import fetch_page
 from app.lib.ratelimit import bucket
 from app.lib.sockets import SSE_PING
 from app.lib.throttle import enforce
-from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.grading")
 ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
@@ -400,7 +400,7 @@ class SubmissionService(PrincipalService):
             ], total
 
 
-def new_review_item(runtime: Runtime, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:
+def new_review_item(runtime: Components, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:
     return ReviewItem(
         org_id=submission.org_id,
         submission_id=submission.id,
@@ -421,7 +421,7 @@ def stale_after_seconds(settings: Settings) -> int:
     return settings.grading_stale_seconds
 
 
-async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -> bool:
+async def enqueue_grading(runtime: Components, submission_id: UUID, org_id: UUID) -> bool:
     """Queue the grading job; False if no new job was queued (a live job has this submission's key, or
     Redis is down). If Redis is briefly down the submission stays queued and the worker's sweep
     re-enqueues it (jobs.tasks.requeue_stalled_submissions): nothing is lost."""
@@ -447,7 +447,7 @@ async def enqueue_grading(runtime: Runtime, submission_id: UUID, org_id: UUID) -
 class GradingService:
     """The worker side: grade a submission exactly once and route it."""
 
-    def __init__(self, runtime: Runtime, org_id: UUID) -> None:
+    def __init__(self, runtime: Components, org_id: UUID) -> None:
         self.runtime = runtime
         self.org_id = org_id
         self.rng = random.Random()  # noqa: S311 - sampling for review, not security

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Enrollment, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
+from app.domain.components import Components
 from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
 from app.domain.progress.events import completed_items
 from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgress
 from app.lib.errors import Conflict, NotFound
 from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 SELF_COMPLETABLE_KINDS = ("lesson", "exercise")
 
@@ -95,7 +95,7 @@ def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: se
 
 
 class ProgressService(PrincipalService):
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
         super().__init__(runtime, principal, request_id)
         self.courses = CourseService(runtime, principal, request_id)
 

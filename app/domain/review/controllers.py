@@ -10,11 +10,11 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent
 
+from app.domain.components import Components
 from app.domain.review.feed import FeedPage, FeedReplay, feed_cursor, serve_feed_socket, sse_stream
 from app.lib.auth import PUBLIC, is_staff
 from app.lib.security.principal import Principal
 from app.lib.sockets import SSE_HEADERS
-from app.runtime import Runtime
 
 Since = Annotated[
     str | None,
@@ -41,8 +41,8 @@ class ReviewFeedController(Controller):
     tags = ["Review"]
 
     @websocket("/feed", opt={PUBLIC: True})
-    async def feed_socket(self, socket: WebSocket[Any, Any, Any], runtime: Runtime) -> None:
-        await serve_feed_socket(socket, runtime)
+    async def feed_socket(self, socket: WebSocket[Any, Any, Any], components: Components) -> None:
+        await serve_feed_socket(socket, components)
 
     @get(
         "/feed",
@@ -54,16 +54,16 @@ class ReviewFeedController(Controller):
     async def feed(
         self,
         request: Request[Any, Any, Any],
-        runtime: Runtime,
+        components: Components,
         principal: Principal,
         since: Since = None,
         limit: Limit = None,
     ) -> Response[Any]:
-        since, replay = feed_cursor(request.headers.get("last-event-id") or since, limit, runtime)
+        since, replay = feed_cursor(request.headers.get("last-event-id") or since, limit, components)
         if "text/event-stream" not in request.headers.get("accept", ""):
-            events = await runtime.events.replay(principal.org_id, since, replay)
+            events = await components.events.replay(principal.org_id, since, replay)
             return Response(FeedPage(items=events, last_id=events[-1].id if events else since))
         # Subscribe before answering, so an unavailable feed is a 503 problem, not a broken stream.
         stack = contextlib.AsyncExitStack()
-        sub = await stack.enter_async_context(runtime.events.subscribe(principal.org_id, since=since, replay=replay))
-        return ServerSentEvent(sse_stream(sub, stack, runtime.settings.feed_ping_seconds), headers=SSE_HEADERS)
+        sub = await stack.enter_async_context(components.events.subscribe(principal.org_id, since=since, replay=replay))
+        return ServerSentEvent(sse_stream(sub, stack, components.settings.feed_ping_seconds), headers=SSE_HEADERS)

@@ -31,6 +31,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.response import ServerSentEventMessage
 
+from app.domain.components import Components
 from app.lib.errors import ValidationFailed
 from app.lib.event_payloads import TypedFeedEvent
 from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
@@ -49,7 +50,6 @@ from app.lib.sockets import (
     close_quietly,
     receive_frame,
 )
-from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.review.feed")
 # The feed reads nothing from its clients; whatever they send is held to the pre-auth frame limit.
@@ -80,7 +80,7 @@ class ClosedFrame(msgspec.Struct, tag_field="type", tag="closed"):
     reason: str
 
 
-def feed_cursor(since: str | None, limit: int | None, runtime: Runtime) -> tuple[str | None, int]:
+def feed_cursor(since: str | None, limit: int | None, runtime: Components) -> tuple[str | None, int]:
     """Validated ``since`` and replay ``limit`` (default and maximum: the events an org keeps)."""
     kept = runtime.settings.feed_replay_size
     if since is not None and not valid_event_id(since):
@@ -97,7 +97,7 @@ def feed_cursor(since: str | None, limit: int | None, runtime: Runtime) -> tuple
     return since, limit
 
 
-async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Runtime) -> None:
+async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Components) -> None:
     principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
     if principal is None:
         return

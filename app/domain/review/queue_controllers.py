@@ -8,18 +8,18 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
+from app.domain.review.deps import review_dependencies
 from app.domain.review.schemas import DecisionIn, ReviewDetail, ReviewItemOut, ReviewMetrics
 from app.domain.review.services import ReviewService
 from app.lib.auth import is_staff
 from app.lib.pagination import Page, PageRequest
-from app.lib.security.principal import Principal
 from app.lib.throttle import RATE_LIMIT
-from app.runtime import Runtime
 
 Reason = Literal["low_confidence", "sample", "disagreement", "grader_error"]
 
 
 class ReviewQueueController(Controller):
+    dependencies = review_dependencies
     path = "/review"
     tags = ["Review"]
     guards = [is_staff]
@@ -29,53 +29,48 @@ class ReviewQueueController(Controller):
     async def queue(
         self,
         request: Request[Any, Any, Any],
-        runtime: Runtime,
-        principal: Principal,
+        review_service: ReviewService,
         page: PageRequest,
         status: Annotated[Literal["open", "decided"], Parameter(query="status")] = "open",
         reason: Annotated[Reason | None, Parameter(query="reason")] = None,
         course_id: Annotated[UUID | None, Parameter(query="course_id")] = None,
         assessment_id: Annotated[UUID | None, Parameter(query="assessment_id")] = None,
     ) -> Page[ReviewItemOut]:
-        items, total = await ReviewService(runtime, principal).queue(
-            page.limit, page.offset, status, reason, course_id, assessment_id
-        )
+        items, total = await review_service.queue(page.limit, page.offset, status, reason, course_id, assessment_id)
         return page.page(items, total, request)
 
     @get("/items/{item_id:uuid}", summary="One review item: answer, rubric and the AI's rationale side by side")
-    async def item(self, item_id: UUID, runtime: Runtime, principal: Principal) -> ReviewDetail:
-        return await ReviewService(runtime, principal).detail(item_id)
+    async def item(self, item_id: UUID, review_service: ReviewService) -> ReviewDetail:
+        return await review_service.detail(item_id)
 
     @get("/submissions/{submission_id:uuid}", summary="The review item of a submission")
-    async def by_submission(self, submission_id: UUID, runtime: Runtime, principal: Principal) -> ReviewDetail:
-        return await ReviewService(runtime, principal).for_submission(submission_id)
+    async def by_submission(self, submission_id: UUID, review_service: ReviewService) -> ReviewDetail:
+        return await review_service.for_submission(submission_id)
 
     @post("/items/{item_id:uuid}/claim", status_code=HTTP_200_OK, summary="Claim an item (a lease that expires)")
-    async def claim(self, item_id: UUID, runtime: Runtime, principal: Principal, request_id: str) -> ReviewItemOut:
-        return await ReviewService(runtime, principal, request_id).claim(item_id)
+    async def claim(self, item_id: UUID, review_service: ReviewService) -> ReviewItemOut:
+        return await review_service.claim(item_id)
 
     @post(
         "/items/{item_id:uuid}/decision",
         status_code=HTTP_200_OK,
         summary="Accept the AI grade, or override score and feedback with a reason (you must hold the claim)",
     )
-    async def decide(
-        self, item_id: UUID, data: DecisionIn, runtime: Runtime, principal: Principal, request_id: str
-    ) -> ReviewItemOut:
-        return await ReviewService(runtime, principal, request_id).decide(item_id, data)
+    async def decide(self, item_id: UUID, data: DecisionIn, review_service: ReviewService) -> ReviewItemOut:
+        return await review_service.decide(item_id, data)
 
     @get("/metrics", summary="Queue depth, SLA breaches, time to review, escalation rate, AI-human agreement")
-    async def metrics(self, runtime: Runtime, principal: Principal) -> ReviewMetrics:
-        return await ReviewService(runtime, principal).metrics()
+    async def metrics(self, review_service: ReviewService) -> ReviewMetrics:
+        return await review_service.metrics()
 
     @get(
         "/corrections.jsonl",
         summary="Human corrections of AI grades as JSON lines, for prompt tuning",
         media_type="application/jsonl",
     )
-    async def corrections(self, runtime: Runtime, principal: Principal) -> Response[Any]:
+    async def corrections(self, review_service: ReviewService) -> Response[Any]:
         return Stream(
-            ReviewService(runtime, principal).corrections(),
+            review_service.corrections(),
             media_type="application/jsonl",
             headers={"Content-Disposition": 'attachment; filename="corrections.jsonl"'},
         )

@@ -11,9 +11,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.config import Settings
+from app.domain.components import Components
 from app.lib.auth import PUBLIC
 from app.lib.observability import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, REGISTRY
-from app.runtime import Runtime
 
 
 class SystemController(Controller):
@@ -26,11 +27,11 @@ class SystemController(Controller):
         return {"status": "ok"}
 
     @get("/ready", summary="Readiness: PostgreSQL and Redis answer")
-    async def ready(self, runtime: Runtime) -> Response[dict[str, Any]]:
+    async def ready(self, components: Components) -> Response[dict[str, Any]]:
         checks = dict(
             zip(
                 ("postgres", "redis"),
-                await asyncio.gather(_check(self._postgres(runtime)), _check(runtime.redis.ping())),
+                await asyncio.gather(_check(self._postgres(components)), _check(components.redis.ping())),
                 strict=True,
             )
         )
@@ -41,13 +42,13 @@ class SystemController(Controller):
         )
 
     @staticmethod
-    async def _postgres(runtime: Runtime) -> None:
-        async with runtime.db.engine.connect() as conn:
+    async def _postgres(components: Components) -> None:
+        async with components.db.engine.connect() as conn:
             await conn.execute(text("select 1"))
 
     @get("/metrics", summary="Prometheus metrics", media_type=CONTENT_TYPE_LATEST, include_in_schema=False)
-    async def metrics(self, runtime: Runtime) -> bytes:
-        pool: Any = runtime.db.engine.pool
+    async def metrics(self, components: Components) -> bytes:
+        pool: Any = components.db.engine.pool
         DB_POOL_CHECKED_OUT.set(pool.checkedout())
         DB_POOL_SIZE.set(pool.size())
         return bytes(generate_latest(REGISTRY))
@@ -65,8 +66,8 @@ class ConfigController(Controller):
     opt = {PUBLIC: True}
 
     @get("/", summary="Public web-app settings (demo mode)")
-    async def config(self, runtime: Runtime) -> PublicConfig:
-        return PublicConfig(demo_mode=runtime.settings.demo_mode)
+    async def config(self, settings: Settings) -> PublicConfig:
+        return PublicConfig(demo_mode=settings.demo_mode)
 
 
 async def _check(awaitable: Any) -> str:

@@ -1,4 +1,4 @@
-"""The tutor's process-wide parts, built once with the Runtime."""
+"""The tutor's process-wide parts, built once with the Components."""
 
 from __future__ import annotations
 

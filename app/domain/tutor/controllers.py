@@ -11,6 +11,8 @@ from litestar import Controller, Request, Response, WebSocket, get, post, websoc
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from app.domain.components import Components
+from app.domain.tutor.deps import tutor_dependencies
 from app.domain.tutor.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -26,14 +28,13 @@ from app.domain.tutor.turns import TurnRunner, validate_message
 from app.lib.auth import PUBLIC, is_member
 from app.lib.errors import ValidationFailed
 from app.lib.idempotency import IDEMPOTENT
-from app.lib.security.principal import Principal
 from app.lib.sockets import SSE_HEADERS, SSE_PING_SECONDS
-from app.runtime import Runtime
 
 _encoder = msgspec.json.Encoder()
 
 
 class TutorController(Controller):
+    dependencies = tutor_dependencies
     path = "/tutor"
     tags = ["Tutor"]
     guards = [is_member]
@@ -44,14 +45,12 @@ class TutorController(Controller):
         opt={IDEMPOTENT: True},
         summary="Start a tutoring conversation (closing the open one for the item), or resume the open one",
     )
-    async def create_session(
-        self, data: SessionCreate, runtime: Runtime, principal: Principal, request_id: str
-    ) -> SessionOut:
-        return await TutorService(runtime, principal, request_id).create(data)
+    async def create_session(self, data: SessionCreate, tutor_service: TutorService) -> SessionOut:
+        return await tutor_service.create(data)
 
     @get("/sessions/{session_id:uuid}", summary="A session's transcript (yours, or any in the org for staff)")
-    async def get_session(self, session_id: UUID, runtime: Runtime, principal: Principal) -> Transcript:
-        return await TutorService(runtime, principal).transcript(session_id)
+    async def get_session(self, session_id: UUID, tutor_service: TutorService) -> Transcript:
+        return await tutor_service.transcript(session_id)
 
     @post(
         "/sessions/{session_id:uuid}/messages",
@@ -59,17 +58,22 @@ class TutorController(Controller):
         summary="Send a message; with Accept: text/event-stream the reply streams as server-sent events",
     )
     async def send_message(
-        self, session_id: UUID, data: MessageIn, request: Request[Any, Any, Any], runtime: Runtime, principal: Principal
+        self,
+        session_id: UUID,
+        data: MessageIn,
+        request: Request[Any, Any, Any],
+        tutor_service: TutorService,
+        components: Components,
     ) -> Response[Any]:
-        chat = await TutorService(runtime, principal).for_chat(session_id)
-        problem = validate_message(data.text, runtime.settings.tutor_max_message_chars)
+        chat = await tutor_service.for_chat(session_id)
+        problem = validate_message(data.text, components.settings.tutor_max_message_chars)
         if problem:
             raise ValidationFailed(problem, errors=[{"pointer": "#/text", "detail": problem}])
-        runner = TurnRunner(runtime, with_mode(chat, data.mode))
+        runner = TurnRunner(components, with_mode(chat, data.mode))
         if "text/event-stream" not in request.headers.get("accept", ""):
             return Response(await _collect(runner, data), media_type="application/json")
         return ServerSentEvent(
-            _stream(runner, data, runtime.settings.ws_send_queue_size),
+            _stream(runner, data, components.settings.ws_send_queue_size),
             headers=SSE_HEADERS,
         )
 
@@ -78,10 +82,8 @@ class TutorController(Controller):
         status_code=HTTP_200_OK,
         summary="Rate a tutor reply 1-5 (rating again replaces your rating)",
     )
-    async def feedback(
-        self, interaction_id: UUID, data: FeedbackIn, runtime: Runtime, principal: Principal
-    ) -> FeedbackOut:
-        return await TutorService(runtime, principal).feedback(interaction_id, data)
+    async def feedback(self, interaction_id: UUID, data: FeedbackIn, tutor_service: TutorService) -> FeedbackOut:
+        return await tutor_service.feedback(interaction_id, data)
 
 
 class TutorSocketController(Controller):
@@ -92,8 +94,8 @@ class TutorSocketController(Controller):
     tags = ["Tutor"]
 
     @websocket("/sessions/{session_id:uuid}/ws", opt={PUBLIC: True})
-    async def socket(self, socket: WebSocket[Any, Any, Any], session_id: UUID, runtime: Runtime) -> None:
-        await serve_tutor_socket(socket, runtime, session_id)
+    async def socket(self, socket: WebSocket[Any, Any, Any], session_id: UUID, components: Components) -> None:
+        await serve_tutor_socket(socket, components, session_id)
 
 
 async def _collect(runner: TurnRunner, data: MessageIn) -> dict[str, Any]:

@@ -17,21 +17,21 @@ from app.domain.tutor.budgets import BudgetUnavailable, Reservation
 from app.lib.event_payloads import BudgetAlert, GuardrailOutcome, TutorBlocked, TutorSessionStarted
 
 if TYPE_CHECKING:
+    from app.domain.components import Components
     from app.domain.tutor.turns import ChatSession, TurnState
-    from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor.feed")
 BUDGET_ALERT_RATIO = 0.8
 
 
 def session_started(
-    runtime: Runtime, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
+    runtime: Components, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
 ) -> None:
     event = TutorSessionStarted(session_id=session_id, user_id=user_id, course_id=course_id, item_id=item_id, mode=mode)
     runtime.events.publish_soon(org_id, event)
 
 
-def blocked(runtime: Runtime, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
+def blocked(runtime: Components, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
     """A message or reply was blocked: by a guardrail (input or output) or by a token budget."""
     policy = state.error_code or "policy"
     blocking = next((o for o in reversed(state.outcomes) if o.action == "block"), None)
@@ -55,12 +55,12 @@ def blocked(runtime: Runtime, chat: ChatSession, state: TurnState, interaction_i
     runtime.events.publish_soon(chat.org_id, event)
 
 
-def check_budgets(runtime: Runtime, chat: ChatSession, reservation: Reservation) -> None:
+def check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
     """After a turn settled: alert once per scope and period when usage has crossed 80% of the limit."""
     runtime.events.soon(_check_budgets(runtime, chat, reservation))
 
 
-async def _check_budgets(runtime: Runtime, chat: ChatSession, reservation: Reservation) -> None:
+async def _check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
     budget = runtime.tutor.budget
     try:
         usage = await budget.usage(reservation.scopes)

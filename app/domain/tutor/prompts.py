@@ -10,12 +10,12 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import PromptTemplate
 from app.domain.tutor.providers.base import TutorContext
+from app.lib import yamlspec
 
 MATERIAL_CHARS = 6000  # keep the system prompt well inside the context window and the budget
 
@@ -45,6 +45,9 @@ class ChosenPrompt:
 
 class PromptError(ValueError):
     pass
+
+
+_SPEC = yamlspec.Spec(noun="field", allowed="a prompt file allows:")
 
 
 def assign_version(name: str, user_id: UUID, versions: list[tuple[str, int]]) -> str:
@@ -77,12 +80,11 @@ class PromptRegistry:
         cached = self._cache.get(name)
         if cached and cached[0] == mtime:
             return cached[1]
-        try:
-            parsed = msgspec.convert(yaml.safe_load(path.read_text()), PromptFile)
-        except (yaml.YAMLError, msgspec.ValidationError) as exc:
+        parsed, errors = yamlspec.load(path, PromptFile, _SPEC)
+        if parsed is None:
             if cached:  # keep serving the last good version rather than breaking every chat
                 return cached[1]
-            raise PromptError(f"{path}: {exc}") from exc
+            raise PromptError("\n".join(str(error) for error in errors))
         self._cache[name] = (mtime, parsed)
         return parsed
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
 from app.domain.audit.services import record_audit
+from app.domain.components import Components
 from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.context import build_context
@@ -31,7 +32,6 @@ from app.domain.tutor.schemas import (
 from app.domain.tutor.turns import ChatSession
 from app.lib.errors import Forbidden, NotFound
 from app.lib.security.principal import Principal
-from app.runtime import Runtime
 
 
 async def budget_limits(session: AsyncSession, settings: Settings) -> BudgetLimits:
@@ -54,13 +54,14 @@ def with_mode(chat: ChatSession, mode: str | None) -> ChatSession:
 
 
 class TutorService:
-    def __init__(self, runtime: Runtime, principal: Principal, request_id: str = "") -> None:
+    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
         self.runtime = runtime
         self.principal = principal
         self.request_id = request_id
+        self.db = runtime.db.for_tenant(principal.org_id, principal.user_id)  # RLS scope set from the principal
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.principal.org_id, self.principal.user_id)
+        return self.db.transaction()
 
     def _out(self, chat: AISession) -> SessionOut:
         provider = self.runtime.tutor.provider

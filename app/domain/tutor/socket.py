@@ -17,6 +17,7 @@ import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
+from app.domain.components import Components
 from app.domain.tutor.schemas import MODES, DeltaEvent, ErrorEvent, TutorEvent
 from app.domain.tutor.services import TutorService, with_mode
 from app.domain.tutor.turns import ChatSession, TurnRunner
@@ -35,7 +36,6 @@ from app.lib.sockets import (
     receive_frame,
     tutor_frame_max_bytes,
 )
-from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor.ws")
 _encoder = msgspec.json.Encoder()
@@ -50,7 +50,7 @@ class TutorConnection:
 
     __slots__ = ("closing", "max_frame_bytes", "queue", "queue_size", "runner", "sender", "socket", "turn", "turn_id")
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Runtime, chat: ChatSession) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Components, chat: ChatSession) -> None:
         self.socket = socket
         self.runner = TurnRunner(runtime, chat)
         self.queue_size = runtime.settings.ws_send_queue_size
@@ -188,7 +188,7 @@ class TutorConnection:
             await asyncio.gather(self.turn, return_exceptions=True)
 
 
-async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], runtime: Runtime, session_id: UUID) -> None:
+async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], runtime: Components, session_id: UUID) -> None:
     principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
     if principal is None:
         return

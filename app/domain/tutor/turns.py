@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import or_, select
 
 from app.db.models import AIInteraction
+from app.domain.components import Components
 from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetExhausted, BudgetLimits, BudgetUnavailable, Reservation, budget_scopes
 from app.domain.tutor.guardrails.confidence import confidence_score
@@ -47,7 +48,6 @@ from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent
 from app.lib.errors import RateLimited
 from app.lib.ratelimit import bucket
 from app.lib.throttle import enforce
-from app.runtime import Runtime
 
 log = structlog.get_logger("lyceum.tutor")
 Emit = Callable[[TutorEvent], Awaitable[None]]
@@ -137,7 +137,7 @@ def validate_message(text: Any, max_chars: int) -> str | None:
 class TurnRunner:
     __slots__ = ("chat", "runtime", "settings", "tutor")
 
-    def __init__(self, runtime: Runtime, chat: ChatSession) -> None:
+    def __init__(self, runtime: Components, chat: ChatSession) -> None:
         self.runtime = runtime
         self.tutor = runtime.tutor
         self.settings = runtime.settings

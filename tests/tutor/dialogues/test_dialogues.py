@@ -37,3 +37,12 @@ async def test_no_tutor_reply_in_the_dialogues_is_stopped_by_the_output_filter()
     for path in (None, HELD_OUT):
         _, _, stopped = await (guardrail_report() if path is None else guardrail_report(path))
         assert stopped == []
+
+
+async def test_the_input_guardrails_let_tutoring_turns_through() -> None:
+    # Saying you are lost, or stating a wrong belief the tutor should correct, is not an attack: the
+    # classifier once blocked "I'm stuck." after a request for code (docs/guardrails.md, "The benign
+    # tutoring retrain"). Only the deliberately off-topic turn may be refused.
+    for path in (None, HELD_OUT):
+        _, blocked, _ = await (guardrail_report() if path is None else guardrail_report(path))
+        assert all(line.endswith("-> off_topic") for line in blocked), blocked

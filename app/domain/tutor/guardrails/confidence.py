@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 
 from app.domain.tutor.guardrails.pipeline import GuardrailOutcome
-from app.domain.tutor.guardrails.topics import content_words, course_vocabulary, stem
+from app.domain.tutor.guardrails.topics import course_vocabulary
 from app.domain.tutor.providers.base import TutorContext
+from app.domain.tutor.text import content_words, stem
 
 _HEDGES = re.compile(
     r"\b(?:i think|i believe|i guess|i'?m not (?:sure|certain)|not (?:sure|certain)|might|may be|maybe|perhaps|"

@@ -44,6 +44,9 @@ from app.domain.tutor.guardrails.pii import MAX_MATCH_CHARS, PLACEHOLDERS, PiiMa
 from app.domain.tutor.guardrails.pipeline import GuardrailOutcome
 from app.domain.tutor.guardrails.policy import GuardrailPolicy, PiiKind
 from app.domain.tutor.providers.base import TutorContext
+from app.domain.tutor.text import QUOTES, TOKEN, normalise_quoted
+from app.domain.tutor.text import grams as _grams
+from app.domain.tutor.text import shingles as word_shingles
 
 SHINGLE = 4  # words per shingle
 MIN_SHINGLE_MATCHES = 6  # below this, "similarity" is coincidence on short texts
@@ -51,9 +54,6 @@ VERBATIM_OPTION_CHARS = 20  # shorter correct options need an answer cue ("the a
 _DIGIT = re.compile(r"\d")
 PII_GUARD = 24  # a PII match is final only when this many characters follow it (it could still grow)
 LONG_TOKEN = 200  # a "word" longer than this (a blob) is cut so the window never grows with it
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
-_TOKEN = re.compile(r"[a-z0-9_]+")
-_WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class FilterStep:
 
 def normalise_output(text: str) -> str:
     """The form both the reply and the protected texts are compared in."""
-    return _WS.sub(" ", text.translate(_QUOTES).lower()).strip()
+    return normalise_quoted(text)
 
 
 def _joined(texts: Iterable[str]) -> str:
@@ -73,12 +73,8 @@ def _joined(texts: Iterable[str]) -> str:
     return " " + " ".join(normalise_output(text) for text in texts) + " "
 
 
-def _grams(text: str, k: int) -> set[str]:
-    return {text[i : i + k] for i in range(len(text) - k + 1)}
-
-
 def _shingles(tokens: Sequence[str]) -> set[str]:
-    return {" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+    return word_shingles(tokens, SHINGLE)
 
 
 @dataclass(frozen=True)
@@ -108,7 +104,7 @@ def _leak_index(protected: tuple[str, ...], public: tuple[str, ...], k: int, gra
     """Built once per item (cached): the grams/shingles of protected text that the public material lacks."""
     public_text = _joined(public)
     public_grams = _grams(public_text, k)
-    public_shingles = _shingles(_TOKEN.findall(public_text))
+    public_shingles = _shingles(TOKEN.findall(public_text))
     grams: set[str] = set()
     shingles: dict[str, list[int]] = {}
     totals: list[int] = []
@@ -117,7 +113,7 @@ def _leak_index(protected: tuple[str, ...], public: tuple[str, ...], k: int, gra
     for index, raw in enumerate(protected):
         text = normalise_output(raw)
         grams |= _grams(text, k) - public_grams
-        own = _shingles(_TOKEN.findall(text)) - public_shingles
+        own = _shingles(TOKEN.findall(text)) - public_shingles
         totals.append(len(own))
         for shingle in own:
             shingles.setdefault(shingle, []).append(index)
@@ -162,7 +158,7 @@ class _Stream:
 
     def add(self, delta: str, raw_start: int) -> None:
         chars: list[str] = []
-        for position, char in enumerate(delta.translate(_QUOTES)):
+        for position, char in enumerate(delta.translate(QUOTES)):
             if char.isspace():
                 if self.last_space:
                     continue
@@ -201,7 +197,7 @@ class OutputFilter:
         self._index = _leak_index(protected, _public_texts(context), self._k, context.has_graded_work)
         visible_text = _joined(visible)
         self._visible_grams = _grams(visible_text, self._k) if self._leak_on else set()
-        self._visible_shingles = _shingles(_TOKEN.findall(visible_text)) if self._leak_on else set()
+        self._visible_shingles = _shingles(TOKEN.findall(visible_text)) if self._leak_on else set()
         self._terms, term_chars = _terms_pattern(policy.output.blocked_terms)
         self._pii_block: frozenset[PiiKind] = frozenset(policy.output.pii_block)
         self._redact: frozenset[PiiKind] = frozenset(policy.output.pii_redact) - self._pii_block
@@ -276,7 +272,7 @@ class OutputFilter:
     def _check_words(self, final: bool) -> GuardrailOutcome | None:
         norm = self._norm
         offset = max(self._next_token, norm.start) - norm.start
-        for match in _TOKEN.finditer(norm.text, offset):
+        for match in TOKEN.finditer(norm.text, offset):
             if match.end() == len(norm.text) and not final and len(match.group(0)) < LONG_TOKEN:
                 break  # the word may continue in the next delta
             self._next_token = norm.start + match.end()

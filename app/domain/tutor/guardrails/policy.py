@@ -11,17 +11,17 @@ modification time changes and keeps serving the last good policy when an edited 
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import structlog
-import yaml
+
+from app.lib.yamlspec import Document, Spec, SpecError, convert, parent, parse
 
 log = structlog.get_logger("lyceum.guardrails")
 
@@ -177,20 +177,8 @@ BUILTIN_POLICY = GuardrailPolicy(description="built-in fallback, used only when 
 # =========================================================================== errors
 
 
-@dataclass(frozen=True)
-class PolicyError:
-    """One problem in a policy file. ``line`` is 1-based when known."""
-
-    file: str
-    path: str
-    reason: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.file}: {self.path}: {self.reason}"
-        if self.line is not None and f"line {self.line}" not in self.reason:
-            text += f" (line {self.line})"
-        return text
+# One problem in a policy file (``line`` is 1-based when known); the shared loader's error type.
+PolicyError = SpecError
 
 
 class PolicyValidationError(Exception):
@@ -199,99 +187,15 @@ class PolicyValidationError(Exception):
         super().__init__("\n".join(str(error) for error in self.errors))
 
 
-# =========================================================================== YAML with line numbers
+# =========================================================================== parsing
 
 
-@dataclass
-class _Document:
-    """One parsed file: its mapping and the line of every path in it, for error locations."""
-
-    file: str
-    data: dict[str, Any]
-    lines: dict[str, int] = field(default_factory=dict)
-
-    def has(self, path: str) -> bool:
-        return path in self.lines
-
-    def line_for(self, path: str) -> int | None:
-        while path not in self.lines and path != "$":
-            path = _parent(path)
-        return self.lines.get(path)
-
-
-def _parent(path: str) -> str:
-    cut = max(path.rfind("."), path.rfind("["))
-    return path[:cut] if cut > 0 else "$"
-
-
-def _join(parent: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return key if parent == "$" else f"{parent}.{key}"
-
-
-def _walk(node: yaml.Node, path: str, lines: dict[str, int], duplicates: list[tuple[str, int]]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            child = _join(path, key)
-            if key in seen:
-                duplicates.append((child, key_node.start_mark.line + 1))
-            seen.add(key)
-            lines.setdefault(child, key_node.start_mark.line + 1)
-            _walk(value_node, child, lines, duplicates)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, value_node in enumerate(node.value):
-            child = _join(path, index)
-            lines.setdefault(child, value_node.start_mark.line + 1)
-            _walk(value_node, child, lines, duplicates)
-
-
-def _read_text(path: Path) -> tuple[str | None, PolicyError | None]:
-    file = str(path)
-    try:
-        return path.read_text(encoding="utf-8"), None
-    except FileNotFoundError:
-        return None, PolicyError(file, "$", "file not found")
-    except UnicodeDecodeError as exc:
-        return None, PolicyError(file, "$", f"file is not valid UTF-8 text ({exc.reason} at byte {exc.start})")
-    except OSError as exc:
-        return None, PolicyError(file, "$", f"cannot read file: {exc.strerror or exc}")
-
-
-def _syntax_error(file: str, exc: yaml.YAMLError) -> PolicyError:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        line, column = exc.problem_mark.line + 1, exc.problem_mark.column + 1
-        return PolicyError(file, "$", f"YAML syntax error at line {line}, column {column}: {exc.problem}", line)
-    return PolicyError(file, "$", f"YAML syntax error: {exc}")
-
-
-def _parse(path: Path) -> tuple[_Document | None, list[PolicyError]]:
-    text, error = _read_text(path)
-    if text is None:
-        return None, [error] if error else []
-    file = str(path)
-    loader = yaml.SafeLoader(text)
-    lines: dict[str, int] = {}
-    duplicates: list[tuple[str, int]] = []
-    try:
-        node = loader.get_single_node()
-        if node is not None:
-            lines["$"] = node.start_mark.line + 1
-            _walk(node, "$", lines, duplicates)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        return None, [_syntax_error(file, exc)]
-    finally:
-        loader.dispose()
-    if duplicates:
-        return None, [PolicyError(file, p, "duplicate key (a key may appear once)", line) for p, line in duplicates]
-    if data is None:
-        return None, [PolicyError(file, "$", "file is empty", 1)]
-    if not isinstance(data, dict):
-        return None, [PolicyError(file, "$", f"a policy must be a mapping of settings, not a {type(data).__name__}", 1)]
-    return _Document(file, data, lines), []
+def _parse(path: Path) -> tuple[Document | None, list[PolicyError]]:
+    document, errors = parse(path)
+    if document is not None and not isinstance(document.data, dict):
+        kind = type(document.data).__name__
+        return None, [document.error("$", f"a policy must be a mapping of settings, not a {kind}")]
+    return document, errors
 
 
 # =========================================================================== extends chain and merging
@@ -308,7 +212,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _parent_name(document: _Document, own_name: str) -> tuple[str | None, PolicyError | None]:
+def _parent_name(document: Document, own_name: str) -> tuple[str | None, PolicyError | None]:
     """The policy this one is laid over: ``extends`` if given, ``default`` for org files, none for default."""
     raw = document.data.get("extends")
     if raw is None:
@@ -322,9 +226,9 @@ def _parent_name(document: _Document, own_name: str) -> tuple[str | None, Policy
     return raw, None
 
 
-def _chain(path: Path) -> tuple[list[_Document], list[PolicyError]]:
+def _chain(path: Path) -> tuple[list[Document], list[PolicyError]]:
     """The file and every policy it extends, most specific first."""
-    documents: list[_Document] = []
+    documents: list[Document] = []
     seen: set[str] = set()
     current: Path | None = path
     while current is not None:
@@ -345,7 +249,7 @@ def _chain(path: Path) -> tuple[list[_Document], list[PolicyError]]:
     return documents, []
 
 
-def _locate(documents: Sequence[_Document], path: str) -> tuple[str, int | None]:
+def _locate(documents: Sequence[Document], path: str) -> tuple[str, int | None]:
     """Blame the most specific file that sets ``path`` (or a parent of it) for a problem found after merging."""
     probe = path
     while True:
@@ -354,68 +258,33 @@ def _locate(documents: Sequence[_Document], path: str) -> tuple[str, int | None]
                 return document.file, document.line_for(probe)
         if probe == "$":
             return documents[0].file, documents[0].line_for("$")
-        probe = _parent(probe)
+        probe = parent(probe)
 
 
 # =========================================================================== decoding and rules
 
-_AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
-_PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_SPEC = Spec(
+    noun="setting",
+    allowed="allowed here:",
+    choices={
+        "redact": PII_KINDS,
+        "block": PII_KINDS,
+        "pii_redact": PII_KINDS,
+        "pii_block": PII_KINDS,
+        "categories": TOPIC_CATEGORIES,
+        "off_topic_action": ("block", "flag"),
+        "on_timeout": ("allow", "block"),
+    },
+)
 
 
-def _path_from_msgspec(raw: str) -> str:
-    path = "$"
-    for key, index in _PATH_TOKEN.findall(raw):
-        path = _join(path, key if key else int(index))
-    return path
-
-
-def _struct_at(path: str) -> type[msgspec.Struct] | None:
-    annotation: Any = GuardrailPolicy
-    for key, index in _PATH_TOKEN.findall("." + path if path != "$" else ""):
-        if index or not (isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)):
-            return None
-        fields = {f.name: f.type for f in msgspec.structs.fields(annotation)}
-        annotation = fields.get(key)
-    return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None
-
-
-def _explain(path: str, reason: str) -> tuple[str, str]:
-    """Turn msgspec's terse messages into ones a policy editor can act on."""
-    unknown = _UNKNOWN.match(reason)
-    if unknown:
-        name = unknown.group("name")
-        struct = _struct_at(path)
-        allowed = [f.encode_name for f in msgspec.structs.fields(struct)] if struct else []
-        close = difflib.get_close_matches(name, allowed, n=1)
-        hint = f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(allowed)}"
-        return _join(path, name), f"unknown setting `{name}` ({hint})"
-    if reason.startswith("Invalid enum value"):
-        last = path.rsplit(".", 1)[-1].split("[")[0]
-        choices = {
-            "redact": PII_KINDS,
-            "block": PII_KINDS,
-            "pii_redact": PII_KINDS,
-            "pii_block": PII_KINDS,
-            "categories": TOPIC_CATEGORIES,
-            "off_topic_action": ("block", "flag"),
-            "on_timeout": ("allow", "block"),
-        }.get(last)
-        if choices:
-            return path, f"{reason} (allowed: {', '.join(choices)})"
-    return path, reason
-
-
-def _decode(documents: Sequence[_Document], merged: dict[str, Any]) -> tuple[GuardrailPolicy | None, list[PolicyError]]:
-    try:
-        return msgspec.convert(merged, GuardrailPolicy), []
-    except msgspec.ValidationError as exc:
-        match = _AT.match(str(exc))
-        path = _path_from_msgspec(match.group("path")) if match else "$"
-        path, reason = _explain(path, match.group("reason") if match else str(exc))
-        file, line = _locate(documents, path)
-        return None, [PolicyError(file, path, reason, line)]
+def _decode(documents: Sequence[Document], merged: dict[str, Any]) -> tuple[GuardrailPolicy | None, list[PolicyError]]:
+    policy, problem = convert(merged, GuardrailPolicy, _SPEC)
+    if problem is None:
+        return policy, []
+    path, reason = problem
+    file, line = _locate(documents, path)
+    return None, [PolicyError(file, path, reason, line)]
 
 
 def _rule_problems(policy: GuardrailPolicy) -> Iterator[tuple[str, str]]:

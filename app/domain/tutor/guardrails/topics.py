@@ -18,45 +18,22 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
 from app.domain.tutor.guardrails.policy import TopicCategory, TopicPolicy
 from app.domain.tutor.providers.base import TutorContext
+from app.domain.tutor.text import content_words, flatten, stem, stems
 
 Verdict = Literal["on_topic", "unclear", "off_topic"]
 OFF_TOPIC_SCORE = 0.7
 UNCLEAR_SCORE = 0.5
 UNCLEAR_MIN_WORDS = 3  # shorter messages without course words are usually replies like "ok, and then?"
 
-_WORD = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?")
 # Code in a message is about programming: calls, dotted names, snake_case, anything in backticks.
 _CODE = re.compile(r"`[^`\n]+`|\b[a-z_][a-z0-9_]*\(\)|\b[a-z_]\w*\.[a-z_]\w*\(|\b[a-z]+_[a-z0-9_]+\b")
 MAX_CODE_POINTS = 3
-_SPACES = re.compile(r"\s+")
-
-# Common English words that say nothing about the subject of a message (they occur in any course text).
-_STOP = frozenset(
-    """a about above after again against all almost also although always am among an and another any anyone anything
-    are around as ask asked asking at away back bad be because been before being below best better between big both
-    but by can cannot could day days did different do does doing done don down during each easy else enough even ever
-    every example few find first for from full get gets getting give given go goes going good got great had has have
-    having he help her here hers him his how however i if im in instead into is isn it its itself just keep kind know
-    last least less let like likely little long look lot lots made make makes making many may maybe me mean means
-    might mine more most much must my need needs never new next no none nor not nothing now of off often ok okay old on
-    once one only or other others our out over own part people per place please point pretty put quite rather really
-    right same say says see seem seems should show since small so some someone something sometimes still stuff such
-    sure take tell than thank thanks that the their them then there these they thing things think this those though
-    through time times to today too took try trying two under understand until up upon us use used uses using very
-    want wants was way ways we well went were what whats when where whether which while who whole whom whose why will
-    with within without won work works would yeah yes yet you your yours hey hello hi dear also just cant dont doesnt
-    isnt wasnt wont didnt ive youre theyre thats theres lets whats hows anybody everyone everything somebody nobody
-    year years week weeks month months hour hours minute minutes second seconds morning evening night tonight
-    tomorrow yesterday write wrote written read reading said tell told explain explained question questions answer
-    answers idea ideas way kind sort case cases fact true false real actually basically exactly maybe probably
-    person man woman guy guys friend friends family home life world thing stuff""".split()  # noqa: SIM905 - a word list reads best as prose
-)
 
 # Software vocabulary that counts as course-like in any course of this platform (Lyceum teaches software).
 _BUILTIN_TERMS = frozenset(
@@ -187,37 +164,21 @@ class TopicResult:
         return f"{denied}course terms {self.course_score:g} of {self.content_words} words{meta}"
 
 
-@functools.lru_cache(maxsize=16384)
-def stem(word: str) -> str:
-    """Crude suffix stripping, applied identically to course text and messages so plurals and -ing forms meet."""
-    word = word.split("'", 1)[0]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    if len(word) > 6 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 5 and word.endswith("ed"):
-        return word[:-2]
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w.split("'", 1)[0] not in _STOP]
-
-
-def _stems(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(stem(w) for w in words)
-
-
-_BUILTIN_STEMS = _stems(_BUILTIN_TERMS)
+_BUILTIN_STEMS = stems(_BUILTIN_TERMS)
+# Software phrases made of everyday words that a denied category would otherwise read as everyday life:
+# "leader election" is Raft, not politics. They are taken out before the denied categories are matched.
+_BUILTIN_PHRASES = re.compile(
+    r"(?<!\w)(?:(?:leader|raft|master|primary)\s+elections?|elections?\s+(?:timers?|timeouts?|terms?|rounds?)"
+    r"|capital\s+(?:letters?|case)|population\s+(?:count|stability|based))(?!\w)"
+    # "election" within a few words of Raft's own terms: "win an election in Raft", "Raft's election"
+    r"|(?<!\w)elections?(?!\w)(?=.{0,40}(?<!\w)(?:raft|leaders?|candidates?|terms?|votes?|nodes?)(?!\w))"
+    r"|(?<!\w)(?:raft|leaders?|candidates?|nodes?)(?!\w).{0,40}?(?<!\w)elections?(?!\w)"
+)
 
 
 @functools.lru_cache(maxsize=256)
 def _course_stems(texts: tuple[str, ...]) -> frozenset[str]:
-    return _stems(w for text in texts for w in content_words(text))
+    return stems(w for text in texts for w in content_words(text))
 
 
 def _titles(context: TutorContext) -> tuple[str, ...]:
@@ -230,7 +191,7 @@ def _bodies(context: TutorContext) -> tuple[str, ...]:
 
 
 def _strong_vocabulary(context: TutorContext, allowed_extra: Collection[str]) -> frozenset[str]:
-    extra = _stems(w for term in allowed_extra for w in content_words(term))
+    extra = stems(w for term in allowed_extra for w in content_words(term))
     return _course_stems(_titles(context)) | _BUILTIN_STEMS | extra
 
 
@@ -239,14 +200,27 @@ def course_vocabulary(context: TutorContext, allowed_extra: Collection[str] = ()
     return _strong_vocabulary(context, allowed_extra) | _course_stems(_bodies(context))
 
 
-def _denied_hits(flat: str, categories: Collection[TopicCategory], denied: Collection[str]) -> list[str]:
+def _denied_hits(
+    flat: str,
+    categories: Collection[TopicCategory],
+    denied: Collection[str],
+    vocabulary: frozenset[str] = frozenset(),
+) -> list[str]:
     hits: list[str] = []
     for category in categories:
         # "recipe" and "recipes" are one piece of evidence, not two
         found = {stem(m.split()[-1]): m for m in _CATEGORY_PATTERNS[category].findall(flat)}
+        # A category word the course itself uses is course vocabulary, not an everyday topic: "election"
+        # in a course that teaches Raft's leader election, "population" in one about statistics.
+        found = {k: m for k, m in found.items() if not _course_words(m, vocabulary)}
         hits += [f"{category}:{m}" for m in found.values()]
     hits += [f"denied:{term}" for term in denied if _phrase(term).search(flat)]
     return hits
+
+
+def _course_words(match: str, vocabulary: frozenset[str]) -> bool:
+    words = content_words(match)
+    return bool(words) and all(stem(w) in vocabulary for w in words)
 
 
 @functools.lru_cache(maxsize=512)
@@ -279,12 +253,12 @@ def _writing_subject_off_topic(flat: str, vocabulary: frozenset[str]) -> bool:
 
 
 def assess_topic(text: str, context: TutorContext, policy: TopicPolicy) -> TopicResult:
-    flat = _SPACES.sub(" ", text.lower()).strip()
+    flat = flatten(text)
     words = content_words(flat)
     course_score = _course_score(flat, words, context, policy)
     meta = bool(_META.search(flat))
-    denied = _denied_hits(flat, policy.categories, policy.denied)
     vocabulary = course_vocabulary(context, policy.allowed_extra)
+    denied = _denied_hits(_BUILTIN_PHRASES.sub(" ", flat), policy.categories, policy.denied, vocabulary)
     if "creative_writing" in policy.categories and _writing_subject_off_topic(flat, vocabulary):
         denied.append("creative_writing:unrelated subject")
         course_score = 0  # the subject decides; "write an essay for my course about cats" is still about cats

@@ -3,15 +3,16 @@
     uv run python -m app.domain.tutor.guardrails.train_classifier          # train, report on dev, save
     uv run python -m app.domain.tutor.guardrails.train_classifier --check  # exit 1 if the model is stale
 
-Reads ``content/guardrails/corpus/train.yaml`` (training) and ``dev.yaml`` (threshold choice and the
-reported dev figures); never anything under ``tests/``, where the evaluation sets live. The training set
-is widened with deterministic variants of each case (fixed seed): encodings (base64, hex, l33t, spaced
-letters), fake system turns, role-play and authority wrappers around attacks, attacks split across two
-or three messages, benign questions with small talk, typos, other casing and encoded but harmless
-payloads. The model is multinomial logistic regression fitted by full-batch Adam with L2 regularisation
-and class weights that balance benign against attack messages, from zero weights: the same corpus gives
-the same model up to floating-point summation order (the committed model records the corpus' SHA-256;
-``tests/tutor_guardrails/test_classifier.py`` fails when the corpus changed without a retrain).
+Reads ``content/guardrails/corpus/train.yaml`` and ``train_more.yaml`` (training) and ``dev.yaml``
+(threshold choice and the reported dev figures); never anything under ``tests/``, where the evaluation
+sets live. The training set is widened with deterministic variants of each case (fixed seed): encodings
+(base64, hex, l33t, spaced letters), fake system turns, role-play and authority wrappers around attacks,
+attacks split across two or three messages, benign questions with small talk, typos, other casing and
+encoded but harmless payloads. The model is multinomial logistic regression fitted by full-batch Adam with
+L2 regularisation and class weights that balance benign against attack messages, from zero weights: the
+same corpus gives the same model up to floating-point summation order (the committed model records the
+corpus' SHA-256; ``tests/tutor_guardrails/test_classifier.py`` fails when the corpus changed without a
+retrain).
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ from app.domain.tutor.guardrails.classifier import (
 
 ROOT = Path(__file__).resolve().parents[4]
 CORPUS_DIR = ROOT / "content" / "guardrails" / "corpus"
-TRAIN_FILES = (CORPUS_DIR / "train.yaml",)
+TRAIN_FILES = (
+    CORPUS_DIR / "train.yaml",
+    CORPUS_DIR / "train_more.yaml",
+    CORPUS_DIR / "train_after8.yaml",
+    CORPUS_DIR / "train_tutoring.yaml",  # benign tutoring turns that the dialogue run saw blocked (issue 10)
+)
 DEV_FILE = CORPUS_DIR / "dev.yaml"
 SEED = 20261130
 EPOCHS = 300

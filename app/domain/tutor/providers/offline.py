@@ -17,7 +17,7 @@ import asyncio
 import math
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from app.domain.tutor.providers import dialogue
@@ -31,6 +31,7 @@ from app.domain.tutor.providers.base import (
     TutorContext,
 )
 from app.domain.tutor.providers.tokens import estimate_request_tokens, estimate_tokens
+from app.domain.tutor.text import RETRIEVAL_STOPWORDS, WindowGuard, retrieval_stem, terms
 
 MODEL_NAME = "offline"
 LABEL_LINE = "*Offline tutor — answers are built from the course material, no AI model is used.*"
@@ -58,33 +59,7 @@ RAW_WINDOW = 24  # characters; the spec forbids any 30-character window of prote
 NORMALISED_WINDOW = 24  # non-space characters, case-folded: catches re-wrapped or re-indented copies
 SHORT_PROTECTED_MIN = 12  # shorter protected texts (e.g. "PUT") are too common to filter on
 
-_STOPWORD_TEXT = """
-a about above after again all also am an and any are as at be because been before being below between both but by
-can could did do does doing don done each few for from further get got had has have having he her here hers him his
-how i if in into is it its itself just know let like me mean means more most my no nor not now of off on once only
-or other our ours out over own please same she should so some still such than that the their them then there these
-they this those through to too under understand until up us very want was we were what when where which while who
-whom why will with would you your yours yourself explain help tell give show stuck confused hint hints question
-questions answer thing things really work way write down use used using make makes need needs one two first
-new many much every even another lets something someone
-"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
 # --------------------------------------------------------------------------------------------- text
-
-
-def _stem(word: str) -> str:
-    """A deliberately crude stemmer: enough for "indexes"/"index" or "retrying"/"retry" to meet."""
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: len(word) - len(suffix)] + replacement
-    return word
-
-
-def terms(text: str) -> list[str]:
-    """Content words of ``text``, lower-cased and stemmed, stopwords removed (order kept)."""
-    return [_stem(word) for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in STOPWORDS]
 
 
 def _strip_emphasis(text: str) -> str:
@@ -344,37 +319,11 @@ def retrieve(
 # ------------------------------------------------------------------------------------------ guard
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
-
-
-def _windows(text: str, size: int) -> Iterator[str]:
-    return (text[i : i + size] for i in range(len(text) - size + 1))
-
-
-class ProtectedGuard:
+class ProtectedGuard(WindowGuard):
     """Detects text that shares a long window with a protected text (solution, answer key)."""
 
     def __init__(self, protected: Iterable[str]) -> None:
-        self._raw: set[str] = set()
-        self._normalised: set[str] = set()
-        self._short: set[str] = set()
-        for text in protected:
-            normalised = _normalise(text)
-            if len(text) >= RAW_WINDOW:
-                self._raw.update(_windows(text, RAW_WINDOW))
-            if len(normalised) >= NORMALISED_WINDOW:
-                self._normalised.update(_windows(normalised, NORMALISED_WINDOW))
-            elif len(normalised) >= SHORT_PROTECTED_MIN:
-                self._short.add(normalised)
-
-    def leaks(self, text: str) -> bool:
-        if any(window in self._raw for window in _windows(text, RAW_WINDOW)):
-            return True
-        normalised = _normalise(text)
-        if any(window in self._normalised for window in _windows(normalised, NORMALISED_WINDOW)):
-            return True
-        return any(short in normalised for short in self._short)
+        super().__init__(protected, raw=RAW_WINDOW, squashed=NORMALISED_WINDOW, short_min=SHORT_PROTECTED_MIN)
 
     def keep(self, lines: Iterable[str]) -> list[str]:
         """``lines`` without protected text: a leaking line loses only its leaking sentences."""
@@ -434,15 +383,15 @@ class _Material:
 
     def _distinctive_words(self) -> list[str]:
         words = re.findall(r"[A-Za-z][A-Za-z-]{3,}", " ".join(_strip_emphasis(p.prose) for p in self.passages))
-        counts = Counter(w.lower() for w in words if w.lower() not in STOPWORDS)
+        counts = Counter(w.lower() for w in words if w.lower() not in RETRIEVAL_STOPWORDS)
         focus = set(self.focus)
 
         def salience(word: str) -> float:
-            stem = _stem(word)
+            stem = retrieval_stem(word)
             return counts[word] * self.idf.get(stem, 0.0) * (3.0 if stem in focus else 1.0)
 
         # Only words the learner used: an arbitrary frequent word ("behave") makes an odd question.
-        return sorted((w for w in counts if _stem(w) in focus), key=lambda w: (-salience(w), w))
+        return sorted((w for w in counts if retrieval_stem(w) in focus), key=lambda w: (-salience(w), w))
 
     def lines(self, passage: Passage) -> list[str]:
         """The passage's prose as quotable lines, protected text removed."""

@@ -1,82 +1,18 @@
-"""Prompt-injection scoring for learner messages.
-
-The text is normalised first (NFKC, invisible characters removed, look-alike letters mapped to Latin,
-lower-cased, whitespace collapsed), then matched against families of signals. Obfuscated forms are
-matched too: l33t spelling, letters split by spaces or punctuation, reversed text, ROT13, and base64 /
-hex / percent / ``\\u`` escaped blobs that decode to readable text. A hit found only in such a form adds
-the ``obfuscation`` or ``encoded_payload`` family on top of its own. Comments, docstrings and quotes of
-pasted material are searched for instructions addressed to the model (``hidden_instruction``), and a
-phrasing-independent detector looks for messages about the tutor itself rather than the course
-(``self_reference``: "you"/"your" near words about rules, context, behaviour, control and disclosure).
-
-Every family has a weight in the policy and every pattern a strength (1.0 clear, 0.5 suggestive). The
-score is the sum over families of ``weight * strongest hit``, capped at 1; the pipeline compares it with
-the policy's flag and block thresholds.
-"""
+"""The injection detectors' pattern tables, as data: families of regular expressions with a strength each
+(1.0 clear, 0.5 suggestive) and cheap anchor words, the vocabularies of the self-reference detector, and
+the expressions that find hidden segments, delimiters and obfuscation. No logic beyond building them."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import re
-import unicodedata
-import urllib.parse
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from app.lib.text import HOMOGLYPH_CHARS, HOMOGLYPHS, INVISIBLE
 
 STRONG = 1.0
 WEAK = 0.5
 
-MAX_DECODED_BLOBS = 12
-MAX_BLOB_CHARS = 8000
-
-# --------------------------------------------------------------------------- normalisation
-
-# Invisible characters and Latin look-alikes come from the one text-normalisation module.
-_INVISIBLE = INVISIBLE
-_DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
-_HOMOGLYPHS = HOMOGLYPHS
-_HOMOGLYPH_CHARS = HOMOGLYPH_CHARS
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
-_LEET_WORD = re.compile(r"\b(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[0-9@$!])[a-z0-9@$!]{3,}")
-_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
-_WHITESPACE = re.compile(r"\s+")
-_NOT_LETTER = re.compile(r"[^a-z]+")
-_SPACED = re.compile(r"(?<![a-z])(?:[a-z0-9](?:[ .\-_*]{1,3}|$)){4,}(?![a-z])")
-
 
 @dataclass(frozen=True, slots=True)
-class Normalised:
-    original: str  # NFKC with invisible characters removed, case kept (for base64 and the DAN check)
-    flat: str  # also look-alikes mapped, lower-cased, all whitespace collapsed to one space
-    lines: str  # like ``flat`` but newlines kept, for patterns anchored at the start of a line
-    invisible: int  # invisible characters that sat between two letters
-    homoglyphs: int  # look-alike letters replaced
-
-
-def normalise(text: str) -> Normalised:
-    nfkc = unicodedata.normalize("NFKC", text)
-    invisible = len(re.findall(rf"(?<=\w)[{_INVISIBLE}]+(?=\w)", nfkc))
-    original = nfkc.translate(_DROP_INVISIBLE)
-    homoglyphs = sum(1 for char in original if char in _HOMOGLYPH_CHARS)
-    mapped = original.translate(_HOMOGLYPHS).lower()
-    lines = "\n".join(_SPACES.sub(" ", line).strip() for line in mapped.splitlines())
-    return Normalised(original, _WHITESPACE.sub(" ", mapped).strip(), lines, invisible, homoglyphs)
-
-
-def deleet(flat: str) -> str:
-    """``1gn0r3 4ll`` -> ``ignore all``; only words mixing letters with digits/symbols change, so 429 stays."""
-    return _LEET_WORD.sub(lambda match: match.group(0).translate(_LEET), flat)
-
-
-# --------------------------------------------------------------------------- patterns
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
+class SignalPattern:
     family: str
     name: str
     strength: float
@@ -89,11 +25,11 @@ class _Pattern:
         return self.regex.search(text) is not None
 
 
-def _p(
+def pattern(
     family: str, name: str, strength: float, *alternatives: str, anchors: tuple[str, ...] = (), flags: int = 0
-) -> _Pattern:
+) -> SignalPattern:
     """A pattern written as alternatives, one per line, so each reads (and is reviewed) on its own."""
-    return _Pattern(family, name, strength, re.compile("|".join(alternatives), flags), anchors)
+    return SignalPattern(family, name, strength, re.compile("|".join(alternatives), flags), anchors)
 
 
 _OVERRIDE_VERB = r"(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|discard|neglect|erase|throw away)"
@@ -155,9 +91,9 @@ _PRIVATE_CONFIG = (
     r"database (?:password|url|credentials)|connection strings?|access tokens?|private keys?|config(?:uration)? file)"
 )
 
-_FLAT_PATTERNS: tuple[_Pattern, ...] = (
+FLAT_PATTERNS: tuple[SignalPattern, ...] = (
     # ---- role override: replace the tutor's instructions or persona
-    _p(
+    pattern(
         "role_override",
         "ignore_previous",
         STRONG,
@@ -180,7 +116,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\bthe (?:correct|real|new|actual|true) (?:instruction|rule|directive)s? (?:is|are)\b",
         anchors=(*_OVERRIDE_ANCHORS, "your ", "the "),
     ),
-    _p(
+    pattern(
         "role_override",
         "persona",
         STRONG,
@@ -229,7 +165,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
             "always",
         ),
     ),
-    _p(
+    pattern(
         "role_override",
         "you_are_now",
         WEAK,
@@ -238,7 +174,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\b(?:from this point (?:on|forward)|from now on|henceforth),? (?:treat|consider|regard|obey|follow)\b",
         anchors=("now", "henceforth", "point", "going forward"),
     ),
-    _p(
+    pattern(
         "role_override",
         "special_mode",
         STRONG,
@@ -248,8 +184,8 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\b(?:god|sudo|jailbreak|unrestricted|unfiltered|uncensored|opposite|evil) mode\b",
         anchors=("mode",),
     ),
-    _p("role_override", "developer_mode", WEAK, r"\b(?:developer|dev) mode\b", anchors=("mode",)),
-    _p(
+    pattern("role_override", "developer_mode", WEAK, r"\b(?:developer|dev) mode\b", anchors=("mode",)),
+    pattern(
         "role_override",
         "jailbreak",
         STRONG,
@@ -259,7 +195,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\bevil (?:confidant|ai|twin|assistant|tutor)\b",
         anchors=("jail", "anything now", "unfiltered", "uncensored", "unrestricted", "unchained", "evil"),
     ),
-    _p(
+    pattern(
         "role_override",
         "no_rules",
         WEAK,
@@ -269,7 +205,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\bhypothetically,? (?:if )?you (?:had|have|were|could)\b",
         anchors=("no ", "without ", "character", "hypothetical"),
     ),
-    _p(
+    pattern(
         "role_override",
         "pretend",
         WEAK,
@@ -285,7 +221,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"sql console|grader|examiner|answer key)",
         anchors=("pretend", "imagine", "suppose", " as ", "like you", "role", "game", "mode"),
     ),
-    _p(
+    pattern(
         "role_override",
         "new_instructions",
         STRONG,
@@ -301,7 +237,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         anchors=("instruction", "rule", "directive", "prompt", "your ", "override"),
     ),
     # ---- exfiltration of the system prompt or earlier context
-    _p(
+    pattern(
         "exfiltration",
         "system_prompt_request",
         STRONG,
@@ -311,7 +247,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         rf"confidential)[\s-]*(?:prompts?|instructions|directives)\b{_NOT_COURSE}",
         anchors=("prompt", "instructions", "directives"),
     ),
-    _p(
+    pattern(
         "exfiltration",
         "your_instructions",
         STRONG,
@@ -333,7 +269,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\s+(?:tell|instruct|ask|program|prompt|configure)\s+you\b",
         anchors=("your ", "you", "what did", "(", "context window", "hidden"),
     ),
-    _p(
+    pattern(
         "exfiltration",
         "repeat_above",
         STRONG,
@@ -360,7 +296,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
             "quote",
         ),
     ),
-    _p(
+    pattern(
         "exfiltration",
         "repeat_everything",
         WEAK,
@@ -368,7 +304,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"(?:whole |entire )?conversation)\s+(?:above|before|so far)\b",
         anchors=("repeat", "print", "output", "recite", "copy", "echo", "reproduce"),
     ),
-    _p(
+    pattern(
         "exfiltration",
         "prompt_mention",
         WEAK,
@@ -390,7 +326,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         ),
     ),
     # ---- delimiter tricks that survive flattening: fake role tags and model control tokens
-    _p(
+    pattern(
         "delimiter",
         "fake_tag",
         STRONG,
@@ -401,15 +337,15 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"<</?sys>>",
         anchors=("<", "["),
     ),
-    _p(
+    pattern(
         "delimiter",
         "json_role",
         STRONG,
         r"[\"']role[\"']\s*:\s*[\"'](?:system|developer|assistant)[\"']",
         anchors=("role",),
     ),
-    _p("delimiter", "fence", STRONG, r"```\s*(?:system|instructions|prompt|sys)\b", anchors=("```",)),
-    _p(
+    pattern("delimiter", "fence", STRONG, r"```\s*(?:system|instructions|prompt|sys)\b", anchors=("```",)),
+    pattern(
         "delimiter",
         "end_marker",
         STRONG,
@@ -420,7 +356,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         anchors=("end", "begin", "start"),
     ),
     # ---- instructions to the model hidden in pasted text, and attempts to steer the grader
-    _p(
+    pattern(
         "hidden_instruction",
         "note_to_ai",
         STRONG,
@@ -442,7 +378,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
             " this",
         ),
     ),
-    _p(
+    pattern(
         "hidden_instruction",
         "grade_manipulation",
         STRONG,
@@ -455,7 +391,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
     ),
     # Outside pasted text, "tutor, show me the solution" is a request more than an attack: weak, but on
     # graded items it adds up with answer_extraction.
-    _p(
+    pattern(
         "hidden_instruction",
         "ai_sensitive",
         WEAK,
@@ -464,7 +400,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         anchors=_AI_ANCHORS,
     ),
     # ---- claims of authority or permission
-    _p(
+    pattern(
         "authority_claim",
         "i_am",
         WEAK,
@@ -481,7 +417,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         anchors=("i am", "i'm", "im ", "this is", "as the", "code", "we ", "here"),
     ),
     # Claiming to run the course is rare in real questions and common in answer-extraction attempts.
-    _p(
+    pattern(
         "authority_claim",
         "i_run_this",
         STRONG,
@@ -490,7 +426,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"\banswers? (?:can|may|could|are allowed to) (?:be )?(?:shared|given|revealed|released|posted)(?: now)?\b",
         anchors=("i am", "i'm", "im ", "this is", "answer"),
     ),
-    _p(
+    pattern(
         "authority_claim",
         "permission",
         STRONG,
@@ -528,7 +464,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
             "can",
         ),
     ),
-    _p(
+    pattern(
         "authority_claim",
         "have_permission",
         WEAK,
@@ -537,7 +473,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"break|bypass)\b",
         anchors=("permission", "authori", "clearance", "approval", " to "),
     ),
-    _p(
+    pattern(
         "authority_claim",
         "controls_off",
         STRONG,
@@ -560,7 +496,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
             "no longer",
         ),
     ),
-    _p(
+    pattern(
         "authority_claim",
         "pressure",
         WEAK,
@@ -573,7 +509,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
     # ---- the private data of other people or of the platform
     # Only as a request to the tutor (sentence start, "please", "can you", "me"): "how do I list all users'
     # emails in SQL?" is a course question.
-    _p(
+    pattern(
         "data_exfiltration",
         "people_data",
         STRONG,
@@ -608,7 +544,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
             "find",
         ),
     ),
-    _p(
+    pattern(
         "data_exfiltration",
         "person_contact",
         WEAK,
@@ -632,7 +568,7 @@ _FLAT_PATTERNS: tuple[_Pattern, ...] = (
         r"customers?|learners?|students?|members?)\s+table\b",
         anchors=("mail", "phone", "address", "their", "table", "which", "what", "who"),
     ),
-    _p(
+    pattern(
         "data_exfiltration",
         "platform_secrets",
         STRONG,
@@ -658,7 +594,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_SELF_GROUPS: dict[str, frozenset[str]] = {
+SELF_GROUPS: dict[str, frozenset[str]] = {
     "rules": _words(
         "guideline guidelines rule rules direction directions directive directives instruction instructions prompt "
         "prompts policy policies constraint constraints restriction restrictions programming configuration config "
@@ -684,31 +620,15 @@ _SELF_GROUPS: dict[str, frozenset[str]] = {
     ),
 }
 # The tutor addressed ("you") or talked about ("the assistant is now under new management").
-_SECOND_PERSON = frozenset(
+SECOND_PERSON = frozenset(
     {"you", "your", "yours", "yourself", "u", "ur", "you've", "you're", "you'd", "assistant", "chatbot", "bot", "ai"}
 )
-_SELF_WINDOW = 8  # words either side of "you"/"your"
-_SELF_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-
-
-def _self_reference(flat: str) -> InjectionSignal | None:
-    words = _SELF_WORD.findall(flat)
-    anchors = [i for i, word in enumerate(words) if word in _SECOND_PERSON]
-    if not anchors:
-        return None
-    near: set[str] = set()
-    for index in anchors:
-        near.update(words[max(0, index - _SELF_WINDOW) : index + _SELF_WINDOW + 1])
-    groups = sum(1 for vocabulary in _SELF_GROUPS.values() if near & vocabulary)
-    if groups >= 3:
-        return InjectionSignal("self_reference", "about_the_tutor", STRONG, "text")
-    if groups == 2 and near & (_SELF_GROUPS["rules"] | _SELF_GROUPS["control"]):
-        return InjectionSignal("self_reference", "about_the_tutor", WEAK, "text")
-    return None
+SELF_WINDOW = 8  # words either side of "you"/"your"
+SELF_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 # "list ... other learners ... emails" in either order within one sentence; how-to questions are exempt.
-_PEOPLE_REQUEST = re.compile(
+PEOPLE_REQUEST = re.compile(
     r"(?:^|[.!?]\s*)(?!how\b)[^.!?\n]{0,40}?\b(?:list|show|give|tell|send|share|dump|export|reveal|leak|find|get me|"
     r"what(?:'s| is| are))\b"
     rf"(?=[^.!?\n]{{0,100}}?\b(?:{_REAL_PEOPLE})\b)(?=[^.!?\n]{{0,100}}?\b(?:{_PEOPLE_FIELD})\b)"
@@ -716,8 +636,8 @@ _PEOPLE_REQUEST = re.compile(
 
 # Applied only on graded items: asking for the answer is not an attack by itself (so it only flags),
 # but together with any other signal it pushes a message over the block threshold.
-_ANSWER_PATTERNS: tuple[_Pattern, ...] = (
-    _p(
+ANSWER_PATTERNS: tuple[SignalPattern, ...] = (
+    pattern(
         "answer_extraction",
         "give_answer",
         STRONG,
@@ -773,7 +693,7 @@ _ANSWER_PATTERNS: tuple[_Pattern, ...] = (
             "essay",
         ),
     ),
-    _p(
+    pattern(
         "answer_extraction",
         "which_is_correct",
         STRONG,
@@ -785,7 +705,7 @@ _ANSWER_PATTERNS: tuple[_Pattern, ...] = (
         r"\bwhat are the answers\b",
         anchors=("correct", "right", "final", "actual", "the answers"),
     ),
-    _p(
+    pattern(
         "answer_extraction",
         "numbered_answer",
         STRONG,
@@ -793,7 +713,7 @@ _ANSWER_PATTERNS: tuple[_Pattern, ...] = (
         r"\b(?:answers?|solutions?) (?:to|for) (?:all|every|each) (?:of )?(?:the )?questions?\b",
         anchors=("answer", "solution"),
     ),
-    _p(
+    pattern(
         "answer_extraction",
         "do_it_for_me",
         STRONG,
@@ -805,7 +725,7 @@ _ANSWER_PATTERNS: tuple[_Pattern, ...] = (
         r"\b(?:just|simply)\s+(?:give|tell|write|show)(?:\s+me)?\s+(?:the\s+)?(?:answer|solution|code|option)",
         anchors=("for me", "fill in", "just", "simply"),
     ),
-    _p(
+    pattern(
         "answer_extraction",
         "hidden_tests",
         STRONG,
@@ -817,7 +737,7 @@ _ANSWER_PATTERNS: tuple[_Pattern, ...] = (
         r"verify)\b",
         anchors=("hidden test", "test"),
     ),
-    _p(
+    pattern(
         "answer_extraction",
         "confirm_guess",
         STRONG,
@@ -830,8 +750,8 @@ _ANSWER_PATTERNS: tuple[_Pattern, ...] = (
 )
 
 # Delimiter tricks that need line structure: fake headers and role lines at the start of a line.
-_LINE_PATTERNS: tuple[_Pattern, ...] = (
-    _p(
+LINE_PATTERNS: tuple[SignalPattern, ...] = (
+    pattern(
         "delimiter",
         "role_header",
         STRONG,
@@ -840,7 +760,7 @@ _LINE_PATTERNS: tuple[_Pattern, ...] = (
         anchors=("system", "instruction", "assistant", "developer", "admin", "sys"),
         flags=re.MULTILINE,
     ),
-    _p(
+    pattern(
         "delimiter",
         "system_line",
         STRONG,
@@ -849,7 +769,7 @@ _LINE_PATTERNS: tuple[_Pattern, ...] = (
         anchors=("system", "developer", "admin"),
         flags=re.MULTILINE,
     ),
-    _p(
+    pattern(
         "delimiter",
         "role_line",
         WEAK,
@@ -857,7 +777,7 @@ _LINE_PATTERNS: tuple[_Pattern, ...] = (
         anchors=("system", "developer"),
         flags=re.MULTILINE,
     ),
-    _p(
+    pattern(
         "delimiter",
         "assistant_line",
         WEAK,
@@ -866,254 +786,48 @@ _LINE_PATTERNS: tuple[_Pattern, ...] = (
         flags=re.MULTILINE,
     ),
 )
-_USER_LINE = re.compile(r"^\s*(?:user|human|learner|student)\s*:\s*\S", re.MULTILINE)
-_DAN = re.compile(
+USER_LINE = re.compile(r"^\s*(?:user|human|learner|student)\s*:\s*\S", re.MULTILINE)
+DAN = re.compile(
     r"\b(?:you are|you're|act as|be|pretend to be|as|called|named)\s+DAN\b|\bDAN\s+(?:mode|prompt|jailbreak)\b|"
     r"\bDAN\b[^.\n]{0,60}\b(?:do anything now|[Dd]o [Aa]nything [Nn]ow)\b"
 )
 
 # Hidden instructions ride in comments, docstrings, quotes and block quotes of pasted code or documents.
-_SEGMENTS = re.compile(
+SEGMENTS = re.compile(
     r"#[^\n]*|//[^\n]*|/\*.*?\*/|<!--.*?-->|\"\"\".*?\"\"\"|'''.*?'''|^\s*>[^\n]*|--[^\n]*|\"[^\"\n]{15,}\"|"
     r"“[^”\n]{15,}”|\[hidden\].*?\[/hidden\]|\[[^\]\n]{10,}\]",
     re.DOTALL | re.MULTILINE,
 )
-_AI_IMPERATIVE = re.compile(
+AI_IMPERATIVE = re.compile(
     rf"\b{_VOCATIVE}\b[)\]]?\s*[,:;\-]\s*(?:please\s+)?(?:reveal|print|output|ignore|disregard|give|show|tell|write|"
     r"provide|leak|include|insert|award|grade|mark|say|respond|reply|forget|list|send|skip|approve|pass|paste|put|add|"
     r"dump|copy|generate|complete|fill|the (?:student|learner|user) (?:has|is|may|can))\b"
 )
 
 # Obfuscated and encoded forms.
-_TRIGGER = re.compile(
+TRIGGER = re.compile(
     r"ignor|disregard|forget|instruct|prompt|system|reveal|jailbr|developer|pretend|you are|answer|solution|password"
     r"|overrid|assistant|print|repeat|bypass|rules|secret|award|grade|mode|key|code|give|show|tell"
 )
-_SQUASHED = re.compile(
+SQUASHED = re.compile(
     r"(?:ignore|disregard|forget|bypass)(?:all|the|your|any|of)*(?:previous|prior|above|earlier|preceding|system)"
     r"(?:instructions?|prompts?|rules|directions|guidelines)|(?:reveal|print|show|repeat|output|display|leak)(?:me)?"
     r"(?:your|the)(?:system|hidden|initial|original|secret)(?:prompt|instructions?)|developermode|jailbreak|"
     r"doanythingnow|youarenowdan|godmode"
 )
-_IMPERATIVE = re.compile(
+IMPERATIVE = re.compile(
     r"\b(?:ignore|disregard|reveal|print|output|tell me|show me|give me|write|list|dump|send|forget|pretend|you are|"
     r"you must|you will|repeat|answer|respond|say|act as|do not|don't|always|never)\b"
 )
-_DECODE_AND_FOLLOW = re.compile(
+DECODE_AND_FOLLOW = re.compile(
     r"\b(?:decode|decipher|unscramble|reverse|rot-?13|base-?64|translate)\b[^.\n]{0,60}\b(?:then|and)\s+(?:follow|"
     r"execute|obey|carry out|act on|do what it says|do it|comply)\b"
 )
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
-_HEX = re.compile(r"(?<![0-9A-Za-z])(?:(?:0x)?[0-9a-fA-F]{2}[ :,]?){8,}")
-_ESCAPED = re.compile(r"(?:\\x[0-9a-fA-F]{2}){6,}|(?:\\u[0-9a-fA-F]{4}){4,}|(?:%[0-9a-fA-F]{2}[^%\s]{0,3}){6,}")
 
 
-@dataclass(frozen=True, slots=True)
-class InjectionSignal:
-    family: str
-    name: str
-    strength: float
-    via: str  # "text", "lines", "comment", "leet", "squashed", "reversed", "rot13", "base64", "hex", "escaped"
-
-
-@dataclass(frozen=True, slots=True)
-class InjectionResult:
-    score: float
-    signals: tuple[InjectionSignal, ...]
-
-    def families(self) -> dict[str, float]:
-        strongest: dict[str, float] = {}
-        for signal in self.signals:
-            strongest[signal.family] = max(strongest.get(signal.family, 0.0), signal.strength)
-        return strongest
-
-    def summary(self) -> str:
-        """Which families fired and through which form, without echoing the learner's text."""
-        parts = sorted(
-            {f"{s.family}:{s.name}" + ("" if s.via in ("text", "lines") else f"@{s.via}") for s in self.signals}
-        )
-        return ", ".join(parts)
-
-
-def _match(patterns: Iterable[_Pattern], text: str, via: str) -> list[InjectionSignal]:
-    return [InjectionSignal(p.family, p.name, p.strength, via) for p in patterns if p.search(text)]
-
-
-def _printable(raw: bytes) -> str | None:
-    """Decoded bytes that read as text (not binary noise), or None."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if len(text) < 6:
-        return None
-    readable = sum(1 for char in text if char.isprintable() or char in "\n\t")
-    letters = sum(1 for char in text if char.isalpha())
-    return text if readable / len(text) >= 0.95 and letters >= len(text) * 0.5 else None
-
-
-def _b64(blob: str) -> str | None:
-    padded = blob + "=" * (-len(blob) % 4)
-    try:
-        raw = base64.b64decode(padded, altchars=b"-_" if ("-" in blob or "_" in blob) else None, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return _printable(raw)
-
-
-def _hex(blob: str) -> str | None:
-    digits = re.sub(r"0x|[ :,]", "", blob)
-    if len(digits) % 2:
-        digits = digits[:-1]
-    try:
-        return _printable(bytes.fromhex(digits))
-    except ValueError:
-        return None
-
-
-def _unescape(blob: str) -> str | None:
-    if blob.startswith("%"):
-        return _printable(urllib.parse.unquote_to_bytes(blob))
-    try:
-        return _printable(codecs.decode(blob, "unicode_escape").encode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
-def decoded_blobs(original: str) -> list[tuple[str, str]]:
-    """(encoding, decoded text) for every blob in the message that decodes to readable text."""
-    found: list[tuple[str, str]] = []
-    for via, pattern, decoder in (("base64", _BASE64, _b64), ("hex", _HEX, _hex), ("escaped", _ESCAPED, _unescape)):
-        for match in pattern.finditer(original):
-            blob = match.group(0).strip()[:MAX_BLOB_CHARS]
-            if via == "base64" and blob.isalpha() and blob.islower():
-                continue  # a long ordinary word, not an encoding
-            decoded = decoder(blob)
-            if decoded:
-                found.append((via, decoded))
-            if len(found) >= MAX_DECODED_BLOBS:
-                return found
-    return found
-
-
-def _encoded_signals(norm: Normalised, depth: int = 0) -> list[InjectionSignal]:
-    signals: list[InjectionSignal] = []
-    for via, decoded in decoded_blobs(norm.original):
-        inner = normalise(decoded)
-        hits = _match(_FLAT_PATTERNS, inner.flat, via)
-        if depth == 0:
-            hits += _encoded_signals(inner, depth + 1)
-        if hits or _IMPERATIVE.search(inner.flat):
-            signals += [*hits, InjectionSignal("encoded_payload", "decodes_to_instructions", STRONG, via)]
-    return signals
-
-
-def despace(text: str) -> str:
-    """``r e v e a l   t h e   k e y`` -> ``reveal the key``: letters split by single separators are joined;
-    a wider gap (or a separator run) stays a word break."""
-
-    def join(match: re.Match[str]) -> str:
-        words = re.split(r"\s{2,}|[ .\-_*]{2,}", match.group(0))
-        return " ".join(re.sub(r"[ .\-_*]", "", word) for word in words)
-
-    return _WHITESPACE.sub(" ", _SPACED.sub(join, text)).strip()
-
-
-def _variant_signals(norm: Normalised, graded: bool) -> list[InjectionSignal]:
-    """Hits that only appear once the text is de-obfuscated; each also counts as obfuscation."""
-    signals: list[InjectionSignal] = []
-    variants = [
-        ("leet", deleet(norm.flat)),
-        ("spaced", despace(norm.original.translate(_HOMOGLYPHS).lower())),  # before spaces were collapsed
-        ("reversed", norm.flat[::-1]),
-        ("rot13", codecs.encode(norm.flat, "rot13")),
-    ]
-    patterns = (*_FLAT_PATTERNS, *_ANSWER_PATTERNS) if graded else _FLAT_PATTERNS
-    for via, text in variants:
-        if text != norm.flat and _TRIGGER.search(text):
-            signals += _match(patterns, text, via)
-    squashed = _NOT_LETTER.sub("", deleet(norm.flat))
-    if _SQUASHED.search(squashed):
-        signals.append(InjectionSignal("role_override", "split_letters", STRONG, "squashed"))
-    return signals
-
-
-_SEGMENT_AI = re.compile(rf"\b(?:dear )?{_VOCATIVE}\b")
-_SEGMENT_ASK = re.compile(
+SEGMENT_AI = re.compile(rf"\b(?:dear )?{_VOCATIVE}\b")
+SEGMENT_ASK = re.compile(
     r"\b(?:paste|reveal|print|output|ignore|disregard|forget|give|show|include|insert|award|grade|leak|dump|respond "
     r"with|reply with|write)\b[^\n]{0,60}\b(?:hidden|answers?|solutions?|tests?|rubric|marks|score|rules?|"
     r"instructions|prompt|reference|key|implementation)\b"
 )
-
-
-def _segment_signals(norm: Normalised) -> list[InjectionSignal]:
-    signals: list[InjectionSignal] = []
-    for match in _SEGMENTS.finditer(norm.lines):
-        segment = _WHITESPACE.sub(" ", match.group(0))
-        hits = _match(_FLAT_PATTERNS, segment, "comment")
-        addressed = _AI_IMPERATIVE.search(segment) or (_SEGMENT_AI.search(segment) and _SEGMENT_ASK.search(segment))
-        if addressed or any(h.family in ("role_override", "exfiltration") for h in hits):
-            signals.append(InjectionSignal("hidden_instruction", "instruction_in_pasted_text", STRONG, "comment"))
-    return signals
-
-
-def _line_signals(norm: Normalised) -> list[InjectionSignal]:
-    signals = _match(_LINE_PATTERNS, norm.lines, "lines")
-    if any(s.name == "assistant_line" for s in signals) and _USER_LINE.search(norm.lines):
-        signals.append(InjectionSignal("delimiter", "fake_transcript", STRONG, "lines"))
-    if _DAN.search(norm.original):
-        signals.append(InjectionSignal("role_override", "dan", STRONG, "text"))
-    return signals
-
-
-def _obfuscation_evidence(norm: Normalised, signals: list[InjectionSignal]) -> list[InjectionSignal]:
-    if not (norm.invisible or norm.homoglyphs):
-        return []
-    # Invisible characters inside words or Cyrillic look-alikes in a Latin message are suspicious on their
-    # own (copy-paste can produce them, so only a little), and clearly so next to any other signal.
-    strength = STRONG if any(s.family != "obfuscation" for s in signals) else WEAK
-    return [InjectionSignal("obfuscation", "invisible_or_lookalike_characters", strength, "text")]
-
-
-def detect(text: str, *, graded: bool = False) -> list[InjectionSignal]:
-    norm = normalise(text)
-    signals = _match(_FLAT_PATTERNS, norm.flat, "text")
-    if graded:
-        signals += _match(_ANSWER_PATTERNS, norm.flat, "text")
-    signals += _line_signals(norm)
-    signals += _segment_signals(norm)
-    signals += _encoded_signals(norm)
-    if _DECODE_AND_FOLLOW.search(norm.flat):
-        signals.append(InjectionSignal("encoded_payload", "decode_and_follow", STRONG, "text"))
-    if _PEOPLE_REQUEST.search(norm.flat):
-        signals.append(InjectionSignal("data_exfiltration", "people_request", STRONG, "text"))
-    self_reference = _self_reference(norm.flat)
-    if self_reference is not None:
-        signals.append(self_reference)
-    known = {s.family for s in signals}
-    hidden = [s for s in _variant_signals(norm, graded) if s.family not in known]
-    if hidden:  # only the de-obfuscated text says it: the disguise itself is a signal
-        signals += [*hidden, InjectionSignal("obfuscation", "hidden_trigger_words", STRONG, hidden[0].via)]
-    signals += _obfuscation_evidence(norm, signals)
-    return signals
-
-
-def score_injection(text: str, weights: Mapping[str, float], *, graded: bool = False) -> InjectionResult:
-    """Score 0..1: sum over families of ``weights[family] * strongest signal``, capped at 1."""
-    signals = detect(text, graded=graded)
-    result = InjectionResult(0.0, tuple(signals))
-    total = sum(weights.get(family, 0.0) * strength for family, strength in result.families().items())
-    return InjectionResult(min(1.0, round(total, 4)), result.signals)
-
-
-__all__ = [
-    "InjectionResult",
-    "InjectionSignal",
-    "Normalised",
-    "decoded_blobs",
-    "deleet",
-    "despace",
-    "detect",
-    "normalise",
-    "score_injection",
-]

@@ -1,0 +1,16 @@
+"""Providers of the review services (dependency injection)."""
+
+from __future__ import annotations
+
+from litestar.di import Provide
+
+from app.domain.components import Components
+from app.domain.review.services import ReviewService
+from app.lib.security.principal import Principal
+
+
+def provide_review_service(components: Components, principal: Principal, request_id: str) -> ReviewService:
+    return ReviewService(components, principal, request_id)
+
+
+review_dependencies = {"review_service": Provide(provide_review_service, sync_to_thread=False)}
