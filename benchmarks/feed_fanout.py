@@ -7,10 +7,10 @@ Starts the Lyceum API under uvicorn (``--api-processes`` separate processes shar
 load balancer), opens ``--subscribers`` instructor WebSockets on ``/v1/review/feed`` spread over
 ``--clients`` driver processes (so the driver's own frame parsing is spread too) and over the API
 processes, then publishes ``--events`` events through the EventBus, one every ``--interval`` seconds
-(after ``--warmup`` unmeasured ones), each carrying its wall-clock send time. Every subscriber records
-receipt time minus send time (same host, same clock). It prints p50/p99/max over all (event,
-subscriber) pairs, and the mean publish-to-hub lag the API processes report
-(``lyceum_events_delivery_lag_seconds``).
+(after ``--warmup`` unmeasured ones): real ``submission.graded`` payloads, each stamped with its
+wall-clock publish time (``at``). Every subscriber records receipt time minus ``at`` (same host, same
+clock). It prints p50/p99/max over all (event, subscriber) pairs, and the mean publish-to-hub lag the
+API processes report (``lyceum_events_delivery_lag_seconds``).
 Uses DATABASE_URL/REDIS_URL when set, else embedded servers in a temporary directory.
 """
 
@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from websockets.asyncio.client import connect
 
 from app.config import load_settings
 from app.db.bootstrap import migrate
-from app.lib.events import REVIEW_DECIDED, SUBMISSION_GRADED, EventBus
+from app.lib.events import REVIEW_DECIDED, SUBMISSION_GRADED, EventBus, ReviewDecided, SubmissionGraded
 from app.lib.redis import create_redis
 from app.seed import seed
 from app.server.embedded import EmbeddedStack, free_port
@@ -61,13 +62,29 @@ async def _subscribe(urls: list[str], token: str, count: int, ready: Any, result
             while True:
                 frame = json.loads(await ws.recv())
                 received = time.time()
-                if frame["type"] == SUBMISSION_GRADED and not frame["data"].get("warmup"):
-                    latencies.append(received - frame["data"]["sent_at"])
+                if frame["type"] == SUBMISSION_GRADED and frame["data"]["grader"] != "warmup":
+                    # ``at`` is stamped by publish(): publish to this client's receipt.
+                    latencies.append(received - datetime.fromisoformat(frame["at"]).timestamp())
                 elif frame["type"] == REVIEW_DECIDED:  # the driver's "stop"
                     return
 
     await asyncio.gather(*(one(urls[i % len(urls)]) for i in range(count)))
     results.put(latencies)
+
+
+def _graded(grader: str, score: float = 0.0) -> SubmissionGraded:
+    """A realistic event (the size of a real one); ``grader="warmup"`` marks the unmeasured ones."""
+    ids = [uuid.uuid4() for _ in range(4)]
+    return SubmissionGraded(
+        submission_id=ids[0],
+        course_id=ids[1],
+        item_id=ids[2],
+        user_id=ids[3],
+        score=score,
+        max_score=1.0,
+        graded_by="ai",
+        grader=grader,
+    )
 
 
 def _client(urls: list[str], token: str, count: int, ready: Any, results: Any) -> None:
@@ -146,12 +163,14 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(1)
         # First sends on fresh sockets and cold code paths are not the steady state: warm up, unmeasured.
         for _ in range(args.warmup):
-            await bus.publish(org, SUBMISSION_GRADED, {"warmup": True, "sent_at": time.time()})
+            await bus.publish(org, _graded("warmup"))
             await asyncio.sleep(args.interval)
         for seq in range(args.events):
-            await bus.publish(org, SUBMISSION_GRADED, {"seq": seq, "sent_at": time.time()})
+            await bus.publish(org, _graded("ai_model", score=seq))
             await asyncio.sleep(args.interval)
-        await bus.publish(org, REVIEW_DECIDED, {"stop": True})
+        await bus.publish(
+            org, ReviewDecided(submission_id=uuid.uuid4(), reviewer_id=uuid.uuid4(), decision="accept", score=0)
+        )
         latencies = [value * 1000 for _ in clients for value in results.get(timeout=120)]
         return {
             "subscribers": args.subscribers,

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from app.lib.ratelimit import Bucket, SlidingWindowLimiter, TokenBucketLimiter
+from app.lib.ratelimit import Bucket, TokenBucketLimiter
 from app.lib.redis import create_redis
 
 CONCURRENCY = 50
@@ -69,9 +69,7 @@ async def _concurrent(limiter: TokenBucketLimiter, calls: Sequence[list[Bucket]]
     return sum(counts) / (time.perf_counter() - start)
 
 
-async def _pipelined(
-    limiter: TokenBucketLimiter | SlidingWindowLimiter, calls: Sequence[list[Bucket]], seconds: float
-) -> float:
+async def _pipelined(limiter: TokenBucketLimiter, calls: Sequence[list[Bucket]], seconds: float) -> float:
     batches = [calls[i : i + BATCH] for i in range(0, len(calls) - BATCH + 1, BATCH)]
     done = 0
     start = time.perf_counter()
@@ -95,8 +93,6 @@ async def measure_limiter(redis_url: str, seconds: float = 3.0) -> dict[str, flo
             f"concurrent_{CONCURRENCY}_per_s": await _concurrent(limiter, calls, seconds),
             f"pipelined_{BATCH}_per_s": await _pipelined(limiter, calls, seconds),
         }
-        window = SlidingWindowLimiter(redis, prefix + "sw:")
-        results[f"sliding_window_pipelined_{BATCH}_per_s"] = await _pipelined(window, calls, seconds)
         latency_ms = 1000 / results["sequential_per_s"]
         results["sequential_latency_ms"] = latency_ms
         return results

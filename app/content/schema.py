@@ -12,6 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 
+from app.lib.roles import ROLES, Role
+
 SLUG_PATTERN = "^[a-z0-9][a-z0-9-]{1,98}$"
 ORG_SLUG_PATTERN = "^[a-z0-9][a-z0-9-]{1,62}$"
 EMAIL_PATTERN = r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$"
@@ -24,14 +26,12 @@ Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Level = Literal["beginner", "intermediate", "advanced", "expert"]
 ItemKind = Literal["lesson", "exercise", "assessment"]
 BloomLevel = Literal["remember", "understand", "apply", "analyze", "evaluate", "create"]
-Role = Literal["admin", "instructor", "learner"]
 
 LEVELS: tuple[str, ...] = ("beginner", "intermediate", "advanced", "expert")
 ITEM_KINDS: tuple[str, ...] = ("lesson", "exercise", "assessment")
 BLOOM_LEVELS: tuple[str, ...] = ("remember", "understand", "apply", "analyze", "evaluate", "create")
 ASSESSMENT_TYPES: tuple[str, ...] = ("multiple_choice", "short_answer", "code")
 CODE_LANGUAGES: tuple[str, ...] = ("python",)
-ROLES: tuple[str, ...] = ("admin", "instructor", "learner")
 
 # Keys of an assessment spec that must never reach a learner (answers, hidden tests, model answers).
 HIDDEN_SPEC_KEYS = frozenset({"answer", "explanation", "hidden_tests", "reference_solution", "exemplars"})

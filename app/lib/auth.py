@@ -11,6 +11,7 @@ from litestar.middleware.authentication import AbstractAuthenticationMiddleware,
 
 from app.lib.errors import Forbidden, NotAuthenticated
 from app.lib.resources import edge_resources
+from app.lib.roles import ROLES, STAFF_ROLES
 from app.lib.security.principal import Principal
 
 PUBLIC = "public"  # route opt: no authentication
@@ -55,5 +56,5 @@ def requires_roles(*roles: str) -> Any:
 
 
 is_admin = requires_roles("admin")
-is_staff = requires_roles("admin", "instructor")
-is_member = requires_roles("admin", "instructor", "learner")
+is_staff = requires_roles(*STAFF_ROLES)
+is_member = requires_roles(*ROLES)

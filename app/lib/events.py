@@ -23,9 +23,9 @@ import contextvars
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -36,6 +36,26 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.lib.errors import ServiceUnavailable
+from app.lib.event_payloads import (
+    BUDGET_ALERT,
+    EVENT_TYPES,
+    PAYLOADS,
+    REVIEW_CLAIMED,
+    REVIEW_DECIDED,
+    SUBMISSION_ESCALATED,
+    SUBMISSION_GRADED,
+    TUTOR_BLOCKED,
+    TUTOR_SESSION_STARTED,
+    BudgetAlert,
+    EventPayload,
+    GuardrailOutcome,
+    ReviewClaimed,
+    ReviewDecided,
+    SubmissionEscalated,
+    SubmissionGraded,
+    TutorBlocked,
+    TutorSessionStarted,
+)
 from app.lib.observability import REGISTRY
 
 __all__ = [
@@ -47,32 +67,22 @@ __all__ = [
     "SUBMISSION_GRADED",
     "TUTOR_BLOCKED",
     "TUTOR_SESSION_STARTED",
+    "BudgetAlert",
     "Delivery",
     "EventBus",
+    "EventPayload",
     "FeedEvent",
+    "GuardrailOutcome",
+    "ReviewClaimed",
+    "ReviewDecided",
     "SlowConsumer",
+    "SubmissionEscalated",
+    "SubmissionGraded",
     "Subscription",
+    "TutorBlocked",
+    "TutorSessionStarted",
     "valid_event_id",
 ]
-
-SUBMISSION_ESCALATED: Final = "submission.escalated"
-SUBMISSION_GRADED: Final = "submission.graded"
-REVIEW_CLAIMED: Final = "review.claimed"
-REVIEW_DECIDED: Final = "review.decided"
-TUTOR_SESSION_STARTED: Final = "tutor.session_started"
-TUTOR_BLOCKED: Final = "tutor.blocked"
-BUDGET_ALERT: Final = "budget.alert"
-EVENT_TYPES: Final = frozenset(
-    {
-        SUBMISSION_ESCALATED,
-        SUBMISSION_GRADED,
-        REVIEW_CLAIMED,
-        REVIEW_DECIDED,
-        TUTOR_SESSION_STARTED,
-        TUTOR_BLOCKED,
-        BUDGET_ALERT,
-    }
-)
 
 # An idle org's stream goes away after this; its replay is then empty, nothing else is lost.
 STREAM_TTL_SECONDS = 30 * 24 * 3600
@@ -121,7 +131,11 @@ class FeedEvent(msgspec.Struct, frozen=True):
     type: str  # one of EVENT_TYPES
     org_id: UUID
     at: datetime  # when it was published (UTC)
-    data: dict[str, Any]
+    data: dict[str, Any]  # the payload as sent; ``payload()`` gives it typed
+
+    def payload(self) -> EventPayload:
+        """``data`` as its event type's struct (app/lib/event_payloads.py); ValidationError if it does not fit."""
+        return msgspec.convert(self.data, PAYLOADS[self.type])
 
 
 class _Body(msgspec.Struct, frozen=True):
@@ -131,6 +145,15 @@ class _Body(msgspec.Struct, frozen=True):
     org_id: UUID
     at: datetime
     data: dict[str, Any]
+
+
+class _Published(msgspec.Struct, frozen=True):
+    """``_Body`` as written: the payload is its typed struct (same JSON as the dict it decodes to)."""
+
+    type: str
+    org_id: UUID
+    at: datetime
+    data: EventPayload
 
 
 _encoder = msgspec.json.Encoder()
@@ -171,6 +194,14 @@ def _delivery(event_id: str, body_json: bytes) -> Delivery:
     # The body is a JSON object; splice the id in front instead of re-encoding the whole event.
     wire = b'{"id":"' + event_id.encode() + b'",' + body_json[1:]
     return Delivery(event=event, wire=wire, key=_key(event_id), text=wire.decode())
+
+
+def _type_of(event: EventPayload) -> str:
+    """The event's type; ValueError unless it is one of the registered payloads (EVENT_TYPES)."""
+    type = getattr(event, "TYPE", None)
+    if type not in EVENT_TYPES or not isinstance(event, PAYLOADS[type]):
+        raise ValueError(f"unknown event {event!r}; add its payload to app.lib.event_payloads.PAYLOADS")
+    return str(type)
 
 
 def _text(value: Any) -> str:
@@ -404,14 +435,13 @@ class EventBus:
         # The prefix is ours, but escape glob characters so a prefix can never widen the pattern.
         return re.sub(r"([\[\]*?\\])", r"\\\1", self._prefix) + "events:live:*"
 
-    async def publish(self, org_id: UUID, type: str, data: Mapping[str, Any]) -> str:
+    async def publish(self, org_id: UUID, event: EventPayload) -> str:
         """Record and announce an event; returns its id, or "" if Redis is unavailable (event lost).
 
-        Raises ValueError for a type not in EVENT_TYPES (a programming error, not an outage).
+        Raises ValueError for a payload whose type is not in EVENT_TYPES (a programming error, not an outage).
         """
-        if type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type!r}; add it to app.lib.events.EVENT_TYPES")
-        body = _encoder.encode(_Body(type=type, org_id=org_id, at=datetime.now(UTC), data=dict(data)))
+        type = _type_of(event)
+        body = _encoder.encode(_Published(type=type, org_id=org_id, at=datetime.now(UTC), data=event))
         try:
             event_id = await self._publish_script(
                 keys=[self.stream_key(org_id), self.channel(org_id)],
@@ -425,11 +455,10 @@ class EventBus:
         PUBLISHED.labels(type, "ok").inc()
         return _text(event_id)
 
-    def publish_soon(self, org_id: UUID, type: str, data: Mapping[str, Any]) -> None:
+    def publish_soon(self, org_id: UUID, event: EventPayload) -> None:
         """Publish in the background: for hot paths (a streaming reply) that must not wait for Redis."""
-        if type not in EVENT_TYPES:  # fail in the caller, where the bug is, not in a detached task
-            raise ValueError(f"unknown event type {type!r}; add it to app.lib.events.EVENT_TYPES")
-        self.soon(self.publish(org_id, type, data))
+        _type_of(event)  # fail in the caller, where the bug is, not in a detached task
+        self.soon(self.publish(org_id, event))
 
     def soon(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` (which decides whether to publish) in the background; finished before ``aclose``."""

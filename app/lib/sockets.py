@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.response import ServerSentEventMessage
 from prometheus_client import Counter
 
 from app.config import Settings
@@ -39,7 +40,9 @@ AUTH_TIMEOUT_SECONDS = 10.0
 SSE_PING_SECONDS = 15.0
 # Proxies must pass server-sent events through as they come.
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_PING = ServerSentEventMessage(comment="ping", data=None)  # ": ping" and a blank line: a keep-alive
 
+CLOSE_NORMAL = 1000
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_BAD_REQUEST = 4400
 CLOSE_NOT_AUTHENTICATED = 4401
@@ -96,7 +99,7 @@ async def receive_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str
     """The next text (or binary) frame; WebSocketDisconnect when the client left, FrameTooBig above ``max_bytes``."""
     message = await socket.receive()
     if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(detail="disconnected", code=message.get("code", 1000))
+        raise WebSocketDisconnect(detail="disconnected", code=message.get("code", CLOSE_NORMAL))
     text, binary = message.get("text"), message.get("bytes")
     data: str | bytes = text if isinstance(text, str) else binary if isinstance(binary, bytes) else b""
     if _frame_size_over(data, max_bytes):

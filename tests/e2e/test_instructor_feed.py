@@ -43,7 +43,7 @@ def test_feed_shows_tutor_events_live(page: Page, live_url: str, transport: str)
     expect(page.locator("p.connection")).to_have_attribute("data-transport", transport)
     learner_name = _learner_trips_a_guardrail(live_url)
     blocked = page.locator("li.feed-event[data-type='tutor.blocked']").first
-    expect(blocked).to_contain_text("Tutor blocked a message: an attempt to override", timeout=10_000)
+    expect(blocked).to_contain_text("Tutor blocked a message: an attempt to override", timeout=60_000)
     expect(blocked).to_contain_text(learner_name)
     # Session starts are not something to act on: shown under their own filter (and "Everything").
     expect(page.locator("li.feed-event[data-type='tutor.session_started']")).to_have_count(0)

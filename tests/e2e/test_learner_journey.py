@@ -209,7 +209,7 @@ def test_reconnect_resends_without_duplicates(page: Page, web_url: str, fake_ant
     reply = page.get_by_test_id("tutor-reply").last
     expect(reply).to_have_attribute("data-status", "streaming")
     page.evaluate("window.__sockets[window.__sockets.length - 1].close(4000)")  # the network drops mid-reply
-    expect(reply).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(reply).to_have_attribute("data-status", "done", timeout=60_000)
     assert page.evaluate("window.__sockets.length") >= 2  # it reconnected
     expect(page.locator("li.message.learner")).to_have_count(1)
     expect(page.get_by_test_id("tutor-reply")).to_have_count(1)

@@ -19,7 +19,6 @@ from app.lib.ratelimit import (
     Bucket,
     Decision,
     RateLimiterUnavailable,
-    SlidingWindowLimiter,
     TokenBucketLimiter,
     bucket,
     rate_limit_headers,
@@ -48,11 +47,6 @@ async def wide_redis(redis: Redis, redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def limiter(redis: Redis, redis_prefix: str) -> TokenBucketLimiter:
     return TokenBucketLimiter(redis, redis_prefix)
-
-
-@pytest.fixture
-def window_limiter(redis: Redis, redis_prefix: str) -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(redis, redis_prefix)
 
 
 # --- reference model ---------------------------------------------------------------------------
@@ -213,54 +207,6 @@ def test_bucket_from_config() -> None:
     assert b.window == pytest.approx(60)
 
 
-# --- sliding window ------------------------------------------------------------------------------
-
-
-async def _sleep_to_window_start(redis: Redis, window: float, margin: float = 0.01) -> None:
-    seconds, micros = await redis.time()
-    now = seconds + micros / 1_000_000
-    await asyncio.sleep(window - now % window + margin)
-
-
-async def test_sliding_window_n_per_window(window_limiter: SlidingWindowLimiter, redis: Redis, ns: str) -> None:
-    limit = Bucket("user", ns + "user", 5, 5.0)  # 5 per 1 s window
-    await _sleep_to_window_start(redis, limit.window)
-    decisions = [await window_limiter.hit([limit]) for _ in range(6)]
-    assert [d.allowed for d in decisions] == [True] * 5 + [False]
-    assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
-    refused = decisions[-1]
-    # Room opens once this window is over AND its weight has fallen by one request (1/5 of a window).
-    assert 0.5 < refused.retry_after <= 1.2
-    await asyncio.sleep(refused.retry_after - 0.12)  # next window, but the old count still weighs 5 * 0.9
-    assert not (await window_limiter.hit([limit])).allowed
-    await asyncio.sleep(0.16)
-    slid = await window_limiter.hit([limit])
-    assert slid.allowed
-
-
-async def test_sliding_window_is_atomic_across_keys(window_limiter: SlidingWindowLimiter, ns: str) -> None:
-    user = Bucket("user", ns + "user", 10, 10 / 3600)  # 10 per hour: no window edge during the test
-    glob = Bucket("global", ns + "global", 3, 3 / 3600)
-    results = [await window_limiter.hit([user, glob]) for _ in range(5)]
-    assert [d.allowed for d in results] == [True, True, True, False, False]
-    assert results[-1].limiting.name == "global"
-    assert results[-1].retry_after > 60
-    after = await window_limiter.hit([user])
-    assert after.allowed
-    assert after.remaining == 10 - 4
-
-
-async def test_sliding_window_concurrency(wide_redis: Redis, redis_prefix: str, ns: str) -> None:
-    window_limiter = SlidingWindowLimiter(wide_redis, redis_prefix)
-    glob = Bucket("global", ns + "global", 50, 50 / 3600)
-    calls = [[Bucket("user", f"{ns}user:{i}", 5, 5 / 3600), glob] for i in range(200)]
-    decisions = await asyncio.gather(*(window_limiter.hit(c) for c in calls))
-    assert sum(d.allowed for d in decisions) == 50
-
-
-# --- Redis unavailable -----------------------------------------------------------------------------
-
-
 def _client(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.3, retry=Retry(NoBackoff(), 0))
 
@@ -269,11 +215,11 @@ async def test_redis_down_raises_unavailable(ns: str) -> None:
     client = _client("redis://127.0.0.1:1/0")
     only = [Bucket("user", ns + "user", 3, 1.0)]
     try:
-        for limiter in (TokenBucketLimiter(client, "x:"), SlidingWindowLimiter(client, "x:")):
-            with pytest.raises(RateLimiterUnavailable):
-                await limiter.hit(only)
-            with pytest.raises(RateLimiterUnavailable):
-                await limiter.hit_many([only])
+        limiter = TokenBucketLimiter(client, "x:")
+        with pytest.raises(RateLimiterUnavailable):
+            await limiter.hit(only)
+        with pytest.raises(RateLimiterUnavailable):
+            await limiter.hit_many([only])
     finally:
         await client.aclose()
 

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -19,8 +20,11 @@ from app.lib.events import (
     REVIEW_DECIDED,
     SUBMISSION_ESCALATED,
     EventBus,
+    EventPayload,
     FeedEvent,
+    ReviewDecided,
     SlowConsumer,
+    SubmissionEscalated,
     Subscription,
 )
 from app.lib.redis import create_redis
@@ -36,6 +40,16 @@ async def buses(redis_url: str, redis_prefix: str) -> AsyncIterator[tuple[EventB
         await bus.aclose()
     for client in clients:
         await client.aclose()
+
+
+def decided(n: int) -> ReviewDecided:
+    """A review decision whose score numbers it: ordering checks read it back."""
+    return ReviewDecided(submission_id=uuid.uuid4(), reviewer_id=uuid.uuid4(), decision="override", score=float(n))
+
+
+class MadeUp(EventPayload, frozen=True):
+    TYPE: ClassVar[str] = "made.up"
+    n: int
 
 
 async def take(sub: Subscription, count: int) -> list[FeedEvent]:
@@ -55,8 +69,16 @@ async def test_publish_reaches_subscribers_of_the_org_in_every_process(buses: tu
         there.subscribe(org) as remote,
         there.subscribe(other_org) as other,
     ):
-        event_id = await here.publish(org, SUBMISSION_ESCALATED, {"submission_id": "s1", "confidence": 0.4})
-        await here.publish(other_org, REVIEW_DECIDED, {"submission_id": "elsewhere"})
+        escalated = SubmissionEscalated(
+            submission_id=uuid.uuid4(),
+            course_id=uuid.uuid4(),
+            item_id=uuid.uuid4(),
+            user_id=uuid.uuid4(),
+            reason="low_confidence",
+            confidence=0.4,
+        )
+        event_id = await here.publish(org, escalated)
+        await here.publish(other_org, decided(1))
         [mine] = await take(local, 1)
         [theirs] = await take(remote, 1)
         [elsewhere] = await take(other, 1)
@@ -65,8 +87,16 @@ async def test_publish_reaches_subscribers_of_the_org_in_every_process(buses: tu
     assert (mine.type, mine.org_id, mine.data) == (
         SUBMISSION_ESCALATED,
         org,
-        {"submission_id": "s1", "confidence": 0.4},
+        {
+            "submission_id": str(escalated.submission_id),
+            "course_id": str(escalated.course_id),
+            "item_id": str(escalated.item_id),
+            "user_id": str(escalated.user_id),
+            "reason": "low_confidence",
+            "confidence": 0.4,
+        },
     )
+    assert mine.payload() == escalated
     assert elsewhere.org_id == other_org
     assert here.local_subscribers == there.local_subscribers == 0
 
@@ -74,12 +104,12 @@ async def test_publish_reaches_subscribers_of_the_org_in_every_process(buses: tu
 async def test_replay_since_and_limit_and_the_stream_is_capped(buses: tuple[EventBus, EventBus]) -> None:
     bus, _ = buses
     org = uuid.uuid4()
-    ids = [await bus.publish(org, REVIEW_DECIDED, {"n": n}) for n in range(120)]
+    ids = [await bus.publish(org, decided(n)) for n in range(120)]
     assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
     latest = await bus.replay(org, None, 5)
-    assert [e.data["n"] for e in latest] == [115, 116, 117, 118, 119]
+    assert [e.data["score"] for e in latest] == [115, 116, 117, 118, 119]
     after = await bus.replay(org, ids[110], 500)
-    assert [e.data["n"] for e in after] == list(range(111, 120))
+    assert [e.data["score"] for e in after] == list(range(111, 120))
     assert await bus.replay(org, ids[-1], 10) == []
     assert await bus.replay(org, None, 0) == []
     kept = await bus.replay(org, "0", 1000)
@@ -91,12 +121,12 @@ async def test_replay_since_and_limit_and_the_stream_is_capped(buses: tuple[Even
 async def test_subscribe_replays_then_goes_live_without_gaps_or_duplicates(buses: tuple[EventBus, EventBus]) -> None:
     bus, publisher = buses
     org = uuid.uuid4()
-    first = await publisher.publish(org, REVIEW_DECIDED, {"n": 0})
-    await publisher.publish(org, REVIEW_DECIDED, {"n": 1})
+    first = await publisher.publish(org, decided(0))
+    await publisher.publish(org, decided(1))
     async with bus.subscribe(org, since=first, replay=10) as sub:
         assert sub.replayed == 1
-        await publisher.publish(org, REVIEW_DECIDED, {"n": 2})
-        assert [e.data["n"] for e in await take(sub, 2)] == [1, 2]
+        await publisher.publish(org, decided(2))
+        assert [e.data["score"] for e in await take(sub, 2)] == [1, 2]
         assert sub.replay_done
 
 
@@ -106,9 +136,9 @@ async def test_a_slow_subscriber_is_dropped_and_the_others_get_everything(buses:
     async with bus.subscribe(org, queue_size=4) as slow, bus.subscribe(org, queue_size=4) as fast:
         got: list[FeedEvent] = []
         for n in range(10):
-            await publisher.publish(org, REVIEW_DECIDED, {"n": n})
+            await publisher.publish(org, decided(n))
             got.extend(await take(fast, 1))  # the fast one keeps up; the slow one never reads
-        assert [e.data["n"] for e in got] == list(range(10))
+        assert [e.data["score"] for e in got] == list(range(10))
         assert slow.dropped.is_set()
         with pytest.raises(SlowConsumer):
             await slow.next()
@@ -119,7 +149,7 @@ async def test_hub_reconnect_delivers_every_event_once(buses: tuple[EventBus, Ev
     bus, publisher = buses
     org = uuid.uuid4()
     async with bus.subscribe(org) as sub:
-        await publisher.publish(org, REVIEW_DECIDED, {"n": 0})
+        await publisher.publish(org, decided(0))
         await take(sub, 1)
         hub = bus._hub
         assert hub is not None
@@ -127,22 +157,22 @@ async def test_hub_reconnect_delivers_every_event_once(buses: tuple[EventBus, Ev
         assert connection is not None
         await connection.disconnect()  # the pub/sub connection drops
         for n in range(1, 4):
-            await publisher.publish(org, REVIEW_DECIDED, {"n": n})
-        assert [e.data["n"] for e in await take(sub, 3)] == [1, 2, 3]
-        await publisher.publish(org, REVIEW_DECIDED, {"n": 4})
-        assert [e.data["n"] for e in await take(sub, 1)] == [4]
+            await publisher.publish(org, decided(n))
+        assert [e.data["score"] for e in await take(sub, 3)] == [1, 2, 3]
+        await publisher.publish(org, decided(4))
+        assert [e.data["score"] for e in await take(sub, 1)] == [4]
 
 
 async def test_redis_down_publish_does_not_raise(redis_prefix: str) -> None:
     client = create_redis("redis://127.0.0.1:1/0")
     bus = EventBus(client, redis_prefix, publisher=create_redis("redis://127.0.0.1:1/0", role="limiter"))
     failures = PUBLISHED.labels(REVIEW_DECIDED, "unavailable")._value.get()
-    assert await bus.publish(uuid.uuid4(), REVIEW_DECIDED, {"n": 1}) == ""
-    bus.publish_soon(uuid.uuid4(), REVIEW_DECIDED, {"n": 2})
+    assert await bus.publish(uuid.uuid4(), decided(1)) == ""
+    bus.publish_soon(uuid.uuid4(), decided(2))
     await bus.aclose()  # waits for the background publish
     assert PUBLISHED.labels(REVIEW_DECIDED, "unavailable")._value.get() == failures + 2
-    with pytest.raises(ValueError, match="unknown event type"):
-        await bus.publish(uuid.uuid4(), "made.up", {})
+    with pytest.raises(ValueError, match="unknown event"):
+        await bus.publish(uuid.uuid4(), MadeUp(n=1))
     await client.aclose()
 
 

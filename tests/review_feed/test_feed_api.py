@@ -10,15 +10,41 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
-from app.lib.events import REVIEW_CLAIMED, SUBMISSION_GRADED, TUTOR_BLOCKED, TUTOR_SESSION_STARTED, EventBus
+from app.lib.events import (
+    REVIEW_CLAIMED,
+    SUBMISSION_GRADED,
+    TUTOR_BLOCKED,
+    TUTOR_SESSION_STARTED,
+    EventBus,
+    ReviewClaimed,
+    SubmissionGraded,
+)
 from app.lib.sockets import SLOW_CONSUMERS
 from tests.review_feed.conftest import frame, login, org_id, read_until_closed, until_ready, ws
 
 pytestmark = pytest.mark.slow
+
+
+def graded(grader: str = "ai_model") -> SubmissionGraded:
+    return SubmissionGraded(
+        submission_id=uuid.uuid4(),
+        course_id=uuid.uuid4(),
+        item_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        score=0.8,
+        max_score=1.0,
+        graded_by="ai",
+        grader=grader,
+    )
+
+
+def claimed(submission_id: uuid.UUID) -> ReviewClaimed:
+    return ReviewClaimed(submission_id=submission_id, reviewer_id=uuid.uuid4())
 
 
 async def test_ws_delivers_live_events_then_replays_from_since(feed_servers: tuple[str, str], bus: EventBus) -> None:
@@ -27,13 +53,15 @@ async def test_ws_delivers_live_events_then_replays_from_since(feed_servers: tup
     org = uuid.UUID(org_id(url, instructor))
     async with connect(ws(url, "limit=0"), additional_headers=instructor) as feed:
         assert await until_ready(feed) == []
-        first = await bus.publish(org, SUBMISSION_GRADED, {"submission_id": "s-1", "score": 0.8})
-        second = await bus.publish(org, REVIEW_CLAIMED, {"submission_id": "s-1"})
+        event = graded()
+        first = await bus.publish(org, event)
+        second = await bus.publish(org, claimed(event.submission_id))
         got = [await frame(feed), await frame(feed)]
     assert [e["id"] for e in got] == [first, second]
     assert got[0]["type"] == SUBMISSION_GRADED
     assert got[0]["org_id"] == str(org)
-    assert got[0]["data"] == {"submission_id": "s-1", "score": 0.8}
+    assert got[0]["data"] == msgspec.to_builtins(event)
+    assert got[0]["data"]["submission_id"] == str(event.submission_id)
     assert got[0]["at"]
 
     # Reconnect with `since` = the first event: only what came after it is replayed.
@@ -81,25 +109,27 @@ async def test_sse_delivers_and_resumes_from_last_event_id(feed_servers: tuple[s
     url, _ = feed_servers
     admin = login(url, "admin@demo.test")
     org = uuid.UUID(org_id(url, admin))
-    before = await bus.publish(org, SUBMISSION_GRADED, {"submission_id": "before"})
+    before = await bus.publish(org, graded())
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    expected = [str(i) for i in ids]
 
     async def publish_two() -> None:
-        for n in range(2):
-            await bus.publish(org, REVIEW_CLAIMED, {"submission_id": f"live-{n}"})
+        for submission_id in ids:
+            await bus.publish(org, claimed(submission_id))
 
     live = await read_sse(f"{url}/v1/review/feed?limit=0", admin, 3, on_ready=publish_two)
     assert live[0]["event"] == "ready"
-    assert [json.loads(m["data"])["data"]["submission_id"] for m in live[1:]] == ["live-0", "live-1"]
+    assert [json.loads(m["data"])["data"]["submission_id"] for m in live[1:]] == expected
     assert all(m["event"] == REVIEW_CLAIMED and m["id"] == json.loads(m["data"])["id"] for m in live[1:])
 
     # Last-Event-ID (what EventSource sends when it reconnects) replays what came after it, and wins over ?since=.
     resumed = await read_sse(f"{url}/v1/review/feed?since={before}", {**admin, "Last-Event-ID": live[1]["id"]}, 2)
     assert [m["event"] for m in resumed] == [REVIEW_CLAIMED, "ready"]
-    assert json.loads(resumed[0]["data"])["data"]["submission_id"] == "live-1"
+    assert json.loads(resumed[0]["data"])["data"]["submission_id"] == expected[1]
 
     # Without Accept: text/event-stream the same GET answers the replay as JSON.
     page = httpx.get(f"{url}/v1/review/feed", params={"since": before, "limit": 2}, headers=admin).json()
-    assert [e["data"]["submission_id"] for e in page["items"]] == ["live-0", "live-1"]
+    assert [e["data"]["submission_id"] for e in page["items"]] == expected
     assert page["last_id"] == page["items"][-1]["id"]
     bad = httpx.get(f"{url}/v1/review/feed", params={"since": "yesterday"}, headers=admin)
     assert bad.status_code == 422
@@ -117,9 +147,10 @@ async def test_org_isolation(feed_servers: tuple[str, str], bus: EventBus) -> No
     ):
         await until_ready(demo_feed)
         assert all(e["org_id"] == str(acme_org) for e in await until_ready(acme_feed))
-        await bus.publish(demo_org, SUBMISSION_GRADED, {"submission_id": "demo-secret"})
-        marker = await bus.publish(acme_org, SUBMISSION_GRADED, {"submission_id": "acme-own"})
-        assert (await frame(demo_feed))["data"]["submission_id"] == "demo-secret"
+        secret = graded()
+        await bus.publish(demo_org, secret)
+        marker = await bus.publish(acme_org, graded())
+        assert (await frame(demo_feed))["data"]["submission_id"] == str(secret.submission_id)
         received = await frame(acme_feed)
     assert received["id"] == marker, "acme's feed must see its own event, and never demo's before it"
     page = httpx.get(f"{other_process}/v1/review/feed", headers=acme).json()
@@ -237,7 +268,7 @@ async def test_slow_consumer_is_dropped_without_holding_up_a_fast_one(
             # Publish in batches no larger than the fast client's queue, waiting for it to take each batch.
             while SLOW_CONSUMERS.labels("review_feed")._value.get() == dropped_before and len(published) < 4000:
                 for _ in range(4):
-                    published.append(await bus.publish(org, SUBMISSION_GRADED, {"padding": padding}))
+                    published.append(await bus.publish(org, graded(grader=padding)))
                 for _ in range(3000):
                     if len(received) >= len(published):
                         break
@@ -250,7 +281,7 @@ async def test_slow_consumer_is_dropped_without_holding_up_a_fast_one(
             assert slow_got < len(published)
 
             # The fast client got every event, in order, and is still live.
-            last = await bus.publish(org, REVIEW_CLAIMED, {"submission_id": "after"})
+            last = await bus.publish(org, claimed(uuid.uuid4()))
             for _ in range(3000):
                 if received and received[-1] == last:
                     break

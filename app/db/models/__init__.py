@@ -16,7 +16,7 @@ from app.db.models.grade import Grade
 from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
 from app.db.models.item_competency import ItemCompetency
 from app.db.models.item_prerequisite import ItemPrerequisite
-from app.db.models.membership import ROLES, Membership
+from app.db.models.membership import Membership
 from app.db.models.org_budget import OrgBudget
 from app.db.models.organization import Organization
 from app.db.models.progress_event import ProgressEvent
@@ -25,6 +25,7 @@ from app.db.models.refresh_token import RefreshToken
 from app.db.models.review_item import REVIEW_REASONS, ReviewItem
 from app.db.models.submission import Submission
 from app.db.models.user import User
+from app.lib.roles import ROLES
 
 __all__ = [
     "BLOOM_LEVELS",

@@ -6,8 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models._base import Base, OrgScoped
-
-ROLES = ("admin", "instructor", "learner")
+from app.lib.roles import ROLES
 
 
 class Membership(OrgScoped, Base):
@@ -16,7 +15,7 @@ class Membership(OrgScoped, Base):
     __tablename__ = "memberships"
     __table_args__ = (
         UniqueConstraint("org_id", "user_id", "role"),
-        CheckConstraint("role in ('admin', 'instructor', 'learner')", name="role_known"),
+        CheckConstraint(f"role in ({', '.join(repr(r) for r in ROLES)})", name="role_known"),
     )
 
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

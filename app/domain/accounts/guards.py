@@ -10,7 +10,7 @@ from app.lib.security.principal import Principal
 
 
 def ensure_can_view_user(principal: Principal, user_id: UUID) -> None:
-    if principal.user_id != user_id and not principal.has_any("admin", "instructor"):
+    if principal.user_id != user_id and not principal.is_staff:
         raise Forbidden("Learners can only view their own profile")
 
 

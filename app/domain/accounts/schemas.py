@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
 from app.domain.auth.schemas import Email, Password
+from app.lib.roles import Role as Role  # re-exported: the API schemas name it here
 
-Role = Literal["admin", "instructor", "learner"]
 # Length before normalisation; the service normalises (NFKC, spaces) and refuses control, bidi and
 # invisible characters and HTML brackets (app/lib/text.py).
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]

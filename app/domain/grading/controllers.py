@@ -4,7 +4,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.response import Stream
+from litestar.response import ServerSentEvent, Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from app.domain.grading.deps import submission_dependencies
@@ -97,7 +97,7 @@ class SubmissionController(Controller):
     )
     async def follow(self, submission_id: UUID, submission_service: SubmissionService) -> Stream:
         events = await submission_service.watch(submission_id)
-        return Stream(events, media_type="text/event-stream", headers=SSE_HEADERS)
+        return ServerSentEvent(events, headers=SSE_HEADERS)
 
     @post(
         "/{submission_id:uuid}/disagree",

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import msgspec
 import structlog
+from litestar.response import ServerSentEventMessage
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from app.domain.grading.graders import (
     grade_multiple_choice,
     grade_short_answer,
     grader_of,
+    passes,
 )
 from app.domain.grading.schemas import (
     AssessmentOut,
@@ -50,10 +52,10 @@ from app.lib.events import SlowConsumer
 from app.lib.jobs import grading_job_key
 from app.lib.pagination import fetch_page
 from app.lib.ratelimit import bucket
+from app.lib.sockets import SSE_PING
 from app.lib.throttle import enforce
 
 log = structlog.get_logger("lyceum.grading")
-STAFF = frozenset({"instructor", "admin"})
 ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
 SETTLED = frozenset({"graded", "failed"})  # a submission in these states changes no more (bar a dispute)
 
@@ -135,6 +137,17 @@ async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | No
     return await session.scalar(
         select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.created_at.desc()).limit(1)
     )
+
+
+class _Outcome(msgspec.Struct, frozen=True):
+    """What grading decided, captured inside the transaction and announced after the commit."""
+
+    status: str
+    reason: str | None
+    submission_id: UUID
+    course_id: UUID
+    item_id: UUID
+    user_id: UUID
 
 
 class _PracticeRuns:
@@ -263,12 +276,12 @@ class SubmissionService(PrincipalService):
             submission = await session.get(Submission, submission_id)
             if submission is None:
                 raise NotFound("No such submission")
-            if submission.user_id != self.principal.user_id and not STAFF & set(self.principal.roles):
+            if submission.user_id != self.principal.user_id and not self.principal.is_staff:
                 raise Forbidden("This submission belongs to someone else")
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             return submission_out(submission, await latest_grade(session, submission_id), review)
 
-    async def watch(self, submission_id: UUID) -> AsyncIterator[bytes]:
+    async def watch(self, submission_id: UUID) -> AsyncIterator[ServerSentEventMessage]:
         """Server-sent events for one submission of the caller's: ``event: submission`` with its current
         state now and again whenever the event bus says it changed (graded, escalated, a reviewer decided),
         ending once it is graded or failed. Only the submission's own state is sent, never the org's events.
@@ -279,13 +292,15 @@ class SubmissionService(PrincipalService):
         sub = await stack.enter_async_context(self.runtime.events.subscribe(self.principal.org_id, replay=0))
         return self._watch(submission_id, sub, stack)
 
-    async def _watch(self, submission_id: UUID, sub: Any, stack: contextlib.AsyncExitStack) -> AsyncIterator[bytes]:
+    async def _watch(
+        self, submission_id: UUID, sub: Any, stack: contextlib.AsyncExitStack
+    ) -> AsyncIterator[ServerSentEventMessage]:
         encoder = msgspec.json.Encoder()
         wanted = str(submission_id)
         try:
             while True:
                 current = await self.get(submission_id)
-                yield b"event: submission\r\ndata: " + encoder.encode(current) + b"\r\n\r\n"
+                yield ServerSentEventMessage(event="submission", data=encoder.encode(current))
                 if current.status in SETTLED:
                     return
                 while True:
@@ -294,7 +309,7 @@ class SubmissionService(PrincipalService):
                     except SlowConsumer:
                         return  # the client reconnects and reads the state afresh
                     if delivery is None:
-                        yield b": ping\r\n\r\n"
+                        yield SSE_PING
                     elif delivery.event.data.get("submission_id") == wanted:
                         break
         finally:
@@ -354,15 +369,14 @@ class SubmissionService(PrincipalService):
             out = submission_out(submission, await latest_grade(session, submission_id), review)
         self.runtime.events.publish_soon(
             self.principal.org_id,
-            events.SUBMISSION_ESCALATED,
-            {
-                "submission_id": str(submission_id),
-                "course_id": str(assessment.course_id),
-                "item_id": str(assessment.item_id),
-                "user_id": str(self.principal.user_id),
-                "reason": "disagreement",
-                "confidence": None,
-            },
+            events.SubmissionEscalated(
+                submission_id=submission_id,
+                course_id=assessment.course_id,
+                item_id=assessment.item_id,
+                user_id=self.principal.user_id,
+                reason="disagreement",
+                confidence=None,
+            ),
         )
         return out
 
@@ -522,7 +536,7 @@ class GradingService:
         assessment: Assessment,
         result: GradeResult | None,
         escalation: str | None,
-    ) -> dict[str, Any]:
+    ) -> _Outcome:
         """Write the grade, the review item and progress events; returns what to announce after commit."""
         reason = self._route(assessment, result)
         grade = None
@@ -532,7 +546,7 @@ class GradingService:
                 submission_id=submission.id,
                 score=result.score,
                 max_score=result.max_score,
-                passed=result.max_score > 0 and result.score / result.max_score >= assessment.pass_mark,
+                passed=passes(result.score, result.max_score, assessment.pass_mark),
                 feedback=result.feedback,
                 graded_by=result.graded_by,
                 confidence=result.confidence,
@@ -547,36 +561,45 @@ class GradingService:
         submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
         if submission.status == "graded" and grade is not None:
             await record_grade_progress(session, submission, assessment, grade)
-        return {
-            "status": submission.status,
-            "reason": reason,
-            "submission_id": str(submission.id),
-            "course_id": str(assessment.course_id),
-            "item_id": str(assessment.item_id),
-            "user_id": str(submission.user_id),
-        }
+        return _Outcome(
+            status=submission.status,
+            reason=reason,
+            submission_id=submission.id,
+            course_id=assessment.course_id,
+            item_id=assessment.item_id,
+            user_id=submission.user_id,
+        )
 
-    async def _announce(self, outcome: dict[str, Any], result: GradeResult | None) -> str:
+    async def _announce(self, outcome: _Outcome, result: GradeResult | None) -> str:
         """Publish after the commit, so the feed never announces a grade that was rolled back."""
-        status, reason = outcome.pop("status"), outcome.pop("reason")
-        if status == "in_review":
-            confidence = result.confidence if result else None
+        o = outcome
+        if o.status == "in_review":
             await self.runtime.events.publish(
-                self.org_id, events.SUBMISSION_ESCALATED, {**outcome, "reason": reason, "confidence": confidence}
+                self.org_id,
+                events.SubmissionEscalated(
+                    submission_id=o.submission_id,
+                    course_id=o.course_id,
+                    item_id=o.item_id,
+                    user_id=o.user_id,
+                    reason=str(o.reason),
+                    confidence=result.confidence if result else None,
+                ),
             )
         elif result is not None:
             await self.runtime.events.publish(
                 self.org_id,
-                events.SUBMISSION_GRADED,
-                {
-                    **outcome,
-                    "score": result.score,
-                    "max_score": result.max_score,
-                    "graded_by": result.graded_by,
-                    "grader": grader_of(result.graded_by, result.prompt_version, result.details),
-                },
+                events.SubmissionGraded(
+                    submission_id=o.submission_id,
+                    course_id=o.course_id,
+                    item_id=o.item_id,
+                    user_id=o.user_id,
+                    score=result.score,
+                    max_score=result.max_score,
+                    graded_by=result.graded_by,
+                    grader=grader_of(result.graded_by, result.prompt_version, result.details),
+                ),
             )
-        return str(status)
+        return outcome.status
 
     async def dead_letter(self, submission_id: UUID, job_key: str, attempts: int, reason: str) -> None:
         """Grading failed for good: mark the submission failed (in words) and keep the job for admins."""

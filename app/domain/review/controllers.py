@@ -6,11 +6,12 @@ import contextlib
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, WebSocket, get, websocket
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
-from litestar.response import Stream
+from litestar.response import ServerSentEvent
 
 from app.domain.components import Components
-from app.domain.review.feed import FeedPage, feed_cursor, serve_feed_socket, sse_stream
+from app.domain.review.feed import FeedPage, FeedReplay, feed_cursor, serve_feed_socket, sse_stream
 from app.lib.auth import PUBLIC, is_staff
 from app.lib.security.principal import Principal
 from app.lib.sockets import SSE_HEADERS
@@ -23,6 +24,13 @@ Limit = Annotated[
     int | None,
     Parameter(query="limit", ge=0, description="Replay at most this many recent events (default: all kept)"),
 ]
+
+FEED_RESPONSE = "Request fulfilled, document follows"  # Litestar's default: the document only gains the type
+FEED_DESCRIPTION = (
+    "The replay as JSON, each event typed by its `type` (docs/events.md). With "
+    "`Accept: text/event-stream`, the same events as server-sent events (`id:` the event id, "
+    "`event:` its type, `data:` the event JSON), then `event: ready` and live events."
+)
 
 
 class ReviewFeedController(Controller):
@@ -40,6 +48,8 @@ class ReviewFeedController(Controller):
         "/feed",
         guards=[is_staff],
         summary="The org's review events: live with Accept: text/event-stream (replay first), else the replay",
+        description=FEED_DESCRIPTION,
+        responses={200: ResponseSpec(FeedReplay, description=FEED_RESPONSE, generate_examples=False)},
     )
     async def feed(
         self,
@@ -56,8 +66,4 @@ class ReviewFeedController(Controller):
         # Subscribe before answering, so an unavailable feed is a 503 problem, not a broken stream.
         stack = contextlib.AsyncExitStack()
         sub = await stack.enter_async_context(components.events.subscribe(principal.org_id, since=since, replay=replay))
-        return Stream(
-            sse_stream(sub, stack, components.settings.feed_ping_seconds),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
+        return ServerSentEvent(sse_stream(sub, stack, components.settings.feed_ping_seconds), headers=SSE_HEADERS)

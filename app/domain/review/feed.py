@@ -29,18 +29,22 @@ import msgspec
 import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.response import ServerSentEventMessage
 
 from app.domain.components import Components
 from app.lib.errors import ValidationFailed
+from app.lib.event_payloads import TypedFeedEvent
 from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
 from app.lib.sockets import (
     AUTH_FRAME_MAX_BYTES,
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
     CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NORMAL,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     SLOW_CONSUMERS,
+    SSE_PING,
     FrameTooBig,
     accept_authenticated,
     close_quietly,
@@ -48,7 +52,6 @@ from app.lib.sockets import (
 )
 
 log = structlog.get_logger("lyceum.review.feed")
-STAFF_ROLES = ("admin", "instructor")
 # The feed reads nothing from its clients; whatever they send is held to the pre-auth frame limit.
 CLIENT_FRAME_MAX_BYTES = AUTH_FRAME_MAX_BYTES
 _PING = '{"type":"ping"}'
@@ -60,6 +63,13 @@ class FeedPage(msgspec.Struct):
 
     items: list[FeedEvent]
     last_id: str | None  # pass as ``since`` (or Last-Event-ID) to continue from here
+
+
+class FeedReplay(msgspec.Struct):
+    """FeedPage as OpenAPI documents it: each event typed by its ``type`` (the same JSON)."""
+
+    items: list[TypedFeedEvent]
+    last_id: str | None
 
 
 class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready"):
@@ -91,7 +101,7 @@ async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Component
     principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
     if principal is None:
         return
-    if not principal.has_any(*STAFF_ROLES):
+    if not principal.is_staff:
         await close_quietly(socket, CLOSE_FORBIDDEN, "instructors and admins only")
         return
     try:
@@ -140,7 +150,7 @@ class FeedSocket:
         failure = pump.exception() if pump.done() and not pump.cancelled() else None
         if failure is not None:
             raise failure  # the caller closes with 1013 and logs it
-        await close_quietly(self.socket, 1000)
+        await close_quietly(self.socket, CLOSE_NORMAL)
 
     async def _send(self, text: str) -> None:
         await self.socket.send_text(text)
@@ -164,30 +174,31 @@ class FeedSocket:
                 await receive_frame(self.socket, CLIENT_FRAME_MAX_BYTES)
 
 
-async def sse_stream(sub: Subscription, stack: contextlib.AsyncExitStack, ping_seconds: float) -> AsyncIterator[bytes]:
-    """Server-sent events from an open subscription; ``stack`` (which holds it open) is closed here."""
+async def sse_stream(
+    sub: Subscription, stack: contextlib.AsyncExitStack, ping_seconds: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    """Server-sent events from an open subscription; ``stack`` (which holds it open) is closed here.
+
+    Wire: ``id: <event id>`` / ``event: <type>`` / ``data: <FeedEvent JSON>`` per event (the JSON has no
+    line breaks: msgspec never emits them, so one data line), ``event: ready`` after the replay, and
+    ``: ping`` comments (no data line) when idle.
+    """
     try:
         ready = False
         while True:
             if not ready and sub.replay_done:
-                yield _sse(event="ready", data=_encoder.encode(ReadyFrame(replayed=sub.replayed)))
+                yield ServerSentEventMessage(event="ready", data=_encoder.encode(ReadyFrame(replayed=sub.replayed)))
                 ready = True
             try:
                 delivery = await sub.next(ping_seconds or None)
             except SlowConsumer:
                 SLOW_CONSUMERS.labels("review_feed_sse").inc()
                 log.warning("review_feed_slow_consumer_closed", transport="sse")
-                yield _sse(event="closed", data=_encoder.encode(ClosedFrame(reason="slow consumer")))
+                yield ServerSentEventMessage(event="closed", data=_encoder.encode(ClosedFrame(reason="slow consumer")))
                 return
             if delivery is None:
-                yield b": ping\r\n\r\n"
+                yield SSE_PING
                 continue
-            yield _sse(event=delivery.event.type, data=delivery.wire, event_id=delivery.event.id)
+            yield ServerSentEventMessage(id=delivery.event.id, event=delivery.event.type, data=delivery.text)
     finally:
         await stack.aclose()
-
-
-def _sse(event: str, data: bytes, event_id: str | None = None) -> bytes:
-    # Hand-built: the event JSON has no line breaks (msgspec never emits them), so one data: line.
-    head = f"id: {event_id}\r\n" if event_id else ""
-    return f"{head}event: {event}\r\n".encode() + b"data: " + data + b"\r\n\r\n"

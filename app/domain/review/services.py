@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
-from app.domain.grading.graders import CODE_POINTS, grader_of
+from app.domain.grading.graders import CODE_POINTS, grader_of, passes
 from app.domain.progress.services import record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
@@ -171,9 +171,7 @@ class ReviewService(PrincipalService):
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
             out = await self._out(session, row)
         await self.runtime.events.publish(
-            self.principal.org_id,
-            events.REVIEW_CLAIMED,
-            {"submission_id": str(out.submission_id), "reviewer_id": str(me)},
+            self.principal.org_id, events.ReviewClaimed(submission_id=out.submission_id, reviewer_id=me)
         )
         return out
 
@@ -214,30 +212,21 @@ class ReviewService(PrincipalService):
                 session.add(self._pair(submission, assessment, ai_grade, final, data, item.reason))
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
             out = await self._out(session, row)
-            published = {
-                "submission_id": str(submission.id),
-                "course_id": str(assessment.course_id),
-                "item_id": str(assessment.item_id),
-                "user_id": str(submission.user_id),
-                "score": final.score,
-                "max_score": final.max_score,
-            }
-            grader = grader_of(final.graded_by, final.prompt_version, final.rationale)
-        await self.runtime.events.publish(
-            self.principal.org_id,
-            events.REVIEW_DECIDED,
-            {
-                "submission_id": published["submission_id"],
-                "reviewer_id": str(me),
-                "decision": data.action,
-                "score": final.score,
-            },
-        )
-        await self.runtime.events.publish(
-            self.principal.org_id,
-            events.SUBMISSION_GRADED,
-            {**published, "graded_by": final.graded_by, "grader": grader},
-        )
+            graded = events.SubmissionGraded(
+                submission_id=submission.id,
+                course_id=assessment.course_id,
+                item_id=assessment.item_id,
+                user_id=submission.user_id,
+                score=final.score,
+                max_score=final.max_score,
+                graded_by=final.graded_by,
+                grader=grader_of(final.graded_by, final.prompt_version, final.rationale),
+            )
+            decided = events.ReviewDecided(
+                submission_id=submission.id, reviewer_id=me, decision=data.action, score=final.score
+            )
+        await self.runtime.events.publish(self.principal.org_id, decided)
+        await self.runtime.events.publish(self.principal.org_id, graded)
         return out
 
     def _final_grade(
@@ -261,7 +250,7 @@ class ReviewService(PrincipalService):
             submission_id=submission.id,
             score=data.score,
             max_score=max_score,
-            passed=max_score > 0 and data.score / max_score >= assessment.pass_mark,
+            passed=passes(data.score, max_score, assessment.pass_mark),
             feedback=data.feedback if data.feedback is not None else (ai_grade.feedback if ai_grade else ""),
             graded_by="human",
             grader_user_id=self.principal.user_id,
@@ -482,7 +471,7 @@ def _agreement(key: str, pairs: list[AIFeedback]) -> AgreementOut:
 
     def passed(score: float, pair: AIFeedback) -> str:
         maximum = float(pair.details.get("max_score") or 1.0)
-        return "pass" if maximum and score / maximum >= float(pair.details.get("pass_mark") or 0.7) else "fail"
+        return "pass" if passes(score, maximum, float(pair.details.get("pass_mark") or 0.7)) else "fail"
 
     labels = [(passed(p.ai_score or 0.0, p), passed(p.human_score or 0.0, p)) for p in pairs]
     return AgreementOut(key=key, pairs=len(pairs), exact_agreement=exact_agreement(scores), kappa=cohens_kappa(labels))

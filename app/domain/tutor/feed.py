@@ -8,13 +8,13 @@ names or e-mail addresses.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 import structlog
 
 from app.domain.tutor.budgets import BudgetUnavailable, Reservation
-from app.lib.events import BUDGET_ALERT, TUTOR_BLOCKED, TUTOR_SESSION_STARTED
+from app.lib.event_payloads import BudgetAlert, GuardrailOutcome, TutorBlocked, TutorSessionStarted
 
 if TYPE_CHECKING:
     from app.domain.components import Components
@@ -27,37 +27,32 @@ BUDGET_ALERT_RATIO = 0.8
 def session_started(
     runtime: Components, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
 ) -> None:
-    data = {
-        "session_id": str(session_id),
-        "user_id": str(user_id),
-        "course_id": str(course_id),
-        "item_id": str(item_id) if item_id else None,
-        "mode": mode,
-    }
-    runtime.events.publish_soon(org_id, TUTOR_SESSION_STARTED, data)
+    event = TutorSessionStarted(session_id=session_id, user_id=user_id, course_id=course_id, item_id=item_id, mode=mode)
+    runtime.events.publish_soon(org_id, event)
 
 
 def blocked(runtime: Components, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
     """A message or reply was blocked: by a guardrail (input or output) or by a token budget."""
     policy = state.error_code or "policy"
     blocking = next((o for o in reversed(state.outcomes) if o.action == "block"), None)
+    stage: Literal["input", "output", "budget"]
     if policy == "budget":
         stage, reason = "budget", "token budget exhausted"
     else:
         stage = "output" if state.received_chars else "input"
         reason = blocking.detail if blocking is not None else ""  # which signals fired, not the text
-    data: dict[str, Any] = {
-        "session_id": str(chat.id),
-        "interaction_id": str(interaction_id),
-        "user_id": str(chat.user_id),
-        "course_id": str(chat.course_id),
-        "item_id": str(chat.item_id) if chat.item_id else None,
-        "policy": policy,
-        "stage": stage,
-        "reason": reason,
-        "guardrails": [{"name": o.name, "action": o.action} for o in state.outcomes],
-    }
-    runtime.events.publish_soon(chat.org_id, TUTOR_BLOCKED, data)
+    event = TutorBlocked(
+        session_id=chat.id,
+        interaction_id=interaction_id,
+        user_id=chat.user_id,
+        course_id=chat.course_id,
+        item_id=chat.item_id,
+        policy=policy,
+        stage=stage,
+        reason=reason,
+        guardrails=[GuardrailOutcome(name=o.name, action=o.action) for o in state.outcomes],
+    )
+    runtime.events.publish_soon(chat.org_id, event)
 
 
 def check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
@@ -87,15 +82,14 @@ async def _check_budgets(runtime: Components, chat: ChatSession, reservation: Re
             continue
         await runtime.events.publish(
             chat.org_id,
-            BUDGET_ALERT,
-            {
-                "scope": scope.name,
-                "threshold": BUDGET_ALERT_RATIO,
-                "used_tokens": used,
-                "limit_tokens": scope.limit,
-                "period_ends_at": scope.resets_at.isoformat() if scope.resets_at else None,
-                "course_id": str(chat.course_id),
-                "user_id": str(chat.user_id),
-                "session_id": str(chat.id),
-            },
+            BudgetAlert(
+                scope=scope.name,
+                threshold=BUDGET_ALERT_RATIO,
+                used_tokens=used,
+                limit_tokens=scope.limit,
+                period_ends_at=scope.resets_at.isoformat() if scope.resets_at else None,
+                course_id=chat.course_id,
+                user_id=chat.user_id,
+                session_id=chat.id,
+            ),
         )

@@ -177,7 +177,7 @@ class TutorService:
             chat = await session.get(AISession, session_id)
             if chat is None:
                 raise NotFound("No such tutoring session")
-            if chat.user_id != self.principal.user_id and not self.principal.has_any("admin", "instructor"):
+            if chat.user_id != self.principal.user_id and not self.principal.is_staff:
                 raise Forbidden("You can read your own tutoring sessions only")
             rows = list(
                 await session.scalars(

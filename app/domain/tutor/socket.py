@@ -25,7 +25,11 @@ from app.domain.tutor.turns import TurnRunner
 from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
 from app.lib.inputs import check_decoded, decode_frame
 from app.lib.sockets import (
+    CLOSE_FORBIDDEN,
     CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NORMAL,
+    CLOSE_NOT_FOUND,
+    CLOSE_TOO_SLOW,
     SLOW_CONSUMERS,
     FrameTooBig,
     accept_authenticated,
@@ -74,7 +78,7 @@ class TutorConnection:
             if self.turn is not None:
                 self.turn.cancel()
             with contextlib.suppress(Exception):
-                await self.socket.close(code=4408, reason="client too slow")
+                await self.socket.close(code=CLOSE_TOO_SLOW, reason="client too slow")
 
     async def _send_loop(self, queue: asyncio.Queue[TutorEvent | object]) -> None:
         pending: TutorEvent | object | None = None
@@ -192,11 +196,11 @@ async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], runtime: Componen
     try:
         chat = await TutorService(runtime, principal).for_chat(session_id)
     except NotFound:
-        await socket.close(code=4404, reason="unknown session")
+        await socket.close(code=CLOSE_NOT_FOUND, reason="unknown session")
         return
     except Forbidden:
-        await socket.close(code=4403, reason="not your session")
+        await socket.close(code=CLOSE_FORBIDDEN, reason="not your session")
         return
     await TutorConnection(socket, runtime, chat).serve()
     with contextlib.suppress(Exception):
-        await socket.close(code=1000)
+        await socket.close(code=CLOSE_NORMAL)

@@ -1,11 +1,10 @@
-"""The project's one rate limiter: Redis Lua token bucket / sliding window, plus response headers."""
+"""The project's one rate limiter: Redis Lua token bucket, plus response headers."""
 
 from app.lib.ratelimit.headers import rate_limit_headers
 from app.lib.ratelimit.limiter import (
     Bucket,
     Decision,
     RateLimiterUnavailable,
-    SlidingWindowLimiter,
     TokenBucketLimiter,
     bucket,
 )
@@ -14,7 +13,6 @@ __all__ = [
     "Bucket",
     "Decision",
     "RateLimiterUnavailable",
-    "SlidingWindowLimiter",
     "TokenBucketLimiter",
     "bucket",
     "rate_limit_headers",

@@ -1,7 +1,6 @@
 """Redis Lua rate limiters: one EVALSHA round trip decides across several buckets atomically.
 
-``TokenBucketLimiter`` (burst + steady refill) and ``SlidingWindowLimiter`` (N per window, weighted
-two-window counter) share one interface. A call checks e.g. [user, org, global]: either every bucket
+``TokenBucketLimiter``: burst + steady refill. A call checks e.g. [user, org, global]: either every bucket
 can pay ``cost`` and all are charged, or none is charged and the Decision names the bucket that
 refused and when to retry. Time comes from the Redis server clock, so client clocks never matter.
 
@@ -25,7 +24,6 @@ __all__ = [
     "Bucket",
     "Decision",
     "RateLimiterUnavailable",
-    "SlidingWindowLimiter",
     "TokenBucketLimiter",
     "bucket",
 ]
@@ -48,7 +46,7 @@ class Bucket:
 
     @property
     def window(self) -> float:
-        """Seconds to refill from empty (token bucket) or the window length (sliding window)."""
+        """Seconds to refill from empty."""
         return self.burst / self.per_second
 
 
@@ -164,9 +162,3 @@ class TokenBucketLimiter(_LuaLimiter):
     """Token bucket per key: up to ``burst`` at once, then ``per_second`` sustained."""
 
     _script_name = "token_bucket.lua"
-
-
-class SlidingWindowLimiter(_LuaLimiter):
-    """Sliding-window counter per key: ``burst`` requests per ``burst / per_second`` seconds."""
-
-    _script_name = "sliding_window.lua"

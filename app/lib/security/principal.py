@@ -3,6 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from app.lib.roles import is_staff_role
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -22,3 +24,8 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+    @property
+    def is_staff(self) -> bool:
+        """An instructor or admin of this org (app/lib/roles.py)."""
+        return is_staff_role(self.roles)

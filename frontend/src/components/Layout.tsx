@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 
 import { signOut } from "../lib/auth";
+import { isStaff } from "../lib/roles";
 import { useSession } from "../lib/useSession";
 
 /**
@@ -67,7 +68,7 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/learning">My learning</NavLink>
           <NavLink to="/catalog">Catalogue</NavLink>
-          {me?.roles.some((r) => r === "instructor" || r === "admin") && (
+          {isStaff(me?.roles) && (
             <>
               <NavLink to="/teach/feed">Live feed</NavLink>
               <NavLink to="/teach/queue">Review queue</NavLink>

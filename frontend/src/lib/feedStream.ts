@@ -3,14 +3,24 @@
  * reconnect it resumes after the last event it handed over (`since` / `Last-Event-ID`), so nothing is
  * missed and nothing is shown twice.
  */
+import type { components } from "../api/schema";
 import { readEventStream } from "./sse";
 
+/** One event of each type on the bus, generated from the server's payload structs (app/lib/event_payloads.py). */
+export type TypedFeedEvent = components["schemas"]["FeedReplay"]["items"][number];
+export type FeedEventType = TypedFeedEvent["type"];
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
+/**
+ * An event as the feed hands it over: `data` holds the fields of its type's payload (each optional
+ * here, so one renderer can read any type); `type` may also be one this build does not know yet.
+ */
 export interface FeedEvent {
   id: string;
-  type: string;
+  type: FeedEventType | (string & {});
   org_id: string;
   at: string;
-  data: Record<string, unknown>;
+  data: Partial<UnionToIntersection<TypedFeedEvent["data"]>>;
 }
 
 export type FeedStatus = "connecting" | "live" | "reconnecting" | "unauthorized" | "forbidden" | "closed";

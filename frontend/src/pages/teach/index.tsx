@@ -1,18 +1,17 @@
 import { Navigate, Route, Routes } from "react-router";
 
 import { EmptyState } from "../../components/Status";
+import { isStaff } from "../../lib/roles";
 import { useSession } from "../../lib/useSession";
 import { Feed } from "./Feed";
 import { Metrics } from "./Metrics";
 import { Queue } from "./Queue";
 import { Review } from "./Review";
 
-export const STAFF_ROLES = ["instructor", "admin"];
-
 /** The instructors' area: live feed, review queue, grading view and grading-quality metrics. */
 export default function Teaching() {
   const { me } = useSession();
-  if (!me?.roles.some((r) => STAFF_ROLES.includes(r))) {
+  if (!isStaff(me?.roles)) {
     return (
       <EmptyState title="For instructors and admins">
         <p>This area shows the live review feed and the grading queue of your organisation.</p>

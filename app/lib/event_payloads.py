@@ -1,0 +1,201 @@
+"""Every event type on the bus and its payload, defined once (the contract is docs/events.md).
+
+One frozen msgspec Struct per event type. Publishers construct the struct (``EventBus.publish(org_id,
+SubmissionGraded(...))``); the bus encodes it as the event's ``data``, fields in declaration order, so the
+JSON on the wire is exactly what the hand-built dicts used to produce (UUIDs encode as their canonical
+strings). Readers get ``FeedEvent.data`` as a dict (the wire shape) and ``FeedEvent.payload()`` as the
+typed struct. ``TypedFeedEvent`` (below) documents the feed's events in OpenAPI, so the web app's
+generated types (``frontend/src/api``) carry the same shapes.
+
+Never put learner text, names or e-mail addresses in a payload: ids, numbers and codes only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Final, Literal, TypeAlias
+from uuid import UUID
+
+import msgspec
+
+__all__ = [
+    "BUDGET_ALERT",
+    "EVENT_TYPES",
+    "PAYLOADS",
+    "REVIEW_CLAIMED",
+    "REVIEW_DECIDED",
+    "SUBMISSION_ESCALATED",
+    "SUBMISSION_GRADED",
+    "TUTOR_BLOCKED",
+    "TUTOR_SESSION_STARTED",
+    "BudgetAlert",
+    "EventPayload",
+    "GuardrailOutcome",
+    "ReviewClaimed",
+    "ReviewDecided",
+    "SubmissionEscalated",
+    "SubmissionGraded",
+    "TutorBlocked",
+    "TutorSessionStarted",
+    "TypedFeedEvent",
+]
+
+SUBMISSION_ESCALATED: Final = "submission.escalated"
+SUBMISSION_GRADED: Final = "submission.graded"
+REVIEW_CLAIMED: Final = "review.claimed"
+REVIEW_DECIDED: Final = "review.decided"
+TUTOR_SESSION_STARTED: Final = "tutor.session_started"
+TUTOR_BLOCKED: Final = "tutor.blocked"
+BUDGET_ALERT: Final = "budget.alert"
+
+
+class EventPayload(msgspec.Struct, frozen=True):
+    """The ``data`` of one event type; ``TYPE`` is the event's name on the bus."""
+
+    TYPE: ClassVar[str]
+
+
+class SubmissionEscalated(EventPayload, frozen=True):
+    """AI grading was not confident enough (or the learner disputed): the submission went to human review."""
+
+    TYPE: ClassVar[str] = SUBMISSION_ESCALATED
+    submission_id: UUID
+    course_id: UUID
+    item_id: UUID
+    user_id: UUID
+    reason: str  # e.g. "low_confidence", "grader_error", "disagreement"
+    confidence: float | None  # 0-1; null when no AI grade was involved
+
+
+class SubmissionGraded(EventPayload, frozen=True):
+    """A submission received its grade, by the answer key, the AI or a reviewer."""
+
+    TYPE: ClassVar[str] = SUBMISSION_GRADED
+    submission_id: UUID
+    course_id: UUID
+    item_id: UUID
+    user_id: UUID
+    score: float
+    max_score: float
+    graded_by: str  # "auto", "ai" or "human"
+    grader: str  # "answer_key", "unit_tests", "ai_model", "offline_keywords" or "person"
+
+
+class ReviewClaimed(EventPayload, frozen=True):
+    TYPE: ClassVar[str] = REVIEW_CLAIMED
+    submission_id: UUID
+    reviewer_id: UUID
+
+
+class ReviewDecided(EventPayload, frozen=True):
+    TYPE: ClassVar[str] = REVIEW_DECIDED
+    submission_id: UUID
+    reviewer_id: UUID
+    decision: Literal["accept", "override"]
+    score: float
+
+
+class TutorSessionStarted(EventPayload, frozen=True):
+    TYPE: ClassVar[str] = TUTOR_SESSION_STARTED
+    session_id: UUID
+    user_id: UUID
+    course_id: UUID
+    item_id: UUID | None
+    mode: str  # "socratic", "hint" or "explain"
+
+
+class GuardrailOutcome(msgspec.Struct, frozen=True):
+    name: str
+    action: str
+
+
+class TutorBlocked(EventPayload, frozen=True):
+    """A learner's message or the tutor's reply was blocked (never the learner's text)."""
+
+    TYPE: ClassVar[str] = TUTOR_BLOCKED
+    session_id: UUID
+    interaction_id: UUID
+    user_id: UUID
+    course_id: UUID
+    item_id: UUID | None
+    policy: str  # injection, pii, off_topic, length, answer_leak, blocked_term, budget
+    stage: Literal["input", "output", "budget"]
+    reason: str  # which guardrail signals fired
+    guardrails: list[GuardrailOutcome]
+
+
+class BudgetAlert(EventPayload, frozen=True):
+    """A tutor token budget reached ``threshold`` of its limit; once per scope and period."""
+
+    TYPE: ClassVar[str] = BUDGET_ALERT
+    scope: Literal["org", "course", "user", "session"]
+    threshold: float
+    used_tokens: int
+    limit_tokens: int
+    period_ends_at: str | None  # ISO time (as ``datetime.isoformat()``), null for a session
+    course_id: UUID
+    user_id: UUID
+    session_id: UUID  # the turn that crossed it
+
+
+PAYLOADS: Final[dict[str, type[EventPayload]]] = {
+    cls.TYPE: cls
+    for cls in (
+        SubmissionEscalated,
+        SubmissionGraded,
+        ReviewClaimed,
+        ReviewDecided,
+        TutorSessionStarted,
+        TutorBlocked,
+        BudgetAlert,
+    )
+}
+EVENT_TYPES: Final = frozenset(PAYLOADS)
+
+
+# The feed's events as OpenAPI documents them (and so the web app's generated types): the FeedEvent
+# envelope, tagged by ``type``, with that type's payload. Documentation only: the wire is the same
+# ``{"id", "type", "org_id", "at", "data"}`` object (app.lib.events.FeedEvent) in the same key order.
+class _FeedEnvelope(msgspec.Struct, frozen=True, tag_field="type"):
+    id: str  # the Redis stream id "<ms>-<seq>": resume from it
+    org_id: UUID
+    at: datetime
+
+
+class SubmissionEscalatedEvent(_FeedEnvelope, frozen=True, tag=SUBMISSION_ESCALATED):
+    data: SubmissionEscalated
+
+
+class SubmissionGradedEvent(_FeedEnvelope, frozen=True, tag=SUBMISSION_GRADED):
+    data: SubmissionGraded
+
+
+class ReviewClaimedEvent(_FeedEnvelope, frozen=True, tag=REVIEW_CLAIMED):
+    data: ReviewClaimed
+
+
+class ReviewDecidedEvent(_FeedEnvelope, frozen=True, tag=REVIEW_DECIDED):
+    data: ReviewDecided
+
+
+class TutorSessionStartedEvent(_FeedEnvelope, frozen=True, tag=TUTOR_SESSION_STARTED):
+    data: TutorSessionStarted
+
+
+class TutorBlockedEvent(_FeedEnvelope, frozen=True, tag=TUTOR_BLOCKED):
+    data: TutorBlocked
+
+
+class BudgetAlertEvent(_FeedEnvelope, frozen=True, tag=BUDGET_ALERT):
+    data: BudgetAlert
+
+
+TypedFeedEvent: TypeAlias = (
+    SubmissionEscalatedEvent
+    | SubmissionGradedEvent
+    | ReviewClaimedEvent
+    | ReviewDecidedEvent
+    | TutorSessionStartedEvent
+    | TutorBlockedEvent
+    | BudgetAlertEvent
+)
