@@ -31,7 +31,6 @@ from app.domain.grading.graders import (
     grade_multiple_choice,
     grade_short_answer,
     grader_of,
-    passes,
 )
 from app.domain.grading.schemas import (
     AssessmentOut,
@@ -45,7 +44,7 @@ from app.domain.grading.schemas import (
     TestRunOut,
     VisibleTestOut,
 )
-from app.domain.progress.services import record_grade_progress
+from app.domain.progress.completion import passes, record_grade_progress
 from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import SlowConsumer

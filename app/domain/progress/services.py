@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import TenantDatabase
-from app.db.models import Assessment, Enrollment, Grade, Item, ProgressEvent, Submission
+from app.db.models import Enrollment, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
@@ -64,32 +64,6 @@ async def append_progress_event(
     session.add(event)
     await session.flush()
     return event, True
-
-
-async def record_grade_progress(
-    session: AsyncSession, submission: Submission, assessment: Assessment, grade: Grade
-) -> None:
-    """Every final grade is a progress event; a pass also completes the assessment item. The one way grading
-    (the worker) and review (a person's decision) tell progress about a grade; ``grade.passed`` is the pass."""
-    enrollment = await session.scalar(
-        select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
-    )
-    if enrollment is None:
-        return
-    item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
-    payload = {
-        "item_id": str(assessment.item_id),
-        "item_slug": item_slug,
-        "submission_id": str(submission.id),
-        "score": grade.score,
-        "max_score": grade.max_score,
-        "graded_by": grade.graded_by,
-    }
-    await append_progress_event(session, enrollment, "assessment.graded", payload, f"graded:{grade.id}")
-    if grade.passed:
-        await append_progress_event(
-            session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
-        )
 
 
 def _ordered_items(outline: CourseDetail) -> list[ItemOutline]:
