@@ -19,7 +19,7 @@ from app.domain.accounts.controllers import MeController, UserController
 from app.domain.admin.controllers import AdminController
 from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
-from app.domain.courses.controllers import CourseController, EnrollmentController
+from app.domain.courses.controllers import CourseController
 from app.domain.deps import common_dependencies
 from app.domain.grading.controllers import (
     AssessmentController,
@@ -27,7 +27,12 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
-from app.domain.progress.controllers import LearningController, ProgressController
+from app.domain.progress.controllers import (
+    CourseEnrollmentController,
+    EnrollmentController,
+    LearningController,
+    ProgressController,
+)
 from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.system.controllers import ConfigController, SystemController
@@ -65,6 +70,7 @@ V1_CONTROLLERS = [
     MeController,
     UserController,
     CourseController,
+    CourseEnrollmentController,
     EnrollmentController,
     ProgressController,
     LearningController,

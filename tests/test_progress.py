@@ -135,6 +135,31 @@ async def test_concurrent_completions_keep_the_stream_gap_free(client: Client, s
     assert len(versions) == 4
 
 
+async def test_enrolling_opens_the_stream_once(client: Client, settings: Settings) -> None:
+    """Enrollment lives in progress (issue 11): the first enroll is 201 and opens the stream with one
+    ``enrolled`` event (version 1); enrolling again is 200, the same enrollment, and writes nothing."""
+    headers = await _new_learner(client)
+    course = await _course(client, headers)
+    first = await client.post(f"/v1/courses/{course['id']}/enrollments", headers=headers)
+    again = await client.post(f"/v1/courses/{course['id']}/enrollments", headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.json()["id"] == first.json()["id"]
+    listed = (await client.get("/v1/enrollments", headers=headers)).json()["items"]
+    assert [(e["id"], e["completed_items"], e["percent"]) for e in listed] == [(first.json()["id"], 0, 0)]
+    org_id = uuid.UUID((await client.get("/v1/me", headers=headers)).json()["org_id"])
+    db = Database.from_settings(settings)
+    async with db.transaction(org_id) as session:
+        stream = list(
+            await session.execute(
+                select(ProgressEvent.version, ProgressEvent.type, ProgressEvent.payload)
+                .where(ProgressEvent.stream_id == uuid.UUID(first.json()["id"]))
+                .order_by(ProgressEvent.version)
+            )
+        )
+    await db.dispose()
+    assert [(v, t, p) for v, t, p in stream] == [(1, "enrolled", {"course_slug": course["slug"]})]
+
+
 @pytest.mark.parametrize("body", [None, {"unexpected": True}])
 async def test_completion_ignores_no_body(client: Client, body: Any) -> None:
     headers = await _new_learner(client)

@@ -6,19 +6,28 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import TenantDatabase
 from app.domain.components import Components
 from app.lib.security.principal import Principal
 
 
-class PrincipalService:
-    """Holds the runtime and the caller; every transaction it opens carries the caller's org and user,
-    so PostgreSQL's row-level security scopes every statement to their tenant."""
+class TenantService:
+    """Holds the caller and their tenant-scoped database only (the ``tenant_db`` provider's): every
+    transaction it opens carries the caller's org and user, so PostgreSQL's row-level security scopes every
+    statement to their tenant. Services that need more take those clients by name, not the bundle."""
 
-    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.db = runtime.db.for_tenant(principal.org_id, principal.user_id)  # RLS scope set from the principal
+    def __init__(self, db: TenantDatabase, principal: Principal, request_id: str = "") -> None:
+        self.db = db
         self.principal = principal
         self.request_id = request_id
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.db.transaction()
+
+
+class PrincipalService(TenantService):
+    """A TenantService that also holds the whole runtime bundle (services not yet given only what they use)."""
+
+    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
+        super().__init__(runtime.db.for_tenant(principal.org_id, principal.user_id), principal, request_id)
+        self.runtime = runtime

@@ -23,6 +23,7 @@ from app.db.engine import Database
 from app.domain.auth.revocation import AuthStateReader
 from app.domain.components import Components
 from app.domain.grading.components import GradingComponents
+from app.domain.review.queue import ReviewQueuePolicy
 from app.domain.tutor.components import TutorComponents
 from app.lib.events import EventBus
 from app.lib.jobs import create_queue
@@ -63,7 +64,7 @@ def build_components(settings: Settings) -> Components:
             publisher=limiter_redis,
         ),
         queue=create_queue(settings),
-        grading=GradingComponents.build(settings),
+        grading=GradingComponents.build(settings, ReviewQueuePolicy(settings.review_sla_hours)),
     )
 
 

@@ -1,6 +1,6 @@
-"""The pass rule is written once (app/domain/grading/graders.py ``passes``): a fraction of a positive maximum."""
+"""The pass rule is written once (app/domain/progress/completion.py ``passes``): a fraction of a positive maximum."""
 
-from app.domain.grading.graders import passes
+from app.domain.progress.completion import passes
 
 
 def test_pass_rule() -> None:

@@ -3,15 +3,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.domain.courses.deps import course_dependencies
-from app.domain.courses.schemas import CourseDetail, CourseSummary, EnrollmentOut, ItemDetail
+from app.domain.courses.schemas import CourseDetail, CourseSummary, ItemDetail
 from app.domain.courses.services import CourseService
 from app.lib.auth import is_member
-from app.lib.idempotency import IDEMPOTENT
 from app.lib.pagination import Page, PageRequest
 from app.lib.throttle import RATE_LIMIT
 
@@ -41,27 +39,3 @@ class CourseController(Controller):
     @get("/{course_id:uuid}/items/{item_id:uuid}", summary="One item with its lesson text")
     async def get_item(self, course_id: UUID, item_id: UUID, course_service: CourseService) -> ItemDetail:
         return await course_service.item(course_id, item_id)
-
-    @post(
-        "/{course_id:uuid}/enrollments",
-        status_code=HTTP_201_CREATED,
-        opt={IDEMPOTENT: True},
-        summary="Enroll in a course (idempotent: again returns the same enrollment with 200)",
-    )
-    async def enroll(self, course_id: UUID, course_service: CourseService) -> Response[EnrollmentOut]:
-        enrollment, created = await course_service.enroll(course_id)
-        return Response(enrollment, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
-
-
-class EnrollmentController(Controller):
-    dependencies = course_dependencies
-    path = "/enrollments"
-    tags = ["Courses"]
-    guards = [is_member]
-
-    @get("/", summary="The caller's enrollments")
-    async def list_enrollments(
-        self, request: Request[Any, Any, Any], course_service: CourseService, page: PageRequest
-    ) -> Page[EnrollmentOut]:
-        items, total = await course_service.my_enrollments(page.limit, page.offset)
-        return page.page(items, total, request)

@@ -78,6 +78,9 @@ class ItemDetail(msgspec.Struct):
 
 
 class EnrollmentOut(msgspec.Struct):
+    """An enrollment as the API shows it (written by app/domain/progress/enrollments.py; defined here so the
+    OpenAPI document keeps its schema name)."""
+
     id: UUID
     course_id: UUID
     user_id: UUID

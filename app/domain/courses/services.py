@@ -7,11 +7,13 @@ from collections import defaultdict
 from uuid import UUID
 
 import msgspec
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
+from app.db.engine import TenantDatabase
 from app.db.models import (
     Competency,
     Course,
@@ -20,24 +22,21 @@ from app.db.models import (
     Item,
     ItemCompetency,
     ItemPrerequisite,
-    ProgressEvent,
 )
-from app.domain.audit.services import record_audit
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.domain.components import Components
 from app.domain.courses.schemas import (
     CompetencyOut,
     CourseDetail,
     CourseSummary,
-    EnrollmentOut,
     EnrollmentState,
     ItemDetail,
     ItemOutline,
     ModuleOutline,
 )
-from app.domain.progress.events import COMPLETION_EVENTS
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page
+from app.lib.security.principal import Principal
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
@@ -52,7 +51,16 @@ async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
         await runtime.redis.delete(key)
 
 
-class CourseService(PrincipalService):
+class CourseService(TenantService):
+    """Reads the caller's tenant and the outline cache (the fail-fast Redis client); nothing else."""
+
+    def __init__(
+        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, cache: Redis, settings: Settings
+    ) -> None:
+        super().__init__(db, principal, request_id)
+        self.cache = cache
+        self.settings = settings
+
     async def list_published(self, limit: int, offset: int, search: str | None) -> tuple[list[CourseSummary], int]:
         query = select(Course).where(Course.is_published.is_(True))
         if search:
@@ -79,7 +87,7 @@ class CourseService(PrincipalService):
     async def detail(self, course_id: UUID) -> CourseDetail:
         """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
         is tenant-safe too), plus the caller's own enrollment read in an RLS transaction (never cached)."""
-        key = course_cache_key(self.runtime.settings.redis_key_prefix, self.principal.org_id, course_id)
+        key = course_cache_key(self.settings.redis_key_prefix, self.principal.org_id, course_id)
         cached = await self._cache_get(key)
         async with self._tx() as session:
             if cached is not None:
@@ -95,9 +103,7 @@ class CourseService(PrincipalService):
             ).first()
         if cached is None:
             with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
-                await self.runtime.limiter_redis.set(
-                    key, _encoder.encode(outline), ex=self.runtime.settings.course_cache_seconds
-                )
+                await self.cache.set(key, _encoder.encode(outline), ex=self.settings.course_cache_seconds)
         if enrollment is None:
             return outline
         return msgspec.structs.replace(outline, enrollment=EnrollmentState(id=enrollment.id, status=enrollment.status))
@@ -105,7 +111,7 @@ class CourseService(PrincipalService):
     async def _cache_get(self, key: str) -> bytes | None:
         # The fail-fast client: a hung Redis costs this read at most its short timeout (app/lib/redis.py).
         try:
-            cached: bytes | None = await self.runtime.limiter_redis.get(key)  # type: ignore[assignment]
+            cached: bytes | None = await self.cache.get(key)  # type: ignore[assignment]
         except RedisError:
             return None  # Redis down: read through to PostgreSQL
         return cached
@@ -200,107 +206,3 @@ class CourseService(PrincipalService):
                 body=item.body,
                 prerequisites=prereqs[item.id],
             )
-
-    async def enroll(self, course_id: UUID) -> tuple[EnrollmentOut, bool]:
-        """Enroll the caller; enrolling again returns the existing enrollment. Returns (enrollment, created)."""
-        org_id, user_id = self.principal.org_id, self.principal.user_id
-        async with self._tx() as session:
-            course = await session.get(Course, course_id)
-            if course is None or not course.is_published:
-                raise NotFound("No such course in your organization")
-            created_id = (
-                await session.execute(
-                    insert(Enrollment)
-                    .values(org_id=org_id, user_id=user_id, course_id=course_id, status="active")
-                    .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
-                    .returning(Enrollment.id)
-                )
-            ).scalar_one_or_none()
-            enrollment = await session.scalar(
-                select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
-            )
-            assert enrollment is not None
-            if created_id is not None:
-                # The enrollment opens the learner's progress stream (stream id = enrollment id).
-                session.add(
-                    ProgressEvent(
-                        org_id=org_id,
-                        stream_id=enrollment.id,
-                        version=1,
-                        type="enrolled",
-                        user_id=user_id,
-                        course_id=course_id,
-                        payload={"course_slug": course.slug},
-                        idempotency_key=f"enrolled:{enrollment.id}",
-                    )
-                )
-                record_audit(
-                    session,
-                    org_id=org_id,
-                    actor_id=user_id,
-                    action="enrollment.created",
-                    entity_type="enrollment",
-                    entity_id=enrollment.id,
-                    after={"course_id": str(course_id)},
-                    request_id=self.request_id,
-                )
-            return self._enrollment_out(enrollment, course.title), created_id is not None
-
-    @staticmethod
-    def _enrollment_out(e: Enrollment, title: str, total: int = 0, done: int = 0) -> EnrollmentOut:
-        return EnrollmentOut(
-            id=e.id,
-            course_id=e.course_id,
-            user_id=e.user_id,
-            status=e.status,
-            created_at=e.created_at,
-            completed_at=e.completed_at,
-            course_title=title,
-            total_items=total,
-            completed_items=done,
-            percent=(done * 100) // total if total else 0,
-        )
-
-    async def my_enrollments(self, limit: int, offset: int) -> tuple[list[EnrollmentOut], int]:
-        query = (
-            select(Enrollment, Course.title)
-            .join(Course, Course.id == Enrollment.course_id)
-            .where(Enrollment.user_id == self.principal.user_id)
-        )
-        async with self._tx() as session:
-            ordered = query.order_by(Enrollment.created_at.desc(), Enrollment.id)
-            rows, total = await fetch_page(session, ordered, limit, offset)
-            totals, done = await self._progress_counts(session, [e for e, _ in rows])
-            return [
-                self._enrollment_out(e, title, totals.get(e.course_id, 0), done.get(e.id, 0)) for e, title in rows
-            ], total
-
-    @staticmethod
-    async def _progress_counts(
-        session: AsyncSession, enrollments: list[Enrollment]
-    ) -> tuple[dict[UUID, int], dict[UUID, int]]:
-        """Items per course and distinct completed items per enrollment stream, in two grouped queries."""
-        if not enrollments:
-            return {}, {}
-        course_ids = [e.course_id for e in enrollments]
-        totals = dict(
-            (
-                await session.execute(
-                    select(Item.course_id, func.count()).where(Item.course_id.in_(course_ids)).group_by(Item.course_id)
-                )
-            ).all()
-        )
-        item_id = ProgressEvent.payload["item_id"].astext
-        done = dict(
-            (
-                await session.execute(
-                    select(ProgressEvent.stream_id, func.count(func.distinct(item_id)))
-                    .where(
-                        ProgressEvent.stream_id.in_([e.id for e in enrollments]),
-                        ProgressEvent.type.in_(COMPLETION_EVENTS),
-                    )
-                    .group_by(ProgressEvent.stream_id)
-                )
-            ).all()
-        )
-        return totals, done

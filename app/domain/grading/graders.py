@@ -196,13 +196,6 @@ class OfflineRubricGrader:
 GRADERS = ("answer_key", "unit_tests", "ai_model", "offline_keywords", "person")
 
 
-def passes(score: float, max_score: float, pass_mark: float) -> bool:
-    """The pass rule, the one place it is written: at least ``pass_mark`` (a fraction) of a positive maximum.
-    Grading, reviewers' overrides (the stored ``Grade.passed`` that progress reads) and the AI/human
-    agreement figures all ask here."""
-    return max_score > 0 and score / max_score >= pass_mark
-
-
 def grader_of(graded_by: str, prompt_version: str | None, details: dict[str, Any] | None) -> str:
     """``answer_key`` (multiple choice), ``unit_tests`` (code: the hidden tests decide the score, even when a
     model added style feedback), ``offline_keywords`` (the offline short-answer heuristic), ``ai_model``

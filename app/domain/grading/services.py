@@ -7,7 +7,7 @@ import dataclasses
 import random
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
-from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
+from app.db.models import Assessment, DeadLetter, Enrollment, Grade, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.components import Components
@@ -31,7 +31,6 @@ from app.domain.grading.graders import (
     grade_multiple_choice,
     grade_short_answer,
     grader_of,
-    passes,
 )
 from app.domain.grading.schemas import (
     AssessmentOut,
@@ -45,7 +44,7 @@ from app.domain.grading.schemas import (
     TestRunOut,
     VisibleTestOut,
 )
-from app.domain.progress.services import append_progress_event
+from app.domain.progress.completion import passes, record_grade_progress
 from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import SlowConsumer
@@ -58,7 +57,6 @@ from app.lib.throttle import enforce
 log = structlog.get_logger("lyceum.grading")
 ANSWER_FIELD = {"multiple_choice": "choices", "short_answer": "text", "code": "code"}
 SETTLED = frozenset({"graded", "failed"})  # a submission in these states changes no more (bar a dispute)
-PRIORITY = {"grader_error": 0, "disagreement": 1, "low_confidence": 2, "sample": 3}
 
 
 def _field_error(field: str, detail: str) -> ValidationFailed:
@@ -348,12 +346,12 @@ class SubmissionService(PrincipalService):
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             assessment = await self._assessment(session, submission.assessment_id)
             if review is None:
-                review = new_review_item(self.runtime, submission, assessment, "disagreement")
+                review = self.runtime.grading.review_queue.open(submission, assessment, "disagreement")
                 session.add(review)
             elif review.status == "decided":
                 raise Conflict("A person has already reviewed this grade", extra={"code": "already_reviewed"})
             else:
-                review.reason, review.priority = "disagreement", PRIORITY["disagreement"]
+                self.runtime.grading.review_queue.reprioritise(review, "disagreement")
             review.decision_reason = ""
             review.dispute_reason = reason
             submission.status = "in_review"
@@ -398,19 +396,6 @@ class SubmissionService(PrincipalService):
                 )
                 for d in rows
             ], total
-
-
-def new_review_item(runtime: Components, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:
-    return ReviewItem(
-        org_id=submission.org_id,
-        submission_id=submission.id,
-        assessment_id=assessment.id,
-        course_id=assessment.course_id,
-        reason=reason,
-        priority=PRIORITY[reason],
-        status="open",
-        sla_due_at=datetime.now(UTC) + timedelta(hours=runtime.settings.review_sla_hours),
-    )
 
 
 def stale_after_seconds(settings: Settings) -> int:
@@ -569,7 +554,7 @@ class GradingService:
             )
             session.add(grade)
         if reason is not None:
-            review = new_review_item(self.runtime, submission, assessment, reason)
+            review = self.runtime.grading.review_queue.open(submission, assessment, reason)
             review.decision_reason = escalation or ""
             session.add(review)
         submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
@@ -690,28 +675,3 @@ class GradingService:
                 .returning(Submission.recoveries)
             )
         log.warning("grading_recovered", submission_id=str(submission_id), recoveries=recoveries)
-
-
-async def record_grade_progress(
-    session: AsyncSession, submission: Submission, assessment: Assessment, grade: Grade
-) -> None:
-    """Every final grade is a progress event; a pass also completes the assessment item."""
-    enrollment = await session.scalar(
-        select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
-    )
-    if enrollment is None:
-        return
-    item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
-    payload = {
-        "item_id": str(assessment.item_id),
-        "item_slug": item_slug,
-        "submission_id": str(submission.id),
-        "score": grade.score,
-        "max_score": grade.max_score,
-        "graded_by": grade.graded_by,
-    }
-    await append_progress_event(session, enrollment, "assessment.graded", payload, f"graded:{grade.id}")
-    if grade.passed:
-        await append_progress_event(
-            session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
-        )

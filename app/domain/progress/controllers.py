@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from app.domain.progress.deps import learning_dependencies, progress_dependencies
+from app.domain.courses.schemas import EnrollmentOut
+from app.domain.progress.deps import enrollment_dependencies, learning_dependencies, progress_dependencies
+from app.domain.progress.enrollments import EnrollmentService
 from app.domain.progress.overview import LearningService
 from app.domain.progress.schemas import CompletionOut, CourseProgress, LearningOverview, PositionIn
 from app.domain.progress.services import ProgressService
 from app.lib.auth import is_member
 from app.lib.idempotency import IDEMPOTENT
+from app.lib.pagination import Page, PageRequest
 from app.lib.throttle import RATE_LIMIT
 
 
@@ -62,3 +66,37 @@ class LearningController(Controller):
     )
     async def overview(self, learning_service: LearningService) -> LearningOverview:
         return await learning_service.overview()
+
+
+class CourseEnrollmentController(Controller):
+    """Enrolling, listed with the catalogue (tag "Courses"): it opens the learner's progress stream."""
+
+    dependencies = enrollment_dependencies
+    path = "/courses"
+    tags = ["Courses"]
+    guards = [is_member]
+    opt = {RATE_LIMIT: "api"}
+
+    @post(
+        "/{course_id:uuid}/enrollments",
+        status_code=HTTP_201_CREATED,
+        opt={IDEMPOTENT: True},
+        summary="Enroll in a course (idempotent: again returns the same enrollment with 200)",
+    )
+    async def enroll(self, course_id: UUID, enrollment_service: EnrollmentService) -> Response[EnrollmentOut]:
+        enrollment, created = await enrollment_service.enroll(course_id)
+        return Response(enrollment, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+
+class EnrollmentController(Controller):
+    dependencies = enrollment_dependencies
+    path = "/enrollments"
+    tags = ["Courses"]
+    guards = [is_member]
+
+    @get("/", summary="The caller's enrollments")
+    async def list_enrollments(
+        self, request: Request[Any, Any, Any], enrollment_service: EnrollmentService, page: PageRequest
+    ) -> Page[EnrollmentOut]:
+        items, total = await enrollment_service.my_enrollments(page.limit, page.offset)
+        return page.page(items, total, request)

@@ -12,19 +12,27 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import TenantDatabase
 from app.db.models import Assessment, Course, Enrollment, Grade, Item, ProgressEvent, ReviewItem, Submission
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.domain.courses.services import CourseService
 from app.domain.progress.events import completed_items
 from app.domain.progress.schemas import CourseResume, LearnerSubmission, LearningOverview
 from app.domain.progress.services import fold_progress
 from app.lib.errors import Conflict, NotFound
+from app.lib.security.principal import Principal
 
 RECENT_GRADES = 5
 PENDING_REVIEWS = 20
 
 
-class LearningService(PrincipalService):
+class LearningService(TenantService):
+    def __init__(
+        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, courses: CourseService
+    ) -> None:
+        super().__init__(db, principal, request_id)
+        self.courses = courses
+
     async def record_position(self, course_id: UUID, item_id: UUID) -> None:
         """Remember the item the learner has open (idempotent; the newest call wins)."""
         async with self._tx() as session:
@@ -41,7 +49,7 @@ class LearningService(PrincipalService):
             enrollment.last_item_id, enrollment.last_item_at = item_id, datetime.now(UTC)
 
     async def overview(self) -> LearningOverview:
-        courses = CourseService(self.runtime, self.principal)
+        courses = self.courses
         async with self._tx() as session:
             enrollments = list(
                 (

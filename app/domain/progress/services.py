@@ -15,10 +15,10 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import TenantDatabase
 from app.db.models import Enrollment, ProgressEvent
 from app.domain.audit.services import record_audit
-from app.domain.base import PrincipalService
-from app.domain.components import Components
+from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
 from app.domain.progress.events import completed_items
@@ -94,10 +94,14 @@ def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: se
     )
 
 
-class ProgressService(PrincipalService):
-    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
-        super().__init__(runtime, principal, request_id)
-        self.courses = CourseService(runtime, principal, request_id)
+class ProgressService(TenantService):
+    """The caller's streams; course outlines through the catalogue's one interface, ``CourseService.detail``."""
+
+    def __init__(
+        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, courses: CourseService
+    ) -> None:
+        super().__init__(db, principal, request_id)
+        self.courses = courses
 
     async def _enrollment(self, session: AsyncSession, course_id: UUID) -> Enrollment | None:
         return await session.scalar(

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
-from app.domain.grading.graders import CODE_POINTS, grader_of, passes
-from app.domain.grading.services import record_grade_progress
+from app.domain.grading.graders import CODE_POINTS, grader_of
+from app.domain.progress.completion import passes, record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
     AgreementOut,

@@ -18,7 +18,7 @@ from app.lib.event_payloads import BudgetAlert, GuardrailOutcome, TutorBlocked, 
 
 if TYPE_CHECKING:
     from app.domain.components import Components
-    from app.domain.tutor.turns import ChatSession, TurnState
+    from app.domain.tutor.chat import ChatSession, TurnState
 
 log = structlog.get_logger("lyceum.tutor.feed")
 BUDGET_ALERT_RATIO = 0.8

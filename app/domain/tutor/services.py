@@ -18,6 +18,7 @@ from app.domain.audit.services import record_audit
 from app.domain.components import Components
 from app.domain.tutor import feed as tutor_feed
 from app.domain.tutor.budgets import BudgetLimits
+from app.domain.tutor.chat import ChatSession
 from app.domain.tutor.context import build_context
 from app.domain.tutor.schemas import (
     MODES,
@@ -29,7 +30,6 @@ from app.domain.tutor.schemas import (
     Transcript,
     TranscriptTurn,
 )
-from app.domain.tutor.turns import ChatSession
 from app.lib.errors import Forbidden, NotFound
 from app.lib.security.principal import Principal
 

@@ -18,9 +18,10 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from app.domain.components import Components
+from app.domain.tutor.chat import ChatSession
 from app.domain.tutor.schemas import MODES, DeltaEvent, ErrorEvent, TutorEvent
 from app.domain.tutor.services import TutorService, with_mode
-from app.domain.tutor.turns import ChatSession, TurnRunner
+from app.domain.tutor.turns import TurnRunner
 from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
 from app.lib.inputs import check_decoded, decode_frame
 from app.lib.sockets import (

@@ -20,7 +20,8 @@ from sqlalchemy import or_, select
 from app.db.models import AIInteraction
 from app.domain.components import Components
 from app.domain.tutor import feed as tutor_feed
-from app.domain.tutor.budgets import BudgetExhausted, BudgetLimits, BudgetUnavailable, Reservation, budget_scopes
+from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_scopes
+from app.domain.tutor.chat import ChatSession, TurnState
 from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.model_check import CheckResult
 from app.domain.tutor.guardrails.output_filter import OutputFilter
@@ -41,7 +42,6 @@ from app.domain.tutor.providers.base import (
     StreamEnd,
     StreamStart,
     TextDelta,
-    TutorContext,
 )
 from app.domain.tutor.providers.tokens import estimate_request_tokens
 from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent, ErrorEvent, TutorEvent, Usage
@@ -73,52 +73,6 @@ class _Setup:
     replay: AIInteraction | None = None
     chosen: ChosenPrompt | None = None
     turns: list[Turn] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ChatSession:
-    """A tutoring session loaded for chatting: who, where, and the course material around it."""
-
-    id: UUID
-    org_id: UUID
-    org_slug: str
-    user_id: UUID
-    course_id: UUID
-    item_id: UUID | None
-    context: TutorContext
-    limits: BudgetLimits
-
-
-@dataclass
-class TurnState:
-    """What a turn has produced so far; recorded whether it completes, is blocked, fails or is cancelled."""
-
-    message_id: str
-    user_text: str = ""
-    released: list[str] = field(default_factory=list)
-    received_chars: int = 0
-    outcomes: list[GuardrailOutcome] = field(default_factory=list)
-    model: str = ""
-    prompt_version: str = ""
-    input_tokens: int = 0
-    output_tokens: int | None = None
-    started: float = field(default_factory=time.monotonic)
-    first_token_at: float | None = None
-    status: str = "completed"
-    error_code: str = ""
-    reservation: Reservation | None = None
-    request: ModelRequest | None = None
-    finished: bool = False  # recorded (completed, blocked, failed): nothing left to do on cancel
-    # The model-based input check running beside the reply, and when the reply stops waiting for it.
-    check: asyncio.Task[CheckResult] | None = None
-    check_deadline: float = 0.0
-
-    @property
-    def reply(self) -> str:
-        return "".join(self.released)
-
-    def used_output_tokens(self) -> int:
-        return self.output_tokens if self.output_tokens is not None else -(-self.received_chars // 4)
 
 
 def validate_message(text: Any, max_chars: int) -> str | None:

@@ -1,0 +1,46 @@
+"""What completes an assessment: the one interface grading and review use to reach progress (issue 11).
+
+The pass rule is written here once (grading, reviewers' overrides and the AI/human agreement figures ask
+``passes``), and a final grade becomes progress events through ``record_grade_progress``. Lessons and
+exercises are completed by the learner (``ProgressService.complete_item``); the fold from a stream to
+completed items is ``progress/events.py``."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Assessment, Enrollment, Grade, Item, Submission
+from app.domain.progress.services import append_progress_event
+
+
+def passes(score: float, max_score: float, pass_mark: float) -> bool:
+    """The pass rule: at least ``pass_mark`` (a fraction) of a positive maximum. Grading, reviewers'
+    overrides (the stored ``Grade.passed`` that completes an assessment) and the agreement figures ask here."""
+    return max_score > 0 and score / max_score >= pass_mark
+
+
+async def record_grade_progress(
+    session: AsyncSession, submission: Submission, assessment: Assessment, grade: Grade
+) -> None:
+    """Every final grade is a progress event; a pass (``grade.passed``, from ``passes``) also completes the
+    assessment item. The grading worker and a reviewer's decision both tell progress about a grade here."""
+    enrollment = await session.scalar(
+        select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
+    )
+    if enrollment is None:
+        return
+    item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
+    payload = {
+        "item_id": str(assessment.item_id),
+        "item_slug": item_slug,
+        "submission_id": str(submission.id),
+        "score": grade.score,
+        "max_score": grade.max_score,
+        "graded_by": grade.graded_by,
+    }
+    await append_progress_event(session, enrollment, "assessment.graded", payload, f"graded:{grade.id}")
+    if grade.passed:
+        await append_progress_event(
+            session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
+        )
