@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,9 +133,21 @@ def submission_out(submission: Submission, grade: Grade | None, review: ReviewIt
 
 
 async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | None:
-    return await session.scalar(
-        select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.created_at.desc()).limit(1)
-    )
+    return (await latest_grades(session, [submission_id])).get(submission_id)
+
+
+async def latest_grades(
+    session: AsyncSession, submission_ids: Sequence[UUID], *, ai_only: bool = False
+) -> dict[UUID, Grade]:
+    """The newest grade of each submission (the AI's newest with ``ai_only``), in one statement: listings
+    use this rather than a query per row."""
+    if not submission_ids:
+        return {}
+    query = select(Grade).where(Grade.submission_id.in_(list(submission_ids)))
+    if ai_only:
+        query = query.where(Grade.graded_by != "human")
+    newest = query.distinct(Grade.submission_id).order_by(Grade.submission_id, Grade.created_at.desc())
+    return {grade.submission_id: grade for grade in await session.scalars(newest)}
 
 
 class _PracticeRuns:
@@ -318,7 +330,8 @@ class SubmissionService(PrincipalService):
                     select(ReviewItem).where(ReviewItem.submission_id.in_([row.id for row in rows]))
                 )
             }
-            return [submission_out(r, await latest_grade(session, r.id), reviews.get(r.id)) for r in rows]
+            grades = await latest_grades(session, [row.id for row in rows])
+            return [submission_out(r, grades.get(r.id), reviews.get(r.id)) for r in rows]
 
     async def disagree(self, submission_id: UUID, reason: str) -> SubmissionOut:
         """The learner contests an AI grade: a human reviews it (once; a second flag changes nothing)."""

@@ -18,7 +18,7 @@ from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submi
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.grading.graders import CODE_POINTS, grader_of
-from app.domain.grading.services import record_grade_progress
+from app.domain.grading.services import latest_grades, record_grade_progress
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
     AgreementOut,
@@ -51,9 +51,10 @@ class ReviewService(PrincipalService):
             .join(Item, Item.id == Assessment.item_id)
         )
 
-    async def _out(self, session: AsyncSession, row: Any) -> ReviewItemOut:
+    @staticmethod
+    def _out(row: Any, grade: Grade | None) -> ReviewItemOut:
+        """One queue row and its submission's newest AI grade (fetched by the caller: in one batch for a page)."""
         item, learner_id, kind, title = row
-        grade = await self._ai_grade(session, item.submission_id)
         now = _now()
         breached = (item.decided_at or now) > item.sla_due_at
         return ReviewItemOut(
@@ -84,12 +85,7 @@ class ReviewService(PrincipalService):
 
     @staticmethod
     async def _ai_grade(session: AsyncSession, submission_id: UUID) -> Grade | None:
-        return await session.scalar(
-            select(Grade)
-            .where(Grade.submission_id == submission_id, Grade.graded_by != "human")
-            .order_by(Grade.created_at.desc())
-            .limit(1)
-        )
+        return (await latest_grades(session, [submission_id], ai_only=True)).get(submission_id)
 
     async def queue(
         self,
@@ -110,7 +106,8 @@ class ReviewService(PrincipalService):
         ordered = query.order_by(ReviewItem.priority, ReviewItem.sla_due_at, ReviewItem.id)
         async with self._tx() as session:
             rows, total = await fetch_page(session, ordered, limit, offset)
-            return [await self._out(session, row) for row in rows], total
+            grades = await latest_grades(session, [row[0].submission_id for row in rows], ai_only=True)
+            return [self._out(row, grades.get(row[0].submission_id)) for row in rows], total
 
     async def detail(self, item_id: UUID) -> ReviewDetail:
         async with self._tx() as session:
@@ -124,7 +121,7 @@ class ReviewService(PrincipalService):
             assert assessment is not None
             grade = await self._ai_grade(session, item.submission_id)
             return ReviewDetail(
-                item=await self._out(session, row),
+                item=self._out(row, grade),
                 prompt=str(assessment.spec.get("prompt", "")),
                 answer=dict(submission.answer),
                 spec=dict(assessment.spec),
@@ -169,7 +166,7 @@ class ReviewService(PrincipalService):
             item.lease_expires_at = now + timedelta(seconds=self.runtime.settings.review_lease_seconds)
             await session.flush()
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
-            out = await self._out(session, row)
+            out = self._out(row, await self._ai_grade(session, item.submission_id))
         await self.runtime.events.publish(
             self.principal.org_id,
             events.REVIEW_CLAIMED,
@@ -213,7 +210,7 @@ class ReviewService(PrincipalService):
             if ai_grade is not None:
                 session.add(self._pair(submission, assessment, ai_grade, final, data, item.reason))
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
-            out = await self._out(session, row)
+            out = self._out(row, ai_grade)
             published = {
                 "submission_id": str(submission.id),
                 "course_id": str(assessment.course_id),
