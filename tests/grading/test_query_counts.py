@@ -86,3 +86,19 @@ async def test_listings_do_not_query_per_row(gclient: Client, gworker: Worker[An
     assert len(single.json()) == 1
     assert single.json()[0]["max_score"] == mine.json()[0]["max_score"]
     assert len(listing(seen)) == len(many), (listing(seen), many)
+
+
+async def test_member_list_does_not_query_roles_per_user(gclient: Client) -> None:
+    for _ in range(ROWS):
+        await new_learner(gclient, enrol=None)
+    admin = await auth_headers(gclient, "admin@demo.test", "demo")
+    counts = {}
+    for limit in (1, ROWS):
+        with statements(gclient) as seen:
+            page = await gclient.get("/v1/users", headers=admin, params={"limit": limit})
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) == limit
+        assert all(u["roles"] for u in page.json()["items"])
+        # The listing's own statements; the authentication check aggregates roles with array_agg.
+        counts[limit] = [s for s in seen if (" users" in s or " memberships" in s) and "array_agg" not in s]
+    assert len(counts[1]) == len(counts[ROWS]), counts

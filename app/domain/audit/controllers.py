@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
@@ -9,7 +10,7 @@ from app.domain.audit.deps import audit_dependencies
 from app.domain.audit.schemas import AuditEntry
 from app.domain.audit.services import AuditService
 from app.lib.auth import is_admin
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page, paginated
 
 
 class AuditController(Controller):
@@ -23,10 +24,10 @@ class AuditController(Controller):
         self,
         request: Request[Any, Any, Any],
         audit_service: AuditService,
-        page: PageRequest,
+        page: LimitOffset,
         action: Annotated[str | None, Parameter(query="action", max_length=100)] = None,
     ) -> Page[AuditEntry]:
-        rows, total = await audit_service.list_entries(page.limit, page.offset, action)
+        result = await audit_service.list_entries(page, action)
         items = [
             AuditEntry(
                 id=r.id,
@@ -39,6 +40,6 @@ class AuditController(Controller):
                 request_id=r.request_id,
                 created_at=r.created_at,
             )
-            for r in rows
+            for r in result.items
         ]
-        return page.page(items, total, request)
+        return Page.of(paginated(items, result), request)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,10 +44,10 @@ class AuditService:
     def __init__(self, db: TenantDatabase) -> None:
         self.db = db
 
-    async def list_entries(self, limit: int, offset: int, action: str | None) -> tuple[list[AuditLogEntry], int]:
+    async def list_entries(self, page: LimitOffset, action: str | None) -> OffsetPagination[AuditLogEntry]:
         query = select(AuditLogEntry)
         if action:
             query = query.where(AuditLogEntry.action == action)
         async with self.db.transaction() as session:
             ordered = query.order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id)
-            return await fetch_page(session, ordered, limit, offset)
+            return (await fetch_page(session, ordered, page))[1]

@@ -7,6 +7,8 @@ from collections import defaultdict
 from uuid import UUID
 
 import msgspec
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -37,7 +39,7 @@ from app.domain.courses.schemas import (
 )
 from app.domain.progress.events import COMPLETION_EVENTS
 from app.lib.errors import NotFound
-from app.lib.pagination import fetch_page
+from app.lib.pagination import fetch_page, paginated
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
@@ -53,7 +55,7 @@ async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
 
 
 class CourseService(PrincipalService):
-    async def list_published(self, limit: int, offset: int, search: str | None) -> tuple[list[CourseSummary], int]:
+    async def list_published(self, page: LimitOffset, search: str | None) -> OffsetPagination[CourseSummary]:
         query = select(Course).where(Course.is_published.is_(True))
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -62,19 +64,22 @@ class CourseService(PrincipalService):
                 or_(Course.title.ilike(pattern), Course.summary.ilike(pattern), Course.slug.ilike(pattern))
             )
         async with self._tx() as session:
-            rows, total = await fetch_page(session, query.order_by(Course.title, Course.id), limit, offset)
-            return [
-                CourseSummary(
-                    id=c.id,
-                    slug=c.slug,
-                    title=c.title,
-                    summary=c.summary,
-                    level=c.level,
-                    tags=list(c.tags),
-                    estimated_hours=c.estimated_hours,
-                )
-                for c in rows
-            ], total
+            rows, result = await fetch_page(session, query.order_by(Course.title, Course.id), page)
+            return paginated(
+                [
+                    CourseSummary(
+                        id=c.id,
+                        slug=c.slug,
+                        title=c.title,
+                        summary=c.summary,
+                        level=c.level,
+                        tags=list(c.tags),
+                        estimated_hours=c.estimated_hours,
+                    )
+                    for c in rows
+                ],
+                result,
+            )
 
     async def detail(self, course_id: UUID) -> CourseDetail:
         """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
@@ -261,7 +266,7 @@ class CourseService(PrincipalService):
             percent=(done * 100) // total if total else 0,
         )
 
-    async def my_enrollments(self, limit: int, offset: int) -> tuple[list[EnrollmentOut], int]:
+    async def my_enrollments(self, page: LimitOffset) -> OffsetPagination[EnrollmentOut]:
         query = (
             select(Enrollment, Course.title)
             .join(Course, Course.id == Enrollment.course_id)
@@ -269,11 +274,12 @@ class CourseService(PrincipalService):
         )
         async with self._tx() as session:
             ordered = query.order_by(Enrollment.created_at.desc(), Enrollment.id)
-            rows, total = await fetch_page(session, ordered, limit, offset)
+            rows, result = await fetch_page(session, ordered, page)
             totals, done = await self._progress_counts(session, [e for e, _ in rows])
-            return [
-                self._enrollment_out(e, title, totals.get(e.course_id, 0), done.get(e.id, 0)) for e, title in rows
-            ], total
+            return paginated(
+                [self._enrollment_out(e, title, totals.get(e.course_id, 0), done.get(e.id, 0)) for e, title in rows],
+                result,
+            )
 
     @staticmethod
     async def _progress_counts(

@@ -13,6 +13,8 @@ from uuid import UUID
 
 import msgspec
 import structlog
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,7 +50,7 @@ from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import SlowConsumer
 from app.lib.jobs import grading_job_key
-from app.lib.pagination import fetch_page
+from app.lib.pagination import fetch_page, paginated
 from app.lib.ratelimit import bucket
 from app.lib.throttle import enforce
 
@@ -380,23 +382,24 @@ class SubmissionService(PrincipalService):
         )
         return out
 
-    async def dead_letters(self, limit: int, offset: int) -> tuple[list[DeadLetterOut], int]:
+    async def dead_letters(self, page: LimitOffset) -> OffsetPagination[DeadLetterOut]:
         async with self._tx() as session:
-            rows, total = await fetch_page(
-                session, select(DeadLetter).order_by(DeadLetter.created_at.desc()), limit, offset
+            rows, result = await fetch_page(session, select(DeadLetter).order_by(DeadLetter.created_at.desc()), page)
+            return paginated(
+                [
+                    DeadLetterOut(
+                        id=d.id,
+                        job_key=d.job_key,
+                        function=d.function,
+                        submission_id=d.submission_id,
+                        attempts=d.attempts,
+                        reason=d.reason,
+                        created_at=d.created_at,
+                    )
+                    for d in rows
+                ],
+                result,
             )
-            return [
-                DeadLetterOut(
-                    id=d.id,
-                    job_key=d.job_key,
-                    function=d.function,
-                    submission_id=d.submission_id,
-                    attempts=d.attempts,
-                    reason=d.reason,
-                    created_at=d.created_at,
-                )
-                for d in rows
-            ], total
 
 
 def new_review_item(runtime: Components, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:

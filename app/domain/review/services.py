@@ -11,6 +11,8 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +32,7 @@ from app.domain.review.schemas import (
 )
 from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
-from app.lib.pagination import fetch_page
+from app.lib.pagination import fetch_page, paginated
 
 _encoder = msgspec.json.Encoder()
 
@@ -89,13 +91,12 @@ class ReviewService(PrincipalService):
 
     async def queue(
         self,
-        limit: int,
-        offset: int,
+        page: LimitOffset,
         status: str,
         reason: str | None,
         course_id: UUID | None,
         assessment_id: UUID | None,
-    ) -> tuple[list[ReviewItemOut], int]:
+    ) -> OffsetPagination[ReviewItemOut]:
         query = self._base().where(ReviewItem.status == status)
         if reason:
             query = query.where(ReviewItem.reason == reason)
@@ -105,9 +106,9 @@ class ReviewService(PrincipalService):
             query = query.where(ReviewItem.assessment_id == assessment_id)
         ordered = query.order_by(ReviewItem.priority, ReviewItem.sla_due_at, ReviewItem.id)
         async with self._tx() as session:
-            rows, total = await fetch_page(session, ordered, limit, offset)
+            rows, result = await fetch_page(session, ordered, page)
             grades = await latest_grades(session, [row[0].submission_id for row in rows], ai_only=True)
-            return [self._out(row, grades.get(row[0].submission_id)) for row in rows], total
+            return paginated([self._out(row, grades.get(row[0].submission_id)) for row in rows], result)
 
     async def detail(self, item_id: UUID) -> ReviewDetail:
         async with self._tx() as session:
