@@ -10,7 +10,7 @@ from app.domain.audit.deps import audit_dependencies
 from app.domain.audit.schemas import AuditEntry
 from app.domain.audit.services import AuditService
 from app.lib.auth import is_admin
-from app.lib.pagination import Page, paginated
+from app.lib.pagination import Page
 
 
 class AuditController(Controller):
@@ -27,19 +27,4 @@ class AuditController(Controller):
         page: LimitOffset,
         action: Annotated[str | None, Parameter(query="action", max_length=100)] = None,
     ) -> Page[AuditEntry]:
-        result = await audit_service.list_entries(page, action)
-        items = [
-            AuditEntry(
-                id=r.id,
-                actor_id=r.actor_id,
-                action=r.action,
-                entity_type=r.entity_type,
-                entity_id=r.entity_id,
-                before=r.before,
-                after=r.after,
-                request_id=r.request_id,
-                created_at=r.created_at,
-            )
-            for r in result.items
-        ]
-        return Page.of(paginated(items, result), request)
+        return Page.of(await audit_service.list_entries(page, action), request)

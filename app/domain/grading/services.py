@@ -14,7 +14,7 @@ from uuid import UUID
 import msgspec
 import structlog
 from advanced_alchemy.filters import LimitOffset
-from advanced_alchemy.service import OffsetPagination
+from advanced_alchemy.service import OffsetPagination, SQLAlchemyAsyncRepositoryService
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
+from app.db.repositories import Repository
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.components import Components
@@ -50,7 +51,6 @@ from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import SlowConsumer
 from app.lib.jobs import grading_job_key
-from app.lib.pagination import fetch_page, paginated
 from app.lib.ratelimit import bucket
 from app.lib.throttle import enforce
 
@@ -158,6 +158,16 @@ class _PracticeRuns:
 
     active = 0
     limit = 4
+
+
+class DeadLetterRepository(Repository[DeadLetter]):
+    model_type = DeadLetter
+
+
+class DeadLetters(SQLAlchemyAsyncRepositoryService[DeadLetter, DeadLetterRepository]):
+    """Reads of the jobs that failed for good (the worker writes them in ``GradingRun.dead_letter``)."""
+
+    repository_type = DeadLetterRepository
 
 
 class SubmissionService(PrincipalService):
@@ -384,22 +394,9 @@ class SubmissionService(PrincipalService):
 
     async def dead_letters(self, page: LimitOffset) -> OffsetPagination[DeadLetterOut]:
         async with self._tx() as session:
-            rows, result = await fetch_page(session, select(DeadLetter).order_by(DeadLetter.created_at.desc()), page)
-            return paginated(
-                [
-                    DeadLetterOut(
-                        id=d.id,
-                        job_key=d.job_key,
-                        function=d.function,
-                        submission_id=d.submission_id,
-                        attempts=d.attempts,
-                        reason=d.reason,
-                        created_at=d.created_at,
-                    )
-                    for d in rows
-                ],
-                result,
-            )
+            letters = DeadLetters(session=session)
+            rows, total = await letters.list_and_count(page, order_by=(DeadLetter.created_at, True))
+            return letters.to_schema(rows, total, filters=[page], schema_type=DeadLetterOut)
 
 
 def new_review_item(runtime: Components, submission: Submission, assessment: Assessment, reason: str) -> ReviewItem:
