@@ -94,6 +94,7 @@ class AccountService(PrincipalService):
         if role:
             members = members.where(Membership.role == role)
         query = select(User).where(User.id.in_(members))
+        # Hand-written Core (ADR 0009): users filtered through memberships, roles batched for the page.
         async with self._tx() as session:
             users, result = await fetch_page(session, query.order_by(User.email, User.id), page)
             roles = await self._roles(session, [u.id for u in users])

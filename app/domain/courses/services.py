@@ -274,6 +274,7 @@ class CourseService(PrincipalService):
         )
         async with self._tx() as session:
             ordered = query.order_by(Enrollment.created_at.desc(), Enrollment.id)
+            # Hand-written Core (ADR 0009): enrolments joined to titles, progress counted per page in batch.
             rows, result = await fetch_page(session, ordered, page)
             totals, done = await self._progress_counts(session, [e for e, _ in rows])
             return paginated(

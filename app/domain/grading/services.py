@@ -342,6 +342,7 @@ class SubmissionService(PrincipalService):
                     select(ReviewItem).where(ReviewItem.submission_id.in_([row.id for row in rows]))
                 )
             }
+            # Hand-written (ADR 0009): grades for the whole list in one statement, not one per submission.
             grades = await latest_grades(session, [row.id for row in rows])
             return [submission_out(r, grades.get(r.id), reviews.get(r.id)) for r in rows]
 

@@ -105,6 +105,8 @@ class ReviewService(PrincipalService):
         if assessment_id:
             query = query.where(ReviewItem.assessment_id == assessment_id)
         ordered = query.order_by(ReviewItem.priority, ReviewItem.sla_due_at, ReviewItem.id)
+        # Hand-written Core, not a repository service (ADR 0009): a four-table join plus each row's newest AI
+        # grade in one batched DISTINCT ON statement: three statements a page, however many rows.
         async with self._tx() as session:
             rows, result = await fetch_page(session, ordered, page)
             grades = await latest_grades(session, [row[0].submission_id for row in rows], ai_only=True)
