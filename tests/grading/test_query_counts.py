@@ -102,3 +102,16 @@ async def test_member_list_does_not_query_roles_per_user(gclient: Client) -> Non
         # The listing's own statements; the authentication check aggregates roles with array_agg.
         counts[limit] = [s for s in seen if (" users" in s or " memberships" in s) and "array_agg" not in s]
     assert len(counts[1]) == len(counts[ROWS]), counts
+
+
+async def test_repository_lists_report_the_total_past_the_last_page(gclient: Client) -> None:
+    """The repository services count in a statement of their own: a page past the end still has the total."""
+    admin = await auth_headers(gclient, "admin@demo.test", "demo")
+    for path in ("/v1/audit-log", "/v1/courses"):
+        first = (await gclient.get(path, headers=admin, params={"limit": 1})).json()
+        assert first["total"] >= 1
+        beyond = await gclient.get(path, headers=admin, params={"limit": 1, "offset": first["total"] + 5})
+        assert beyond.status_code == 200, beyond.text
+        assert beyond.json()["items"] == []
+        assert beyond.json()["total"] == first["total"]
+        assert beyond.json()["next"] is None

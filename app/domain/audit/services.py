@@ -4,12 +4,12 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.filters import LimitOffset
-from advanced_alchemy.service import OffsetPagination, SQLAlchemyAsyncRepositoryService
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import TenantDatabase
 from app.db.models import AuditLogEntry
-from app.db.repositories import Repository
+from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.schemas import AuditEntry
 
 
@@ -44,7 +44,7 @@ class AuditLogRepository(Repository[AuditLogEntry]):
     model_type = AuditLogEntry
 
 
-class AuditLogEntries(SQLAlchemyAsyncRepositoryService[AuditLogEntry, AuditLogRepository]):
+class AuditLogEntries(RepositoryService[AuditLogEntry, AuditLogRepository]):
     """Reads of the audit log (append-only: entries are written by ``record_audit`` in the change's own
     transaction)."""
 

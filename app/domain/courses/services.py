@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 from advanced_alchemy.filters import LimitOffset
-from advanced_alchemy.service import OffsetPagination, SQLAlchemyAsyncRepositoryService
+from advanced_alchemy.service import OffsetPagination
 from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -25,7 +25,7 @@ from app.db.models import (
     ItemPrerequisite,
     ProgressEvent,
 )
-from app.db.repositories import Repository
+from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.components import Components
@@ -60,7 +60,7 @@ class CourseRepository(Repository[Course]):
     model_type = Course
 
 
-class Courses(SQLAlchemyAsyncRepositoryService[Course, CourseRepository]):
+class Courses(RepositoryService[Course, CourseRepository]):
     """The catalogue's reads (the outline, progress and enrolment paths keep their own queries)."""
 
     repository_type = CourseRepository

@@ -14,7 +14,7 @@ from uuid import UUID
 import msgspec
 import structlog
 from advanced_alchemy.filters import LimitOffset
-from advanced_alchemy.service import OffsetPagination, SQLAlchemyAsyncRepositoryService
+from advanced_alchemy.service import OffsetPagination
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, Item, ReviewItem, Submission
-from app.db.repositories import Repository
+from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.components import Components
@@ -164,7 +164,7 @@ class DeadLetterRepository(Repository[DeadLetter]):
     model_type = DeadLetter
 
 
-class DeadLetters(SQLAlchemyAsyncRepositoryService[DeadLetter, DeadLetterRepository]):
+class DeadLetters(RepositoryService[DeadLetter, DeadLetterRepository]):
     """Reads of the jobs that failed for good (the worker writes them in ``GradingRun.dead_letter``)."""
 
     repository_type = DeadLetterRepository
