@@ -30,10 +30,10 @@ from app.config import load_settings
 from app.db.bootstrap import migrate
 from app.db.engine import Database, TenantDatabase, create_engine, owner_url
 from app.db.models import AuditLogEntry, Course
+from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.schemas import AuditEntry
 from app.domain.audit.services import AuditLogEntries, record_audit
 from app.domain.courses.schemas import CourseSummary
-from app.domain.courses.services import Courses
 from app.lib.pagination import fetch_page, paginated
 from app.seed import seed
 from app.server.embedded import EmbeddedStack
@@ -41,6 +41,16 @@ from app.server.embedded import EmbeddedStack
 ROOT = Path(__file__).resolve().parents[1]
 SLICES = 10
 PAGE = LimitOffset(limit=20, offset=0)
+
+
+class CourseRepository(Repository[Course]):
+    model_type = Course
+
+
+class Courses(RepositoryService[Course, CourseRepository]):
+    """The catalogue as a repository service: measured here only (the API keeps Core, ADR 0009)."""
+
+    repository_type = CourseRepository
 
 
 async def repo_courses(db: TenantDatabase) -> int:

@@ -105,7 +105,7 @@ async def test_member_list_does_not_query_roles_per_user(gclient: Client) -> Non
 
 
 async def test_repository_lists_report_the_total_past_the_last_page(gclient: Client) -> None:
-    """The repository services count in a statement of their own: a page past the end still has the total."""
+    """A page past the end still reports the total (the repository services count in a statement of their own)."""
     admin = await auth_headers(gclient, "admin@demo.test", "demo")
     for path in ("/v1/audit-log", "/v1/courses"):
         first = (await gclient.get(path, headers=admin, params={"limit": 1})).json()
