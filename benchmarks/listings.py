@@ -34,6 +34,7 @@ from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.schemas import AuditEntry
 from app.domain.audit.services import AuditLogEntries, record_audit
 from app.domain.courses.schemas import CourseSummary
+from app.domain.courses.services import course_summary
 from app.lib.pagination import fetch_page, paginated
 from app.seed import seed
 from app.server.embedded import EmbeddedStack
@@ -65,18 +66,7 @@ async def core_courses(db: TenantDatabase) -> int:
     query = select(Course).where(Course.is_published.is_(True)).order_by(Course.title, Course.id)
     async with db.transaction() as session:
         rows, result = await fetch_page(session, query, PAGE)
-        items = [
-            CourseSummary(
-                id=c.id,
-                slug=c.slug,
-                title=c.title,
-                summary=c.summary,
-                level=c.level,
-                tags=list(c.tags),
-                estimated_hours=c.estimated_hours,
-            )
-            for c in rows
-        ]
+        items = [course_summary(c) for c in rows]
         return len(paginated(items, result).items)
 
 

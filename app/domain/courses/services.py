@@ -54,6 +54,18 @@ async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
         await runtime.redis.delete(key)
 
 
+def course_summary(course: Course) -> CourseSummary:
+    return CourseSummary(
+        id=course.id,
+        slug=course.slug,
+        title=course.title,
+        summary=course.summary,
+        level=course.level,
+        tags=list(course.tags),
+        estimated_hours=course.estimated_hours,
+    )
+
+
 class CourseService(PrincipalService):
     async def list_published(self, page: LimitOffset, search: str | None) -> OffsetPagination[CourseSummary]:
         query = select(Course).where(Course.is_published.is_(True))
@@ -68,21 +80,7 @@ class CourseService(PrincipalService):
         # pages/s of this query with hand-built Structs (ADR 0009).
         async with self._tx() as session:
             rows, result = await fetch_page(session, query.order_by(Course.title, Course.id), page)
-            return paginated(
-                [
-                    CourseSummary(
-                        id=c.id,
-                        slug=c.slug,
-                        title=c.title,
-                        summary=c.summary,
-                        level=c.level,
-                        tags=list(c.tags),
-                        estimated_hours=c.estimated_hours,
-                    )
-                    for c in rows
-                ],
-                result,
-            )
+            return paginated([course_summary(c) for c in rows], result)
 
     async def detail(self, course_id: UUID) -> CourseDetail:
         """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
