@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
@@ -18,7 +19,7 @@ from app.domain.auth.schemas import PasswordChange, PasswordReset, TokenPair
 from app.domain.auth.services import AuthService
 from app.lib.auth import is_admin, is_member, is_staff
 from app.lib.idempotency import IDEMPOTENT
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page
 from app.lib.security.principal import Principal
 from app.lib.security.tokens import TokenCodec
 from app.lib.versioning import deprecated
@@ -62,11 +63,10 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         account_service: AccountService,
-        page: PageRequest,
+        page: LimitOffset,
         role: Annotated[Role | None, Parameter(query="role")] = None,
     ) -> Page[UserOut]:
-        items, total = await account_service.list_members(page.limit, page.offset, role)
-        return page.page(items, total, request)
+        return Page.of(await account_service.list_members(page, role), request)
 
     @post("/", guards=[is_admin], opt={IDEMPOTENT: True}, summary="Create a user in the current org (admins)")
     async def create_user(self, data: UserCreate, account_service: AccountService) -> UserOut:

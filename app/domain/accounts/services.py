@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import structlog
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +21,7 @@ from app.domain.auth.revocation import end_all_logins
 from app.domain.base import PrincipalService
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.notify import SecurityNotice, send_security_notice
-from app.lib.pagination import fetch_page
+from app.lib.pagination import fetch_page, paginated
 from app.lib.security.passwords import hash_password
 from app.lib.text import TextRejected, check_email, clean_name
 
@@ -68,18 +70,35 @@ class AccountService(PrincipalService):
             )
 
     @staticmethod
-    async def _out(session: AsyncSession, user: User) -> UserOut:
-        roles = await session.scalars(select(Membership.role).where(Membership.user_id == user.id))
+    async def _roles(session: AsyncSession, user_ids: list[UUID]) -> dict[UUID, list[str]]:
+        """Each user's roles in this org (RLS scopes memberships to it), in one statement for a whole page."""
+        roles: dict[UUID, list[str]] = {user_id: [] for user_id in user_ids}
+        if user_ids:
+            rows = await session.execute(
+                select(Membership.user_id, Membership.role).where(Membership.user_id.in_(user_ids))
+            )
+            for user_id, role in rows:
+                roles[user_id].append(role)
+        return roles
+
+    @staticmethod
+    def _user_out(user: User, roles: list[str]) -> UserOut:
         return UserOut(id=user.id, email=user.email, name=user.name, is_active=user.is_active, roles=sorted(roles))
 
-    async def list_members(self, limit: int, offset: int, role: str | None) -> tuple[list[UserOut], int]:
+    @classmethod
+    async def _out(cls, session: AsyncSession, user: User) -> UserOut:
+        return cls._user_out(user, (await cls._roles(session, [user.id]))[user.id])
+
+    async def list_members(self, page: LimitOffset, role: str | None) -> OffsetPagination[UserOut]:
         members = select(Membership.user_id).distinct()
         if role:
             members = members.where(Membership.role == role)
         query = select(User).where(User.id.in_(members))
+        # Hand-written Core (ADR 0009): users filtered through memberships, roles batched for the page.
         async with self._tx() as session:
-            users, total = await fetch_page(session, query.order_by(User.email, User.id), limit, offset)
-            return [await self._out(session, u) for u in users], total
+            users, result = await fetch_page(session, query.order_by(User.email, User.id), page)
+            roles = await self._roles(session, [u.id for u in users])
+            return paginated([self._user_out(u, roles.get(u.id, [])) for u in users], result)
 
     async def get(self, user_id: UUID) -> UserOut:
         ensure_can_view_user(self.principal, user_id)

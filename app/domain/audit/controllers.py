@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
@@ -9,7 +10,7 @@ from app.domain.audit.deps import audit_dependencies
 from app.domain.audit.schemas import AuditEntry
 from app.domain.audit.services import AuditService
 from app.lib.auth import is_admin
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page
 
 
 class AuditController(Controller):
@@ -23,22 +24,7 @@ class AuditController(Controller):
         self,
         request: Request[Any, Any, Any],
         audit_service: AuditService,
-        page: PageRequest,
+        page: LimitOffset,
         action: Annotated[str | None, Parameter(query="action", max_length=100)] = None,
     ) -> Page[AuditEntry]:
-        rows, total = await audit_service.list_entries(page.limit, page.offset, action)
-        items = [
-            AuditEntry(
-                id=r.id,
-                actor_id=r.actor_id,
-                action=r.action,
-                entity_type=r.entity_type,
-                entity_id=r.entity_id,
-                before=r.before,
-                after=r.after,
-                request_id=r.request_id,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
-        return page.page(items, total, request)
+        return Page.of(await audit_service.list_entries(page, action), request)

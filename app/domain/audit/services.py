@@ -3,12 +3,14 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import TenantDatabase
 from app.db.models import AuditLogEntry
-from app.lib.pagination import fetch_page
+from app.db.repositories import Repository, RepositoryService
+from app.domain.audit.schemas import AuditEntry
 
 
 def record_audit(
@@ -38,14 +40,29 @@ def record_audit(
     )
 
 
+class AuditLogRepository(Repository[AuditLogEntry]):
+    model_type = AuditLogEntry
+
+
+class AuditLogEntries(RepositoryService[AuditLogEntry, AuditLogRepository]):
+    """Reads of the audit log (append-only: entries are written by ``record_audit`` in the change's own
+    transaction)."""
+
+    repository_type = AuditLogRepository
+
+
+_NEWEST_FIRST: list[Any] = [(AuditLogEntry.created_at, True), (AuditLogEntry.id, False)]
+
+
 class AuditService:
     def __init__(self, db: TenantDatabase) -> None:
         self.db = db
 
-    async def list_entries(self, limit: int, offset: int, action: str | None) -> tuple[list[AuditLogEntry], int]:
-        query = select(AuditLogEntry)
+    async def list_entries(self, page: LimitOffset, action: str | None) -> OffsetPagination[AuditEntry]:
+        filters: list[Any] = [page]
         if action:
-            query = query.where(AuditLogEntry.action == action)
+            filters.append(AuditLogEntry.action == action)
         async with self.db.transaction() as session:
-            ordered = query.order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id)
-            return await fetch_page(session, ordered, limit, offset)
+            entries = AuditLogEntries(session=session)
+            rows, total = await entries.list_and_count(*filters, order_by=_NEWEST_FIRST)
+            return entries.to_schema(rows, total, filters=filters, schema_type=AuditEntry)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
@@ -10,7 +11,7 @@ from app.domain.courses.deps import course_dependencies
 from app.domain.courses.schemas import CourseDetail, CourseSummary, ItemDetail
 from app.domain.courses.services import CourseService
 from app.lib.auth import is_member
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page
 from app.lib.throttle import RATE_LIMIT
 
 
@@ -26,11 +27,10 @@ class CourseController(Controller):
         self,
         request: Request[Any, Any, Any],
         course_service: CourseService,
-        page: PageRequest,
+        page: LimitOffset,
         q: Annotated[str | None, Parameter(query="q", max_length=200, description="Search title/summary")] = None,
     ) -> Page[CourseSummary]:
-        items, total = await course_service.list_published(page.limit, page.offset, q)
-        return page.page(items, total, request)
+        return Page.of(await course_service.list_published(page, q), request)
 
     @get("/{course_id:uuid}", summary="A course with its modules, items and pathway edges")
     async def get_course(self, course_id: UUID, course_service: CourseService) -> CourseDetail:

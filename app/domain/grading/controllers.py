@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get, post
 from litestar.response import ServerSentEvent, Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
@@ -21,7 +22,7 @@ from app.domain.grading.schemas import (
 from app.domain.grading.services import SubmissionService
 from app.lib.auth import is_admin, is_member
 from app.lib.idempotency import IDEMPOTENT
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page
 from app.lib.sockets import SSE_HEADERS
 from app.lib.throttle import RATE_LIMIT
 
@@ -118,7 +119,6 @@ class DeadLetterController(Controller):
 
     @get("/", summary="Background jobs that failed for good, with the final reason (admins)")
     async def list_dead_letters(
-        self, request: Request[Any, Any, Any], submission_service: SubmissionService, page: PageRequest
+        self, request: Request[Any, Any, Any], submission_service: SubmissionService, page: LimitOffset
     ) -> Page[DeadLetterOut]:
-        items, total = await submission_service.dead_letters(page.limit, page.offset)
-        return page.page(items, total, request)
+        return Page.of(await submission_service.dead_letters(page), request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
@@ -13,6 +13,8 @@ from uuid import UUID
 
 import msgspec
 import structlog
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from litestar.response import ServerSentEventMessage
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, ReviewItem, Submission
+from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
 from app.domain.base import PrincipalService
 from app.domain.components import Components
@@ -49,7 +52,6 @@ from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import SlowConsumer
 from app.lib.jobs import grading_job_key
-from app.lib.pagination import fetch_page
 from app.lib.ratelimit import bucket
 from app.lib.sockets import SSE_PING
 from app.lib.throttle import enforce
@@ -133,9 +135,21 @@ def submission_out(submission: Submission, grade: Grade | None, review: ReviewIt
 
 
 async def latest_grade(session: AsyncSession, submission_id: UUID) -> Grade | None:
-    return await session.scalar(
-        select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.created_at.desc()).limit(1)
-    )
+    return (await latest_grades(session, [submission_id])).get(submission_id)
+
+
+async def latest_grades(
+    session: AsyncSession, submission_ids: Sequence[UUID], *, ai_only: bool = False
+) -> dict[UUID, Grade]:
+    """The newest grade of each submission (the AI's newest with ``ai_only``), in one statement: listings
+    use this rather than a query per row."""
+    if not submission_ids:
+        return {}
+    query = select(Grade).where(Grade.submission_id.in_(list(submission_ids)))
+    if ai_only:
+        query = query.where(Grade.graded_by != "human")
+    newest = query.distinct(Grade.submission_id).order_by(Grade.submission_id, Grade.created_at.desc())
+    return {grade.submission_id: grade for grade in await session.scalars(newest)}
 
 
 class _Outcome(msgspec.Struct, frozen=True):
@@ -155,6 +169,16 @@ class _PracticeRuns:
 
     active = 0
     limit = 4
+
+
+class DeadLetterRepository(Repository[DeadLetter]):
+    model_type = DeadLetter
+
+
+class DeadLetters(RepositoryService[DeadLetter, DeadLetterRepository]):
+    """Reads of the jobs that failed for good (the worker writes them in ``GradingRun.dead_letter``)."""
+
+    repository_type = DeadLetterRepository
 
 
 class SubmissionService(PrincipalService):
@@ -331,7 +355,9 @@ class SubmissionService(PrincipalService):
                     select(ReviewItem).where(ReviewItem.submission_id.in_([row.id for row in rows]))
                 )
             }
-            return [submission_out(r, await latest_grade(session, r.id), reviews.get(r.id)) for r in rows]
+            # Hand-written (ADR 0009): grades for the whole list in one statement, not one per submission.
+            grades = await latest_grades(session, [row.id for row in rows])
+            return [submission_out(r, grades.get(r.id), reviews.get(r.id)) for r in rows]
 
     async def disagree(self, submission_id: UUID, reason: str) -> SubmissionOut:
         """The learner contests an AI grade: a human reviews it (once; a second flag changes nothing)."""
@@ -379,23 +405,11 @@ class SubmissionService(PrincipalService):
         )
         return out
 
-    async def dead_letters(self, limit: int, offset: int) -> tuple[list[DeadLetterOut], int]:
+    async def dead_letters(self, page: LimitOffset) -> OffsetPagination[DeadLetterOut]:
         async with self._tx() as session:
-            rows, total = await fetch_page(
-                session, select(DeadLetter).order_by(DeadLetter.created_at.desc()), limit, offset
-            )
-            return [
-                DeadLetterOut(
-                    id=d.id,
-                    job_key=d.job_key,
-                    function=d.function,
-                    submission_id=d.submission_id,
-                    attempts=d.attempts,
-                    reason=d.reason,
-                    created_at=d.created_at,
-                )
-                for d in rows
-            ], total
+            letters = DeadLetters(session=session)
+            rows, total = await letters.list_and_count(page, order_by=(DeadLetter.created_at, True))
+            return letters.to_schema(rows, total, filters=[page], schema_type=DeadLetterOut)
 
 
 def stale_after_seconds(settings: Settings) -> int:

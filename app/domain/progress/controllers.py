@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, Response, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -14,7 +15,7 @@ from app.domain.progress.schemas import CompletionOut, CourseProgress, LearningO
 from app.domain.progress.services import ProgressService
 from app.lib.auth import is_member
 from app.lib.idempotency import IDEMPOTENT
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page
 from app.lib.throttle import RATE_LIMIT
 
 
@@ -96,7 +97,6 @@ class EnrollmentController(Controller):
 
     @get("/", summary="The caller's enrollments")
     async def list_enrollments(
-        self, request: Request[Any, Any, Any], enrollment_service: EnrollmentService, page: PageRequest
+        self, request: Request[Any, Any, Any], enrollment_service: EnrollmentService, page: LimitOffset
     ) -> Page[EnrollmentOut]:
-        items, total = await enrollment_service.my_enrollments(page.limit, page.offset)
-        return page.page(items, total, request)
+        return Page.of(await enrollment_service.my_enrollments(page), request)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +21,7 @@ from app.domain.courses.schemas import EnrollmentOut
 from app.domain.progress.events import COMPLETION_EVENTS
 from app.domain.progress.services import append_progress_event
 from app.lib.errors import NotFound
-from app.lib.pagination import fetch_page
+from app.lib.pagination import fetch_page, paginated
 
 
 class EnrollmentService(TenantService):
@@ -74,7 +76,7 @@ class EnrollmentService(TenantService):
             percent=(done * 100) // total if total else 0,
         )
 
-    async def my_enrollments(self, limit: int, offset: int) -> tuple[list[EnrollmentOut], int]:
+    async def my_enrollments(self, page: LimitOffset) -> OffsetPagination[EnrollmentOut]:
         query = (
             select(Enrollment, Course.title)
             .join(Course, Course.id == Enrollment.course_id)
@@ -82,11 +84,13 @@ class EnrollmentService(TenantService):
         )
         async with self._tx() as session:
             ordered = query.order_by(Enrollment.created_at.desc(), Enrollment.id)
-            rows, total = await fetch_page(session, ordered, limit, offset)
+            # Hand-written Core (ADR 0009): enrolments joined to titles, progress counted per page in batch.
+            rows, result = await fetch_page(session, ordered, page)
             totals, done = await self._progress_counts(session, [e for e, _ in rows])
-            return [
-                self._enrollment_out(e, title, totals.get(e.course_id, 0), done.get(e.id, 0)) for e, title in rows
-            ], total
+            return paginated(
+                [self._enrollment_out(e, title, totals.get(e.course_id, 0), done.get(e.id, 0)) for e, title in rows],
+                result,
+            )
 
     @staticmethod
     async def _progress_counts(

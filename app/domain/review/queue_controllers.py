@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
@@ -12,7 +13,7 @@ from app.domain.review.deps import review_dependencies
 from app.domain.review.schemas import DecisionIn, ReviewDetail, ReviewItemOut, ReviewMetrics
 from app.domain.review.services import ReviewService
 from app.lib.auth import is_staff
-from app.lib.pagination import Page, PageRequest
+from app.lib.pagination import Page
 from app.lib.throttle import RATE_LIMIT
 
 Reason = Literal["low_confidence", "sample", "disagreement", "grader_error"]
@@ -30,14 +31,14 @@ class ReviewQueueController(Controller):
         self,
         request: Request[Any, Any, Any],
         review_service: ReviewService,
-        page: PageRequest,
+        page: LimitOffset,
         status: Annotated[Literal["open", "decided"], Parameter(query="status")] = "open",
         reason: Annotated[Reason | None, Parameter(query="reason")] = None,
         course_id: Annotated[UUID | None, Parameter(query="course_id")] = None,
         assessment_id: Annotated[UUID | None, Parameter(query="assessment_id")] = None,
     ) -> Page[ReviewItemOut]:
-        items, total = await review_service.queue(page.limit, page.offset, status, reason, course_id, assessment_id)
-        return page.page(items, total, request)
+        result = await review_service.queue(page, status, reason, course_id, assessment_id)
+        return Page.of(result, request)
 
     @get("/items/{item_id:uuid}", summary="One review item: answer, rubric and the AI's rationale side by side")
     async def item(self, item_id: UUID, review_service: ReviewService) -> ReviewDetail:
