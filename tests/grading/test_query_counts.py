@@ -36,6 +36,16 @@ def statements(client: Client) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+# Each measurement is the fewest statements of three tries: something else in the process (a cache filled
+# by the first request, a background task of the app on a loaded machine) can only add statements, never
+# remove the listing's own, so the fewest is the listing's cost.
+TRIES = 3
+
+
+def fewest(runs: list[list[str]]) -> list[str]:
+    return min(runs, key=len)
+
+
 def listing(seen: list[str]) -> list[str]:
     return [s for s in seen if any(f" {table}" in s for table in LISTING_TABLES)]
 
@@ -61,31 +71,41 @@ async def test_listings_do_not_query_per_row(gclient: Client, gworker: Worker[An
 
     counts = {}
     for limit in (1, ROWS):
-        with statements(gclient) as seen:
-            page = await gclient.get("/v1/review/queue", headers=staff, params={**queue, "limit": limit})
-        assert page.status_code == 200, page.text
-        assert len(page.json()["items"]) == limit
-        assert all(i["ai_score"] is not None for i in page.json()["items"])  # the batched grades are there
-        counts[f"queue {limit}"] = listing(seen)
+        runs = []
+        for _ in range(TRIES):
+            with statements(gclient) as seen:
+                page = await gclient.get("/v1/review/queue", headers=staff, params={**queue, "limit": limit})
+            assert page.status_code == 200, page.text
+            assert len(page.json()["items"]) == limit
+            assert all(i["ai_score"] is not None for i in page.json()["items"])  # the batched grades are there
+            runs.append(listing(seen))
+        counts[f"queue {limit}"] = fewest(runs)
+    assert counts["queue 1"], "no statement recorded"
     assert len(counts["queue 1"]) == len(counts[f"queue {ROWS}"]), counts
 
-    with statements(gclient) as seen:
-        mine = await gclient.get(f"/v1/assessments/{assessment_id}/submissions", headers=learner)
-    assert mine.status_code == 200, mine.text
-    assert len(mine.json()) == ROWS
-    assert all(s["status"] == "in_review" and s["max_score"] is not None for s in mine.json())
-    many = listing(seen)
+    runs = []
+    for _ in range(TRIES):
+        with statements(gclient) as seen:
+            mine = await gclient.get(f"/v1/assessments/{assessment_id}/submissions", headers=learner)
+        assert mine.status_code == 200, mine.text
+        assert len(mine.json()) == ROWS
+        assert all(s["status"] == "in_review" and s["max_score"] is not None for s in mine.json())
+        runs.append(listing(seen))
+    many = fewest(runs)
 
     one_learner = await new_learner(gclient)
     accepted = await gclient.post(
         f"/v1/assessments/{assessment_id}/submissions", headers=one_learner, json={"text": ANSWER}
     )
     await wait_for(gclient, one_learner, accepted.json()["id"], "in_review", deadline_s=180)
-    with statements(gclient) as seen:
-        single = await gclient.get(f"/v1/assessments/{assessment_id}/submissions", headers=one_learner)
-    assert len(single.json()) == 1
-    assert single.json()[0]["max_score"] == mine.json()[0]["max_score"]
-    assert len(listing(seen)) == len(many), (listing(seen), many)
+    runs = []
+    for _ in range(TRIES):
+        with statements(gclient) as seen:
+            single = await gclient.get(f"/v1/assessments/{assessment_id}/submissions", headers=one_learner)
+        assert len(single.json()) == 1
+        assert single.json()[0]["max_score"] == mine.json()[0]["max_score"]
+        runs.append(listing(seen))
+    assert len(fewest(runs)) == len(many), (fewest(runs), many)
 
 
 async def test_member_list_does_not_query_roles_per_user(gclient: Client) -> None:
@@ -94,13 +114,16 @@ async def test_member_list_does_not_query_roles_per_user(gclient: Client) -> Non
     admin = await auth_headers(gclient, "admin@demo.test", "demo")
     counts = {}
     for limit in (1, ROWS):
-        with statements(gclient) as seen:
-            page = await gclient.get("/v1/users", headers=admin, params={"limit": limit})
-        assert page.status_code == 200, page.text
-        assert len(page.json()["items"]) == limit
-        assert all(u["roles"] for u in page.json()["items"])
-        # The listing's own statements; the authentication check aggregates roles with array_agg.
-        counts[limit] = [s for s in seen if (" users" in s or " memberships" in s) and "array_agg" not in s]
+        runs = []
+        for _ in range(TRIES):
+            with statements(gclient) as seen:
+                page = await gclient.get("/v1/users", headers=admin, params={"limit": limit})
+            assert page.status_code == 200, page.text
+            assert len(page.json()["items"]) == limit
+            assert all(u["roles"] for u in page.json()["items"])
+            # The listing's own statements; the authentication check aggregates roles with array_agg.
+            runs.append([s for s in seen if (" users" in s or " memberships" in s) and "array_agg" not in s])
+        counts[limit] = fewest(runs)
     assert len(counts[1]) == len(counts[ROWS]), counts
 
 
