@@ -165,3 +165,22 @@ async def _solution_of(settings: Settings, item_id: str) -> str:
     await engine.dispose()
     lines = [line.strip() for line in str(solution).splitlines() if len(line.strip()) > 40]
     return lines[0] if lines else str(solution)[:200]
+
+
+async def test_nul_in_the_models_reply_is_relayed_without_it_and_the_turn_is_kept(
+    claude_url: str, fake_anthropic: FakeAnthropic
+) -> None:
+    # PostgreSQL text cannot hold U+0000: a model (or a prompt-injected one) emitting it must not cost the
+    # learner the turn or the server a 5xx. The NUL is dropped from what is relayed and stored.
+    fake_anthropic.script(reply="Start with\u0000 the status line.\u0000", input_tokens=50, output_tokens=8)
+    learner = login(claude_url, "learner@demo.test")
+    session = new_session(claude_url, learner)
+    async with connect(ws_url(claude_url, session), additional_headers=learner) as ws:
+        await ws.send(json.dumps({"type": "message", "id": "n1", "text": "Where do I start?"}))
+        events = await collect(ws)
+    assert events[-1]["type"] == "done", events
+    relayed = "".join(e["text"] for e in events if e["type"] == "delta")
+    assert relayed == "Start with the status line."
+    transcript = httpx.get(f"{claude_url}/v1/tutor/sessions/{session['id']}", headers=learner, timeout=30)
+    assert transcript.status_code == 200, transcript.text
+    assert transcript.json()["turns"][-1]["reply"] == "Start with the status line."

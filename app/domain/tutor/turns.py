@@ -328,7 +328,10 @@ class TurnRunner:
                     elif isinstance(event, TextDelta):
                         state.first_token_at = state.first_token_at or time.monotonic()
                         state.received_chars += len(event.text)
-                        if await self._pass(state, output.feed(event.text), emit):
+                        # Model output is untrusted: U+0000 cannot be stored in PostgreSQL text, so a NUL
+                        # would cost the learner the turn. It carries nothing readable; drop it here, once.
+                        text = event.text.replace("\x00", "")
+                        if text and await self._pass(state, output.feed(text), emit):
                             return
                     elif isinstance(event, StreamEnd):
                         state.input_tokens, state.output_tokens = event.input_tokens, event.output_tokens
