@@ -82,7 +82,8 @@ def test_escalation_reaches_the_feed_and_an_override_is_recorded(page: Page, liv
     assessment = learner.get(f"/v1/items/{review_item['id']}/assessment").json()
     started = time.monotonic()
     submission = learner.post(f"/v1/assessments/{assessment['id']}/submissions", json={"text": ANSWER}).json()
-    escalated = page.locator("li.feed-event[data-type='submission.escalated']").first
+    # This submission's event: other tests' escalations may be on the same org's feed.
+    escalated = page.locator(f"li.feed-event[data-type='submission.escalated'][data-submission='{submission['id']}']")
     expect(escalated).to_contain_text("Submission needs a human", timeout=60_000)
     print(f"escalation on the feed {time.monotonic() - started:.2f} s after submitting")
     shot(page, "23-feed-escalation")

@@ -50,7 +50,7 @@ def listing(seen: list[str]) -> list[str]:
     return [s for s in seen if any(f" {table}" in s for table in LISTING_TABLES)]
 
 
-async def _escalated_submissions(client: Client) -> tuple[dict[str, str], str]:
+async def _escalated_submissions(client: Client) -> tuple[dict[str, str], str, list[str]]:
     """One learner's ``ROWS`` short answers, graded offline with low confidence: all wait in the queue."""
     learner = await new_learner(client)
     review = await assessment(client, learner, "schema-review")
@@ -61,11 +61,11 @@ async def _escalated_submissions(client: Client) -> tuple[dict[str, str], str]:
         assert accepted.status_code == 202, accepted.text
         ids.append(accepted.json()["id"])
     await asyncio.gather(*(wait_for(client, learner, i, "in_review", deadline_s=180) for i in ids))
-    return learner, review["id"]
+    return learner, review["id"], ids
 
 
 async def test_listings_do_not_query_per_row(gclient: Client, gworker: Worker[Any]) -> None:
-    learner, assessment_id = await _escalated_submissions(gclient)
+    learner, assessment_id, ids = await _escalated_submissions(gclient)
     staff = await auth_headers(gclient, "instructor@demo.test", "demo")
     queue = {"status": "open", "assessment_id": assessment_id}
 
@@ -77,7 +77,8 @@ async def test_listings_do_not_query_per_row(gclient: Client, gworker: Worker[An
                 page = await gclient.get("/v1/review/queue", headers=staff, params={**queue, "limit": limit})
             assert page.status_code == 200, page.text
             assert len(page.json()["items"]) == limit
-            assert all(i["ai_score"] is not None for i in page.json()["items"])  # the batched grades are there
+            # The batched grades are there (other tests' items on this assessment may have none: a grader error).
+            assert all(i["ai_score"] is not None for i in page.json()["items"] if i["submission_id"] in ids), page.text
             runs.append(listing(seen))
         counts[f"queue {limit}"] = fewest(runs)
     assert counts["queue 1"], "no statement recorded"

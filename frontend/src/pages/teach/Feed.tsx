@@ -174,7 +174,12 @@ export function Feed() {
           {shown.map((event) => {
             const text = describe(event, names);
             return (
-              <li key={event.id} className={`feed-event tone-${text.tone}`} data-type={event.type}>
+              <li
+                key={event.id}
+                className={`feed-event tone-${text.tone}`}
+                data-type={event.type}
+                data-submission={typeof event.data.submission_id === "string" ? event.data.submission_id : undefined}
+              >
                 <time dateTime={event.at} title={new Date(event.at).toISOString()}>{when(event.at)}</time>
                 <strong>{text.title}</strong>
                 <span className="muted">{text.detail}</span>
