@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,8 +24,6 @@ from typing import Any
 from advanced_alchemy.filters import LimitOffset
 from sqlalchemy import select, text
 
-from app.config import load_settings
-from app.db.bootstrap import migrate
 from app.db.engine import Database, TenantDatabase, create_engine, owner_url
 from app.db.models import AuditLogEntry, Course
 from app.db.repositories import Repository, RepositoryService
@@ -36,8 +32,7 @@ from app.domain.audit.services import AuditLogEntries, record_audit
 from app.domain.courses.schemas import CourseSummary
 from app.domain.courses.services import course_summary
 from app.lib.pagination import fetch_page, paginated
-from app.seed import seed
-from app.server.embedded import EmbeddedStack
+from benchmarks.stack import start_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 SLICES = 10
@@ -117,22 +112,9 @@ async def throughput(
 
 
 async def run(seconds: float, rounds: int, concurrency: int) -> dict[str, float]:
-    data_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-"))
-    stack = EmbeddedStack(data_dir, persist=False)
-    database_url, redis_url = stack.start(os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", ""))
+    bench = await start_stack("listings", LYCEUM_CONTENT_DIR=str(ROOT / "content"))
+    settings = bench.settings
     try:
-        settings = load_settings(
-            {
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "LYCEUM_DATA_DIR": str(data_dir),
-                "LYCEUM_LOG_LEVEL": "ERROR",
-                "LYCEUM_CONTENT_DIR": str(ROOT / "content"),
-                "LYCEUM_REDIS_KEY_PREFIX": f"bench:{os.getpid()}:",
-            }
-        )
-        await migrate(settings)
-        await seed(settings)
         owner = create_engine(owner_url(settings.database_url))
         async with owner.connect() as conn:
             org_id = (await conn.execute(text("select id from organizations where slug = 'demo'"))).scalar_one()
@@ -160,7 +142,7 @@ async def run(seconds: float, rounds: int, concurrency: int) -> dict[str, float]
         finally:
             await database.dispose()
     finally:
-        stack.stop()
+        bench.stop()
     median = {k: statistics.median(v) for k, v in results.items()}
     return {
         **{f"{k}_per_s": v for k, v in median.items()},
