@@ -7,7 +7,7 @@ Two measurements in one run:
 1. in-process: the classifier step on the turn's critical path (``check_conversation``: the window of the
    message with the learner's last turns, and the linear model; the message's own features are computed
    by ``check_message`` while the turn's database lookup is in flight), on every message of the evaluation
-   sets (tests/safety/) read with ``--history`` earlier learner turns, and on 4 000-character messages.
+   sets (tests/safety/guardrails/) read with ``--history`` earlier learner turns, and on 4 000-character messages.
    Reported as p50 / p95 / p99 / max milliseconds of wall time and of the thread's CPU time.
 2. end to end: the real API (uvicorn, separate process) and the offline tutor, learners of two orgs that
    study the same course, one with the classifier on (``demo``, the default policy) and one with it off

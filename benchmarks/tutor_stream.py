@@ -2,7 +2,7 @@
 
     uv run python benchmarks/tutor_stream.py [--levels 1,50,200] [--tokens 60] [--rate 50] [--idle 2000] [--warmup 3]
 
-One run, three processes: the fake Messages API (tests/fake_anthropic, emitting tokens at a fixed
+One run, three processes: the fake Messages API (tests/support/fake_anthropic, emitting tokens at a fixed
 rate), the Lyceum API (uvicorn, guardrails and budgets on, pointed at the fake with
 ANTHROPIC_BASE_URL) and this driver. At each concurrency level it measures, for the same scripted
 reply:
@@ -56,7 +56,7 @@ class Sample:
 
 
 def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
-    from tests.fake_anthropic.server import FakeAnthropic
+    from tests.support.fake_anthropic.server import FakeAnthropic
 
     fake = FakeAnthropic()
     url = fake.start()

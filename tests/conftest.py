@@ -13,34 +13,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 
 from app.asgi import create_app
-from app.config import Settings, load_settings
+from app.config import Settings
 from app.db.bootstrap import migrate
 from app.db.engine import create_engine, owner_url
 from app.lib.redis import create_redis
-from app.lib.sockets import server_max_frame_bytes
-from app.server.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from app.server.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.support.stack import RUN_ID, make_settings, run_live_server
 
-pytest_plugins = ["tests.fake_anthropic.fixtures"]
-
-RUN_ID = uuid.uuid4().hex[:10]
-DEMO_PASSWORD = "lyceum-demo"
-ROOT = Path(__file__).resolve().parents[1]
+# Every fixture shared by more than one area lives here or in these modules (tests/support/); a directory
+# conftest holds only what its own directory needs (the browser in e2e, the sandbox skip in safety/sandbox).
+pytest_plugins = ["tests.support.fake_anthropic.fixtures", "tests.support.grading", "tests.support.feed"]
 
 
 @pytest.fixture(scope="session")
@@ -95,30 +88,18 @@ def worker_id(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_prefix(worker_id: str) -> str:
-    return f"lyceum-test:{RUN_ID}:{worker_id}:"
+def redis_prefix(worker_id: str, redis_url: str) -> Iterator[str]:
+    """This run's (and xdist worker's) key prefix; its keys are deleted at the end of the session."""
+    prefix = f"lyceum-test:{RUN_ID}:{worker_id}:"
+    yield prefix
 
+    async def clean() -> None:
+        client = create_redis(redis_url)
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.delete(key)
+        await client.aclose()
 
-def make_settings(database_url: str, redis_url: str, redis_prefix: str, data_dir: Path, **env: str) -> Settings:
-    base = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "LYCEUM_ENVIRONMENT": "test",
-        "LYCEUM_DATA_DIR": str(data_dir),
-        "LYCEUM_REDIS_KEY_PREFIX": redis_prefix,
-        "LYCEUM_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "LYCEUM_CONTENT_DIR": os.environ.get("LYCEUM_TEST_CONTENT_DIR", str(ROOT / "content")),
-        "LYCEUM_LOG_LEVEL": "WARNING",
-        # Generous limits so the suite's many logins are not throttled; limiter tests set their own.
-        "LYCEUM_RATE_LIMIT_LOGIN_USER": "10000/60s",
-        "LYCEUM_RATE_LIMIT_LOGIN_ORG": "10000/60s",
-        "LYCEUM_RATE_LIMIT_LOGIN_GLOBAL": "10000/60s",
-        "LYCEUM_RATE_LIMIT_API_USER": "100000/60s",
-        "LYCEUM_RATE_LIMIT_API_ORG": "100000/60s",
-        "LYCEUM_RATE_LIMIT_API_GLOBAL": "100000/60s",
-    }
-    base.update(env)
-    return load_settings(base)
+    asyncio.run(clean())
 
 
 @pytest.fixture(scope="session")
@@ -152,61 +133,6 @@ async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _clean_redis_keys(redis_url: str, redis_prefix: str) -> Iterator[None]:
-    yield
-
-    async def clean() -> None:
-        client = create_redis(redis_url)
-        async for key in client.scan_iter(match=f"{redis_prefix}*", count=1000):
-            await client.delete(key)
-        await client.aclose()
-
-    asyncio.run(clean())
-
-
-async def login(
-    client: AsyncTestClient[Litestar], email: str, org: str, password: str = DEMO_PASSWORD
-) -> dict[str, Any]:
-    response = await client.post("/v1/auth/login", json={"email": email, "password": password, "org": org})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def auth_headers(client: AsyncTestClient[Litestar], email: str, org: str) -> dict[str, str]:
-    tokens = await login(client, email, org)
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-def run_live_server(app: Litestar) -> tuple[str, uvicorn.Server, threading.Thread]:
-    """A real uvicorn server on a free loopback port, in a thread (for WebSocket, SSE and fuzz tests)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            ws="websockets-sansio",
-            # As `lyceum up` runs it (for the default message limit; the tests do not change it).
-            ws_max_size=server_max_frame_bytes(Settings()),
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return url, server, thread
-
-
 @pytest.fixture(scope="session")
 def live_url(settings: Settings, seeded: Any) -> Iterator[str]:
     url, server, thread = run_live_server(create_app(settings))
@@ -234,3 +160,21 @@ def cpu_hog() -> Iterator[int]:
             hog.kill()
         for hog in hogs:
             hog.wait()
+
+
+# Unit tests run without PostgreSQL or Redis (`uv run pytest tests/unit` starts no server); a unit test that
+# asks for one of these belongs in tests/integration/<area>.
+_SERVER_FIXTURES = frozenset(
+    {"server_database_url", "database_url", "redis_url", "seeded", "app", "client", "live_url"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unit = Path(__file__).parent / "unit"
+    misplaced = [
+        item.nodeid
+        for item in items
+        if item.path.is_relative_to(unit) and _SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    ]
+    if misplaced:
+        raise pytest.UsageError(f"unit tests that need a server (move them to tests/integration/): {misplaced}")

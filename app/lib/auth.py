@@ -45,7 +45,7 @@ def requires_roles(*roles: str) -> Any:
         if connection.scope.get("method") == "OPTIONS":
             # Litestar's generated OPTIONS handler only answers `Allow`; it runs unauthenticated (a CORS
             # preflight never carries a token), so there is nobody to check. The app has no other
-            # OPTIONS handler (tests/test_bad_input.py keeps it that way).
+            # OPTIONS handler (tests/integration/api/test_bad_input.py keeps it that way).
             return
         principal: Principal = connection.user
         if not principal.has_any(*roles):

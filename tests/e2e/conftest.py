@@ -18,8 +18,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from app.asgi import FRONTEND_DIST
 from app.config import Settings
-from tests.conftest import make_settings, run_live_server
-from tests.fake_anthropic.server import FakeAnthropic
+from tests.support.fake_anthropic.server import FakeAnthropic
+from tests.support.stack import make_settings, run_live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 # Waits are conditions, never clocks: these bound only a broken page. Playwright's 5 s default for

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import DEMO_PASSWORD, UI_TIMEOUT_MS, shot, sign_in
 from tests.e2e.test_learner_journey import COURSE, _new_learner
-from tests.fake_anthropic.server import FakeAnthropic
+from tests.support.fake_anthropic.server import FakeAnthropic
 
 pytestmark = pytest.mark.e2e
 WIDTHS = {"desktop": (1280, 900), "phone": (375, 812)}

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
-from tests.fake_anthropic.server import FakeAnthropic
+from tests.support.fake_anthropic.server import FakeAnthropic
 
 pytestmark = pytest.mark.e2e
 COURSE = "Backend Foundations"

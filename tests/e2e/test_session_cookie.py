@@ -9,7 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from app.config import Settings
 from tests.e2e.conftest import shot, sign_in
-from tests.refresh_grace import age_rotation_sync
+from tests.support.refresh_grace import age_rotation_sync
 
 pytestmark = pytest.mark.e2e
 

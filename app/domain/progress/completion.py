@@ -3,7 +3,7 @@
 The pass rule is written here once (grading, reviewers' overrides and the AI/human agreement figures ask
 ``passes``), and a final grade becomes progress events through ``record_grade_progress``. Lessons and
 exercises are completed by the learner (``ProgressService.complete_item``); the fold from a stream to
-completed items is ``progress/events.py``."""
+completed items is ``progress/ledger.py``."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from app.db.models import Course, Enrollment, Item, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.courses.schemas import EnrollmentOut
-from app.domain.progress.events import COMPLETION_EVENTS
+from app.domain.progress.ledger import COMPLETION_EVENTS
 from app.domain.progress.services import append_progress_event
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page, paginated

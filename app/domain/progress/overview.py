@@ -16,7 +16,7 @@ from app.db.engine import TenantDatabase
 from app.db.models import Assessment, Course, Enrollment, Grade, Item, ProgressEvent, ReviewItem, Submission
 from app.domain.base import TenantService
 from app.domain.courses.services import CourseService
-from app.domain.progress.events import completed_items
+from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CourseResume, LearnerSubmission, LearningOverview
 from app.domain.progress.services import fold_progress
 from app.lib.errors import Conflict, NotFound

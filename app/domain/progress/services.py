@@ -21,7 +21,7 @@ from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
-from app.domain.progress.events import completed_items
+from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgress
 from app.lib.errors import Conflict, NotFound
 from app.lib.security.principal import Principal

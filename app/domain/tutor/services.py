@@ -16,7 +16,7 @@ from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
 from app.domain.audit.services import record_audit
 from app.domain.components import Components
-from app.domain.tutor import feed as tutor_feed
+from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.chat import ChatSession
 from app.domain.tutor.context import build_context
@@ -148,7 +148,7 @@ class TutorService:
             )
             out = self._out(chat)
         p = self.principal  # announced after the commit, in the background (never delays the response)
-        tutor_feed.session_started(self.runtime, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
+        bus_events.session_started(self.runtime, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
         return out
 
     async def for_chat(self, session_id: UUID) -> ChatSession:

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 
 from app.db.models import AIInteraction
 from app.domain.components import Components
-from app.domain.tutor import feed as tutor_feed
+from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_scopes
 from app.domain.tutor.chat import ChatSession, TurnState
 from app.domain.tutor.guardrails.confidence import confidence_score
@@ -367,7 +367,7 @@ class TurnRunner:
         state.finished = True
         remaining = await self._settle(state)
         if state.reservation is not None:
-            tutor_feed.check_budgets(self.runtime, self.chat, state.reservation)  # background 80% alert
+            bus_events.check_budgets(self.runtime, self.chat, state.reservation)  # background 80% alert
         interaction_id = await self._record(state)
         if state.status in ("completed", "cancelled"):
             await emit(
@@ -438,7 +438,7 @@ class TurnRunner:
         async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             session.add(row)
         if state.status == "blocked":
-            tutor_feed.blocked(self.runtime, self.chat, state, row.id)  # background: never delays the turn
+            bus_events.blocked(self.runtime, self.chat, state, row.id)  # background: never delays the turn
         return row.id
 
     async def _replay(self, row: AIInteraction, message_id: str, emit: Emit) -> None:

@@ -11,7 +11,7 @@ attacks split across two or three messages, benign questions with small talk, ty
 encoded but harmless payloads. The model is multinomial logistic regression fitted by full-batch Adam with
 L2 regularisation and class weights that balance benign against attack messages, from zero weights: the
 same corpus gives the same model up to floating-point summation order (the committed model records the
-corpus' SHA-256; ``tests/tutor_guardrails/test_classifier.py`` fails when the corpus changed without a
+corpus' SHA-256; ``tests/unit/tutor/guardrails/test_classifier.py`` fails when the corpus changed without a
 retrain).
 """
 

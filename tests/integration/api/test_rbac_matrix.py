@@ -1,0 +1,199 @@
+"""RBAC test matrix: every route x role. Adding a route without an entry here fails the suite.
+
+Each cell says what the role must get: ``ok`` (authorised: neither 401 nor 403), ``deny`` (403), or
+``auth`` (401: authentication required). Ownership rules beyond roles are tested in test_auth.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.routes import WebSocketRoute
+from litestar.testing import AsyncTestClient
+
+from tests.support.stack import login
+
+Client = AsyncTestClient[Litestar]
+ROLES = ("anonymous", "learner", "instructor", "admin")
+PUBLIC = {"anonymous": "ok", "learner": "ok", "instructor": "ok", "admin": "ok"}
+MEMBERS = {"anonymous": "auth", "learner": "ok", "instructor": "ok", "admin": "ok"}
+STAFF = {"anonymous": "auth", "learner": "deny", "instructor": "ok", "admin": "ok"}
+ADMINS = {"anonymous": "auth", "learner": "deny", "instructor": "deny", "admin": "ok"}
+# The learner's own tutoring session: only its owner may talk in it or rate its replies.
+OWNER = {"anonymous": "auth", "learner": "ok", "instructor": "deny", "admin": "deny"}
+# Authenticated inside the socket protocol (close codes 4401/4403/4404): tests/integration/tutor/test_tutor_api.py.
+SOCKET = {"anonymous": "socket", "learner": "socket", "instructor": "socket", "admin": "socket"}
+
+MATRIX: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/ready"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/v1/config"): PUBLIC,  # demo mode for the sign-in page; nothing secret
+    ("POST", "/v1/auth/login"): PUBLIC,
+    ("POST", "/v1/auth/refresh"): PUBLIC,
+    ("POST", "/v1/auth/logout"): MEMBERS,
+    ("GET", "/v1/me"): MEMBERS,
+    ("POST", "/v1/me/password"): MEMBERS,  # needs the current password (integration/auth/test_account_security.py)
+    ("GET", "/v1/users"): STAFF,
+    ("POST", "/v1/users"): ADMINS,
+    ("POST", "/v1/users/{user_id:uuid}/password"): ADMINS,  # members of the admin's org only
+    ("GET", "/v1/users/me"): MEMBERS,
+    ("GET", "/v1/users/{user_id:uuid}"): MEMBERS,  # own profile; others' for staff (test_auth.py)
+    ("PATCH", "/v1/users/{user_id:uuid}"): MEMBERS,  # own profile; others' for admins (test_auth.py)
+    ("GET", "/v1/courses"): MEMBERS,
+    ("GET", "/v1/courses/{course_id:uuid}"): MEMBERS,
+    ("GET", "/v1/courses/{course_id:uuid}/items/{item_id:uuid}"): MEMBERS,
+    ("POST", "/v1/courses/{course_id:uuid}/enrollments"): MEMBERS,
+    ("GET", "/v1/enrollments"): MEMBERS,
+    ("GET", "/v1/courses/{course_id:uuid}/progress"): MEMBERS,
+    ("POST", "/v1/courses/{course_id:uuid}/items/{item_id:uuid}/completion"): MEMBERS,
+    ("PUT", "/v1/courses/{course_id:uuid}/position"): MEMBERS,  # own enrollment only (409 unless enrolled)
+    ("GET", "/v1/learning"): MEMBERS,  # the caller's own courses, reviews and grades
+    ("GET", "/v1/audit-log"): ADMINS,
+    ("POST", "/v1/tutor/sessions"): MEMBERS,
+    ("GET", "/v1/tutor/sessions/{session_id:uuid}"): MEMBERS,  # own transcript; any for staff
+    ("POST", "/v1/tutor/sessions/{session_id:uuid}/messages"): OWNER,
+    ("POST", "/v1/tutor/interactions/{interaction_id:uuid}/feedback"): OWNER,
+    ("WS", "/v1/tutor/sessions/{session_id:uuid}/ws"): SOCKET,
+    ("WS", "/v1/review/feed"): SOCKET,  # instructors and admins; close codes in tests/review_feed
+    ("GET", "/v1/review/feed"): STAFF,
+    ("GET", "/v1/admin/budgets"): ADMINS,
+    ("PUT", "/v1/admin/budgets"): ADMINS,
+    ("GET", "/v1/admin/prompts/{name:str}"): ADMINS,
+    ("PUT", "/v1/admin/prompts/{name:str}/versions/{version:str}"): ADMINS,
+    ("GET", "/v1/admin/prompts/{name:str}/compare"): ADMINS,
+    ("GET", "/v1/assessments/{assessment_id:uuid}"): MEMBERS,
+    ("POST", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,  # 409 unless enrolled
+    ("GET", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,
+    ("POST", "/v1/assessments/{assessment_id:uuid}/test-runs"): MEMBERS,  # visible tests only; 409 unless enrolled
+    ("GET", "/v1/items/{item_id:uuid}/assessment"): MEMBERS,
+    ("GET", "/v1/submissions/{submission_id:uuid}"): MEMBERS,  # own; any in the org for staff
+    ("POST", "/v1/submissions/{submission_id:uuid}/disagree"): MEMBERS,  # own only (404 otherwise)
+    ("GET", "/v1/submissions/{submission_id:uuid}/events"): MEMBERS,  # own; any in the org for staff
+    ("GET", "/v1/admin/dead-letters"): ADMINS,
+    ("GET", "/v1/review/queue"): STAFF,
+    ("GET", "/v1/review/items/{item_id:uuid}"): STAFF,
+    ("GET", "/v1/review/submissions/{submission_id:uuid}"): STAFF,
+    ("POST", "/v1/review/items/{item_id:uuid}/claim"): STAFF,
+    ("POST", "/v1/review/items/{item_id:uuid}/decision"): STAFF,
+    ("GET", "/v1/review/metrics"): STAFF,
+    ("GET", "/v1/review/corrections.jsonl"): STAFF,
+    ("GET", "/schema"): PUBLIC,
+    ("GET", "/schema/openapi.json"): PUBLIC,
+    ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
+    ("GET", "/schema/swagger"): PUBLIC,
+    ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
+    ("GET", "/schema/{path:str}"): PUBLIC,
+    ("GET", "/"): PUBLIC,  # the web app (static files), when built
+    ("GET", "/{path:path}"): PUBLIC,  # the web app's client-side routes and assets, when built
+}
+EMAILS = {"learner": "learner@demo.test", "instructor": "instructor@demo.test", "admin": "admin@demo.test"}
+
+
+def app_routes(app: Litestar) -> set[tuple[str, str]]:
+    routes = set()
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            routes.add(("WS", route.path))
+        for method in getattr(route, "methods", ()):
+            if method not in ("OPTIONS", "HEAD"):
+                routes.add((method, route.path))
+    return routes
+
+
+def test_every_route_has_a_matrix_entry(app: Litestar) -> None:
+    missing = app_routes(app) - set(MATRIX)
+    assert not missing, f"add these routes to MATRIX in {__file__}: {sorted(missing)}"
+
+
+@pytest.fixture(scope="module")
+async def context(client: Client) -> dict[str, Any]:
+    admin = await login(client, EMAILS["admin"], "demo")
+    headers = {"Authorization": f"Bearer {admin['access_token']}"}
+    course = (await client.get("/v1/courses", headers=headers)).json()["items"][0]
+    detail = (await client.get(f"/v1/courses/{course['id']}", headers=headers)).json()
+    learner = await login(client, EMAILS["learner"], "demo")
+    as_learner = {"Authorization": f"Bearer {learner['access_token']}"}
+    tutor = (await client.post("/v1/tutor/sessions", headers=as_learner, json={"course_id": course["id"]})).json()
+    answer = await client.post(
+        f"/v1/tutor/sessions/{tutor['id']}/messages",
+        headers=as_learner,
+        json={"text": "How should I start this course?"},
+    )
+    done = next(e for e in answer.json()["events"] if e["type"] == "done")
+    return {
+        "course_id": course["id"],
+        "item_id": detail["modules"][0]["items"][0]["id"],
+        "session_id": tutor["id"],
+        "interaction_id": done["interaction_id"],
+    }
+
+
+async def _call(client: Client, app: Litestar, method: str, template: str, role: str, context: dict[str, Any]) -> int:
+    headers: dict[str, str] = {}
+    me_id = str(uuid.uuid4())
+    if role != "anonymous":
+        tokens = await login(client, EMAILS[role], "demo")
+        headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        me_id = (await client.get("/v1/me", headers=headers)).json()["user_id"]
+    path = (
+        template.replace("{user_id:uuid}", me_id)
+        .replace("{course_id:uuid}", context["course_id"])
+        .replace("{item_id:uuid}", context["item_id"])
+        .replace("{path:str}", "openapi.yaml")
+        .replace("{file_path:path}", "swagger-ui.css")
+        .replace("{path:path}", "learning")
+        .replace("{assessment_id:uuid}", str(uuid.uuid4()))
+        .replace("{submission_id:uuid}", str(uuid.uuid4()))
+        .replace("{session_id:uuid}", context["session_id"])
+        .replace("{interaction_id:uuid}", context["interaction_id"])
+        .replace("{name:str}", "tutor")
+        .replace("{version:str}", "rbac-check")
+    )
+    body: Any = None
+    if (method, template) == ("POST", "/v1/auth/login"):
+        body = {"email": "learner@demo.test", "password": "lyceum-demo", "org": "demo"}
+    elif (method, template) == ("POST", "/v1/auth/refresh"):
+        body = {"refresh_token": (await login(client, "learner@demo.test", "demo"))["refresh_token"]}
+    elif (method, template) == ("POST", "/v1/users"):
+        body = {"email": f"new-{uuid.uuid4().hex[:8]}@demo.test", "name": "New Person", "roles": ["learner"]}
+    elif template == "/v1/me/password":
+        body = {"current_password": "not-the-password", "new_password": "a-new-password-123"}  # 422, no change
+    elif template == "/v1/users/{user_id:uuid}/password":
+        body = {"new_password": "short"}  # 422 once past the guard: nobody's password changes here
+    elif method == "PATCH":
+        body = {"name": f"{role.title()} Person"}
+    elif template == "/v1/tutor/sessions":
+        body = {"course_id": context["course_id"]}
+    elif template.endswith("/messages"):
+        body = {"text": "What does this lesson cover?"}
+    elif template.endswith("/feedback"):
+        body = {"rating": 4}
+    elif template == "/v1/admin/budgets" and method == "PUT":
+        body = {}
+    elif template.endswith("/versions/{version:str}"):
+        body = {"system": "You are a careful tutor for {course_title}. {safety}", "weight": 0}
+    response = await client.request(method, path, headers=headers, json=body)
+    return response.status_code
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(MATRIX))
+async def test_route_by_role(
+    client: Client, app: Litestar, context: dict[str, Any], method: str, template: str
+) -> None:
+    if (method, template) not in app_routes(app):
+        pytest.skip("route not mounted in this build (e.g. no frontend/dist)")
+    if method == "WS":
+        pytest.skip("socket authorisation is tested through its close codes in integration/tutor/test_tutor_api.py")
+    for role in ROLES:
+        expected = MATRIX[(method, template)][role]
+        status = await _call(client, app, method, template, role, context)
+        if expected == "ok":
+            assert status not in (401, 403), f"{role} {method} {template} -> {status}"
+        elif expected == "deny":
+            assert status == 403, f"{role} {method} {template} -> {status}"
+        else:
+            assert status == 401, f"{role} {method} {template} -> {status}"
