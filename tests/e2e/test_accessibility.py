@@ -13,9 +13,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import DEMO_PASSWORD, UI_TIMEOUT_MS, shot, sign_in
+from tests.e2e.conftest import UI_TIMEOUT_MS, shot, sign_in
 from tests.e2e.test_learner_journey import COURSE, _new_learner
 from tests.support.fake_anthropic.server import FakeAnthropic
+from tests.support.stack import bearer_for
 
 pytestmark = pytest.mark.e2e
 WIDTHS = {"desktop": (1280, 900), "phone": (375, 812)}
@@ -37,8 +38,7 @@ def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[st
 
 
 def _api(base: str, email: str) -> httpx.Client:
-    tokens = httpx.post(f"{base}/v1/auth/login", json={"email": email, "password": DEMO_PASSWORD, "org": "demo"}).json()
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=30)
+    return httpx.Client(base_url=base, headers=bearer_for(base, email), timeout=30)
 
 
 def _course(api: httpx.Client) -> dict[str, Any]:

@@ -10,16 +10,16 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
+from tests.e2e.conftest import shot, sign_in
 from tests.e2e.test_learner_journey import COURSE, _new_learner
+from tests.support.stack import bearer_for
 
 pytestmark = pytest.mark.e2e
 ANSWER = "Add a foreign key on order_lines.order_id and index orders by customer_email and created_at."
 
 
 def _api(base: str, email: str) -> httpx.Client:
-    tokens = httpx.post(f"{base}/v1/auth/login", json={"email": email, "password": DEMO_PASSWORD, "org": "demo"}).json()
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=30)
+    return httpx.Client(base_url=base, headers=bearer_for(base, email), timeout=30)
 
 
 def _course(api: httpx.Client) -> dict[str, Any]:

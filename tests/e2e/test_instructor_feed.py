@@ -6,17 +6,15 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
+from tests.e2e.conftest import shot, sign_in
+from tests.support.stack import bearer_for
 
 pytestmark = pytest.mark.e2e
 
 
 def _learner_trips_a_guardrail(base: str) -> str:
     """A learner starts a session and sends a prompt-injection attempt: two feed events."""
-    tokens = httpx.post(
-        f"{base}/v1/auth/login", json={"email": "learner@demo.test", "password": DEMO_PASSWORD, "org": "demo"}
-    ).json()
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    headers = bearer_for(base, "learner@demo.test")
     course = httpx.get(f"{base}/v1/courses", headers=headers).json()["items"][0]["id"]
     tutor = httpx.post(f"{base}/v1/tutor/sessions", headers=headers, json={"course_id": course}).json()
     answer = httpx.post(

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
 from tests.support.fake_anthropic.server import FakeAnthropic
+from tests.support.stack import bearer_for
 
 pytestmark = pytest.mark.e2e
 COURSE = "Backend Foundations"
@@ -25,13 +26,11 @@ REPLY = (
 
 def _new_learner(base: str) -> str:
     """A learner with no history, so a test can enrol and complete items from scratch."""
-    admin = httpx.post(
-        f"{base}/v1/auth/login", json={"email": "admin@demo.test", "password": DEMO_PASSWORD, "org": "demo"}
-    ).json()
+    admin = bearer_for(base, "admin@demo.test")
     email = f"e2e-{uuid.uuid4().hex[:10]}@demo.test"
     created = httpx.post(
         f"{base}/v1/users",
-        headers={"Authorization": f"Bearer {admin['access_token']}"},
+        headers=admin,
         json={"email": email, "name": "Eve Explorer", "roles": ["learner"], "password": DEMO_PASSWORD},
     )
     assert created.status_code == 201, created.text

@@ -18,7 +18,7 @@ from app.asgi import create_app
 from app.config import Settings
 from app.lib.events import EventBus
 from app.lib.redis import create_redis
-from tests.support.stack import make_settings, run_live_server
+from tests.support.stack import bearer_for, make_settings, run_live_server
 
 FEED_QUEUE_SIZE = 8
 
@@ -64,9 +64,7 @@ async def raw_redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 def login(url: str, email: str, org: str = "demo") -> dict[str, str]:
-    response = httpx.post(f"{url}/v1/auth/login", json={"email": email, "password": "lyceum-demo", "org": org})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return bearer_for(url, email, org)
 
 
 def org_id(url: str, headers: dict[str, str]) -> str:

@@ -19,7 +19,7 @@ from app.asgi import create_app
 from app.config import Settings
 from jobs.worker import create_worker
 from tests.support.fake_anthropic.server import FakeAnthropic
-from tests.support.stack import auth_headers, make_settings
+from tests.support.stack import auth_headers, login, make_settings
 
 Client = AsyncTestClient[Litestar]
 PASSWORD = "grading-pass-1"
@@ -98,7 +98,7 @@ async def new_learner(client: Client, *, enrol: str | None = "backend-foundation
         json={"email": email, "name": "Gail Grader", "roles": ["learner"], "password": PASSWORD},
     )
     assert created.status_code == 201, created.text
-    tokens = (await client.post("/v1/auth/login", json={"email": email, "password": PASSWORD, "org": "demo"})).json()
+    tokens = await login(client, email, "demo", PASSWORD)
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     if enrol:
         course = await course_by_slug(client, headers, enrol)

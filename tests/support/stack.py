@@ -3,6 +3,7 @@ real uvicorn server on a loopback port. Fixtures that build these live in tests/
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -50,13 +51,53 @@ def make_settings(database_url: str, redis_url: str, redis_prefix: str, data_dir
     return load_settings(base)
 
 
+# Sign-in fails closed (503 with Retry-After) while the rate limiter's fail-fast Redis calls time out, which
+# a heavily loaded machine can cause; clients honour Retry-After, and so do these helpers, which only need a
+# token. Tests of sign-in itself call the endpoint directly. The deadline only bounds a broken run.
+SIGN_IN_DEADLINE_SECONDS = 60.0
+
+
+def _retry_wait(response: httpx.Response) -> float | None:
+    """Seconds to wait before signing in again, or None when the answer is final."""
+    if response.status_code != 503:
+        return None
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.1), 5.0)
+    except ValueError:
+        return 1.0
+
+
 async def login(
     client: AsyncTestClient[Litestar], email: str, org: str, password: str = DEMO_PASSWORD
 ) -> dict[str, Any]:
-    response = await client.post("/v1/auth/login", json={"email": email, "password": password, "org": org})
+    deadline = time.monotonic() + SIGN_IN_DEADLINE_SECONDS
+    while True:
+        response = await client.post("/v1/auth/login", json={"email": email, "password": password, "org": org})
+        wait = _retry_wait(response)
+        if wait is None or time.monotonic() + wait > deadline:
+            break
+        await asyncio.sleep(wait)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def sign_in(base_url: str, email: str, org: str = "demo", password: str = DEMO_PASSWORD) -> dict[str, Any]:
+    """``login`` against a live server (``base_url``), for tests that drive it over HTTP."""
+    deadline = time.monotonic() + SIGN_IN_DEADLINE_SECONDS
+    while True:
+        response = httpx.post(f"{base_url}/v1/auth/login", json={"email": email, "password": password, "org": org})
+        wait = _retry_wait(response)
+        if wait is None or time.monotonic() + wait > deadline:
+            break
+        time.sleep(wait)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer_for(base_url: str, email: str, org: str = "demo", password: str = DEMO_PASSWORD) -> dict[str, str]:
+    return {"Authorization": f"Bearer {sign_in(base_url, email, org, password)['access_token']}"}
 
 
 async def auth_headers(client: AsyncTestClient[Litestar], email: str, org: str) -> dict[str, str]:

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
+from tests.support.stack import bearer_for
+
 
 def login(url: str, email: str, org: str = "demo") -> dict[str, str]:
-    response = httpx.post(f"{url}/v1/auth/login", json={"email": email, "password": "lyceum-demo", "org": org})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return bearer_for(url, email, org)
 
 
 def first_item(url: str, headers: dict[str, str], kind: str = "lesson") -> tuple[str, str]:
