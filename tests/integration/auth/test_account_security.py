@@ -41,7 +41,7 @@ async def secured(settings: Settings, seeded: Any, tmp_path_factory: pytest.Temp
             settings.redis_url,
             settings.redis_key_prefix + "acct:",
             Path(tmp_path_factory.mktemp("acct")),
-            LYCEUM_SECURITY_NOTIFY_HOOK="tests.test_account_security:record_notice",
+            LYCEUM_SECURITY_NOTIFY_HOOK="tests.integration.auth.test_account_security:record_notice",
         )
     )
     async with AsyncTestClient(app=app) as client:
