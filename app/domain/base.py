@@ -7,7 +7,6 @@ from contextlib import AbstractAsyncContextManager
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import TenantDatabase
-from app.domain.components import Components
 from app.lib.security.principal import Principal
 
 
@@ -23,11 +22,3 @@ class TenantService:
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.db.transaction()
-
-
-class PrincipalService(TenantService):
-    """A TenantService that also holds the whole runtime bundle (services not yet given only what they use)."""
-
-    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
-        super().__init__(runtime.db.for_tenant(principal.org_id, principal.user_id), principal, request_id)
-        self.runtime = runtime

@@ -13,16 +13,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import TenantDatabase
 from app.db.models import Membership, Organization, User
 from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_reset_password, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
 from app.domain.audit.services import record_audit
 from app.domain.auth.revocation import end_all_logins
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.notify import SecurityNotice, send_security_notice
 from app.lib.pagination import fetch_page, paginated
+from app.lib.security.denylist import TokenDenylist
 from app.lib.security.passwords import hash_password
+from app.lib.security.principal import Principal
 from app.lib.text import TextRejected, check_email, clean_name
 
 log = structlog.get_logger("lyceum.accounts")
@@ -53,7 +56,23 @@ def _email(raw: str, *, accept_mixed_script: bool) -> tuple[str, list[str]]:
     return checked.email, ["mixed_script"]
 
 
-class AccountService(PrincipalService):
+class AccountService(TenantService):
+    """Members of the caller's org. Ending someone's logins clears their cached revocation state
+    (``denylist``); a password reset is also told to the security notice hook (``notify_hook``)."""
+
+    def __init__(
+        self,
+        db: TenantDatabase,
+        principal: Principal,
+        request_id: str = "",
+        *,
+        denylist: TokenDenylist,
+        notify_hook: str,
+    ) -> None:
+        super().__init__(db, principal, request_id)
+        self.denylist = denylist
+        self.notify_hook = notify_hook
+
     async def me(self) -> Me:
         async with self._tx() as session:
             user = await session.get(User, self.principal.user_id)
@@ -143,7 +162,7 @@ class AccountService(PrincipalService):
             )
             out = await self._out(session, user)
         if ended:
-            await self.runtime.denylist.invalidate(user_id)
+            await self.denylist.invalidate(user_id)
         return out
 
     async def reset_password(self, user_id: UUID, new_password: str) -> None:
@@ -178,8 +197,8 @@ class AccountService(PrincipalService):
                 at=datetime.now(UTC),
                 request_id=self.request_id,
             )
-        await self.runtime.denylist.invalidate(user_id)
-        await send_security_notice(self.runtime.settings.security_notify_hook, notice)
+        await self.denylist.invalidate(user_id)
+        await send_security_notice(self.notify_hook, notice)
 
     async def create(self, data: UserCreate) -> UserOut:
         email, flags = _email(data.email, accept_mixed_script=data.accept_mixed_script_email)

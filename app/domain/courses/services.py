@@ -26,7 +26,6 @@ from app.db.models import (
     ItemPrerequisite,
 )
 from app.domain.base import TenantService
-from app.domain.components import Components
 from app.domain.courses.schemas import (
     CompetencyOut,
     CourseDetail,
@@ -46,11 +45,6 @@ _detail_decoder = msgspec.json.Decoder(CourseDetail)
 
 def course_cache_key(prefix: str, org_id: UUID, course_id: UUID) -> str:
     return f"{prefix}cache:course:{org_id}:{course_id}"
-
-
-async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
-    async for key in runtime.redis.scan_iter(match=f"{runtime.settings.redis_key_prefix}cache:course:{org_id}:*"):
-        await runtime.redis.delete(key)
 
 
 def course_summary(course: Course) -> CourseSummary:
