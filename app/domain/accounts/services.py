@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -13,7 +14,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import TenantDatabase
 from app.db.models import Membership, Organization, User
 from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_reset_password, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
@@ -25,7 +25,6 @@ from app.lib.notify import SecurityNotice, send_security_notice
 from app.lib.pagination import fetch_page, paginated
 from app.lib.security.denylist import TokenDenylist
 from app.lib.security.passwords import hash_password
-from app.lib.security.principal import Principal
 from app.lib.text import TextRejected, check_email, clean_name
 
 log = structlog.get_logger("lyceum.accounts")
@@ -56,22 +55,13 @@ def _email(raw: str, *, accept_mixed_script: bool) -> tuple[str, list[str]]:
     return checked.email, ["mixed_script"]
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class AccountService(TenantService):
     """Members of the caller's org. Ending someone's logins clears their cached revocation state
     (``denylist``); a password reset is also told to the security notice hook (``notify_hook``)."""
 
-    def __init__(
-        self,
-        db: TenantDatabase,
-        principal: Principal,
-        request_id: str = "",
-        *,
-        denylist: TokenDenylist,
-        notify_hook: str,
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.denylist = denylist
-        self.notify_hook = notify_hook
+    denylist: TokenDenylist
+    notify_hook: str
 
     async def me(self) -> Me:
         async with self._tx() as session:

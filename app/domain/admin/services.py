@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Float, cast, func, select
 
 from app.config import Settings
-from app.db.engine import TenantDatabase
 from app.db.models import AIFeedback, AIInteraction, OrgBudget, PromptTemplate
 from app.domain.admin.schemas import (
     BudgetSettings,
@@ -21,27 +22,16 @@ from app.domain.tutor.budgets import TokenBudget, budget_scopes
 from app.domain.tutor.prompts import PromptError, PromptRegistry
 from app.domain.tutor.services import budget_limits
 from app.lib.errors import NotFound
-from app.lib.security.principal import Principal
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class AdminService(TenantService):
     """The org's token budgets (read from settings' defaults and the tutor's budget counters) and its
     prompt versions (over the tutor's prompt files)."""
 
-    def __init__(
-        self,
-        db: TenantDatabase,
-        principal: Principal,
-        request_id: str = "",
-        *,
-        settings: Settings,
-        budget: TokenBudget,
-        prompts: PromptRegistry,
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.settings = settings
-        self.budget = budget
-        self.prompts = prompts
+    settings: Settings
+    budget: TokenBudget
+    prompts: PromptRegistry
 
     def _defaults(self) -> BudgetSettings:
         s = self.settings

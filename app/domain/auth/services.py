@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -43,29 +44,20 @@ class _GracePair(msgspec.Struct):
     pair: TokenPair
 
 
+@dataclass(eq=False, repr=False)
 class AuthService:
     """Acts before or without a signed-in principal, so it holds the unscoped database and passes the tenant
     itself. ``limiter``: the login throttle; ``redis``: the refresh grace window's pairs; ``denylist``: the
     cached revocation state, cleared after every revocation."""
 
-    def __init__(
-        self,
-        db: Database,
-        request_id: str = "",
-        *,
-        settings: Settings,
-        tokens: TokenCodec,
-        denylist: TokenDenylist,
-        limiter: TokenBucketLimiter,
-        redis: Redis,
-    ) -> None:
-        self.db = db
-        self.request_id = request_id
-        self.settings = settings
-        self.tokens = tokens
-        self.denylist = denylist
-        self.limiter = limiter
-        self.redis = redis
+    db: Database
+    request_id: str = ""
+    _: KW_ONLY
+    settings: Settings
+    tokens: TokenCodec
+    denylist: TokenDenylist
+    limiter: TokenBucketLimiter
+    redis: Redis
 
     async def login(self, org_slug: str, email: str, password: str) -> TokenPair:
         email = normalise_email(email)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
-from app.db.engine import Database, TenantDatabase
+from app.db.engine import Database
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, ReviewItem, Submission
 from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
@@ -56,7 +56,6 @@ from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Va
 from app.lib.events import EventBus, SlowConsumer
 from app.lib.jobs import grading_job_key
 from app.lib.ratelimit import TokenBucketLimiter, bucket
-from app.lib.security.principal import Principal
 from app.lib.sockets import SSE_PING
 from app.lib.throttle import enforce
 
@@ -185,29 +184,17 @@ class DeadLetters(RepositoryService[DeadLetter, DeadLetterRepository]):
     repository_type = DeadLetterRepository
 
 
+@dataclasses.dataclass(eq=False, repr=False, kw_only=True)
 class SubmissionService(TenantService):
     """What learners do: read an assessment, submit, follow the grade, disagree. Submitting and test runs
     are rate limited (``limiter``); a submission is queued for grading (``queue``); a disagreement opens a
     review (``review_queue``) and is announced, and grades are followed, on ``events``."""
 
-    def __init__(
-        self,
-        db: TenantDatabase,
-        principal: Principal,
-        request_id: str = "",
-        *,
-        settings: Settings,
-        limiter: TokenBucketLimiter,
-        queue: Queue,
-        events: EventBus,
-        review_queue: ReviewQueue,
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.settings = settings
-        self.limiter = limiter
-        self.queue = queue
-        self.events = events
-        self.review_queue = review_queue
+    settings: Settings
+    limiter: TokenBucketLimiter
+    queue: Queue
+    events: EventBus
+    review_queue: ReviewQueue
 
     async def _assessment(self, session: AsyncSession, assessment_id: UUID) -> Assessment:
         assessment = await session.get(Assessment, assessment_id)  # RLS: another org's is simply not there
@@ -468,20 +455,19 @@ async def enqueue_grading(queue: Queue, settings: Settings, submission_id: UUID,
     return job is not None
 
 
+@dataclasses.dataclass(eq=False, repr=False)
 class GradingService:
     """The worker side: grade a submission exactly once (``grading``: the graders and the review queue)
     and route it; outcomes are announced on ``events``. Jobs carry their org, so it opens the org's
     transactions itself."""
 
-    def __init__(
-        self, db: Database, org_id: UUID, *, settings: Settings, grading: GradingComponents, events: EventBus
-    ) -> None:
-        self.db = db
-        self.org_id = org_id
-        self.settings = settings
-        self.grading = grading
-        self.events = events
-        self.rng = random.Random()  # noqa: S311 - sampling for review, not security
+    db: Database
+    org_id: UUID
+    _: dataclasses.KW_ONLY
+    settings: Settings
+    grading: GradingComponents
+    events: EventBus
+    rng: random.Random = dataclasses.field(default_factory=random.Random, init=False)  # review sampling, not security
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.db.transaction(self.org_id)

@@ -6,13 +6,13 @@ it is not done yet; once it is done, the next item to do; with nothing recorded,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import TenantDatabase
 from app.db.models import Assessment, Course, Enrollment, Grade, Item, ProgressEvent, ReviewItem, Submission
 from app.domain.base import TenantService
 from app.domain.courses.services import CourseService
@@ -20,7 +20,6 @@ from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CourseResume, LearnerSubmission, LearningOverview
 from app.domain.progress.services import fold_progress
 from app.lib.errors import Conflict, NotFound
-from app.lib.security.principal import Principal
 
 RECENT_GRADES = 5
 PENDING_REVIEWS = 20
@@ -54,12 +53,9 @@ def _learner_submission(
     )
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class LearningService(TenantService):
-    def __init__(
-        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, courses: CourseService
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.courses = courses
+    courses: CourseService
 
     async def record_position(self, course_id: UUID, item_id: UUID) -> None:
         """Remember the item the learner has open (idempotent; the newest call wins)."""

@@ -6,6 +6,7 @@ import ast
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,7 +17,6 @@ from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import TenantDatabase
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
@@ -36,7 +36,6 @@ from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.events import EventBus
 from app.lib.pagination import fetch_page, paginated
-from app.lib.security.principal import Principal
 
 _encoder = msgspec.json.Encoder()
 
@@ -45,21 +44,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class ReviewService(TenantService):
     """Claims hold an item for ``lease_seconds``; claims and decisions are announced on ``events``."""
 
-    def __init__(
-        self,
-        db: TenantDatabase,
-        principal: Principal,
-        request_id: str = "",
-        *,
-        events: EventBus,
-        lease_seconds: int,
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.events = events
-        self.lease_seconds = lease_seconds
+    events: EventBus
+    lease_seconds: int
 
     # ------------------------------------------------------------------ reading
 

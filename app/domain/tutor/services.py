@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.engine import TenantDatabase
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
@@ -33,7 +32,6 @@ from app.domain.tutor.schemas import (
 )
 from app.lib.errors import Forbidden, NotFound
 from app.lib.events import EventBus
-from app.lib.security.principal import Principal
 
 
 async def budget_limits(session: AsyncSession, settings: Settings) -> BudgetLimits:
@@ -55,24 +53,14 @@ def with_mode(chat: ChatSession, mode: str | None) -> ChatSession:
     return dataclasses.replace(chat, context=dataclasses.replace(chat.context, mode=cast(Mode, mode)))
 
 
+@dataclasses.dataclass(eq=False, repr=False, kw_only=True)
 class TutorService(TenantService):
     """Sessions of the caller's (``tutor``: the model provider, and the object store holding transcripts);
     a new session is announced on ``events``; budgets default to ``settings``."""
 
-    def __init__(
-        self,
-        db: TenantDatabase,
-        principal: Principal,
-        request_id: str = "",
-        *,
-        settings: Settings,
-        tutor: TutorComponents,
-        events: EventBus,
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.settings = settings
-        self.tutor = tutor
-        self.events = events
+    settings: Settings
+    tutor: TutorComponents
+    events: EventBus
 
     def _out(self, chat: AISession) -> SessionOut:
         provider = self.tutor.provider

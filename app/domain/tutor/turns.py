@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -92,43 +92,24 @@ def validate_message(text: Any, max_chars: int) -> str | None:
     return None
 
 
+@dataclass(eq=False, repr=False, slots=True)
 class TurnRunner:
     """Runs the turns of one conversation (``chat``). ``tutor``: the model provider, guardrail policies,
     prompts, token budget and object store; ``limiter``: the per-learner rate limit; ``events``: what the
     turn announces, with ``markers`` (the fail-fast Redis client) remembering which budget alerts were sent."""
 
-    __slots__ = ("chat", "db", "events", "limiter", "markers", "settings", "tutor")
-
-    def __init__(
-        self,
-        chat: ChatSession,
-        *,
-        db: Database,
-        settings: Settings,
-        tutor: TutorComponents,
-        limiter: TokenBucketLimiter,
-        events: EventBus,
-        markers: Redis,
-    ) -> None:
-        self.chat = chat
-        self.db = db
-        self.settings = settings
-        self.tutor = tutor
-        self.limiter = limiter
-        self.events = events
-        self.markers = markers
+    chat: ChatSession
+    _: KW_ONLY
+    db: Database
+    settings: Settings
+    tutor: TutorComponents
+    limiter: TokenBucketLimiter
+    events: EventBus
+    markers: Redis
 
     def for_chat(self, chat: ChatSession) -> TurnRunner:
         """A runner with the same clients for another view of the conversation (a message's own mode)."""
-        return TurnRunner(
-            chat,
-            db=self.db,
-            settings=self.settings,
-            tutor=self.tutor,
-            limiter=self.limiter,
-            events=self.events,
-            markers=self.markers,
-        )
+        return replace(self, chat=chat)
 
     async def run(self, message_id: str, text: Any, emit: Emit) -> None:
         state = TurnState(message_id=message_id)
