@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Membership, Organization, User
 from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_reset_password, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
-from app.domain.audit.services import record_audit
+from app.domain.audit.services import record_audit_by
 from app.domain.auth.revocation import end_all_logins
 from app.domain.base import TenantService
 from app.lib.errors import Conflict, NotFound, ValidationFailed
@@ -139,10 +139,9 @@ class AccountService(TenantService):
                 # should the account be activated again.
                 await end_all_logins(session, user_id)
             after = {"name": user.name, "is_active": user.is_active}
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="user.updated",
                 entity_type="user",
                 entity_id=user_id,
@@ -167,10 +166,9 @@ class AccountService(TenantService):
             ensure_can_reset_password(self.principal, user_id, other_orgs=max(0, orgs - 1))
             user.password_hash = password_hash
             version = await end_all_logins(session, user_id)
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="user.password_reset",
                 entity_type="user",
                 entity_id=user_id,
@@ -216,10 +214,9 @@ class AccountService(TenantService):
             await session.flush()
             user = await session.get(User, user_id)
             assert user is not None
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="user.created",
                 entity_type="user",
                 entity_id=user_id,

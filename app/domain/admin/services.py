@@ -16,7 +16,7 @@ from app.domain.admin.schemas import (
     PromptVersionOut,
     VariantStats,
 )
-from app.domain.audit.services import record_audit
+from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
 from app.domain.tutor.budgets import TokenBudget, budget_scopes
 from app.domain.tutor.prompts import PromptError, PromptRegistry
@@ -83,10 +83,9 @@ class AdminService(TenantService):
             row.course_monthly_tokens = data.course_monthly_tokens
             row.user_daily_tokens = data.user_daily_tokens
             row.session_tokens = data.session_tokens
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="budgets.updated",
                 entity_type="org_budget",
                 entity_id=self.principal.org_id,
@@ -128,10 +127,9 @@ class AdminService(TenantService):
                 row = PromptTemplate(org_id=self.principal.org_id, name=name, version=version, system=data.system)
                 session.add(row)
             row.system, row.weight, row.active = data.system, data.weight, data.active
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="prompt.version_saved",
                 entity_type="prompt_template",
                 entity_id=f"{name}:{version}",

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.engine import Database
 from app.db.models import Membership, RefreshToken, User
-from app.domain.audit.services import record_audit
+from app.domain.audit.services import record_audit, record_audit_by
 from app.domain.auth.revocation import end_all_logins
 from app.domain.auth.schemas import TokenPair
 from app.lib.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
@@ -252,10 +252,9 @@ class AuthService:
                 .where(RefreshToken.family_id == UUID(principal.family_id), RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=principal.org_id,
-                actor_id=principal.user_id,
+                principal,
                 action="auth.logout",
                 entity_type="token_family",
                 entity_id=principal.family_id,
@@ -292,10 +291,9 @@ class AuthService:
             user.password_hash = new_hash
             family = UUID(principal.family_id)
             version = await end_all_logins(session, principal.user_id, except_family=family)
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=principal.org_id,
-                actor_id=principal.user_id,
+                principal,
                 action="user.password_changed",
                 entity_type="user",
                 entity_id=principal.user_id,

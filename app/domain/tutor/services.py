@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
-from app.domain.audit.services import record_audit
+from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
 from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetLimits
@@ -114,10 +114,9 @@ class TutorService(TenantService):
                 return out
             if existing is not None:
                 existing.status = "closed"
-                record_audit(
+                record_audit_by(
                     session,
-                    org_id=self.principal.org_id,
-                    actor_id=self.principal.user_id,
+                    self.principal,
                     action="tutor.session_closed",
                     entity_type="ai_session",
                     entity_id=existing.id,
@@ -135,10 +134,9 @@ class TutorService(TenantService):
             )
             session.add(chat)
             await session.flush()
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="tutor.session_started",
                 entity_type="ai_session",
                 entity_id=chat.id,
