@@ -3,12 +3,11 @@ protected text, a reply streamed through the output filter in random chunks, and
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from app.content.loader import load_courses
 from app.content.schema import Course
@@ -22,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LEAK_WINDOW = 40  # no 40-character piece of protected text may reach the learner
 
 
-@pytest.fixture(scope="module")
-def courses() -> dict[str, Course]:
+@functools.cache
+def demo_courses() -> dict[str, Course]:
+    """The shipped courses by slug (loaded once per process)."""
     return {course.slug: course for course in load_courses(ROOT / "content" / "courses")}
 
 

@@ -198,7 +198,7 @@ async def test_a_failing_hook_does_not_undo_the_change(client: Client, settings:
             settings.redis_url,
             settings.redis_key_prefix,
             tmp_path,
-            LYCEUM_SECURITY_NOTIFY_HOOK="tests.test_account_security:no_such_hook",
+            LYCEUM_SECURITY_NOTIFY_HOOK="tests.integration.auth.test_account_security:no_such_hook",
         )
     )
     async with AsyncTestClient(app=app) as broken:

@@ -25,7 +25,7 @@ from app.domain.tutor.guardrails.output_filter import OutputFilter
 from app.domain.tutor.guardrails.pipeline import InputVerdict, check_input
 from app.domain.tutor.guardrails.policy import GuardrailPolicy, load_policy_file
 from app.domain.tutor.providers.base import TutorContext
-from tests.support.guardrails import ROOT, build_context, leaked, stream_reply
+from tests.support.guardrails import ROOT, build_context, demo_courses, leaked, stream_reply
 
 HERE = Path(__file__).parent
 ATTACK_GOAL = 0.95
@@ -51,6 +51,11 @@ def _cases(file: str, key: str) -> list[Case]:
 
 ATTACKS = _cases("prompts_attacks.yaml", "attacks")
 BENIGN = _cases("prompts_benign.yaml", "benign")
+
+
+@pytest.fixture(scope="module")
+def courses() -> dict[str, Course]:
+    return demo_courses()
 
 
 @pytest.fixture(scope="module")
