@@ -12,6 +12,7 @@ from saq.types import Context
 from sqlalchemy import text
 
 from app.domain.components import Components
+from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
 
@@ -25,10 +26,10 @@ async def ping(ctx: Context, *, message: str = "pong") -> dict[str, Any]:
 
 async def heartbeat(ctx: Context) -> None:
     """Proves the worker can reach PostgreSQL every minute; the last beat is kept in Redis for operators."""
-    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
-    async with runtime.db.transaction(None) as session:
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    async with components.db.transaction(None) as session:
         await session.execute(text("select 1"))
-    await runtime.redis.set(f"{runtime.settings.redis_key_prefix}worker:heartbeat", str(time.time()), ex=300)
+    await components.redis.set(f"{components.settings.redis_key_prefix}worker:heartbeat", str(time.time()), ex=300)
 
 
 async def _keep_alive(job: Any, service: GradingService, submission_id: UUID, every: float) -> None:
@@ -48,10 +49,10 @@ async def _keep_alive(job: Any, service: GradingService, submission_id: UUID, ev
 async def grade_submission(ctx: Context, *, submission_id: str, org_id: str) -> str:
     """Grade one submission (once: a re-run finds it graded and stops). Transient failures raise so SAQ
     retries with backoff; the last failed attempt lands on the dead-letter list instead."""
-    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
     job = ctx["job"]
-    service = GradingService(runtime, UUID(org_id))
-    every = max(0.5, runtime.settings.grading_heartbeat_seconds / 3)
+    service = grading_service(components, UUID(org_id))
+    every = max(0.5, components.settings.grading_heartbeat_seconds / 3)
     beat = asyncio.create_task(_keep_alive(job, service, UUID(submission_id), every))
     try:
         return await service.grade(UUID(submission_id))
@@ -78,16 +79,16 @@ async def requeue_stalled_submissions(ctx: Context) -> int:
     The job key keeps a live job from being doubled (the enqueue is refused), and grading itself
     re-checks the status under a row lock, so a submission is graded once however the runs race.
     The threshold is LYCEUM_GRADING_STALE_SECONDS; the sweep runs every heartbeat."""
-    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
-    threshold = stale_after_seconds(runtime.settings)
-    async with runtime.db.transaction(None) as session:
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    threshold = stale_after_seconds(components.settings)
+    async with components.db.transaction(None) as session:
         stalled = (await session.execute(text("select * from lyceum_stalled_submissions(:s)"), {"s": threshold})).all()
     queued = 0
     for submission_id, org_id, status in stalled:
-        service = GradingService(runtime, org_id)
+        service = grading_service(components, org_id)
         if status == "grading" and not await service.may_recover(submission_id):
             continue
-        if await enqueue_grading(runtime, submission_id, org_id):
+        if await enqueue_grading(components.queue, components.settings, submission_id, org_id):
             queued += 1
             if status == "grading":
                 await service.record_recovery(submission_id)

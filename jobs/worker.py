@@ -28,9 +28,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             log.error("code_grading_unavailable", hint="code submissions go to human review until fixed (ADR 0007)")
 
     async def shutdown(ctx: Context) -> None:
-        runtime: Components | None = ctx.get("components")  # type: ignore[assignment]
-        if runtime is not None:
-            await close_components(runtime)
+        components: Components | None = ctx.get("components")  # type: ignore[assignment]
+        if components is not None:
+            await close_components(components)
 
     # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly: SAQ's own
     # sweep (jobs in Redis whose heartbeat stopped) and ours (submissions in PostgreSQL that no job is

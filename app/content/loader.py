@@ -39,7 +39,7 @@ from app.content.schema import (
     SeedPlan,
     ShortAnswerAssessment,
 )
-from app.lib.yamlspec import Document, Segments, Spec, SpecError, decode, did_you_mean, parse
+from app.lib.yamlspec import Document, Segments, Spec, SpecError, did_you_mean, load_document, report_problems
 
 SEED_FILE_NAME = "seed.yaml"
 COURSE_GLOB = "*.yaml"
@@ -405,15 +405,12 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
 
 def _parse_course(path: Path) -> tuple[Course | None, list[ContentError]]:
     """Decode and check one course file. The course is returned whenever it decoded, even with rule errors."""
-    document, errors = parse(path)
-    if document is None:
+    course, document, errors = load_document(path, Course, _SPEC)
+    if course is None or document is None:
         return None, errors
-    course, errors = decode(document, Course, _SPEC)
-    if course is None:
-        return None, errors
-    report = _Report(document)
-    _check_course(course, report)
-    return course, sorted(report.errors, key=lambda error: error.line or 0)
+    checks = _Report(document)
+    _check_course(course, checks)
+    return course, sorted(checks.errors, key=lambda error: error.line or 0)
 
 
 def _course_files(directory: Path) -> list[Path]:
@@ -468,15 +465,12 @@ def load_seed_plan(path: Path, *, known_courses: Collection[str] | None = None) 
 
 
 def _parse_seed(path: Path, known_courses: Collection[str] | None) -> tuple[SeedPlan | None, list[ContentError]]:
-    document, errors = parse(path)
-    if document is None:
+    plan, document, errors = load_document(path, SeedPlan, _SPEC)
+    if plan is None or document is None:
         return None, errors
-    plan, errors = decode(document, SeedPlan, _SPEC)
-    if plan is None:
-        return None, errors
-    report = _Report(document)
-    _check_seed(plan, report, known_courses)
-    return plan, report.errors
+    checks = _Report(document)
+    _check_seed(plan, checks, known_courses)
+    return plan, checks.errors
 
 
 def validate_path(path: Path) -> list[ContentError]:
@@ -526,14 +520,7 @@ def tutoring_of(course: Course) -> dict[str, dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -c 'from app.content.loader import main; main()' PATH...``: print errors, return exit code."""
     paths = list(sys.argv[1:] if argv is None else argv) or ["content"]
-    errors = [error for raw in paths for error in validate_path(Path(raw))]
-    for error in errors:
-        print(error, file=sys.stderr)
-    if errors:
-        print(f"{len(errors)} error(s)", file=sys.stderr)
-        return 1
-    print(f"valid: {', '.join(paths)}")
-    return 0
+    return report_problems([error for raw in paths for error in validate_path(Path(raw))], paths)
 
 
 __all__ = [

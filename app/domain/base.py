@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import TenantDatabase
-from app.domain.components import Components
 from app.lib.security.principal import Principal
 
 
+@dataclass(eq=False, repr=False)
 class TenantService:
     """Holds the caller and their tenant-scoped database only (the ``tenant_db`` provider's): every
     transaction it opens carries the caller's org and user, so PostgreSQL's row-level security scopes every
-    statement to their tenant. Services that need more take those clients by name, not the bundle."""
+    statement to their tenant. Services that need more take those clients by name, not the bundle: a
+    subclass is a ``@dataclass(eq=False, repr=False, kw_only=True)`` declaring them as fields, so its
+    constructor is ``(db, principal, request_id="", *, <its clients>)``."""
 
-    def __init__(self, db: TenantDatabase, principal: Principal, request_id: str = "") -> None:
-        self.db = db
-        self.principal = principal
-        self.request_id = request_id
+    db: TenantDatabase
+    principal: Principal
+    request_id: str = ""
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.db.transaction()
-
-
-class PrincipalService(TenantService):
-    """A TenantService that also holds the whole runtime bundle (services not yet given only what they use)."""
-
-    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
-        super().__init__(runtime.db.for_tenant(principal.org_id, principal.user_id), principal, request_id)
-        self.runtime = runtime

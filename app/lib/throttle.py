@@ -27,7 +27,8 @@ from app.lib.ratelimit import Bucket, Decision, RateLimiterUnavailable, bucket, 
 from app.lib.resources import edge_resources
 
 if TYPE_CHECKING:
-    from app.lib.resources import EdgeResources
+    from app.config import Settings
+    from app.lib.ratelimit import TokenBucketLimiter
     from app.lib.security.principal import Principal
 
 RATE_LIMIT = "rate_limit"  # route opt: the policy name
@@ -35,8 +36,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = structlog.get_logger("lyceum.ratelimit")
 
 
-def api_buckets(edge: EdgeResources, principal: Principal) -> list[Bucket]:
-    s = edge.settings
+def api_buckets(s: Settings, principal: Principal) -> list[Bucket]:
     return [
         bucket("user", f"rl:api:user:{principal.user_id}", s.rate_limit_api_user),
         bucket("org", f"rl:api:org:{principal.org_id}", s.rate_limit_api_org),
@@ -44,8 +44,7 @@ def api_buckets(edge: EdgeResources, principal: Principal) -> list[Bucket]:
     ]
 
 
-def login_buckets(edge: EdgeResources, org_slug: str, email: str) -> list[Bucket]:
-    s = edge.settings
+def login_buckets(s: Settings, org_slug: str, email: str) -> list[Bucket]:
     account = hashlib.sha256(f"{org_slug}\x00{email.lower()}".encode()).hexdigest()[:32]
     return [
         bucket("account", f"rl:login:account:{account}", s.rate_limit_login_user),
@@ -54,23 +53,24 @@ def login_buckets(edge: EdgeResources, org_slug: str, email: str) -> list[Bucket
     ]
 
 
-def password_buckets(edge: EdgeResources, user_id: object) -> list[Bucket]:
+def password_buckets(s: Settings, user_id: object) -> list[Bucket]:
     """Guessing the current password through a password change (with a stolen access token) is throttled
     like guessing it at login."""
-    s = edge.settings
     return [
         bucket("account", f"rl:password:user:{user_id}", s.rate_limit_login_user),
         bucket("global", "rl:login:global", s.rate_limit_login_global),
     ]
 
 
-async def enforce(edge: EdgeResources, policy: str, buckets: Sequence[Bucket], *, fail_open: bool) -> Decision | None:
+async def enforce(
+    settings: Settings, limiter: TokenBucketLimiter, policy: str, buckets: Sequence[Bucket], *, fail_open: bool
+) -> Decision | None:
     """Charge one request; raise RateLimited (429) when refused. None means the limiter was unavailable
     and the request is let through (fail-open); fail-closed raises ServiceUnavailable instead."""
-    if not edge.settings.rate_limit_enabled:
+    if not settings.rate_limit_enabled:
         return None
     try:
-        decision = await edge.limiter.hit(buckets)
+        decision = await limiter.hit(buckets)
     except RateLimiterUnavailable as exc:
         mode = "open" if fail_open else "closed"
         RATE_LIMIT_ERRORS.labels(policy, mode).inc()
@@ -104,7 +104,13 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         edge = edge_resources(scope["app"])
-        decision = await enforce(edge, policy, api_buckets(edge, principal), fail_open=scope["method"] in SAFE_METHODS)
+        decision = await enforce(
+            edge.settings,
+            edge.limiter,
+            policy,
+            api_buckets(edge.settings, principal),
+            fail_open=scope["method"] in SAFE_METHODS,
+        )
         if decision is None:
             await self.app(scope, receive, send)
             return

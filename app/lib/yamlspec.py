@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -331,10 +332,31 @@ def decode(document: Document, target: type[T], spec: Spec = Spec()) -> tuple[T 
 
 def load(path: Path, target: type[T], spec: Spec = Spec()) -> tuple[T | None, list[SpecError]]:
     """Parse and decode one file; the value, or None and every problem found."""
+    value, _, errors = load_document(path, target, spec)
+    return value, errors
+
+
+def load_document(
+    path: Path, target: type[T], spec: Spec = Spec()
+) -> tuple[T | None, Document | None, list[SpecError]]:
+    """Like :func:`load`, with the parsed document when the value decoded (for checks that point at lines)."""
     document, errors = parse(path)
     if document is None:
-        return None, errors
-    return decode(document, target, spec)
+        return None, None, errors
+    value, errors = decode(document, target, spec)
+    return value, (document if value is not None else None), errors
+
+
+def report_problems(problems: Sequence[object], checked: Sequence[object]) -> int:
+    """The end of a validating command line: every problem and their count on stderr and exit code 1, or
+    ``valid: <what was checked>`` and 0."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} error(s)", file=sys.stderr)
+        return 1
+    print(f"valid: {', '.join(str(c) for c in checked)}")
+    return 0
 
 
 __all__ = [
@@ -348,8 +370,10 @@ __all__ = [
     "format_path",
     "join",
     "load",
+    "load_document",
     "parent",
     "parse",
+    "report_problems",
     "split_path",
     "struct_at",
     "value_at",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -16,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Membership, Organization, User
 from app.domain.accounts.guards import ensure_can_edit_user, ensure_can_reset_password, ensure_can_view_user
 from app.domain.accounts.schemas import Me, UserCreate, UserOut, UserUpdate
-from app.domain.audit.services import record_audit
+from app.domain.audit.services import record_audit_by
 from app.domain.auth.revocation import end_all_logins
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.notify import SecurityNotice, send_security_notice
 from app.lib.pagination import fetch_page, paginated
+from app.lib.security.denylist import TokenDenylist
 from app.lib.security.passwords import hash_password
 from app.lib.text import TextRejected, check_email, clean_name
 
@@ -53,7 +55,14 @@ def _email(raw: str, *, accept_mixed_script: bool) -> tuple[str, list[str]]:
     return checked.email, ["mixed_script"]
 
 
-class AccountService(PrincipalService):
+@dataclass(eq=False, repr=False, kw_only=True)
+class AccountService(TenantService):
+    """Members of the caller's org. Ending someone's logins clears their cached revocation state
+    (``denylist``); a password reset is also told to the security notice hook (``notify_hook``)."""
+
+    denylist: TokenDenylist
+    notify_hook: str
+
     async def me(self) -> Me:
         async with self._tx() as session:
             user = await session.get(User, self.principal.user_id)
@@ -130,10 +139,9 @@ class AccountService(PrincipalService):
                 # should the account be activated again.
                 await end_all_logins(session, user_id)
             after = {"name": user.name, "is_active": user.is_active}
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="user.updated",
                 entity_type="user",
                 entity_id=user_id,
@@ -143,7 +151,7 @@ class AccountService(PrincipalService):
             )
             out = await self._out(session, user)
         if ended:
-            await self.runtime.denylist.invalidate(user_id)
+            await self.denylist.invalidate(user_id)
         return out
 
     async def reset_password(self, user_id: UUID, new_password: str) -> None:
@@ -158,10 +166,9 @@ class AccountService(PrincipalService):
             ensure_can_reset_password(self.principal, user_id, other_orgs=max(0, orgs - 1))
             user.password_hash = password_hash
             version = await end_all_logins(session, user_id)
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="user.password_reset",
                 entity_type="user",
                 entity_id=user_id,
@@ -178,8 +185,8 @@ class AccountService(PrincipalService):
                 at=datetime.now(UTC),
                 request_id=self.request_id,
             )
-        await self.runtime.denylist.invalidate(user_id)
-        await send_security_notice(self.runtime.settings.security_notify_hook, notice)
+        await self.denylist.invalidate(user_id)
+        await send_security_notice(self.notify_hook, notice)
 
     async def create(self, data: UserCreate) -> UserOut:
         email, flags = _email(data.email, accept_mixed_script=data.accept_mixed_script_email)
@@ -207,10 +214,9 @@ class AccountService(PrincipalService):
             await session.flush()
             user = await session.get(User, user_id)
             assert user is not None
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="user.created",
                 entity_type="user",
                 entity_id=user_id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Float, cast, func, select
 
+from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, OrgBudget, PromptTemplate
 from app.domain.admin.schemas import (
     BudgetSettings,
@@ -13,17 +16,25 @@ from app.domain.admin.schemas import (
     PromptVersionOut,
     VariantStats,
 )
-from app.domain.audit.services import record_audit
-from app.domain.base import PrincipalService
-from app.domain.tutor.budgets import budget_scopes
-from app.domain.tutor.prompts import PromptError
+from app.domain.audit.services import record_audit_by
+from app.domain.base import TenantService
+from app.domain.tutor.budgets import TokenBudget, budget_scopes
+from app.domain.tutor.prompts import PromptError, PromptRegistry
 from app.domain.tutor.services import budget_limits
 from app.lib.errors import NotFound
 
 
-class AdminService(PrincipalService):
+@dataclass(eq=False, repr=False, kw_only=True)
+class AdminService(TenantService):
+    """The org's token budgets (read from settings' defaults and the tutor's budget counters) and its
+    prompt versions (over the tutor's prompt files)."""
+
+    settings: Settings
+    budget: TokenBudget
+    prompts: PromptRegistry
+
     def _defaults(self) -> BudgetSettings:
-        s = self.runtime.settings
+        s = self.settings
         return BudgetSettings(
             s.budget_org_monthly_tokens,
             s.budget_course_monthly_tokens,
@@ -34,7 +45,7 @@ class AdminService(PrincipalService):
     async def budgets(self) -> BudgetView:
         async with self._tx() as session:
             row = await session.scalar(select(OrgBudget))
-            limits = await budget_limits(session, self.runtime.settings)
+            limits = await budget_limits(session, self.settings)
         configured = (
             BudgetSettings(row.org_monthly_tokens, row.course_monthly_tokens, row.user_daily_tokens, row.session_tokens)
             if row
@@ -43,7 +54,7 @@ class AdminService(PrincipalService):
         org_scope = budget_scopes(
             self.principal.org_id, self.principal.org_id, self.principal.user_id, self.principal.user_id, limits
         )[0]
-        usage = await self.runtime.tutor.budget.usage([org_scope])
+        usage = await self.budget.usage([org_scope])
         used, reserved = usage.get(org_scope.name, (0, 0))
         effective = BudgetSettings(limits.org_monthly, limits.course_monthly, limits.user_daily, limits.session)
         return BudgetView(
@@ -72,10 +83,9 @@ class AdminService(PrincipalService):
             row.course_monthly_tokens = data.course_monthly_tokens
             row.user_daily_tokens = data.user_daily_tokens
             row.session_tokens = data.session_tokens
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="budgets.updated",
                 entity_type="org_budget",
                 entity_id=self.principal.org_id,
@@ -87,7 +97,7 @@ class AdminService(PrincipalService):
 
     async def prompt_versions(self, name: str) -> list[PromptVersionOut]:
         try:
-            base = self.runtime.tutor.prompts.file(name)
+            base = self.prompts.file(name)
         except PromptError as exc:
             raise NotFound(f"No prompt named {name!r}") from exc
         async with self._tx() as session:
@@ -117,10 +127,9 @@ class AdminService(PrincipalService):
                 row = PromptTemplate(org_id=self.principal.org_id, name=name, version=version, system=data.system)
                 session.add(row)
             row.system, row.weight, row.active = data.system, data.weight, data.active
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="prompt.version_saved",
                 entity_type="prompt_template",
                 entity_id=f"{name}:{version}",

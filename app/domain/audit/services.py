@@ -11,6 +11,7 @@ from app.db.engine import TenantDatabase
 from app.db.models import AuditLogEntry
 from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.schemas import AuditEntry
+from app.lib.security.principal import Principal
 
 
 def record_audit(
@@ -37,6 +38,31 @@ def record_audit(
             after=after,
             request_id=request_id,
         )
+    )
+
+
+def record_audit_by(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request_id: str = "",
+) -> None:
+    """``record_audit`` for what the signed-in ``principal`` did: the entry is in their org, with them as the actor."""
+    record_audit(
+        session,
+        org_id=principal.org_id,
+        actor_id=principal.user_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        request_id=request_id,
     )
 
 

@@ -10,7 +10,15 @@ from app.lib.security.tokens import TokenCodec
 
 
 def provide_auth_service(components: Components, request_id: str) -> AuthService:
-    return AuthService(components, request_id)
+    return AuthService(
+        components.db,
+        request_id,
+        settings=components.settings,
+        tokens=components.tokens,
+        denylist=components.denylist,
+        limiter=components.limiter,
+        redis=components.redis,
+    )
 
 
 def provide_tokens(components: Components) -> TokenCodec:

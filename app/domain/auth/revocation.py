@@ -59,7 +59,7 @@ class AuthStateReader:
 async def end_all_logins(session: AsyncSession, user_id: UUID, *, except_family: UUID | None = None) -> int:
     """Raise the user's token version (every token issued before stops working, in every org) and mark
     their refresh tokens in the current org revoked. Returns the new version. The caller commits and then
-    invalidates the cached state (``runtime.denylist.invalidate``)."""
+    invalidates the cached state (``TokenDenylist.invalidate``)."""
     bump = update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
     version = await session.scalar(bump.returning(User.token_version))
     revoke = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

@@ -1,31 +1,36 @@
 """Login, refresh-token rotation with reuse detection, logout, and changing one's own password.
 
 Every revocation is written to PostgreSQL first and then clears the cached revocation state
-(``runtime.denylist.invalidate``), so it holds even when Redis loses its data (docs/security.md)."""
+(``TokenDenylist.invalidate``), so it holds even when Redis loses its data (docs/security.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
+from app.db.engine import Database
 from app.db.models import Membership, RefreshToken, User
-from app.domain.audit.services import record_audit
+from app.domain.audit.services import record_audit, record_audit_by
 from app.domain.auth.revocation import end_all_logins
 from app.domain.auth.schemas import TokenPair
-from app.domain.components import Components
 from app.lib.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
 from app.lib.notify import SecurityNotice, send_security_notice
+from app.lib.ratelimit import TokenBucketLimiter
+from app.lib.security.denylist import TokenDenylist
 from app.lib.security.passwords import hash_password, verify_password
 from app.lib.security.principal import Principal
-from app.lib.security.tokens import token_version
+from app.lib.security.tokens import TokenCodec, token_version
 from app.lib.text import normalise_email
 from app.lib.throttle import enforce, login_buckets, password_buckets
 
@@ -39,15 +44,26 @@ class _GracePair(msgspec.Struct):
     pair: TokenPair
 
 
+@dataclass(eq=False, repr=False)
 class AuthService:
-    def __init__(self, runtime: Components, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.db = runtime.db
-        self.request_id = request_id
+    """Acts before or without a signed-in principal, so it holds the unscoped database and passes the tenant
+    itself. ``limiter``: the login throttle; ``redis``: the refresh grace window's pairs; ``denylist``: the
+    cached revocation state, cleared after every revocation."""
+
+    db: Database
+    request_id: str = ""
+    _: KW_ONLY
+    settings: Settings
+    tokens: TokenCodec
+    denylist: TokenDenylist
+    limiter: TokenBucketLimiter
+    redis: Redis
 
     async def login(self, org_slug: str, email: str, password: str) -> TokenPair:
         email = normalise_email(email)
-        await enforce(self.runtime, "login", login_buckets(self.runtime, org_slug, email), fail_open=False)
+        await enforce(
+            self.settings, self.limiter, "login", login_buckets(self.settings, org_slug, email), fail_open=False
+        )
         async with self.db.transaction(None) as session:
             org_id = await session.scalar(text("select lyceum_org_id_for_slug(:slug)"), {"slug": org_slug})
         user: User | None = None
@@ -80,7 +96,7 @@ class AuthService:
     ) -> TokenPair:
         """Sign a new pair and record the refresh token, inside ``session`` when the caller has one open
         (refresh rotation must commit the old token's rotation and the new token together)."""
-        tokens = self.runtime.tokens
+        tokens = self.tokens
         refresh = tokens.issue("refresh", user_id=user_id, org_id=org_id, family_id=family_id, version=version)
         access = tokens.issue(
             "access", user_id=user_id, org_id=org_id, family_id=family_id, roles=roles, version=version
@@ -118,7 +134,7 @@ class AuthService:
         )
 
     async def refresh(self, refresh_token: str) -> TokenPair:
-        claims = self.runtime.tokens.decode(refresh_token, "refresh")
+        claims = self.tokens.decode(refresh_token, "refresh")
         try:
             org_id, user_id = UUID(claims["org"]), UUID(claims["sub"])
             token_id, family_id = UUID(claims["jti"]), UUID(claims["fam"])
@@ -162,20 +178,20 @@ class AuthService:
                 # above and must find the pair as soon as it sees the rotation.
                 await self._remember_pair(token_id, pair)
         if reused:  # committed above: the revocation must survive the error we now raise
-            await self.runtime.denylist.invalidate(user_id)
+            await self.denylist.invalidate(user_id)
             raise NotAuthenticated("This refresh token was already used; all sessions of this login are revoked")
         return pair
 
     def _grace_key(self, token_id: UUID) -> str:
-        return f"{self.runtime.settings.redis_key_prefix}auth:grace:{token_id}"
+        return f"{self.settings.redis_key_prefix}auth:grace:{token_id}"
 
     async def _remember_pair(self, token_id: UUID, pair: TokenPair) -> None:
-        grace = self.runtime.settings.refresh_reuse_grace_seconds
+        grace = self.settings.refresh_reuse_grace_seconds
         if grace <= 0:
             return
-        successor = str(self.runtime.tokens.decode(pair.refresh_token or "", "refresh")["jti"])
+        successor = str(self.tokens.decode(pair.refresh_token or "", "refresh")["jti"])
         try:
-            await self.runtime.redis.set(
+            await self.redis.set(
                 self._grace_key(token_id),
                 msgspec.json.encode(_GracePair(successor=successor, pair=pair)),
                 px=max(1, int(grace * 1000)),
@@ -186,13 +202,13 @@ class AuthService:
     async def _grace_pair(self, session: AsyncSession, row: RefreshToken) -> TokenPair | None:
         """The pair ``row`` was rotated into, when the rotation is within the grace window and that pair's
         refresh token is still the login's current one (unrotated, unrevoked); None otherwise."""
-        grace = self.runtime.settings.refresh_reuse_grace_seconds
+        grace = self.settings.refresh_reuse_grace_seconds
         if grace <= 0 or row.rotated_at is None:
             return None
         if (datetime.now(UTC) - row.rotated_at).total_seconds() > grace:
             return None
         try:
-            raw = await self.runtime.redis.get(self._grace_key(row.id))
+            raw = await self.redis.get(self._grace_key(row.id))
         except RedisError:
             return None
         if raw is None:
@@ -236,22 +252,23 @@ class AuthService:
                 .where(RefreshToken.family_id == UUID(principal.family_id), RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=principal.org_id,
-                actor_id=principal.user_id,
+                principal,
                 action="auth.logout",
                 entity_type="token_family",
                 entity_id=principal.family_id,
                 request_id=self.request_id,
             )
-        await self.runtime.denylist.invalidate(principal.user_id)
+        await self.denylist.invalidate(principal.user_id)
 
     async def change_password(self, principal: Principal, current_password: str, new_password: str) -> TokenPair:
         """Change one's own password: the current one is required (a stolen access token alone must not be
         enough), every other login of the user ends in every org, and this login continues with the new
         tokens returned. Wrong current passwords are rate limited like logins."""
-        await enforce(self.runtime, "login", password_buckets(self.runtime, principal.user_id), fail_open=False)
+        await enforce(
+            self.settings, self.limiter, "login", password_buckets(self.settings, principal.user_id), fail_open=False
+        )
         async with self.db.transaction(principal.org_id, principal.user_id) as session:
             user = await session.get(User, principal.user_id)
             current_hash = user.password_hash if user else None
@@ -274,10 +291,9 @@ class AuthService:
             user.password_hash = new_hash
             family = UUID(principal.family_id)
             version = await end_all_logins(session, principal.user_id, except_family=family)
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=principal.org_id,
-                actor_id=principal.user_id,
+                principal,
                 action="user.password_changed",
                 entity_type="user",
                 entity_id=principal.user_id,
@@ -303,6 +319,6 @@ class AuthService:
                 at=datetime.now(UTC),
                 request_id=self.request_id,
             )
-        await self.runtime.denylist.invalidate(principal.user_id)
-        await send_security_notice(self.runtime.settings.security_notify_hook, notice)
+        await self.denylist.invalidate(principal.user_id)
+        await send_security_notice(self.settings.security_notify_hook, notice)
         return pair

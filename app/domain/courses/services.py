@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from dataclasses import dataclass
 from uuid import UUID
 
 import msgspec
@@ -15,7 +16,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.engine import TenantDatabase
 from app.db.models import (
     Competency,
     Course,
@@ -26,7 +26,6 @@ from app.db.models import (
     ItemPrerequisite,
 )
 from app.domain.base import TenantService
-from app.domain.components import Components
 from app.domain.courses.schemas import (
     CompetencyOut,
     CourseDetail,
@@ -38,7 +37,6 @@ from app.domain.courses.schemas import (
 )
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page, paginated
-from app.lib.security.principal import Principal
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
@@ -46,11 +44,6 @@ _detail_decoder = msgspec.json.Decoder(CourseDetail)
 
 def course_cache_key(prefix: str, org_id: UUID, course_id: UUID) -> str:
     return f"{prefix}cache:course:{org_id}:{course_id}"
-
-
-async def invalidate_course_cache(runtime: Components, org_id: UUID) -> None:
-    async for key in runtime.redis.scan_iter(match=f"{runtime.settings.redis_key_prefix}cache:course:{org_id}:*"):
-        await runtime.redis.delete(key)
 
 
 def course_summary(course: Course) -> CourseSummary:
@@ -65,15 +58,12 @@ def course_summary(course: Course) -> CourseSummary:
     )
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class CourseService(TenantService):
     """Reads the caller's tenant and the outline cache (the fail-fast Redis client); nothing else."""
 
-    def __init__(
-        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, cache: Redis, settings: Settings
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.cache = cache
-        self.settings = settings
+    cache: Redis
+    settings: Settings
 
     async def list_published(self, page: LimitOffset, search: str | None) -> OffsetPagination[CourseSummary]:
         query = select(Course).where(Course.is_published.is_(True))

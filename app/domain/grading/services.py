@@ -17,16 +17,18 @@ from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar.response import ServerSentEventMessage
 from redis.exceptions import RedisError
+from saq import Queue
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.content.schema import Rubric, learner_view
+from app.db.engine import Database
 from app.db.models import Assessment, DeadLetter, Enrollment, Grade, ReviewItem, Submission
 from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
-from app.domain.base import PrincipalService
-from app.domain.components import Components
+from app.domain.base import TenantService
+from app.domain.grading.components import GradingComponents
 from app.domain.grading.graders import (
     GradeResult,
     GraderOutputError,
@@ -35,6 +37,7 @@ from app.domain.grading.graders import (
     grade_short_answer,
     grader_of,
 )
+from app.domain.grading.ports import ReviewQueue
 from app.domain.grading.schemas import (
     AssessmentOut,
     CriterionResult,
@@ -50,9 +53,9 @@ from app.domain.grading.schemas import (
 from app.domain.progress.completion import passes, record_grade_progress
 from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
-from app.lib.events import SlowConsumer
+from app.lib.events import EventBus, SlowConsumer
 from app.lib.jobs import grading_job_key
-from app.lib.ratelimit import bucket
+from app.lib.ratelimit import TokenBucketLimiter, bucket
 from app.lib.sockets import SSE_PING
 from app.lib.throttle import enforce
 
@@ -181,8 +184,17 @@ class DeadLetters(RepositoryService[DeadLetter, DeadLetterRepository]):
     repository_type = DeadLetterRepository
 
 
-class SubmissionService(PrincipalService):
-    """What learners do: read an assessment, submit, follow the grade, disagree."""
+@dataclasses.dataclass(eq=False, repr=False, kw_only=True)
+class SubmissionService(TenantService):
+    """What learners do: read an assessment, submit, follow the grade, disagree. Submitting and test runs
+    are rate limited (``limiter``); a submission is queued for grading (``queue``); a disagreement opens a
+    review (``review_queue``) and is announced, and grades are followed, on ``events``."""
+
+    settings: Settings
+    limiter: TokenBucketLimiter
+    queue: Queue
+    events: EventBus
+    review_queue: ReviewQueue
 
     async def _assessment(self, session: AsyncSession, assessment_id: UUID) -> Assessment:
         assessment = await session.get(Assessment, assessment_id)  # RLS: another org's is simply not there
@@ -212,9 +224,9 @@ class SubmissionService(PrincipalService):
         return await self.assessment(assessment_id)
 
     async def submit(self, assessment_id: UUID, data: SubmissionIn) -> SubmissionAccepted:
-        s = self.runtime.settings
+        s = self.settings
         limit = bucket("user", f"rl:submit:user:{self.principal.user_id}", s.rate_limit_submit_user)
-        await enforce(self.runtime, "submit", [limit], fail_open=True)
+        await enforce(s, self.limiter, "submit", [limit], fail_open=True)
         async with self._tx() as session:
             assessment = await self._assessment(session, assessment_id)
             answer = validate_answer(assessment, data, s.submission_max_bytes)
@@ -235,7 +247,7 @@ class SubmissionService(PrincipalService):
             session.add(submission)
             await session.flush()
             submission_id = submission.id
-        await enqueue_grading(self.runtime, submission_id, self.principal.org_id)
+        await enqueue_grading(self.queue, s, submission_id, self.principal.org_id)
         return SubmissionAccepted(id=submission_id, status="queued")
 
     async def run_visible_tests(self, assessment_id: UUID, code: str) -> TestRunOut:
@@ -245,9 +257,9 @@ class SubmissionService(PrincipalService):
         submitting; fails closed with 503 when the sandbox cannot be built on this server."""
         from app.domain.grading.sandbox import SandboxLimits, SandboxUnavailable, run_code_tests, sandbox_policy
 
-        s = self.runtime.settings
+        s = self.settings
         limit = bucket("user", f"rl:testrun:user:{self.principal.user_id}", s.rate_limit_submit_user)
-        await enforce(self.runtime, "test_run", [limit], fail_open=True)
+        await enforce(s, self.limiter, "test_run", [limit], fail_open=True)
         async with self._tx() as session:
             assessment = await self._assessment(session, assessment_id)
             if assessment.kind != "code":
@@ -312,7 +324,7 @@ class SubmissionService(PrincipalService):
         read, so a decision made in between is not missed."""
         await self.get(submission_id)
         stack = contextlib.AsyncExitStack()
-        sub = await stack.enter_async_context(self.runtime.events.subscribe(self.principal.org_id, replay=0))
+        sub = await stack.enter_async_context(self.events.subscribe(self.principal.org_id, replay=0))
         return self._watch(submission_id, sub, stack)
 
     async def _watch(
@@ -328,7 +340,7 @@ class SubmissionService(PrincipalService):
                     return
                 while True:
                     try:
-                        delivery = await sub.next(self.runtime.settings.feed_ping_seconds or None)
+                        delivery = await sub.next(self.settings.feed_ping_seconds or None)
                     except SlowConsumer:
                         return  # the client reconnects and reads the state afresh
                     if delivery is None:
@@ -372,12 +384,12 @@ class SubmissionService(PrincipalService):
             review = await session.scalar(select(ReviewItem).where(ReviewItem.submission_id == submission_id))
             assessment = await self._assessment(session, submission.assessment_id)
             if review is None:
-                review = self.runtime.grading.review_queue.open(submission, assessment, "disagreement")
+                review = self.review_queue.open(submission, assessment, "disagreement")
                 session.add(review)
             elif review.status == "decided":
                 raise Conflict("A person has already reviewed this grade", extra={"code": "already_reviewed"})
             else:
-                self.runtime.grading.review_queue.reprioritise(review, "disagreement")
+                self.review_queue.reprioritise(review, "disagreement")
             review.decision_reason = ""
             review.dispute_reason = reason
             submission.status = "in_review"
@@ -392,7 +404,7 @@ class SubmissionService(PrincipalService):
                 request_id=self.request_id,
             )
             out = submission_out(submission, await latest_grade(session, submission_id), review)
-        self.runtime.events.publish_soon(
+        self.events.publish_soon(
             self.principal.org_id,
             events.SubmissionEscalated(
                 submission_id=submission_id,
@@ -420,13 +432,13 @@ def stale_after_seconds(settings: Settings) -> int:
     return settings.grading_stale_seconds
 
 
-async def enqueue_grading(runtime: Components, submission_id: UUID, org_id: UUID) -> bool:
+async def enqueue_grading(queue: Queue, settings: Settings, submission_id: UUID, org_id: UUID) -> bool:
     """Queue the grading job; False if no new job was queued (a live job has this submission's key, or
     Redis is down). If Redis is briefly down the submission stays queued and the worker's sweep
     re-enqueues it (jobs.tasks.requeue_stalled_submissions): nothing is lost."""
-    s = runtime.settings
+    s = settings
     try:
-        job = await runtime.queue.enqueue(
+        job = await queue.enqueue(
             "grade_submission",
             key=grading_job_key(submission_id),
             submission_id=str(submission_id),
@@ -443,16 +455,22 @@ async def enqueue_grading(runtime: Components, submission_id: UUID, org_id: UUID
     return job is not None
 
 
+@dataclasses.dataclass(eq=False, repr=False)
 class GradingService:
-    """The worker side: grade a submission exactly once and route it."""
+    """The worker side: grade a submission exactly once (``grading``: the graders and the review queue)
+    and route it; outcomes are announced on ``events``. Jobs carry their org, so it opens the org's
+    transactions itself."""
 
-    def __init__(self, runtime: Components, org_id: UUID) -> None:
-        self.runtime = runtime
-        self.org_id = org_id
-        self.rng = random.Random()  # noqa: S311 - sampling for review, not security
+    db: Database
+    org_id: UUID
+    _: dataclasses.KW_ONLY
+    settings: Settings
+    grading: GradingComponents
+    events: EventBus
+    rng: random.Random = dataclasses.field(default_factory=random.Random, init=False)  # review sampling, not security
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.runtime.db.transaction(self.org_id)
+        return self.db.transaction(self.org_id)
 
     async def grade(self, submission_id: UUID) -> str:
         """Returns the final status. Already graded (a duplicate or re-run job): does nothing."""
@@ -488,15 +506,13 @@ class GradingService:
             return grade_multiple_choice(spec, list(answer["choices"]))
         if kind == "short_answer":
             rubric = msgspec.convert(spec["rubric"], Rubric)
-            return await grade_short_answer(self.runtime.grading.rubric_grader, rubric, spec["prompt"], answer["text"])
+            return await grade_short_answer(self.grading.rubric_grader, rubric, spec["prompt"], answer["text"])
         from app.domain.grading.sandbox import SandboxLimits, SandboxUnavailable, run_code_tests, sandbox_policy
 
         seconds = float(spec.get("time_limit_seconds", 5))
         limits = SandboxLimits(cpu_seconds=seconds, wall_seconds=seconds * 2 + 2)
         try:
-            run = await run_code_tests(
-                answer["code"], spec["hidden_tests"], limits, sandbox_policy(self.runtime.settings)
-            )
+            run = await run_code_tests(answer["code"], spec["hidden_tests"], limits, sandbox_policy(self.settings))
         except SandboxUnavailable as exc:
             # Fail closed: the code is not run unisolated; a person grades it and nothing is lost.
             raise GraderOutputError(f"automatic code grading is unavailable on this server ({exc})") from exc
@@ -506,11 +522,11 @@ class GradingService:
     async def _style_feedback(self, result: GradeResult, spec: dict[str, Any], code: str) -> GradeResult:
         """Tests decide the score; with a model configured, the rubric adds feedback on style and approach.
         Feedback that fails is left out rather than failing the grade."""
-        if not spec.get("rubric") or self.runtime.grading.offline:
+        if not spec.get("rubric") or self.grading.offline:
             return result
         rubric = msgspec.convert(spec["rubric"], Rubric)
         try:
-            criteria = await self.runtime.grading.rubric_grader.grade_pass(rubric, spec.get("prompt", ""), code, 1)
+            criteria = await self.grading.rubric_grader.grade_pass(rubric, spec.get("prompt", ""), code, 1)
         except GraderOutputError:
             return result
         notes = "\n".join(f"{c.criterion}: {c.rationale}" for c in criteria)
@@ -518,7 +534,7 @@ class GradingService:
             result,
             feedback=f"{result.feedback}\n\nOn style and approach:\n{notes}",
             criteria=criteria,
-            prompt_version=self.runtime.grading.rubric_grader.prompt_version,
+            prompt_version=self.grading.rubric_grader.prompt_version,
         )
 
     async def _record(self, submission_id: UUID, result: GradeResult | None, escalation: str | None) -> str:
@@ -538,7 +554,7 @@ class GradingService:
             return "grader_error"
         if result.confidence < assessment.confidence_threshold:
             return "low_confidence"
-        if self.rng.random() < self.runtime.settings.review_sample_rate:
+        if self.rng.random() < self.settings.review_sample_rate:
             return "sample"
         return None
 
@@ -568,7 +584,7 @@ class GradingService:
             )
             session.add(grade)
         if reason is not None:
-            review = self.runtime.grading.review_queue.open(submission, assessment, reason)
+            review = self.grading.review_queue.open(submission, assessment, reason)
             review.decision_reason = escalation or ""
             session.add(review)
         submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
@@ -587,7 +603,7 @@ class GradingService:
         """Publish after the commit, so the feed never announces a grade that was rolled back."""
         o = outcome
         if o.status == "in_review":
-            await self.runtime.events.publish(
+            await self.events.publish(
                 self.org_id,
                 events.SubmissionEscalated(
                     submission_id=o.submission_id,
@@ -599,7 +615,7 @@ class GradingService:
                 ),
             )
         elif result is not None:
-            await self.runtime.events.publish(
+            await self.events.publish(
                 self.org_id,
                 events.SubmissionGraded(
                     submission_id=o.submission_id,
@@ -658,7 +674,7 @@ class GradingService:
         """For the sweep: may this ``grading`` submission, silent past the threshold, be graded again?
         A submission that has already been recovered LYCEUM_GRADING_RETRIES times keeps losing its
         worker (or its job keeps timing out): it fails with a dead letter instead of looping forever."""
-        s = self.runtime.settings
+        s = self.settings
         async with self._tx() as session:
             submission = await session.get(Submission, submission_id, with_for_update=True)
             if submission is None or submission.status != "grading":

@@ -6,13 +6,13 @@ it is not done yet; once it is done, the next item to do; with nothing recorded,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import TenantDatabase
 from app.db.models import Assessment, Course, Enrollment, Grade, Item, ProgressEvent, ReviewItem, Submission
 from app.domain.base import TenantService
 from app.domain.courses.services import CourseService
@@ -20,18 +20,42 @@ from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CourseResume, LearnerSubmission, LearningOverview
 from app.domain.progress.services import fold_progress
 from app.lib.errors import Conflict, NotFound
-from app.lib.security.principal import Principal
 
 RECENT_GRADES = 5
 PENDING_REVIEWS = 20
 
 
+def _learner_submission(
+    s: Submission,
+    course_id: UUID,
+    item_id: UUID,
+    item_title: str,
+    course_title: str,
+    *,
+    review_due_at: datetime | None = None,
+    grade: Grade | None = None,
+    graded_at: datetime | None = None,
+) -> LearnerSubmission:
+    """One submission of the caller's with its course and item, as "pending reviews" and "recent grades" show it."""
+    return LearnerSubmission(
+        submission_id=s.id,
+        course_id=course_id,
+        course_title=course_title,
+        item_id=item_id,
+        item_title=item_title,
+        status=s.status,
+        submitted_at=s.created_at,
+        review_due_at=review_due_at,
+        score=grade.score if grade else None,
+        max_score=grade.max_score if grade else None,
+        passed=grade.passed if grade else None,
+        graded_at=graded_at,
+    )
+
+
+@dataclass(eq=False, repr=False, kw_only=True)
 class LearningService(TenantService):
-    def __init__(
-        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, courses: CourseService
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.courses = courses
+    courses: CourseService
 
     async def record_position(self, course_id: UUID, item_id: UUID) -> None:
         """Remember the item the learner has open (idempotent; the newest call wins)."""
@@ -115,16 +139,7 @@ class LearningService(TenantService):
             )
         ).all()
         pending = [
-            LearnerSubmission(
-                submission_id=s.id,
-                course_id=course_id,
-                course_title=course_title,
-                item_id=item_id,
-                item_title=item_title,
-                status=s.status,
-                submitted_at=s.created_at,
-                review_due_at=due,
-            )
+            _learner_submission(s, course_id, item_id, item_title, course_title, review_due_at=due)
             for s, course_id, item_id, item_title, course_title, due in pending_rows
         ]
         graded_rows = (
@@ -143,19 +158,8 @@ class LearningService(TenantService):
         recent = []
         for s, course_id, item_id, item_title, course_title in graded_rows:
             latest = grades.get(s.id)
+            graded_at = latest.created_at if latest else s.updated_at
             recent.append(
-                LearnerSubmission(
-                    submission_id=s.id,
-                    course_id=course_id,
-                    course_title=course_title,
-                    item_id=item_id,
-                    item_title=item_title,
-                    status=s.status,
-                    submitted_at=s.created_at,
-                    score=latest.score if latest else None,
-                    max_score=latest.max_score if latest else None,
-                    passed=latest.passed if latest else None,
-                    graded_at=latest.created_at if latest else s.updated_at,
-                )
+                _learner_submission(s, course_id, item_id, item_title, course_title, grade=latest, graded_at=graded_at)
             )
         return pending, recent

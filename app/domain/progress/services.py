@@ -8,6 +8,7 @@ into the set of completed items and, with the course's prerequisite graph, what 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,6 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import TenantDatabase
 from app.db.models import Enrollment, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
@@ -24,7 +24,6 @@ from app.domain.courses.services import CourseService
 from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgress
 from app.lib.errors import Conflict, NotFound
-from app.lib.security.principal import Principal
 
 SELF_COMPLETABLE_KINDS = ("lesson", "exercise")
 
@@ -94,14 +93,11 @@ def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: se
     )
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class ProgressService(TenantService):
     """The caller's streams; course outlines through the catalogue's one interface, ``CourseService.detail``."""
 
-    def __init__(
-        self, db: TenantDatabase, principal: Principal, request_id: str = "", *, courses: CourseService
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.courses = courses
+    courses: CourseService
 
     async def _enrollment(self, session: AsyncSession, course_id: UUID) -> Enrollment | None:
         return await session.scalar(

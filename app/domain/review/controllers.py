@@ -59,7 +59,9 @@ class ReviewFeedController(Controller):
         since: Since = None,
         limit: Limit = None,
     ) -> Response[Any]:
-        since, replay = feed_cursor(request.headers.get("last-event-id") or since, limit, components)
+        since, replay = feed_cursor(
+            request.headers.get("last-event-id") or since, limit, components.settings.feed_replay_size
+        )
         if "text/event-stream" not in request.headers.get("accept", ""):
             events = await components.events.replay(principal.org_id, since, replay)
             return Response(FeedPage(items=events, last_id=events[-1].id if events else since))

@@ -80,9 +80,8 @@ class ClosedFrame(msgspec.Struct, tag_field="type", tag="closed"):
     reason: str
 
 
-def feed_cursor(since: str | None, limit: int | None, runtime: Components) -> tuple[str | None, int]:
-    """Validated ``since`` and replay ``limit`` (default and maximum: the events an org keeps)."""
-    kept = runtime.settings.feed_replay_size
+def feed_cursor(since: str | None, limit: int | None, kept: int) -> tuple[str | None, int]:
+    """Validated ``since`` and replay ``limit`` (default and maximum: ``kept``, the events an org keeps)."""
     if since is not None and not valid_event_id(since):
         raise ValidationFailed(
             "'since' must be an event id such as 1732345678901-0",
@@ -97,8 +96,8 @@ def feed_cursor(since: str | None, limit: int | None, runtime: Components) -> tu
     return since, limit
 
 
-async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Components) -> None:
-    principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
+async def serve_feed_socket(socket: WebSocket[Any, Any, Any], components: Components) -> None:
+    principal = await accept_authenticated(socket, components)  # origin (4403) and token (4401) checks
     if principal is None:
         return
     if not principal.is_staff:
@@ -106,13 +105,14 @@ async def serve_feed_socket(socket: WebSocket[Any, Any, Any], runtime: Component
         return
     try:
         raw_limit = socket.query_params.get("limit")
-        since, limit = feed_cursor(socket.query_params.get("since"), int(raw_limit) if raw_limit else None, runtime)
+        kept = components.settings.feed_replay_size
+        since, limit = feed_cursor(socket.query_params.get("since"), int(raw_limit) if raw_limit else None, kept)
     except (ValidationFailed, ValueError):
         await close_quietly(socket, CLOSE_BAD_REQUEST, "invalid since or limit")
         return
     try:
-        async with runtime.events.subscribe(principal.org_id, since=since, replay=limit) as sub:
-            await FeedSocket(socket, sub, runtime.settings.feed_ping_seconds).serve()
+        async with components.events.subscribe(principal.org_id, since=since, replay=limit) as sub:
+            await FeedSocket(socket, sub, components.settings.feed_ping_seconds).serve()
     except Exception as exc:  # Redis down (ServiceUnavailable) or a bug: either way, tell the client to retry
         log.warning("review_feed_socket_failed", error=repr(exc))
         await close_quietly(socket, CLOSE_TRY_AGAIN, "feed unavailable")

@@ -6,6 +6,7 @@ import ast
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
-from app.domain.base import PrincipalService
+from app.domain.base import TenantService
 from app.domain.grading.graders import CODE_POINTS, grader_of
 from app.domain.grading.services import latest_grades
 from app.domain.progress.completion import passes, record_grade_progress
@@ -33,6 +34,7 @@ from app.domain.review.schemas import (
 )
 from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
+from app.lib.events import EventBus
 from app.lib.pagination import fetch_page, paginated
 
 _encoder = msgspec.json.Encoder()
@@ -42,7 +44,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ReviewService(PrincipalService):
+@dataclass(eq=False, repr=False, kw_only=True)
+class ReviewService(TenantService):
+    """Claims hold an item for ``lease_seconds``; claims and decisions are announced on ``events``."""
+
+    events: EventBus
+    lease_seconds: int
+
     # ------------------------------------------------------------------ reading
 
     @staticmethod
@@ -167,11 +175,11 @@ class ReviewService(PrincipalService):
                     extra={"code": "claimed", "lease_expires_at": item.lease_expires_at.isoformat()},  # type: ignore[union-attr]
                 )
             item.claimed_by = me
-            item.lease_expires_at = now + timedelta(seconds=self.runtime.settings.review_lease_seconds)
+            item.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
             await session.flush()
             row = (await session.execute(self._base().where(ReviewItem.id == item_id))).one()
             out = self._out(row, await self._ai_grade(session, item.submission_id))
-        await self.runtime.events.publish(
+        await self.events.publish(
             self.principal.org_id, events.ReviewClaimed(submission_id=out.submission_id, reviewer_id=me)
         )
         return out
@@ -226,8 +234,8 @@ class ReviewService(PrincipalService):
             decided = events.ReviewDecided(
                 submission_id=submission.id, reviewer_id=me, decision=data.action, score=final.score
             )
-        await self.runtime.events.publish(self.principal.org_id, decided)
-        await self.runtime.events.publish(self.principal.org_id, graded)
+        await self.events.publish(self.principal.org_id, decided)
+        await self.events.publish(self.principal.org_id, graded)
         return out
 
     def _final_grade(

@@ -25,42 +25,14 @@
 --   granted: "1 <tightest scope, 1-based> <remaining in it after the hold> <granted output> <held>"
 --   refused: "0 <tightest scope, 1-based> <available in it, may be negative>"
 
-local n = tonumber(ARGV[1])
-local id = ARGV[2]
+-- Runs after budget_common.lua (n, id, now, return_expired, tightest): budgets.py puts it in front.
 local hold_ms, record_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
 local input, max_out, min_out = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
--- Give back the holds of reservations that were never settled (their process died): without this a
--- crash would shrink the budget until the period ends. Same code as in budget_settle.lua.
-local function return_expired(i)
-  local holds = KEYS[n + i]
-  local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now)
-  if #expired == 0 then
-    return
-  end
-  local total = 0
-  for _, member in ipairs(expired) do
-    total = total + (tonumber(string.match(member, ':(%d+)$')) or 0)
-  end
-  redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
-  -- Never below zero: a hash evicted apart from its hold set must not mint budget.
-  if redis.call('HINCRBY', KEYS[i], 'reserved', -total) < 0 then
-    redis.call('HSET', KEYS[i], 'reserved', 0)
-  end
-end
-
-local tight, least = 1, nil
 for i = 1, n do
   return_expired(i)
-  local state = redis.call('HMGET', KEYS[i], 'used', 'reserved')
-  local available = tonumber(ARGV[7 + i]) - (tonumber(state[1]) or 0) - (tonumber(state[2]) or 0)
-  -- Ties keep the earlier scope: callers list scopes broadest first, whose reset is the later one.
-  if least == nil or available < least then
-    tight, least = i, available
-  end
 end
+local tight, least = tightest(7)
 
 if least < input + min_out then
   return string.format('0 %d %d', tight, least)

@@ -17,28 +17,8 @@
 -- Usage is charged even when the hold had expired: the tokens were spent all the same.
 -- Returns "<1 applied | 0 nothing to do> <tightest scope, 1-based> <available in it, may be negative>".
 
-local n = tonumber(ARGV[1])
-local id = ARGV[2]
+-- Runs after budget_common.lua (n, id, now, return_expired, tightest): budgets.py puts it in front.
 local actual = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-
--- Same as in budget_reserve.lua: give back holds whose process never settled.
-local function return_expired(i)
-  local holds = KEYS[n + i]
-  local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now)
-  if #expired == 0 then
-    return
-  end
-  local total = 0
-  for _, member in ipairs(expired) do
-    total = total + (tonumber(string.match(member, ':(%d+)$')) or 0)
-  end
-  redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
-  if redis.call('HINCRBY', KEYS[i], 'reserved', -total) < 0 then
-    redis.call('HSET', KEYS[i], 'reserved', 0)
-  end
-end
 
 -- Expired holds first, ours included: then ZREM below finds ours only if it is still counted.
 for i = 1, n do
@@ -69,13 +49,6 @@ if record[2] == 'held' then
   end
 end
 
-local tight, least = 1, nil
-for i = 1, n do
-  local state = redis.call('HMGET', KEYS[i], 'used', 'reserved')
-  local available = tonumber(ARGV[3 + i]) - (tonumber(state[1]) or 0) - (tonumber(state[2]) or 0)
-  if least == nil or available < least then
-    tight, least = i, available
-  end
-end
+local tight, least = tightest(3)
 
 return string.format('%d %d %d', applied, tight, least)

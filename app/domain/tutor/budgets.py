@@ -145,6 +145,14 @@ def _fields(reply: Any) -> list[int]:
     return [int(field) for field in text.split()]
 
 
+def _budget_script(name: str) -> str:
+    """A budget script as Redis runs it: the code both scripts share (``budget_common.lua``: the clock,
+    giving back expired holds, finding the tightest scope) in front of the script's own. One text, so
+    still one atomic EVALSHA."""
+    package = files("app.domain.tutor")
+    return "\n".join(package.joinpath(f).read_text(encoding="utf-8") for f in ("budget_common.lua", name))
+
+
 class TokenBudget:
     """Reserve / settle / release token budgets across scopes; one round trip per decision.
 
@@ -167,9 +175,8 @@ class TokenBudget:
         self._prefix = prefix
         self._hold_ms = max(1, round(hold_seconds * 1000))
         self._record_ms = self._hold_ms + round(settle_grace_seconds * 1000)
-        package = files("app.domain.tutor")
-        self._reserve = redis.register_script(package.joinpath("budget_reserve.lua").read_text(encoding="utf-8"))
-        self._settle = redis.register_script(package.joinpath("budget_settle.lua").read_text(encoding="utf-8"))
+        self._reserve = redis.register_script(_budget_script("budget_reserve.lua"))
+        self._settle = redis.register_script(_budget_script("budget_settle.lua"))
 
     async def reserve(
         self,

@@ -18,21 +18,24 @@ from app.domain.tutor.budgets import BudgetUnavailable, Reservation
 from app.lib.event_payloads import BudgetAlert, GuardrailOutcome, TutorBlocked, TutorSessionStarted
 
 if TYPE_CHECKING:
-    from app.domain.components import Components
+    from redis.asyncio import Redis
+
+    from app.domain.tutor.budgets import TokenBudget
     from app.domain.tutor.chat import ChatSession, TurnState
+    from app.lib.events import EventBus
 
 log = structlog.get_logger("lyceum.tutor.feed")
 BUDGET_ALERT_RATIO = 0.8
 
 
 def session_started(
-    runtime: Components, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
+    events: EventBus, org_id: UUID, session_id: UUID, user_id: UUID, course_id: UUID, item_id: UUID | None, mode: str
 ) -> None:
     event = TutorSessionStarted(session_id=session_id, user_id=user_id, course_id=course_id, item_id=item_id, mode=mode)
-    runtime.events.publish_soon(org_id, event)
+    events.publish_soon(org_id, event)
 
 
-def blocked(runtime: Components, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
+def blocked(events: EventBus, chat: ChatSession, state: TurnState, interaction_id: UUID) -> None:
     """A message or reply was blocked: by a guardrail (input or output) or by a token budget."""
     policy = state.error_code or "policy"
     blocking = next((o for o in reversed(state.outcomes) if o.action == "block"), None)
@@ -53,16 +56,20 @@ def blocked(runtime: Components, chat: ChatSession, state: TurnState, interactio
         reason=reason,
         guardrails=[GuardrailOutcome(name=o.name, action=o.action) for o in state.outcomes],
     )
-    runtime.events.publish_soon(chat.org_id, event)
+    events.publish_soon(chat.org_id, event)
 
 
-def check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
-    """After a turn settled: alert once per scope and period when usage has crossed 80% of the limit."""
-    runtime.events.soon(_check_budgets(runtime, chat, reservation))
+def check_budgets(
+    events: EventBus, budget: TokenBudget, markers: Redis, key_prefix: str, chat: ChatSession, reservation: Reservation
+) -> None:
+    """After a turn settled: alert once per scope and period when usage has crossed 80% of the limit
+    (``markers``: the Redis client that remembers which alerts were sent, under ``key_prefix``)."""
+    events.soon(_check_budgets(events, budget, markers, key_prefix, chat, reservation))
 
 
-async def _check_budgets(runtime: Components, chat: ChatSession, reservation: Reservation) -> None:
-    budget = runtime.tutor.budget
+async def _check_budgets(
+    events: EventBus, budget: TokenBudget, markers: Redis, key_prefix: str, chat: ChatSession, reservation: Reservation
+) -> None:
     try:
         usage = await budget.usage(reservation.scopes)
     except BudgetUnavailable:
@@ -73,15 +80,15 @@ async def _check_budgets(runtime: Components, chat: ChatSession, reservation: Re
         if scope.limit <= 0 or used < BUDGET_ALERT_RATIO * scope.limit:
             continue
         # One alert per scope and period: the marker lives as long as the period's counters.
-        marker = f"{runtime.settings.redis_key_prefix}events:budget_alert:{scope.key}"
+        marker = f"{key_prefix}events:budget_alert:{scope.key}"
         try:
-            first = await runtime.limiter_redis.set(marker, b"1", nx=True, ex=max(1, scope.ttl_seconds(now)))
+            first = await markers.set(marker, b"1", nx=True, ex=max(1, scope.ttl_seconds(now)))
         except Exception as exc:  # Redis trouble: skip the alert rather than risk repeating it
             log.warning("budget_alert_check_failed", error=str(exc))
             return
         if not first:
             continue
-        await runtime.events.publish(
+        await events.publish(
             chat.org_id,
             BudgetAlert(
                 scope=scope.name,

@@ -12,7 +12,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.domain.components import Components
-from app.domain.tutor.deps import tutor_dependencies
+from app.domain.tutor.deps import turn_runner, tutor_dependencies
 from app.domain.tutor.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -69,7 +69,7 @@ class TutorController(Controller):
         problem = validate_message(data.text, components.settings.tutor_max_message_chars)
         if problem:
             raise ValidationFailed(problem, errors=[{"pointer": "#/text", "detail": problem}])
-        runner = TurnRunner(components, with_mode(chat, data.mode))
+        runner = turn_runner(components, with_mode(chat, data.mode))
         if "text/event-stream" not in request.headers.get("accept", ""):
             return Response(await _collect(runner, data), media_type="application/json")
         return ServerSentEvent(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from contextlib import AbstractAsyncContextManager
 from typing import cast
 from uuid import UUID
 
@@ -14,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
-from app.domain.audit.services import record_audit
-from app.domain.components import Components
+from app.domain.audit.services import record_audit_by
+from app.domain.base import TenantService
 from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.chat import ChatSession
+from app.domain.tutor.components import TutorComponents
 from app.domain.tutor.context import build_context
 from app.domain.tutor.schemas import (
     MODES,
@@ -31,7 +31,7 @@ from app.domain.tutor.schemas import (
     TranscriptTurn,
 )
 from app.lib.errors import Forbidden, NotFound
-from app.lib.security.principal import Principal
+from app.lib.events import EventBus
 
 
 async def budget_limits(session: AsyncSession, settings: Settings) -> BudgetLimits:
@@ -53,18 +53,17 @@ def with_mode(chat: ChatSession, mode: str | None) -> ChatSession:
     return dataclasses.replace(chat, context=dataclasses.replace(chat.context, mode=cast(Mode, mode)))
 
 
-class TutorService:
-    def __init__(self, runtime: Components, principal: Principal, request_id: str = "") -> None:
-        self.runtime = runtime
-        self.principal = principal
-        self.request_id = request_id
-        self.db = runtime.db.for_tenant(principal.org_id, principal.user_id)  # RLS scope set from the principal
+@dataclasses.dataclass(eq=False, repr=False, kw_only=True)
+class TutorService(TenantService):
+    """Sessions of the caller's (``tutor``: the model provider, and the object store holding transcripts);
+    a new session is announced on ``events``; budgets default to ``settings``."""
 
-    def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self.db.transaction()
+    settings: Settings
+    tutor: TutorComponents
+    events: EventBus
 
     def _out(self, chat: AISession) -> SessionOut:
-        provider = self.runtime.tutor.provider
+        provider = self.tutor.provider
         base = f"/v1/tutor/sessions/{chat.id}"
         return SessionOut(
             id=chat.id,
@@ -115,10 +114,9 @@ class TutorService:
                 return out
             if existing is not None:
                 existing.status = "closed"
-                record_audit(
+                record_audit_by(
                     session,
-                    org_id=self.principal.org_id,
-                    actor_id=self.principal.user_id,
+                    self.principal,
                     action="tutor.session_closed",
                     entity_type="ai_session",
                     entity_id=existing.id,
@@ -136,10 +134,9 @@ class TutorService:
             )
             session.add(chat)
             await session.flush()
-            record_audit(
+            record_audit_by(
                 session,
-                org_id=self.principal.org_id,
-                actor_id=self.principal.user_id,
+                self.principal,
                 action="tutor.session_started",
                 entity_type="ai_session",
                 entity_id=chat.id,
@@ -148,7 +145,7 @@ class TutorService:
             )
             out = self._out(chat)
         p = self.principal  # announced after the commit, in the background (never delays the response)
-        bus_events.session_started(self.runtime, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
+        bus_events.session_started(self.events, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
         return out
 
     async def for_chat(self, session_id: UUID) -> ChatSession:
@@ -169,7 +166,7 @@ class TutorService:
                 course_id=chat.course_id,
                 item_id=chat.item_id,
                 context=await build_context(session, chat),
-                limits=await budget_limits(session, self.runtime.settings),
+                limits=await budget_limits(session, self.settings),
             )
 
     async def transcript(self, session_id: UUID) -> Transcript:
@@ -190,7 +187,7 @@ class TutorService:
 
     async def _turn(self, row: AIInteraction) -> TranscriptTurn:
         try:
-            content = msgspec.json.decode(await self.runtime.tutor.objects.get(row.object_key))
+            content = msgspec.json.decode(await self.tutor.objects.get(row.object_key))
         except (FileNotFoundError, msgspec.DecodeError):
             content = {}
         return TranscriptTurn(

@@ -17,10 +17,12 @@ import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
+from app.config import Settings
 from app.domain.components import Components
-from app.domain.tutor.chat import ChatSession
+from app.domain.deps import provide_tenant_db
+from app.domain.tutor.deps import provide_tutor_service, turn_runner
 from app.domain.tutor.schemas import MODES, DeltaEvent, ErrorEvent, TutorEvent
-from app.domain.tutor.services import TutorService, with_mode
+from app.domain.tutor.services import with_mode
 from app.domain.tutor.turns import TurnRunner
 from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
 from app.lib.inputs import check_decoded, decode_frame
@@ -51,11 +53,11 @@ class TutorConnection:
 
     __slots__ = ("closing", "max_frame_bytes", "queue", "queue_size", "runner", "sender", "socket", "turn", "turn_id")
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Components, chat: ChatSession) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], runner: TurnRunner, settings: Settings) -> None:
         self.socket = socket
-        self.runner = TurnRunner(runtime, chat)
-        self.queue_size = runtime.settings.ws_send_queue_size
-        self.max_frame_bytes = tutor_frame_max_bytes(runtime.settings)
+        self.runner = runner
+        self.queue_size = settings.ws_send_queue_size
+        self.max_frame_bytes = tutor_frame_max_bytes(settings)
         self.queue: asyncio.Queue[TutorEvent | object] | None = None
         self.sender: asyncio.Task[None] | None = None
         self.turn: asyncio.Task[None] | None = None
@@ -167,7 +169,7 @@ class TutorConnection:
                 )
                 return
             # The mode is per message (optional; the conversation's own mode otherwise).
-            runner = self.runner if mode is None else TurnRunner(self.runner.runtime, with_mode(self.runner.chat, mode))
+            runner = self.runner if mode is None else self.runner.for_chat(with_mode(self.runner.chat, mode))
             self.turn_id = message_id
             self.turn = asyncio.create_task(runner.run(message_id, frame.get("text"), self.emit))
             # Let the turn start before the next frame is read: a task cancelled before its first step
@@ -189,18 +191,19 @@ class TutorConnection:
             await asyncio.gather(self.turn, return_exceptions=True)
 
 
-async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], runtime: Components, session_id: UUID) -> None:
-    principal = await accept_authenticated(socket, runtime)  # origin (4403) and token (4401) checks
+async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], components: Components, session_id: UUID) -> None:
+    principal = await accept_authenticated(socket, components)  # origin (4403) and token (4401) checks
     if principal is None:
         return
     try:
-        chat = await TutorService(runtime, principal).for_chat(session_id)
+        tutor = provide_tutor_service(provide_tenant_db(components, principal), components, principal, request_id="")
+        chat = await tutor.for_chat(session_id)
     except NotFound:
         await socket.close(code=CLOSE_NOT_FOUND, reason="unknown session")
         return
     except Forbidden:
         await socket.close(code=CLOSE_FORBIDDEN, reason="not your session")
         return
-    await TutorConnection(socket, runtime, chat).serve()
+    await TutorConnection(socket, turn_runner(components, chat), components.settings).serve()
     with contextlib.suppress(Exception):
         await socket.close(code=CLOSE_NORMAL)

@@ -8,20 +8,23 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import structlog
+from redis.asyncio import Redis
 from sqlalchemy import or_, select
 
+from app.config import Settings
+from app.db.engine import Database
 from app.db.models import AIInteraction
-from app.domain.components import Components
 from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_scopes
 from app.domain.tutor.chat import ChatSession, TurnState
+from app.domain.tutor.components import TutorComponents
 from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.model_check import CheckResult
 from app.domain.tutor.guardrails.output_filter import OutputFilter
@@ -46,7 +49,8 @@ from app.domain.tutor.providers.base import (
 from app.domain.tutor.providers.tokens import estimate_request_tokens
 from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent, ErrorEvent, TutorEvent, Usage
 from app.lib.errors import RateLimited
-from app.lib.ratelimit import bucket
+from app.lib.events import EventBus
+from app.lib.ratelimit import TokenBucketLimiter, bucket
 from app.lib.throttle import enforce
 
 log = structlog.get_logger("lyceum.tutor")
@@ -88,14 +92,24 @@ def validate_message(text: Any, max_chars: int) -> str | None:
     return None
 
 
+@dataclass(eq=False, repr=False, slots=True)
 class TurnRunner:
-    __slots__ = ("chat", "runtime", "settings", "tutor")
+    """Runs the turns of one conversation (``chat``). ``tutor``: the model provider, guardrail policies,
+    prompts, token budget and object store; ``limiter``: the per-learner rate limit; ``events``: what the
+    turn announces, with ``markers`` (the fail-fast Redis client) remembering which budget alerts were sent."""
 
-    def __init__(self, runtime: Components, chat: ChatSession) -> None:
-        self.runtime = runtime
-        self.tutor = runtime.tutor
-        self.settings = runtime.settings
-        self.chat = chat
+    chat: ChatSession
+    _: KW_ONLY
+    db: Database
+    settings: Settings
+    tutor: TutorComponents
+    limiter: TokenBucketLimiter
+    events: EventBus
+    markers: Redis
+
+    def for_chat(self, chat: ChatSession) -> TurnRunner:
+        """A runner with the same clients for another view of the conversation (a message's own mode)."""
+        return replace(self, chat=chat)
 
     async def run(self, message_id: str, text: Any, emit: Emit) -> None:
         state = TurnState(message_id=message_id)
@@ -209,14 +223,14 @@ class TurnRunner:
 
     async def _rate_limit(self) -> RateLimited | None:
         try:
-            await enforce(self.runtime, "tutor", self._rate_buckets(), fail_open=True)
+            await enforce(self.settings, self.limiter, "tutor", self._rate_buckets(), fail_open=True)
         except RateLimited as exc:
             return exc
         return None
 
     async def _lookup(self, message_id: str) -> _Setup:
         """One transaction: an earlier answer to this message id, the prompt version, the session's turns."""
-        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
+        async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             # One query serves both the resend check and the history: the session's answered turns plus
             # any row carrying this client message id.
             answered = AIInteraction.status.in_(_HISTORY_STATUSES)
@@ -367,7 +381,14 @@ class TurnRunner:
         state.finished = True
         remaining = await self._settle(state)
         if state.reservation is not None:
-            bus_events.check_budgets(self.runtime, self.chat, state.reservation)  # background 80% alert
+            bus_events.check_budgets(  # background 80% alert
+                self.events,
+                self.tutor.budget,
+                self.markers,
+                self.settings.redis_key_prefix,
+                self.chat,
+                state.reservation,
+            )
         interaction_id = await self._record(state)
         if state.status in ("completed", "cancelled"):
             await emit(
@@ -435,10 +456,10 @@ class TurnRunner:
             guardrail_outcomes=[_outcome(o) for o in state.outcomes],
             mode=self.chat.context.mode,
         )
-        async with self.runtime.db.transaction(self.chat.org_id, self.chat.user_id) as session:
+        async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             session.add(row)
         if state.status == "blocked":
-            bus_events.blocked(self.runtime, self.chat, state, row.id)  # background: never delays the turn
+            bus_events.blocked(self.events, self.chat, state, row.id)  # background: never delays the turn
         return row.id
 
     async def _replay(self, row: AIInteraction, message_id: str, emit: Emit) -> None:

@@ -75,10 +75,10 @@ async def test_api_routes_carry_headers_and_refuse_with_429(strict_client: Clien
 
 async def test_redis_down_fails_open_for_reads_and_closed_for_login(strict_client: Client) -> None:
     learner = await _token(strict_client)
-    runtime = components_of(strict_client.app)
-    working = runtime.limiter
+    components = components_of(strict_client.app)
+    working = components.limiter
     dead = create_redis("redis://127.0.0.1:1/0", role="limiter")  # nothing listens on port 1
-    runtime.limiter = TokenBucketLimiter(dead, runtime.settings.redis_key_prefix)
+    components.limiter = TokenBucketLimiter(dead, components.settings.redis_key_prefix)
     try:
         read = await strict_client.get("/v1/courses", headers=learner)
         assert read.status_code == 200
@@ -92,5 +92,5 @@ async def test_redis_down_fails_open_for_reads_and_closed_for_login(strict_clien
         assert 'lyceum_rate_limit_backend_errors_total{mode="open",policy="api"}' in metrics
         assert 'lyceum_rate_limit_backend_errors_total{mode="closed",policy="login"}' in metrics
     finally:
-        runtime.limiter = working
+        components.limiter = working
         await dead.aclose()

@@ -195,17 +195,13 @@ async def test_budget_alert_fires_once_per_scope_and_period(redis_url: str, redi
     budget = TokenBudget(limiter, redis_prefix)
     org, course, user, session = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     scopes = budget_scopes(org, course, user, session, BudgetLimits(10_000_000, 10_000_000, 10_000_000, 1000))
-    runtime = SimpleNamespace(
-        events=bus, tutor=SimpleNamespace(budget=budget), limiter_redis=limiter, settings=SimpleNamespace()
-    )
-    runtime.settings.redis_key_prefix = redis_prefix
     chat = SimpleNamespace(org_id=org, course_id=course, user_id=user, id=session)
     try:
         async with bus.subscribe(org) as sub:
             for used in (500, 350, 100):  # 50% (quiet), 85% (alert), 95% (already alerted this period)
                 reservation = await budget.reserve(scopes, used, 1, min_output_tokens=0)
                 await budget.settle(reservation, used, 0)
-                await bus_events._check_budgets(runtime, chat, reservation)  # type: ignore[arg-type]
+                await bus_events._check_budgets(bus, budget, limiter, redis_prefix, chat, reservation)  # type: ignore[arg-type]
             [alert] = await take(sub, 1)
             assert await bus.replay(org, alert.id, 10) == []
         assert alert.type == BUDGET_ALERT

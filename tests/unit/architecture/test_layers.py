@@ -91,6 +91,21 @@ def test_handlers_receive_services_not_the_components() -> None:
     assert not offenders, "\n".join(offenders)
 
 
+def test_only_providers_and_entry_points_see_the_components() -> None:
+    """Services and runners take the clients they use by name: within the domain, the component bundle is
+    known to the providers (``deps.py``), the handlers allowed above (controllers) and the socket entry
+    points that build services themselves; never to a service, runner or helper."""
+    allowed = {"deps.py", "controllers.py", "app/domain/review/feed.py", "app/domain/tutor/socket.py"}
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for path in python_files("app.domain")
+        if "app.domain.components" in imports_of(path)
+        and path.name not in allowed
+        and path.relative_to(ROOT).as_posix() not in allowed
+    ]
+    assert not offenders, "modules that hold the component bundle:\n" + "\n".join(offenders)
+
+
 def test_domain_cycles_are_only_the_known_ones() -> None:
     edges: set[tuple[str, str]] = set()
     for path in python_files("app.domain"):
@@ -123,7 +138,7 @@ def test_domain_cycles_are_only_the_known_ones() -> None:
 
 def test_services_open_only_tenant_scoped_transactions() -> None:
     """Services acting for a signed-in person hold a TenantDatabase (the RLS tenant comes from the
-    principal: PrincipalService, TutorService, the ``tenant_db`` provider), whose ``transaction()`` takes no
+    principal: the ``tenant_db`` provider, held by every TenantService), whose ``transaction()`` takes no
     tenant. Passing a tenant by hand is left to the code that runs before or without a principal."""
     by_hand = {
         "app/domain/auth/services.py",  # sign-in and refresh: the org comes from the credentials

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 import structlog
 
-from app.lib.yamlspec import Document, Spec, SpecError, convert, parent, parse
+from app.lib.yamlspec import Document, Spec, SpecError, convert, parent, parse, report_problems
 
 log = structlog.get_logger("lyceum.guardrails")
 
@@ -289,20 +289,13 @@ def _decode(documents: Sequence[Document], merged: dict[str, Any]) -> tuple[Guar
 
 def _rule_problems(policy: GuardrailPolicy) -> Iterator[tuple[str, str]]:
     """Rules across fields that the types alone cannot express."""
-    injection = policy.input.injection
-    if injection.flag_threshold > injection.block_threshold:
-        yield (
-            "input.injection.flag_threshold",
-            f"flag_threshold ({injection.flag_threshold}) must not be above block_threshold "
-            f"({injection.block_threshold}); a message is flagged before it is blocked",
-        )
-    classifier = policy.input.classifier
-    if classifier.flag_threshold > classifier.block_threshold:
-        yield (
-            "input.classifier.flag_threshold",
-            f"flag_threshold ({classifier.flag_threshold}) must not be above block_threshold "
-            f"({classifier.block_threshold}); a message is flagged before it is blocked",
-        )
+    for name, check in (("injection", policy.input.injection), ("classifier", policy.input.classifier)):
+        if check.flag_threshold > check.block_threshold:
+            yield (
+                f"input.{name}.flag_threshold",
+                f"flag_threshold ({check.flag_threshold}) must not be above block_threshold "
+                f"({check.block_threshold}); a message is flagged before it is blocked",
+            )
     for key in ("redact", "block"):
         yield from _duplicate_problems(f"input.pii.{key}", getattr(policy.input.pii, key))
     for key in ("pii_redact", "pii_block"):
@@ -444,14 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.domain.tutor.guardrails.policy FILE...``: print every problem; exit 1 if there is one."""
     paths = list(sys.argv[1:] if argv is None else argv) or ["content/policies"]
     files = [f for raw in paths for f in (sorted(Path(raw).glob("*.yaml")) if Path(raw).is_dir() else [Path(raw)])]
-    errors = [error for file in files for error in validate_policy_file(file)]
-    for error in errors:
-        print(error, file=sys.stderr)
-    if errors:
-        print(f"{len(errors)} error(s)", file=sys.stderr)
-        return 1
-    print(f"valid: {', '.join(str(f) for f in files)}")
-    return 0
+    return report_problems([error for file in files for error in validate_policy_file(file)], files)
 
 
 if __name__ == "__main__":
