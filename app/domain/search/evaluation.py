@@ -28,7 +28,7 @@ def load_gold(path: Path) -> list[Question]:
     for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
         items = frozenset(tuple(ref.split("/", 1)) for ref in entry["items"])
         org = "acme" if any(course == ACME_ONLY for course, _ in items) else "demo"
-        questions.append(Question(entry["q"], org, items))  # type: ignore[arg-type]
+        questions.append(Question(entry["q"], org, items))
     return questions
 
 
