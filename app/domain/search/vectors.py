@@ -28,7 +28,7 @@ T = TypeVar("T")
 DEFAULT_DIM = 256
 BATCH = 500  # documents per Chroma write
 INCLUDE: Any = ["metadatas", "distances"]  # never the documents: search reads passages from PostgreSQL
-OVERFETCH = 4  # nearest chunks read per chunk wanted, before the course filter (see ``query``)
+OVERFETCH = 2  # nearest chunks read per chunk wanted, before the course filter (see ``query``)
 
 
 class VectorIndexUnavailable(Exception):
@@ -114,14 +114,35 @@ class VectorIndex:
 
         Chroma's metadata filter made a query 10-30x slower (72-113 ms against 3 ms at 20,000 chunks,
         docs/performance.md), so the nearest ``OVERFETCH * limit`` chunks of the whole collection are read
-        and filtered here; only when that leaves fewer than a quarter of ``limit`` (a learner enrolled in a
-        small part of a large org) is the filtered query asked."""
+        (:meth:`nearest`) and filtered here; only when that leaves fewer than a quarter of ``limit`` (a
+        learner enrolled in a small part of a large org) is the filtered query asked (:meth:`within`)."""
         if not course_ids:
             return []
-        allowed = {str(c) for c in course_ids}
-        courses = sorted(allowed)
-        where: dict[str, Any] = {"course_id": courses[0]} if len(courses) == 1 else {"course_id": {"$in": courses}}
+        return await self.keep(await self.nearest(org_id, text, limit), org_id, text, course_ids, limit)
 
+    async def keep(
+        self, nearest: list[VectorHit], org_id: UUID, text: str, course_ids: Sequence[UUID], limit: int
+    ) -> list[VectorHit]:
+        """``nearest`` restricted to ``course_ids``, or the filtered query when too few remain."""
+        allowed = set(course_ids)
+        hits = [h for h in nearest if h.course_id in allowed][:limit]
+        if len(hits) >= max(1, limit // 4) or not course_ids:
+            return hits
+        return await self.within(org_id, text, course_ids, limit)
+
+    async def nearest(self, org_id: UUID, text: str, limit: int) -> list[VectorHit]:
+        """The ``OVERFETCH * limit`` chunks of the org's collection nearest to ``text``, unfiltered."""
+        return await self._search(org_id, text, OVERFETCH * limit, None)
+
+    async def within(self, org_id: UUID, text: str, course_ids: Sequence[UUID], limit: int) -> list[VectorHit]:
+        """The ``limit`` chunks nearest to ``text`` among ``course_ids`` (Chroma's metadata filter: slow)."""
+        if not course_ids:
+            return []
+        courses = sorted({str(c) for c in course_ids})
+        where: dict[str, Any] = {"course_id": courses[0]} if len(courses) == 1 else {"course_id": {"$in": courses}}
+        return await self._search(org_id, text, limit, where)
+
+    async def _search(self, org_id: UUID, text: str, limit: int, where: dict[str, Any] | None) -> list[VectorHit]:
         def call() -> list[VectorHit]:
             try:
                 collection = self._collection(org_id, create=False)
@@ -129,24 +150,18 @@ class VectorIndex:
                 if "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError":
                     return []
                 raise
-            embedded = self._embedding.embed_query([text])
-            hits = self._hits(
-                collection.query(query_embeddings=embedded, n_results=OVERFETCH * limit, include=INCLUDE), allowed
+            found = collection.query(
+                query_embeddings=self._embedding.embed_query([text]), n_results=limit, where=where, include=INCLUDE
             )
-            if len(hits) < max(1, limit // 4):
-                hits = self._hits(
-                    collection.query(query_embeddings=embedded, n_results=limit, where=where, include=INCLUDE), allowed
-                )
-            return hits[:limit]
+            return self._hits(found)
 
         return await self._run(call, self.timeout)
 
     @staticmethod
-    def _hits(found: Any, allowed: set[str]) -> list[VectorHit]:
+    def _hits(found: Any) -> list[VectorHit]:
         return [
             VectorHit(cid, UUID(str(meta["item_id"])), UUID(str(meta["course_id"])), float(distance))
             for cid, meta, distance in zip(found["ids"][0], found["metadatas"][0], found["distances"][0], strict=True)
-            if str(meta["course_id"]) in allowed
         ]
 
     async def ids_of_course(self, org_id: UUID, course_id: UUID) -> set[str]:

@@ -169,7 +169,8 @@ async def test_a_chroma_outage_degrades_to_text_search(
     async def down(*args: object, **kwargs: object) -> list[Any]:
         raise VectorIndexUnavailable("Chroma did not answer within 2.0 s")
 
-    monkeypatch.setattr(vectors, "query", down)
+    for call in ("nearest", "within", "query"):
+        monkeypatch.setattr(vectors, call, down)
     before = VECTOR_FALLBACKS.labels(vectors.mode)._value.get()
     response = await search(client, learner, q="token bucket rate limiting")
     assert response.status_code == 200, response.text
