@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings, load_settings
 from app.server.embedded import EmbeddedStack, child_env
-from app.server.supervisor import ChildProcess, Supervisor
+from app.server.supervisor import ChildProcess, LoggedChildProcess, Supervisor
 
 if TYPE_CHECKING:
     from app.seed import SeedReport
@@ -89,6 +89,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
 def cmd_index_rebuild(args: argparse.Namespace) -> None:
     """Rebuild the search index from PostgreSQL: each published course is chunked again from its rows
     (``content_chunks`` brought in step), then each org's Chroma collection is dropped and refilled."""
+    # The Chroma client's HTTP library logs every request at INFO; the command prints its own summary.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     with _services(_settings(args)) as settings:
         try:
             counts = asyncio.run(_rebuild_index(settings, args.org))
@@ -273,14 +275,17 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 def chroma_child(settings: Settings, env: dict[str, str]) -> tuple[str, ChildProcess]:
-    """A Chroma server on a free loopback port, persisting under the data dir, and its URL."""
+    """A Chroma server on a free loopback port, persisting under the data dir (its output in
+    ``<data dir>/chroma.log``), and its URL."""
     from app.server.embedded import free_port
 
     port = free_port()
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     argv = [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(settings.chroma_path)]
     argv += ["--host", "127.0.0.1", "--port", str(port)]
-    return f"http://127.0.0.1:{port}", ChildProcess("chroma", argv, {**env, "ANONYMIZED_TELEMETRY": "False"})
+    log_path = settings.data_dir / "chroma.log"
+    child = LoggedChildProcess("chroma", argv, {**env, "ANONYMIZED_TELEMETRY": "False"}, log_path=log_path)
+    return f"http://127.0.0.1:{port}", child
 
 
 def banner(url: str, report: SeedReport) -> str:

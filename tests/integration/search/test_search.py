@@ -6,8 +6,13 @@ Chroma), bad input, a Chroma outage, idempotent re-indexing and the rebuild from
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -251,3 +256,31 @@ async def test_nothing_learners_must_not_see_is_indexed(
     assert len(secret_lines) > 20
     leaked = [line for line in secret_lines if line in chunks]
     assert not leaked, leaked[:5]
+
+
+def test_the_cli_rebuilds_an_orgs_index_from_postgresql(
+    settings: Settings, orgs: dict[str, UUID], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "LYCEUM_REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "LYCEUM_ENVIRONMENT": "test",
+        "LYCEUM_SECRET_KEY": settings.secret_key.value,
+        "LYCEUM_LOG_LEVEL": "WARNING",
+    }
+    env.pop("CHROMA_URL", None)
+    root = Path(__file__).resolve().parents[3]
+
+    def lyceum(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "app.cli", "index", "rebuild", *args, "--data-dir", str(tmp_path)]
+        return subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    done = lyceum("--org", "acme")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"org acme: \d+ chunks indexed", done.stdout), done.stdout
+    assert (tmp_path / "chroma").is_dir()
+    unknown = lyceum("--org", "no-such-org")
+    assert unknown.returncode != 0
+    assert "no organisation 'no-such-org'" in unknown.stderr
