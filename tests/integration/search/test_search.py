@@ -95,7 +95,7 @@ async def test_course_filter_limits_results_and_unknown_or_unenrolled_courses_ar
         response = await search(client, learner, q="cache", course_id=course_id)
         assert response.status_code == 404, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
-    fresh = await enrolled_learner_without_courses(client)
+    fresh = await member_without_courses(client)
     nothing = await search(client, fresh, q="cache")
     assert nothing.status_code == 200
     assert nothing.json()["items"] == []
@@ -111,10 +111,13 @@ async def _acme_course(client: Client) -> str:
     return next(c["id"] for c in await catalogue(client, acme) if c["slug"] == "acme-secure-coding")
 
 
-async def enrolled_learner_without_courses(client: Client) -> dict[str, str]:
-    from tests.support.stack import auth_headers
+async def member_without_courses(client: Client) -> dict[str, str]:
+    """A new member of demo, enrolled in nothing (the seeded accounts may be enrolled by other tests)."""
+    from tests.support.accounts import bearer, new_member
+    from tests.support.stack import login
 
-    return await auth_headers(client, "instructor@demo.test", "demo")
+    member = await new_member(client)
+    return bearer(await login(client, member["email"], "demo", member["password"]))
 
 
 @pytest.mark.parametrize(
