@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings, load_settings
 from app.server.embedded import EmbeddedStack, child_env
-from app.server.supervisor import ChildProcess, Supervisor
+from app.server.supervisor import ChildProcess, LoggedChildProcess, Supervisor
 
 if TYPE_CHECKING:
     from app.seed import SeedReport
@@ -84,6 +84,53 @@ def cmd_worker(args: argparse.Namespace) -> None:
         # SAQ logs every cron enqueue at INFO; the console is for Lyceum's own lines.
         logging.getLogger("saq").setLevel(logging.WARNING)
     run_worker(settings)
+
+
+def cmd_index_rebuild(args: argparse.Namespace) -> None:
+    """Rebuild the search index from PostgreSQL: each published course is chunked again from its rows
+    (``content_chunks`` brought in step), then each org's Chroma collection is dropped and refilled."""
+    # The Chroma client's HTTP library logs every request at INFO; the command prints its own summary.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with _services(_settings(args)) as settings:
+        try:
+            counts = asyncio.run(_rebuild_index(settings, args.org))
+        except LookupError as exc:
+            sys.exit(f"lyceum index rebuild: {exc}")
+    for slug, chunks in counts.items():
+        print(f"lyceum: org {slug}: {chunks} chunks indexed")
+
+
+async def _rebuild_index(settings: Settings, org_slug: str | None) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from app.db.engine import Database, create_engine, owner_url
+    from app.db.models import Organization
+    from app.domain.search.indexer import ContentIndexer
+    from app.domain.search.vectors import VectorIndex
+
+    owner = create_engine(owner_url(settings.database_url), pool_size=1)
+    try:
+        async with owner.connect() as conn:
+            query = select(Organization.id, Organization.slug).order_by(Organization.slug)
+            if org_slug:
+                query = query.where(Organization.slug == org_slug)
+            orgs = (await conn.execute(query)).all()
+    finally:
+        await owner.dispose()
+    if not orgs:
+        raise LookupError(f"no organisation {org_slug!r}" if org_slug else "no organisations")
+    db, vectors = Database.from_settings(settings), VectorIndex(settings)
+    indexer = ContentIndexer(db, vectors)
+    counts: dict[str, int] = {}
+    try:
+        for org_id, slug in orgs:
+            for course_id in await indexer.courses_of_org(org_id):
+                await indexer.index_course(org_id, course_id)
+            counts[slug] = await indexer.rebuild_org(org_id)
+    finally:
+        vectors.close()
+        await db.dispose()
+    return counts
 
 
 def cmd_courses_validate(args: argparse.Namespace) -> None:
@@ -162,6 +209,13 @@ def cmd_up(args: argparse.Namespace) -> None:
         env.setdefault("LYCEUM_TUTOR_OFFLINE_CHUNK_DELAY_MS", "25")
         # The demo accounts were just seeded: the sign-in page may mention them (GET /v1/config).
         env.setdefault("LYCEUM_DEMO_MODE", "true")
+        servers: list[ChildProcess] = []
+        if not live.chroma_url:
+            # The API reads the search index while the worker writes it: two processes, so one Chroma server
+            # (from the chromadb wheel) over <data dir>/chroma, not an embedded client in each.
+            chroma_url, chroma = chroma_child(live, env)
+            env["CHROMA_URL"] = chroma_url
+            servers.append(chroma)
         host, port = args.host or live.host, args.port or live.port
         url = f"http://{host}:{port}"
         api = ChildProcess(
@@ -197,7 +251,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             env,
         )
         worker = ChildProcess("worker", [sys.executable, "-m", "app.cli", "worker"], env)
-        children = [api, worker]
+        children = [*servers, api, worker]
         # Every process `lyceum up` runs is restarted with backoff if it dies (app/server/supervisor.py).
         supervisor = Supervisor([*stack.servers(), *children])
         try:
@@ -218,6 +272,20 @@ def cmd_up(args: argparse.Namespace) -> None:
             for child in children:
                 child.wait(timeout=15)
             print("lyceum: stopped", flush=True)
+
+
+def chroma_child(settings: Settings, env: dict[str, str]) -> tuple[str, ChildProcess]:
+    """A Chroma server on a free loopback port, persisting under the data dir (its output in
+    ``<data dir>/chroma.log``), and its URL."""
+    from app.server.embedded import free_port
+
+    port = free_port()
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    argv = [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(settings.chroma_path)]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    log_path = settings.data_dir / "chroma.log"
+    child = LoggedChildProcess("chroma", argv, {**env, "ANONYMIZED_TELEMETRY": "False"}, log_path=log_path)
+    return f"http://127.0.0.1:{port}", child
 
 
 def banner(url: str, report: SeedReport) -> str:
@@ -262,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate = courses_sub.add_parser("validate", help="validate course YAML (a file or a directory)")
     validate.add_argument("path")
     validate.set_defaults(func=cmd_courses_validate)
+    index = sub.add_parser("index", help="the search index (PostgreSQL chunks and Chroma vectors)")
+    index_sub = index.add_subparsers(dest="index_command", required=True)
+    rebuild = index_sub.add_parser("rebuild", help="rebuild the search index from PostgreSQL")
+    rebuild.add_argument("--org", default=None, help="only this organisation (its slug); default: every one")
+    rebuild.add_argument("--data-dir", default=None)
+    rebuild.set_defaults(func=cmd_index_rebuild)
     return parser
 
 

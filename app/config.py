@@ -176,6 +176,16 @@ class Settings:
     sandbox_gid: int = 65534
     # Development only: when bubblewrap is missing, run learner code WITHOUT isolation (refused in production).
     sandbox_allow_unsafe: bool = False
+    # Search (docs/adaptive.md): the vector index is Chroma, embedded under <data dir>/chroma unless
+    # CHROMA_URL names a Chroma server. A Chroma call slower than the timeout (or failing) degrades search
+    # to full-text only; the candidates are what each of vector and text search contributes to the fusion.
+    chroma_url: str = ""
+    search_vector_timeout_seconds: float = 2.0
+    search_candidates: int = 50
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
 
     @property
     def objects_path(self) -> Path:
@@ -213,6 +223,7 @@ _UNPREFIXED = {
     "redis_url": "REDIS_URL",
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "chroma_url": "CHROMA_URL",
 }
 
 
@@ -299,6 +310,9 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         settings = _replace(settings, **overrides)
     _check_url("DATABASE_URL", settings.database_url, ("postgresql://", "postgresql+asyncpg://", "postgres://"))
     _check_url("REDIS_URL", settings.redis_url, ("redis://", "rediss://", "unix://"))
+    _check_url("CHROMA_URL", settings.chroma_url, ("http://", "https://"))
+    if not 1 <= settings.search_candidates <= 1000:
+        raise ConfigError("LYCEUM_SEARCH_CANDIDATES must be between 1 and 1000")
     if not 1 <= settings.port <= 65535:
         raise ConfigError(f"LYCEUM_PORT={settings.port} is not a TCP port")
     parse_prices(settings.tutor_model_prices)

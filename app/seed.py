@@ -7,12 +7,15 @@ and progress; an unchanged file (same content hash) is skipped.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,6 +35,8 @@ from app.db.models import (
     Organization,
     User,
 )
+from app.domain.search.indexer import enqueue_index_course
+from app.lib.jobs import create_queue
 from app.lib.redis import create_redis
 from app.lib.security.passwords import hash_password
 
@@ -46,6 +51,7 @@ class SeedReport:
     courses_unchanged: int = 0
     password: str = ""
     org_courses: dict[str, list[str]] = field(default_factory=dict)  # org slug -> course slugs
+    index_jobs: int = 0  # index_course jobs enqueued (the worker builds the search index)
 
     @property
     def course_count(self) -> int:
@@ -128,9 +134,17 @@ async def seed(settings: Settings) -> SeedReport:
                     written = await _seed_course(conn, org_id, courses[slug])
                     report.courses_written += written
                     report.courses_unchanged += not written
+            seeded_courses = (
+                await conn.execute(
+                    select(Course.org_id, Course.id, Course.content_hash).where(
+                        Course.org_id.in_(select(Organization.id).where(Organization.slug.in_(report.orgs)))
+                    )
+                )
+            ).all()
     finally:
         await engine.dispose()
     await _clear_course_cache(settings)
+    report.index_jobs = await _enqueue_indexing(settings, seeded_courses)
     # Debug: the commands print report.summary() for people; one line, not two that count differently.
     log.debug(
         "seeded",
@@ -140,6 +154,23 @@ async def seed(settings: Settings) -> SeedReport:
         org_courses_unchanged=report.courses_unchanged,
     )
     return report
+
+
+async def _enqueue_indexing(settings: Settings, courses: Sequence[Any]) -> int:
+    """One index_course job per course version (the key refuses a duplicate while one is queued); the
+    worker runs them, so a fresh `make dev` has a search index without setup. A job of an unchanged
+    version finds nothing to write."""
+    queue = create_queue(settings)
+    queued = 0
+    try:
+        for org_id, course_id, content_hash in courses:
+            queued += await enqueue_index_course(queue, org_id, course_id, content_hash)
+    except (RedisError, OSError) as exc:  # search still answers from full text; `lyceum index rebuild` repairs
+        log.warning("index_enqueue_failed", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await queue.disconnect()
+    return queued
 
 
 async def _clear_course_cache(settings: Settings) -> None:

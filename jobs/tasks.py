@@ -15,6 +15,7 @@ from app.domain.components import Components
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
+from app.domain.search.indexer import ContentIndexer
 
 log = structlog.get_logger("lyceum.jobs")
 
@@ -93,3 +94,21 @@ async def requeue_stalled_submissions(ctx: Context) -> int:
             if status == "grading":
                 await service.record_recovery(submission_id)
     return queued
+
+
+async def index_course(ctx: Context, *, org_id: str, course_id: str) -> dict[str, Any]:
+    """Bring one course's content index (PostgreSQL chunks and the org's Chroma collection) in step with
+    its content; keyed per course version, idempotent (chunk ids are content hashes). Failures raise so
+    SAQ retries; the last failed attempt lands on the dead-letter list instead."""
+    runtime: Components = ctx["components"]  # type: ignore[typeddict-item]
+    job = ctx["job"]
+    indexer = ContentIndexer(runtime.db, runtime.search.vectors)
+    try:
+        report = await indexer.index_course(UUID(org_id), UUID(course_id))
+    except Exception as exc:
+        if job.attempts >= job.retries:
+            await indexer.dead_letter(UUID(org_id), UUID(course_id), job.key, job.attempts, repr(exc))
+            return {"failed": repr(exc)}
+        log.warning("index_course_retry", org_id=org_id, course_id=course_id, attempt=job.attempts, error=repr(exc))
+        raise
+    return {"chunks": report.chunks, "added": report.added, "removed": report.removed}

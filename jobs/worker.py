@@ -39,7 +39,13 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
     timers: PartialTimersDict = {"sweep": every}  # type: ignore[typeddict-item]
     worker = Worker(
         create_queue(settings),
-        functions=[tasks.ping, tasks.heartbeat, tasks.grade_submission, tasks.requeue_stalled_submissions],
+        functions=[
+            tasks.ping,
+            tasks.heartbeat,
+            tasks.grade_submission,
+            tasks.requeue_stalled_submissions,
+            tasks.index_course,
+        ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
             CronJob(tasks.requeue_stalled_submissions, cron=every_seconds_cron(every)),

@@ -15,6 +15,7 @@ from saq import Queue
 from app.config import Settings
 from app.db.engine import Database
 from app.domain.grading.components import GradingComponents
+from app.domain.search.components import SearchComponents
 from app.domain.tutor.components import TutorComponents
 from app.lib.events import EventBus
 from app.lib.ratelimit import TokenBucketLimiter
@@ -35,3 +36,4 @@ class Components:
     events: EventBus
     queue: Queue  # SAQ: the API enqueues grading jobs, the worker runs them
     grading: GradingComponents
+    search: SearchComponents  # the content index's vector side (Chroma)

@@ -1,5 +1,5 @@
 """The composition root: builds and closes the process-wide components (database engine, Redis clients,
-token codec, revocation denylist, limiter, event bus, job queue, tutor and grading components).
+token codec, revocation denylist, limiter, event bus, job queue, tutor, grading and search components).
 
 The API builds them in its lifespan (``ComponentsPlugin``) and the worker at start-up (jobs/worker.py);
 handlers reach them only through dependency injection (``provide_components``, used by each domain's
@@ -24,6 +24,7 @@ from app.domain.auth.revocation import AuthStateReader
 from app.domain.components import Components
 from app.domain.grading.components import GradingComponents
 from app.domain.review.queue import ReviewQueuePolicy
+from app.domain.search.components import SearchComponents
 from app.domain.tutor.components import TutorComponents
 from app.lib.events import EventBus
 from app.lib.jobs import create_queue
@@ -65,6 +66,7 @@ def build_components(settings: Settings) -> Components:
         ),
         queue=create_queue(settings),
         grading=GradingComponents.build(settings, ReviewQueuePolicy(settings.review_sla_hours)),
+        search=SearchComponents.build(settings),
     )
 
 
@@ -74,6 +76,7 @@ async def close_components(components: Components) -> None:
     with contextlib.suppress(RedisError, OSError):  # Redis already gone: nothing to release
         await components.queue.disconnect()
     await components.grading.aclose()
+    await components.search.aclose()
     await components.redis.aclose()
     await components.limiter_redis.aclose()
     await components.db.dispose()

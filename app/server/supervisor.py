@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import structlog
@@ -182,3 +183,20 @@ class Supervisor:
             )
             watch.down_since = None
             watch.up_since = restarted
+
+
+@dataclass
+class LoggedChildProcess(ChildProcess):
+    """A child whose output goes to a log file instead of the console (the Chroma server under `lyceum up`:
+    its start-up banner and request lines are not Lyceum's)."""
+
+    log_path: Path | None = None
+
+    def start(self) -> subprocess.Popen[bytes]:
+        if self.log_path is None:
+            return super().start()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent()
+            )
+        return self.process

@@ -7,6 +7,7 @@ from app.db.models.ai_session import AISession
 from app.db.models.assessment import Assessment
 from app.db.models.audit_log import AuditLogEntry
 from app.db.models.competency import Competency
+from app.db.models.content_chunk import ContentChunk
 from app.db.models.course import Course
 from app.db.models.course_module import CourseModule
 from app.db.models.credential import Credential
@@ -39,6 +40,7 @@ __all__ = [
     "AuditLogEntry",
     "Base",
     "Competency",
+    "ContentChunk",
     "Course",
     "CourseModule",
     "Credential",

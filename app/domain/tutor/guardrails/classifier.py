@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain.tutor.guardrails.injection import decoded_blobs, deleet, despace, normalise
+from app.lib.wordllama import load_wordllama
 
 MODEL_PATH = Path(__file__).with_name("classifier_model.npz")
 LABELS = ("benign", "override", "leak", "answer", "data")
@@ -371,15 +371,8 @@ def _embedder() -> Any:
 
 @functools.cache
 def _load_embedder() -> Any:
-    """The wordllama model from the files inside its wheel; never a download (``disable_download``)."""
-    # Two short texts per turn: the Rust tokenizer's thread pool costs more than it saves (measured), and
-    # it would warn after the worker process forks.
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import wordllama  # imported on first use: the CLI and policy checker never pay for it
-    from wordllama import WordLlama
-
-    # The default lookup misses the tokenizer bundled with the wheel; its own directory has both.
-    return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    """The wordllama model from the files inside its wheel; never a download (app/lib/wordllama.py)."""
+    return load_wordllama()
 
 
 _EMBED_LOCK = threading.Lock()  # the tokenizer is shared; the API calls this from one loop, tests from threads

@@ -1,0 +1,1 @@
+"""Search over course content: chunks in PostgreSQL (full text) and Chroma (vectors), fused by rank."""
