@@ -25,14 +25,12 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import TenantDatabase
 from app.db.models import ContentChunk, Course, Enrollment, Item
 from app.domain.base import TenantService
 from app.domain.search.metrics import SEARCH_LATENCY, VECTOR_FALLBACKS
 from app.domain.search.schemas import SearchHit
 from app.domain.search.vectors import VectorHit, VectorIndex, VectorIndexUnavailable
 from app.lib.errors import NotFound, ValidationFailed
-from app.lib.security.principal import Principal
 
 log = structlog.get_logger("lyceum.search")
 
@@ -114,21 +112,12 @@ def normalise_query(q: str | None) -> str:
     return text
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class SearchService(TenantService):
     """Searches the caller's org's content index; holds the tenant database and the vector index."""
 
-    def __init__(
-        self,
-        db: TenantDatabase,
-        principal: Principal,
-        request_id: str = "",
-        *,
-        vectors: VectorIndex,
-        candidates: int = 50,
-    ) -> None:
-        super().__init__(db, principal, request_id)
-        self.vectors = vectors
-        self.candidates = candidates
+    vectors: VectorIndex
+    candidates: int = 50
 
     async def search(self, q: str | None, course_id: UUID | None, page: LimitOffset) -> OffsetPagination[SearchHit]:
         """One page of items matching ``q`` in the caller's enrolled courses (or one of them: an unknown
