@@ -295,3 +295,18 @@ def test_the_worker_runs_the_job_daily(grading_settings: Settings) -> None:
     crons = {cron.function.__name__: cron.cron for cron in worker.cron_jobs}
     assert crons["precompute_review_due"] == grading_settings.spaced_review_cron == "5 0 * * *"
     assert tasks.precompute_review_due.__name__ in worker.functions
+
+
+async def test_a_short_answer_prompt_is_self_rated(gclient: Client, grading_settings: Settings) -> None:
+    headers = await new_learner(gclient)
+    [card] = await _passed_long_ago(gclient, grading_settings, headers, "schema-review")  # data-modelling
+    [due] = (await gclient.get("/v1/me/reviews/due", headers=headers)).json()["items"]
+    assert (due["card_id"], due["question"]["kind"], due["question"]["options"]) == (str(card.id), "self_rated", [])
+    url = f"/v1/me/reviews/{card.id}/answers"
+    ref = due["question"]["ref"]
+    _problem(await gclient.post(url, headers=headers, json={"question_ref": ref, "choice": 0}), 422)
+    rated = await gclient.post(url, headers=headers, json={"question_ref": ref, "rating": "hard"})
+    assert rated.status_code == 201, rated.text
+    out = rated.json()
+    assert (out["rating"], out["correct"], out["answer"]) == ("hard", None, None)
+    assert out["explanation"].startswith("A good answer covers")
