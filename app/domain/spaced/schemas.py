@@ -13,7 +13,8 @@ from app.domain.spaced.scheduling import RatingName
 class ReviewQuestion(msgspec.Struct):
     """A question to answer, without its answer or explanation (those come back with the answer).
     ``multiple_choice``: send ``choice`` (0-based option index); ``self_rated``: think of your answer,
-    then send ``rating``."""
+    compare it with ``guidance`` (what a good answer covers: the rubric's criteria, which the assessment
+    page shows learners too; empty for multiple choice) and send your ``rating``."""
 
     ref: str
     kind: QuestionKind
@@ -21,6 +22,7 @@ class ReviewQuestion(msgspec.Struct):
     options: list[str]
     source_item_id: UUID
     source_title: str
+    guidance: str = ""
 
 
 class ReviewDue(msgspec.Struct):

@@ -126,6 +126,8 @@ def _question(q: BankQuestion) -> ReviewQuestion:
         options=list(q.options),
         source_item_id=q.item_id,
         source_title=q.item_title,
+        # A self-rated question's "answer" is the rubric's criteria, already on the assessment page.
+        guidance=q.explanation if q.kind == "self_rated" else "",
     )
 
 
