@@ -295,11 +295,15 @@ async def test_the_daily_job_counts_what_is_due_per_learner(gclient: Client, gra
     assert (summary["due"], summary["planned_today"]) == (3, 3)
 
 
-def test_the_worker_runs_the_job_daily(grading_settings: Settings) -> None:
+async def test_the_worker_runs_the_job_daily(gworker: Worker[Any], grading_settings: Settings) -> None:
     worker = create_worker(grading_settings, handle_signals=False)
     crons = {cron.function.__name__: cron.cron for cron in worker.cron_jobs}
     assert crons["precompute_review_due"] == grading_settings.spaced_review_cron == "5 0 * * *"
     assert tasks.precompute_review_due.__name__ in worker.functions
+    # The task shell through a real worker and queue: it reports what DueCounter wrote.
+    result = await gworker.queue.apply("precompute_review_due", timeout=30)
+    assert result["day"] == datetime.now(UTC).date().isoformat()
+    assert result["learners"] >= 1
 
 
 async def test_a_short_answer_prompt_is_self_rated(gclient: Client, grading_settings: Settings) -> None:
@@ -316,3 +320,30 @@ async def test_a_short_answer_prompt_is_self_rated(gclient: Client, grading_sett
     assert (out["rating"], out["correct"], out["answer"]) == ("hard", None, None)
     assert out["explanation"].startswith("A good answer covers")
     assert due["question"]["guidance"] == out["explanation"]  # the rubric's criteria, public on the assessment
+
+
+async def test_a_reviewers_passing_override_opens_the_card(
+    gclient: Client, gworker: Worker[Any], grading_settings: Settings
+) -> None:
+    """The other way an assessment passes: a short answer escalated to a person, who overrides to a pass."""
+    headers = await new_learner(gclient)
+    review = await assessment(gclient, headers, "schema-review")  # short answer; competency data-modelling
+    text_answer = "Add a foreign key on order_lines.order_id, check quantity > 0 and index orders by customer."
+    accepted = await gclient.post(
+        f"/v1/assessments/{review['id']}/submissions", headers=headers, json={"text": text_answer}
+    )
+    await wait_for(gclient, headers, accepted.json()["id"], "in_review")
+    org_id, user_id = await _me(gclient, headers)
+    assert await _cards(grading_settings, org_id, user_id) == []  # not passed yet
+    staff = await auth_headers(gclient, "instructor@demo.test", "demo")
+    detail = (await gclient.get(f"/v1/review/submissions/{accepted.json()['id']}", headers=staff)).json()
+    item_id, max_score = detail["item"]["id"], detail["item"]["max_score"]
+    assert (await gclient.post(f"/v1/review/items/{item_id}/claim", headers=staff)).status_code == 200
+    body = {"action": "override", "score": max_score, "feedback": "Well argued.", "reason": "Grader too harsh"}
+    decided = await gclient.post(f"/v1/review/items/{item_id}/decision", headers=staff, json=body)
+    assert decided.status_code == 200, decided.text
+    [card] = await _cards(grading_settings, org_id, user_id)
+    own = (await gclient.get(f"/v1/submissions/{accepted.json()['id']}", headers=headers)).json()
+    submitted = datetime.fromisoformat(own["created_at"])
+    assert card.last_review_at == submitted  # scheduled from the learner's answer, not the decision
+    assert card.due_at == submitted + timedelta(days=2)
