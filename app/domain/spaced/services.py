@@ -15,6 +15,7 @@ from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.db.engine import Database
 from app.db.models import Assessment, Competency, Course, Item, ItemCompetency, ReviewCard, ReviewDueCount, ReviewLog
@@ -38,10 +39,12 @@ def utc_now() -> datetime:
 
 
 def _reviewable(competency_id: object) -> object:
-    """An assessment of a reviewable kind covers the competency (so its bank is not empty)."""
+    """An assessment of a reviewable kind covers the competency (so its bank is not empty). Its own alias
+    of item_competencies, so it never correlates with an outer query on that table."""
+    covers = aliased(ItemCompetency)
     return exists().where(
-        ItemCompetency.competency_id == competency_id,
-        Assessment.item_id == ItemCompetency.item_id,
+        covers.competency_id == competency_id,
+        Assessment.item_id == covers.item_id,
         Assessment.kind.in_(REVIEWABLE_KINDS),
     )
 

@@ -347,3 +347,15 @@ async def test_a_reviewers_passing_override_opens_the_card(
     submitted = datetime.fromisoformat(own["created_at"])
     assert card.last_review_at == submitted  # scheduled from the learner's answer, not the decision
     assert card.due_at == submitted + timedelta(days=2)
+
+
+async def test_passing_a_code_task_opens_cards_its_competencies_have_questions_for(
+    gclient: Client, grading_settings: Settings
+) -> None:
+    """A code assessment is not review material itself, but the competencies it covers are reviewed with
+    the course's other questions on them (here the multiple-choice auth-and-testing-check)."""
+    headers = await new_learner(gclient)
+    cards = await _passed_long_ago(gclient, grading_settings, headers, "bearer-token-parser")
+    assert len(cards) == 2  # authentication, backend-testing
+    due = (await gclient.get("/v1/me/reviews/due", headers=headers)).json()["items"]
+    assert {d["question"]["ref"].split("#")[0] for d in due} == {CHECK}
