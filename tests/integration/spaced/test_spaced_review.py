@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db.engine import Database
 from app.db.models import Assessment, Item, ReviewCard, ReviewDueCount, ReviewLog
 from app.domain.spaced.services import DueCounter, open_review_cards
+from app.seed import seed
 from jobs import tasks
 from jobs.worker import create_worker
 from tests.support.grading import Client, assessment, assessment_spec, new_learner, wait_for
@@ -359,3 +360,24 @@ async def test_passing_a_code_task_opens_cards_its_competencies_have_questions_f
     assert len(cards) == 2  # authentication, backend-testing
     due = (await gclient.get("/v1/me/reviews/due", headers=headers)).json()["items"]
     assert {d["question"]["ref"].split("#")[0] for d in due} == {CHECK}
+
+
+async def test_seeding_again_records_the_demo_history_once(gclient: Client, grading_settings: Settings) -> None:
+    report = await seed(grading_settings)
+    assert report.passes_recorded == 0  # the first seed (the session's) recorded them
+    headers = await auth_headers(gclient, "learner@demo.test", "demo")
+    org_id, user_id = await _me(gclient, headers)
+    assert len(await _cards(grading_settings, org_id, user_id)) == 3
+    db = Database.from_settings(grading_settings)
+    async with db.transaction(org_id) as session:
+        keys = list(
+            await session.scalars(
+                text("select idempotency_key from submissions where user_id = :u and idempotency_key like 'seed:%'"),
+                {"u": user_id},
+            )
+        )
+    await db.dispose()
+    assert sorted(keys) == [
+        "seed:passed:backend-foundations/auth-and-testing-check",
+        "seed:passed:backend-foundations/http-fundamentals-quiz",
+    ]
