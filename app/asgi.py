@@ -36,6 +36,7 @@ from app.domain.progress.controllers import (
 from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.search.controllers import SearchController
+from app.domain.spaced.controllers import SpacedReviewController
 from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
@@ -83,6 +84,7 @@ V1_CONTROLLERS = [
     SubmissionController,
     DeadLetterController,
     SearchController,
+    SpacedReviewController,
 ]
 
 

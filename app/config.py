@@ -182,6 +182,8 @@ class Settings:
     chroma_url: str = ""
     search_vector_timeout_seconds: float = 2.0
     search_candidates: int = 50
+    # Spaced review (docs/adaptive.md): when the worker's daily precompute_review_due job runs (cron, UTC).
+    spaced_review_cron: str = "5 0 * * *"
 
     @property
     def chroma_path(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -18,23 +19,30 @@ import structlog
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.content.loader import course_content_hash, load_courses, load_seed_plan, tutoring_of
+from app.content.schema import SeedPass
 from app.db.engine import create_engine, owner_url
 from app.db.models import (
     Assessment,
     Competency,
     Course,
     CourseModule,
+    Enrollment,
+    Grade,
     Item,
     ItemCompetency,
     ItemPrerequisite,
     Membership,
     Organization,
+    Submission,
     User,
 )
+from app.domain.grading.graders import grade_multiple_choice
+from app.domain.progress.completion import passes, record_grade_progress
+from app.domain.progress.services import append_progress_event
 from app.domain.search.indexer import enqueue_index_course
 from app.lib.jobs import create_queue
 from app.lib.redis import create_redis
@@ -52,6 +60,7 @@ class SeedReport:
     password: str = ""
     org_courses: dict[str, list[str]] = field(default_factory=dict)  # org slug -> course slugs
     index_jobs: int = 0  # index_course jobs enqueued (the worker builds the search index)
+    passes_recorded: int = 0  # demo users' already-passed assessments graded now (first seed only)
 
     @property
     def course_count(self) -> int:
@@ -99,6 +108,7 @@ async def seed(settings: Settings) -> SeedReport:
     courses = {c.slug: c for c in load_courses(settings.content_dir / "courses")}
     report = SeedReport(password=plan.demo_password)
     password_hash = hash_password(plan.demo_password)
+    history: list[tuple[UUID, UUID, SeedPass]] = []
     engine = create_engine(owner_url(settings.database_url), pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -129,6 +139,7 @@ async def seed(settings: Settings) -> SeedReport:
                             [],
                         )
                     report.users.append((org.slug, person.email, list(person.roles)))
+                    history.extend((org_id, user_id, done) for done in person.passed)
                 report.org_courses[org.slug] = list(org.courses)
                 for slug in org.courses:
                     written = await _seed_course(conn, org_id, courses[slug])
@@ -141,6 +152,7 @@ async def seed(settings: Settings) -> SeedReport:
                     )
                 )
             ).all()
+        report.passes_recorded = await _seed_history(engine, history)
     finally:
         await engine.dispose()
     await _clear_course_cache(settings)
@@ -154,6 +166,88 @@ async def seed(settings: Settings) -> SeedReport:
         org_courses_unchanged=report.courses_unchanged,
     )
     return report
+
+
+async def _seed_history(engine: AsyncEngine, history: Sequence[tuple[UUID, UUID, SeedPass]]) -> int:
+    """Demo users' already-passed assessments, each once (a submission keyed ``seed:passed:<item>``): the
+    enrollment as ``POST /v1/courses/{id}/enrollments`` makes it, a full-marks answer submitted
+    ``days_ago`` days back, graded by the multiple-choice grader and recorded by the same
+    ``record_grade_progress`` as the grading worker, so progress and spaced review (its cards scheduled
+    from the answer's time, hence already due) follow the normal path."""
+    recorded = 0
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        for org_id, user_id, done in history:
+            recorded += await _seed_pass(session, org_id, user_id, done)
+    return recorded
+
+
+async def _seed_pass(session: AsyncSession, org_id: UUID, user_id: UUID, done: SeedPass) -> bool:
+    course_slug, item_slug = done.assessment.split("/", 1)
+    found = (
+        await session.execute(
+            select(Assessment, Course)
+            .join(Item, Item.id == Assessment.item_id)
+            .join(Course, Course.id == Assessment.course_id)
+            .where(Course.org_id == org_id, Course.slug == course_slug, Item.slug == item_slug)
+        )
+    ).one_or_none()
+    if found is None or found[0].kind != "multiple_choice":
+        log.warning("seed_pass_skipped", assessment=done.assessment, reason="no such multiple-choice assessment")
+        return False
+    assessment, course = found
+    key = f"seed:passed:{course_slug}/{item_slug}"
+    if await session.scalar(
+        select(Submission.id).where(Submission.user_id == user_id, Submission.idempotency_key == key)
+    ):
+        return False
+    created = await session.scalar(
+        insert(Enrollment)
+        .values(org_id=org_id, user_id=user_id, course_id=course.id, status="active")
+        .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
+        .returning(Enrollment.id)
+    )
+    enrollment = await session.scalar(
+        select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course.id)
+    )
+    assert enrollment is not None
+    if created is not None:
+        await append_progress_event(
+            session, enrollment, "enrolled", {"course_slug": course.slug}, f"enrolled:{enrollment.id}"
+        )
+    answered_at = datetime.now(UTC) - timedelta(days=done.days_ago)
+    choices = [int(q["answer"]) for q in assessment.spec.get("questions", [])]
+    submission = Submission(
+        org_id=org_id,
+        assessment_id=assessment.id,
+        user_id=user_id,
+        status="graded",
+        answer={"choices": choices},
+        idempotency_key=key,
+        created_at=answered_at,
+        updated_at=answered_at,
+    )
+    session.add(submission)
+    await session.flush()
+    result = grade_multiple_choice(dict(assessment.spec), choices)
+    grade = Grade(
+        org_id=org_id,
+        submission_id=submission.id,
+        score=result.score,
+        max_score=result.max_score,
+        passed=passes(result.score, result.max_score, assessment.pass_mark),
+        feedback=result.feedback,
+        graded_by=result.graded_by,
+        confidence=result.confidence,
+        prompt_version=result.prompt_version,
+        rationale={"criteria": [msgspec.to_builtins(c) for c in result.criteria], **result.details},
+        created_at=answered_at,
+        updated_at=answered_at,
+    )
+    session.add(grade)
+    await session.flush()
+    await record_grade_progress(session, submission, assessment, grade)
+    return True
 
 
 async def _enqueue_indexing(settings: Settings, courses: Sequence[Any]) -> int:

@@ -16,6 +16,7 @@ from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
 from app.domain.search.indexer import ContentIndexer
+from app.domain.spaced.services import DueCounter
 
 log = structlog.get_logger("lyceum.jobs")
 
@@ -112,3 +113,13 @@ async def index_course(ctx: Context, *, org_id: str, course_id: str) -> dict[str
         log.warning("index_course_retry", org_id=org_id, course_id=course_id, attempt=job.attempts, error=repr(exc))
         raise
     return {"chunks": report.chunks, "added": report.added, "removed": report.removed}
+
+
+async def precompute_review_due(ctx: Context) -> dict[str, Any]:
+    """Daily cron (LYCEUM_SPACED_REVIEW_CRON): every learner's spaced-review due counts for the UTC day,
+    written to ``review_due_counts``. Idempotent per day (a re-run overwrites), so SAQ's retries and a
+    manual re-run are safe; a failure raises for SAQ to retry, and the next day's run starts afresh."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    report = await DueCounter(components.db).precompute()
+    log.info("review_due_precomputed", day=report.day, orgs=report.orgs, learners=report.learners, due=report.due_now)
+    return {"day": report.day, "orgs": report.orgs, "learners": report.learners, "due_now": report.due_now}

@@ -45,10 +45,12 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             tasks.grade_submission,
             tasks.requeue_stalled_submissions,
             tasks.index_course,
+            tasks.precompute_review_due,
         ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
             CronJob(tasks.requeue_stalled_submissions, cron=every_seconds_cron(every)),
+            CronJob(tasks.precompute_review_due, cron=settings.spaced_review_cron, retries=3),
         ],
         timers=timers,
         startup=startup,

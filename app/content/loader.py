@@ -389,6 +389,12 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
                     f"{opath}.users[{u_index}].name",
                     f"user {user.email} is named {previous[0]!r} in org `{previous[1]}`; one person has one name",
                 )
+            for p_index, done in enumerate(user.passed):
+                if done.assessment.split("/", 1)[0] not in org.courses:
+                    report.add(
+                        f"{opath}.users[{u_index}].passed[{p_index}].assessment",
+                        f"`{done.assessment}` is not in a course of org `{org.slug}`",
+                    )
         for c_index, slug in _duplicates(org.courses):
             report.add(f"{opath}.courses[{c_index}]", f"course `{slug}` is listed twice")
         if known_courses is not None:

@@ -229,10 +229,20 @@ class Course(_Strict, kw_only=True):
 # --------------------------------------------------------------------------- seed plan
 
 
+class SeedPass(_Strict, kw_only=True):
+    """A multiple-choice assessment a demo user has already passed (``course-slug/item-slug``), answered
+    ``days_ago`` days before seeding: the seed enrolls them and grades a full-marks answer through the
+    normal grading path, so the demo shows progress and spaced reviews that are already due."""
+
+    assessment: Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9-]{1,98}/[a-z0-9][a-z0-9-]{1,98}$")]
+    days_ago: Annotated[int, msgspec.Meta(ge=0, le=365)] = 3
+
+
 class SeedUser(_Strict, kw_only=True):
     email: Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN)]
     name: NonEmptyStr
     roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
+    passed: list[SeedPass] = []  # demo history (learners): assessments already passed
 
 
 class SeedOrg(_Strict, kw_only=True):
@@ -274,6 +284,7 @@ __all__ = [
     "RubricCriterion",
     "RubricLevel",
     "SeedOrg",
+    "SeedPass",
     "SeedPlan",
     "SeedUser",
     "ShortAnswerAssessment",

@@ -13,6 +13,8 @@ import { NotFound } from "./pages/NotFound";
 const CoursePlayer = lazy(() => import("./pages/CoursePlayer"));
 const Teaching = lazy(() => import("./pages/teach"));
 const AdminOverview = lazy(() => import("./pages/admin"));
+// Spaced review sessions carry Markdown rendering: loaded when first opened.
+const Reviews = lazy(() => import("./pages/Reviews"));
 
 /** Where "/" (and signing in without a deep link) leads: admins to their overview, instructors to the
  * teaching pages, learners to their courses. */
@@ -49,6 +51,14 @@ export function App() {
         <Route index element={<Landing />} />
         <Route path="/learning" element={<MyLearning />} />
         <Route path="/catalog" element={<Catalog />} />
+        <Route
+          path="/reviews"
+          element={
+            <Suspense fallback={<Spinner label="Opening your reviews…" />}>
+              <Reviews />
+            </Suspense>
+          }
+        />
         <Route
           path="/courses/:courseId/*"
           element={

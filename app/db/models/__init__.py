@@ -23,7 +23,10 @@ from app.db.models.organization import Organization
 from app.db.models.progress_event import ProgressEvent
 from app.db.models.prompt_template import PromptTemplate
 from app.db.models.refresh_token import RefreshToken
+from app.db.models.review_card import ReviewCard
+from app.db.models.review_due_count import ReviewDueCount
 from app.db.models.review_item import REVIEW_REASONS, ReviewItem
+from app.db.models.review_log import ReviewLog
 from app.db.models.submission import Submission
 from app.db.models.user import User
 from app.lib.roles import ROLES
@@ -57,7 +60,10 @@ __all__ = [
     "ProgressEvent",
     "PromptTemplate",
     "RefreshToken",
+    "ReviewCard",
+    "ReviewDueCount",
     "ReviewItem",
+    "ReviewLog",
     "Submission",
     "User",
 ]

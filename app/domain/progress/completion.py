@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Assessment, Enrollment, Grade, Item, Submission
 from app.domain.progress.services import append_progress_event
+from app.domain.spaced.services import open_review_cards
 
 
 def passes(score: float, max_score: float, pass_mark: float) -> bool:
@@ -43,4 +44,14 @@ async def record_grade_progress(
     if grade.passed:
         await append_progress_event(
             session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
+        )
+        # Spaced review (issue 12 §7): the pass opens review cards for the item's competencies, as of
+        # when the learner answered; an existing card is kept (app/domain/spaced/services.py).
+        await open_review_cards(
+            session,
+            org_id=enrollment.org_id,
+            user_id=enrollment.user_id,
+            course_id=assessment.course_id,
+            item_id=assessment.item_id,
+            passed_at=submission.created_at,
         )

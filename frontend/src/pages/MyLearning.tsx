@@ -5,6 +5,7 @@ import { EmptyState, ErrorNote, ProgressBar, Spinner } from "../components/Statu
 import { useResource } from "../lib/useResource";
 import { useSession } from "../lib/useSession";
 import "../styles/learner.css";
+import "../styles/reviews.css";
 
 const WHEN = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 const DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
@@ -18,6 +19,7 @@ function score(score: number | null | undefined, max: number | null | undefined)
 export function MyLearning() {
   const { me } = useSession();
   const overview = useResource(() => must(api.GET("/v1/learning")), []);
+  const reviews = useResource(() => must(api.GET("/v1/me/reviews/summary")), []);
   const data = overview.data;
 
   return (
@@ -68,6 +70,28 @@ export function MyLearning() {
             })}
           </ul>
           <div className="learning-side">
+            <section className="card" aria-labelledby="reviews-due-title" data-testid="reviews-due">
+              <h2 id="reviews-due-title">Reviews due</h2>
+              {reviews.data && reviews.data.due > 0 ? (
+                <>
+                  <p className="reviews-due-count" data-testid="reviews-due-count">
+                    {reviews.data.due}
+                  </p>
+                  <p className="muted small">
+                    Quick questions on what you've passed, before it slips. A few minutes a day keeps it fresh.
+                  </p>
+                  <Link className="button" to="/reviews">
+                    Start review
+                  </Link>
+                </>
+              ) : (
+                <p className="muted small">
+                  {reviews.data?.next_due_at
+                    ? `Nothing to review — next review on ${WHEN.format(new Date(reviews.data.next_due_at))}.`
+                    : "Pass an assessment and short reviews of it will appear here."}
+                </p>
+              )}
+            </section>
             <section className="card" aria-labelledby="pending-title" data-testid="pending-reviews">
               <h2 id="pending-title">Waiting for a person</h2>
               {data.pending_reviews.length === 0 ? (

@@ -53,6 +53,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("PUT", "/v1/courses/{course_id:uuid}/position"): MEMBERS,  # own enrollment only (409 unless enrolled)
     ("GET", "/v1/learning"): MEMBERS,  # the caller's own courses, reviews and grades
     ("GET", "/v1/search"): MEMBERS,  # the caller's enrolled courses only (integration/search/test_search.py)
+    ("GET", "/v1/me/reviews/due"): MEMBERS,  # the caller's own review cards (integration/spaced/)
+    ("GET", "/v1/me/reviews/summary"): MEMBERS,
+    ("POST", "/v1/me/reviews/{card_id:uuid}/answers"): MEMBERS,  # own cards only (404 otherwise)
     ("GET", "/v1/audit-log"): ADMINS,
     ("POST", "/v1/tutor/sessions"): MEMBERS,
     ("GET", "/v1/tutor/sessions/{session_id:uuid}"): MEMBERS,  # own transcript; any for staff
@@ -149,6 +152,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{path:path}", "learning")
         .replace("{assessment_id:uuid}", str(uuid.uuid4()))
         .replace("{submission_id:uuid}", str(uuid.uuid4()))
+        .replace("{card_id:uuid}", str(uuid.uuid4()))
         .replace("{session_id:uuid}", context["session_id"])
         .replace("{interaction_id:uuid}", context["interaction_id"])
         .replace("{name:str}", "tutor")
@@ -171,6 +175,8 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         body = {"course_id": context["course_id"]}
     elif template.endswith("/messages"):
         body = {"text": "What does this lesson cover?"}
+    elif template.endswith("/answers"):
+        body = {"question_ref": "http-fundamentals-quiz#0", "choice": 0}
     elif template.endswith("/feedback"):
         body = {"rating": 4}
     elif template == "/v1/admin/budgets" and method == "PUT":
