@@ -53,6 +53,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("PUT", "/v1/courses/{course_id:uuid}/position"): MEMBERS,  # own enrollment only (409 unless enrolled)
     ("GET", "/v1/learning"): MEMBERS,  # the caller's own courses, reviews and grades
     ("GET", "/v1/search"): MEMBERS,  # the caller's enrolled courses only (integration/search/test_search.py)
+    ("GET", "/v1/courses/{course_id:uuid}/next"): MEMBERS,  # own enrolments only (integration/recommendations)
+    ("GET", "/v1/items/{item_id:uuid}/related"): MEMBERS,  # own enrolled courses only (integration/recommendations)
     ("GET", "/v1/audit-log"): ADMINS,
     ("POST", "/v1/tutor/sessions"): MEMBERS,
     ("GET", "/v1/tutor/sessions/{session_id:uuid}"): MEMBERS,  # own transcript; any for staff
