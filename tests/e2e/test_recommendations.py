@@ -82,7 +82,9 @@ def test_related_items_sit_beside_the_lesson(indexed: None, page: Page, web_url:
     assert lesson["title"] not in links.all_inner_texts()
     # Beside the lesson: the aside's column is left of the lesson's, not below it.
     aside_box, main_box = related.bounding_box(), page.locator(".player-main").bounding_box()
-    assert aside_box and main_box and aside_box["x"] + aside_box["width"] <= main_box["x"]
+    assert aside_box is not None
+    assert main_box is not None
+    assert aside_box["x"] + aside_box["width"] <= main_box["x"]
     expect(page.get_by_test_id("this-is-next")).to_be_visible()  # the only step is the open lesson itself
     shot(page, "related-items")
     assert_accessible(page, "lesson with related items")
