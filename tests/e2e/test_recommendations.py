@@ -5,6 +5,7 @@ with the keyboard. Screenshots in test-artifacts/e2e/."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from typing import Any
 
@@ -27,14 +28,18 @@ REASON = re.compile(r"Next in the pathway|You asked about|Due for review|You str
 
 
 @pytest.fixture(scope="module")
-def indexed(settings: Settings, seeded: Any) -> None:
-    """The content index in PostgreSQL (what the text side of search reads), built before the browser
-    starts (seeding also enqueues it for the worker; this does not wait on that)."""
+def indexed(settings: Settings, seeded: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The content index in PostgreSQL (what the text side of search reads), built here rather than
+    waited for from the worker's jobs (seeding enqueued them). Its Chroma lives in a directory of its own:
+    the session's worker (started before this module fixture) may be indexing into the session's, and two
+    embedded Chroma clients opening one path at once in one process race in chromadb's client registry.
+    PostgreSQL takes both writers (chunk rows are inserted with ON CONFLICT DO NOTHING)."""
+    own = dataclasses.replace(settings, data_dir=tmp_path_factory.mktemp("e2e-index"))
 
     async def build() -> None:
-        db, vectors = Database.from_settings(settings), VectorIndex(settings)
+        db, vectors = Database.from_settings(own), VectorIndex(own)
         try:
-            await index_everything(ContentIndexer(db, vectors), settings)
+            await index_everything(ContentIndexer(db, vectors), own)
         finally:
             vectors.close()
             await db.dispose()
