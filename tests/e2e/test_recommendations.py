@@ -118,3 +118,19 @@ def test_search_box_finds_a_lesson_and_opens_it_with_the_keyboard(indexed: None,
     box.press("Escape")
     expect(page.get_by_test_id("search-results")).to_be_hidden()
     expect(box).to_be_focused()
+
+
+def test_search_and_related_on_a_phone(indexed: None, page: Page, web_url: str) -> None:
+    course = _demo_learner_in(web_url, COURSE)
+    page.set_viewport_size({"width": 375, "height": 812})
+    sign_in(page, web_url)
+    box = page.get_by_role("searchbox", name="Search your courses")
+    box.fill("cache stampede")
+    results = page.get_by_role("list", name="Results for cache stampede")
+    expect(results.get_by_role("link").first).to_be_visible()
+    shot(page, "search-results-phone")
+    assert_accessible(page, "search results on a phone")
+    lesson = course["by_slug"]["caching-fundamentals"]
+    page.goto(f"{web_url}/courses/{course['id']}/items/{lesson['id']}")
+    expect(page.get_by_role("complementary", name="Related").get_by_role("link").first).to_be_visible()
+    shot(page, "related-items-phone")

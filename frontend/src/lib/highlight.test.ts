@@ -17,6 +17,14 @@ describe("snippetSegments", () => {
     expect(segments).toEqual([{ text: "<img src=x onerror=alert(1)> <script>", marked: false }]);
   });
 
+  it("drops Markdown's bold and code marks from the preview", () => {
+    expect(snippetSegments("a **<mark>cache</mark> stampede** and `redis.get`")).toEqual([
+      { text: "a ", marked: false },
+      { text: "cache", marked: true },
+      { text: " stampede and redis.get", marked: false },
+    ]);
+  });
+
   it("handles an empty snippet", () => {
     expect(snippetSegments("")).toEqual([]);
   });

@@ -29,7 +29,8 @@ export function snippetSegments(snippet: string): Segment[] {
     last = at + match[0].length;
   }
   if (last < snippet.length) segments.push({ text: unescapeHtml(snippet.slice(last)), marked: false });
-  return segments.filter((s) => s.text.length > 0);
+  // Passages are Markdown: bold marks and code ticks are noise in a one-line preview (`__init__` stays).
+  return segments.map((s) => ({ ...s, text: s.text.replace(/\*\*|`/g, "") })).filter((s) => s.text.length > 0);
 }
 
 /** A reason as segments: the parts between pairs of asterisks are emphasised. */
