@@ -33,6 +33,7 @@ from app.domain.progress.controllers import (
     LearningController,
     ProgressController,
 )
+from app.domain.recommendations.controllers import RecommendationController
 from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.search.controllers import SearchController
@@ -85,6 +86,7 @@ V1_CONTROLLERS = [
     DeadLetterController,
     SearchController,
     SpacedReviewController,
+    RecommendationController,
 ]
 
 

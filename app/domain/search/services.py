@@ -144,6 +144,12 @@ class SearchService(TenantService):
         SEARCH_LATENCY.labels("total").observe(time.perf_counter() - started)
         return OffsetPagination(items=hits, limit=page.limit, offset=page.offset, total=len(ranked))
 
+    async def enrolled_courses(self) -> list[UUID]:
+        """The caller's enrolments in published courses (active or completed): the courses search reads,
+        and so the courses related items may come from."""
+        async with self._tx() as session:
+            return await self._enrolled(session, None)
+
     async def _enrolled(self, session: AsyncSession, course_id: UUID | None) -> list[UUID]:
         query = (
             select(Enrollment.course_id)

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 
 import { signOut } from "../lib/auth";
+import { SearchBox } from "./SearchBox";
 import { isStaff } from "../lib/roles";
 import { useSession } from "../lib/useSession";
 
@@ -77,6 +78,7 @@ export function Layout() {
           )}
           {me?.roles.includes("admin") && <NavLink to="/admin">Administration</NavLink>}
         </nav>
+        <SearchBox />
         <div className="whoami">
           <span className="muted" title={me?.email}>
             {me?.name} · {me?.org}

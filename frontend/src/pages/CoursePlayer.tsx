@@ -5,6 +5,7 @@ import { ApiError, api, must, type Schemas } from "../api/client";
 import { ChatPanel } from "../components/ChatPanel";
 import { ItemView } from "../components/ItemView";
 import { PathwayMap } from "../components/PathwayMap";
+import { RecommendedNext, RelatedList } from "../components/Recommendations";
 import { ErrorNote, ProgressBar, Spinner } from "../components/Status";
 import { renderMarkdown } from "../lib/markdown";
 import { useResource } from "../lib/useResource";
@@ -67,6 +68,8 @@ export default function CoursePlayer() {
   const current = items.find((i) => i.id === itemId);
   if (itemId && !current) return <NotFound title="This item isn't part of the course" />;
   const enrolled = progress?.enrolled ?? false;
+  // Recommendations are asked again whenever progress moves (an item done unlocks the next ones).
+  const progressVersion = `${progress?.completed_items ?? 0}`;
 
   return (
     <div className="player">
@@ -86,7 +89,10 @@ export default function CoursePlayer() {
         {error && <ErrorNote message={error} />}
       </header>
       <div className="player-body">
-        <PathwayMap course={outline} progress={progress} currentItemId={itemId} />
+        <div className="player-side">
+          <PathwayMap course={outline} progress={progress} currentItemId={itemId} />
+          {current && enrolled && <RelatedList itemId={current.id} courseId={outline.id} />}
+        </div>
         <section className="player-main" aria-label={current ? current.title : "Course overview"}>
           {!enrolled && progress && (
             <div className="card enroll-cta">
@@ -96,6 +102,7 @@ export default function CoursePlayer() {
               </button>
             </div>
           )}
+          {!current && enrolled && <RecommendedNext courseId={outline.id} version={progressVersion} />}
           {current ? (
             <ItemView
               courseId={outline.id}
@@ -108,6 +115,7 @@ export default function CoursePlayer() {
           ) : (
             <CourseOverview course={outline} progress={progress} />
           )}
+          {current && enrolled && <RecommendedNext courseId={outline.id} version={progressVersion} currentItemId={current.id} />}
         </section>
         <TutorDock>
           <ChatPanel courseId={outline.id} itemId={current?.id} itemTitle={current?.title} />

@@ -56,6 +56,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/me/reviews/due"): MEMBERS,  # the caller's own review cards (integration/spaced/)
     ("GET", "/v1/me/reviews/summary"): MEMBERS,
     ("POST", "/v1/me/reviews/{card_id:uuid}/answers"): MEMBERS,  # own cards only (404 otherwise)
+    ("GET", "/v1/courses/{course_id:uuid}/next"): MEMBERS,  # own enrolments only (integration/recommendations)
+    ("GET", "/v1/items/{item_id:uuid}/related"): MEMBERS,  # own enrolled courses only (integration/recommendations)
     ("GET", "/v1/audit-log"): ADMINS,
     ("POST", "/v1/tutor/sessions"): MEMBERS,
     ("GET", "/v1/tutor/sessions/{session_id:uuid}"): MEMBERS,  # own transcript; any for staff
