@@ -3,9 +3,8 @@
 
 The ranking itself is the pure :func:`app.domain.recommendations.ranking.recommend`; this module gathers
 its inputs: the pathway (the course outline folded with the learner's progress, so prerequisite locks
-are the ones the course player shows), the learner's recent tutor questions, and two seams for domains
-built alongside this one, :func:`weak_competencies` (mastery) and :func:`due_reviews` (spaced review),
-which answer nothing until they are wired.
+are the ones the course player shows), the learner's recent tutor questions, their mastery
+(:func:`weak_competencies`) and their spaced-review cards that are due (:func:`due_reviews`).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import AIInteraction, ContentChunk, Item, ProgressEvent
+from app.db.models import AIInteraction, Competency, ContentChunk, Item, ProgressEvent, ReviewCard
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail
 from app.domain.courses.services import CourseService
@@ -55,10 +54,19 @@ async def weak_competencies(session: AsyncSession, user_id: UUID, course_id: UUI
 
 
 async def due_reviews(session: AsyncSession, user_id: UUID, course_id: UUID) -> list[DueReview]:
-    """Seam for spaced review (wired when it is merged): will read the ``review_cards`` of ``user_id``
-    for competencies of ``course_id`` whose due date has passed, earliest first. Answers nothing until then."""
-    del session, user_id, course_id
-    return []
+    """The learner's spaced-review cards (``review_cards``, app/domain/spaced) for competencies of
+    ``course_id`` whose due time has passed, earliest first."""
+    rows = await session.execute(
+        select(ReviewCard.competency_id, Competency.name, ReviewCard.due_at)
+        .join(Competency, Competency.id == ReviewCard.competency_id)
+        .where(
+            ReviewCard.user_id == user_id,
+            ReviewCard.course_id == course_id,
+            ReviewCard.due_at <= func.now(),
+        )
+        .order_by(ReviewCard.due_at, ReviewCard.competency_id)
+    )
+    return [DueReview(competency_id=r.competency_id, name=r.name, due_at=r.due_at) for r in rows]
 
 
 def pathway_of(outline: CourseDetail, done: set[UUID]) -> list[PathwayItem]:
