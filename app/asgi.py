@@ -27,6 +27,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
     EnrollmentController,
@@ -83,6 +84,7 @@ V1_CONTROLLERS = [
     SubmissionController,
     DeadLetterController,
     SearchController,
+    MasteryController,
 ]
 
 

@@ -31,6 +31,7 @@ from app.db.models import (
     Item,
     ItemCompetency,
     ItemPrerequisite,
+    ItemRequirement,
     Membership,
     Organization,
     User,
@@ -225,9 +226,13 @@ async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any) -> bool
                 "slug": comp.slug,
                 "name": comp.name,
                 "description": comp.description,
+                "bkt_prior": comp.bkt.prior,
+                "bkt_learn": comp.bkt.learn,
+                "bkt_slip": comp.bkt.slip,
+                "bkt_guess": comp.bkt.guess,
             },
             ["course_id", "slug"],
-            ["name", "description"],
+            ["name", "description", "bkt_prior", "bkt_learn", "bkt_slip", "bkt_guess"],
         )
     item_ids: dict[str, UUID] = {}
     position = 0
@@ -300,7 +305,8 @@ async def _replace_edges(
     ids = list(item_ids.values())
     await conn.execute(delete(ItemPrerequisite).where(ItemPrerequisite.item_id.in_(ids)))
     await conn.execute(delete(ItemCompetency).where(ItemCompetency.item_id.in_(ids)))
-    edges, skills = [], []
+    await conn.execute(delete(ItemRequirement).where(ItemRequirement.item_id.in_(ids)))
+    edges, skills, gates = [], [], []
     for module in course.modules:
         for item in module.items:
             edges += [
@@ -311,7 +317,18 @@ async def _replace_edges(
                 {"org_id": org_id, "item_id": item_ids[item.slug], "competency_id": competency_ids[c]}
                 for c in item.competencies
             ]
+            gates += [
+                {
+                    "org_id": org_id,
+                    "item_id": item_ids[item.slug],
+                    "competency_id": competency_ids[r.competency],
+                    "mastery": r.mastery,
+                }
+                for r in item.requires
+            ]
     if edges:
         await conn.execute(insert(ItemPrerequisite).values(edges))
     if skills:
         await conn.execute(insert(ItemCompetency).values(skills))
+    if gates:
+        await conn.execute(insert(ItemRequirement).values(gates))

@@ -177,6 +177,15 @@ def _check_course(course: Course, report: _Report) -> None:
                 used_competencies.add(competency)
             for c_index, competency in _duplicates(item.competencies):
                 report.add(f"{path}.competencies[{c_index}]", f"competency `{competency}` is listed twice")
+            for r_index, requirement in enumerate(item.requires):
+                if requirement.competency not in known_competencies:
+                    report.add(
+                        f"{path}.requires[{r_index}].competency",
+                        f"unknown competency `{requirement.competency}` in a gate: declare it under the "
+                        "course's `competencies`" + did_you_mean(requirement.competency, known_competencies),
+                    )
+            for r_index, competency in _duplicates([r.competency for r in item.requires]):
+                report.add(f"{path}.requires[{r_index}].competency", f"competency `{competency}` is gated twice")
             _check_item(item.kind, item.solution, item.assessment, path, report)
             _check_tutoring(item, path, report, course_protected)
 

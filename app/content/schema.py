@@ -166,10 +166,31 @@ def _strip_hidden(value: Any) -> Any:
 # --------------------------------------------------------------------------- course structure
 
 
+# Slip and guess at 0.5 or more would make a right answer no evidence of knowing (docs/adaptive.md).
+BelowHalf = Annotated[float, msgspec.Meta(ge=0.0, lt=0.5)]
+
+
+class BKT(_Strict, kw_only=True):
+    """Bayesian Knowledge Tracing parameters of a competency (docs/adaptive.md "Mastery model")."""
+
+    prior: Fraction = 0.2  # p(L0): known before any evidence
+    learn: Fraction = 0.15  # p(T): learned at each opportunity
+    slip: BelowHalf = 0.1  # p(S): wrong answer although known
+    guess: BelowHalf = 0.2  # p(G): right answer although not known
+
+
 class Competency(_Strict, kw_only=True):
     slug: Slug
     name: NonEmptyStr
     description: str = ""
+    bkt: BKT = msgspec.field(default_factory=BKT)
+
+
+class Requirement(_Strict, kw_only=True):
+    """A competency gate: the item opens when the learner's mastery of ``competency`` reaches ``mastery``."""
+
+    competency: Slug  # a competency slug declared by the course
+    mastery: Fraction
 
 
 class Misconception(_Strict, kw_only=True):
@@ -195,6 +216,7 @@ class Item(_Strict, kw_only=True):
     estimated_minutes: Annotated[int, msgspec.Meta(ge=1, le=600)] = 10
     prerequisites: list[Slug] = []  # item slugs of this course (any module)
     competencies: list[Slug] = []  # competency slugs declared by the course
+    requires: list[Requirement] = []  # competency gates (mastery thresholds)
     body: NonEmptyStr  # Markdown shown to learners
     solution: str = ""  # exercises only; never shown to learners
     assessment: Assessment | None = None  # required iff kind == "assessment"
@@ -251,6 +273,7 @@ class SeedPlan(_Strict, kw_only=True):
 
 __all__ = [
     "ASSESSMENT_TYPES",
+    "BKT",
     "BLOOM_LEVELS",
     "CODE_LANGUAGES",
     "HIDDEN_SPEC_KEYS",
@@ -270,6 +293,7 @@ __all__ = [
     "Module",
     "MultipleChoiceAssessment",
     "Question",
+    "Requirement",
     "Rubric",
     "RubricCriterion",
     "RubricLevel",

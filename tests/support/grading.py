@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from saq import Worker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.asgi import create_app
 from app.config import Settings
@@ -89,7 +91,56 @@ async def cworker(claude_settings: Settings, seeded: Any) -> AsyncIterator[Worke
         yield worker
 
 
-async def new_learner(client: Client, *, enrol: str | None = "backend-foundations") -> dict[str, str]:
+@contextlib.asynccontextmanager
+async def learner_session(client: Client, headers: dict[str, str]) -> AsyncIterator[AsyncSession]:
+    """A transaction as this learner (their org and user, RLS on), on a pool of this test's event loop."""
+    from app.db.engine import Database
+    from app.lib.resources import STATE_KEY
+
+    me = (await client.get("/v1/me", headers=headers)).json()
+    db = Database.from_settings(getattr(client.app.state, STATE_KEY).settings)
+    try:
+        async with db.transaction(uuid.UUID(me["org_id"]), uuid.UUID(me["user_id"])) as session:
+            yield session
+    finally:
+        await db.dispose()
+
+
+async def open_assessments(client: Client, headers: dict[str, str], course_slug: str) -> None:
+    """Open every assessment of the course to this learner, as a learner who did the work would find them:
+    lessons and exercises completed, assessments that other items require passed (progress events appended
+    through the app's own ``append_progress_event``, so mastery and gates follow). Submitting to a
+    prerequisite-locked or competency-gated assessment is refused (409), so grading tests start here."""
+    from sqlalchemy import select
+
+    from app.db.models import Enrollment
+    from app.domain.progress.services import append_progress_event
+
+    detail = await course_by_slug(client, headers, course_slug)
+    items = [i for m in detail["modules"] for i in m["items"]]
+    required = {p for i in items for p in i["prerequisites"]}
+    async with learner_session(client, headers) as session:
+        enrollment = await session.scalar(
+            select(Enrollment).where(Enrollment.id == uuid.UUID(detail["enrollment"]["id"]))
+        )
+        assert enrollment is not None
+        for item in items:
+            if item["kind"] != "assessment":
+                payload = {"item_id": item["id"], "item_slug": item["slug"], "kind": item["kind"]}
+                payload["competencies"] = sorted(item["competencies"])
+                await append_progress_event(
+                    session, enrollment, "item.completed", payload, f"item.completed:{enrollment.id}:{item['id']}"
+                )
+            elif item["id"] in required:
+                payload = {"item_id": item["id"], "item_slug": item["slug"]}
+                await append_progress_event(
+                    session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{item['id']}"
+                )
+
+
+async def new_learner(
+    client: Client, *, enrol: str | None = "backend-foundations", unlock: bool = True
+) -> dict[str, str]:
     admin = await auth_headers(client, "admin@demo.test", "demo")
     email = f"grading-{uuid.uuid4().hex[:10]}@demo.test"
     created = await client.post(
@@ -103,6 +154,8 @@ async def new_learner(client: Client, *, enrol: str | None = "backend-foundation
     if enrol:
         course = await course_by_slug(client, headers, enrol)
         assert (await client.post(f"/v1/courses/{course['id']}/enrollments", headers=headers)).status_code in (200, 201)
+        if unlock:
+            await open_assessments(client, headers, enrol)
     return headers
 
 
