@@ -400,6 +400,14 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
                 )
         for c_index, slug in _duplicates(org.courses):
             report.add(f"{opath}.courses[{c_index}]", f"course `{slug}` is listed twice")
+        emails = {user.email for user in org.users}
+        for a_index, activity in enumerate(org.activity):
+            if activity.learner not in emails:
+                report.add(f"{opath}.activity[{a_index}].learner", f"{activity.learner} is not a user of `{org.slug}`")
+            if activity.course not in org.courses:
+                report.add(
+                    f"{opath}.activity[{a_index}].course", f"course `{activity.course}` is not loaded into `{org.slug}`"
+                )
         if known_courses is not None:
             for c_index, slug in enumerate(org.courses):
                 if slug not in known_courses:

@@ -257,11 +257,29 @@ class SeedUser(_Strict, kw_only=True):
     roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
 
 
+class SeedAttempt(_Strict, kw_only=True):
+    """A graded attempt at a multiple-choice assessment: the first ``right`` questions answered right."""
+
+    item: Slug
+    right: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class SeedActivity(_Strict, kw_only=True):
+    """A demo learner's history on one course (``lyceum seed`` / ``lyceum up`` only, never the test suite):
+    enrolled, ``completed`` lessons and exercises in order, then ``attempts`` graded the normal way."""
+
+    learner: Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN)]
+    course: Slug
+    completed: list[Slug] = []
+    attempts: list[SeedAttempt] = []
+
+
 class SeedOrg(_Strict, kw_only=True):
     slug: Annotated[str, msgspec.Meta(pattern=ORG_SLUG_PATTERN)]
     name: NonEmptyStr
     users: list[SeedUser] = []
     courses: list[Slug] = []  # course slugs loaded into this org
+    activity: list[SeedActivity] = []  # demo learners' history (mastery, gates)
 
 
 class SeedPlan(_Strict, kw_only=True):
@@ -297,6 +315,8 @@ __all__ = [
     "Rubric",
     "RubricCriterion",
     "RubricLevel",
+    "SeedActivity",
+    "SeedAttempt",
     "SeedOrg",
     "SeedPlan",
     "SeedUser",

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from saq import Worker
 from sqlalchemy import func, select, text
 
@@ -28,6 +31,7 @@ from tests.support.grading import (
 )
 from tests.support.stack import auth_headers
 
+ROOT = Path(__file__).resolve().parents[3]
 HTTP_APIS = BKTParams(prior=0.2, learn=0.15, slip=0.1, guess=0.15)  # content/courses/backend-foundations.yaml
 
 
@@ -284,3 +288,40 @@ async def test_rebuild_reproduces_the_projections_byte_for_byte(gclient: Client,
     await rebuild_projections(tenant)
     await db.dispose()
     assert await _snapshot(grading_settings, "demo") == before
+
+
+async def test_seeded_demo_activity_shows_mastery_and_a_gate(
+    gclient: Client, grading_settings: Settings, tmp_path: Path
+) -> None:
+    """`lyceum seed`'s demo history (content/seed.yaml `activity:`), replayed for a learner of this test."""
+    from app.seed import seed, seed_demo_activity
+
+    email = f"demo-{uuid.uuid4().hex[:8]}@demo.test"
+    plan = yaml.safe_load((ROOT / "content" / "seed.yaml").read_text(encoding="utf-8"))
+    demo = next(o for o in plan["orgs"] if o["slug"] == "demo")
+    demo["users"] = [{"email": email, "name": "Dee Demo", "roles": ["learner"]}]
+    demo["activity"] = [{**a, "learner": email} for a in demo["activity"]]
+    plan["orgs"] = [demo]
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "courses").symlink_to(ROOT / "content" / "courses")
+    (content / "seed.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
+    settings = dataclasses.replace(grading_settings, content_dir=content)
+    await seed(settings)
+    assert await seed_demo_activity(settings) == 2
+    assert await seed_demo_activity(settings) == 0  # idempotent
+
+    headers = await auth_headers(gclient, email, "demo")
+    scalable = await course_by_slug(gclient, headers, "scalable-systems")
+    caching = (await _mastery(gclient, headers, scalable["id"]))["caching"]
+    caching_params = BKTParams()
+    expected = update(caching_params.prior, True, caching_params, EXERCISE_WEIGHT)
+    expected = update(update(expected, False, caching_params), True, caching_params)
+    assert caching["attempts"] == 3
+    assert caching["mastery"] == round(expected, 4)
+    backend = await course_by_slug(gclient, headers, "backend-foundations")
+    progress = (await gclient.get(f"/v1/courses/{backend['id']}/progress", headers=headers)).json()
+    quiz = _items(backend)["http-fundamentals-quiz"]
+    state = next(i for i in progress["items"] if i["item_id"] == quiz["id"])
+    assert state["state"] == "locked"
+    assert [m["slug"] for m in state["missing_competencies"]] == ["http-apis"]
