@@ -21,6 +21,7 @@ from app.asgi import create_app
 from app.config import Settings
 from jobs.worker import create_worker
 from tests.support.fake_anthropic.server import FakeAnthropic
+from tests.support.progress import open_assessments_of
 from tests.support.stack import auth_headers, login, make_settings
 
 Client = AsyncTestClient[Litestar]
@@ -106,38 +107,6 @@ async def learner_session(client: Client, headers: dict[str, str]) -> AsyncItera
         await db.dispose()
 
 
-async def open_assessments(client: Client, headers: dict[str, str], course_slug: str) -> None:
-    """Open every assessment of the course to this learner, as a learner who did the work would find them:
-    lessons and exercises completed, assessments that other items require passed (progress events appended
-    through the app's own ``append_progress_event``, so mastery and gates follow). Submitting to a
-    prerequisite-locked or competency-gated assessment is refused (409), so grading tests start here."""
-    from sqlalchemy import select
-
-    from app.db.models import Enrollment
-    from app.domain.progress.services import append_progress_event
-
-    detail = await course_by_slug(client, headers, course_slug)
-    items = [i for m in detail["modules"] for i in m["items"]]
-    required = {p for i in items for p in i["prerequisites"]}
-    async with learner_session(client, headers) as session:
-        enrollment = await session.scalar(
-            select(Enrollment).where(Enrollment.id == uuid.UUID(detail["enrollment"]["id"]))
-        )
-        assert enrollment is not None
-        for item in items:
-            if item["kind"] != "assessment":
-                payload = {"item_id": item["id"], "item_slug": item["slug"], "kind": item["kind"]}
-                payload["competencies"] = sorted(item["competencies"])
-                await append_progress_event(
-                    session, enrollment, "item.completed", payload, f"item.completed:{enrollment.id}:{item['id']}"
-                )
-            elif item["id"] in required:
-                payload = {"item_id": item["id"], "item_slug": item["slug"]}
-                await append_progress_event(
-                    session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{item['id']}"
-                )
-
-
 async def new_learner(
     client: Client, *, enrol: str | None = "backend-foundations", unlock: bool = True
 ) -> dict[str, str]:
@@ -154,8 +123,10 @@ async def new_learner(
     if enrol:
         course = await course_by_slug(client, headers, enrol)
         assert (await client.post(f"/v1/courses/{course['id']}/enrollments", headers=headers)).status_code in (200, 201)
-        if unlock:
-            await open_assessments(client, headers, enrol)
+        if unlock:  # a locked or gated assessment refuses answers: open them as a learner who did the work
+            from app.lib.resources import STATE_KEY
+
+            await open_assessments_of(getattr(client.app.state, STATE_KEY).settings, email, enrol)
     return headers
 
 
