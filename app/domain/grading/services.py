@@ -50,6 +50,7 @@ from app.domain.grading.schemas import (
     TestRunOut,
     VisibleTestOut,
 )
+from app.domain.mastery.gates import gate_conflict, unmet_requirements
 from app.domain.progress.completion import passes, record_grade_progress
 from app.domain.progress.services import item_lock
 from app.lib import events
@@ -207,6 +208,11 @@ class SubmissionService(TenantService):
     async def assessment(self, assessment_id: UUID) -> AssessmentOut:
         async with self._tx() as session:
             a = await self._assessment(session, assessment_id)
+            if not self.principal.is_staff:
+                # Behind a competency gate the task is closed like its item page (409 naming what is missing).
+                gates = await unmet_requirements(session, self.principal.user_id, [a.item_id])
+                if gates:
+                    raise gate_conflict(gates[a.item_id])
             return AssessmentOut(
                 id=a.id,
                 item_id=a.item_id,

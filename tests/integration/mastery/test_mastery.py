@@ -122,7 +122,11 @@ async def test_gate_locks_the_item_until_an_exercise_brings_mastery_up(gclient: 
     assert state["state"] == "locked"
     assert state["missing_prerequisites"] == []
     assert [m["slug"] for m in state["missing_competencies"]] == ["http-apis"]
-    task = await assessment(gclient, headers, "http-fundamentals-quiz")
+    task_view = await gclient.get(f"/v1/items/{quiz['id']}/assessment", headers=headers)
+    assert task_view.status_code == 409  # the task itself is behind the gate too
+    assert task_view.json()["code"] == "gated"
+    staff = await auth_headers(gclient, "instructor@demo.test", "demo")
+    task = await assessment(gclient, staff, "http-fundamentals-quiz")
     refused = await gclient.post(
         f"/v1/assessments/{task['id']}/submissions", headers=headers, json={"choices": _right_choices()}
     )
@@ -138,7 +142,6 @@ async def test_gate_locks_the_item_until_an_exercise_brings_mastery_up(gclient: 
     assert mastery["http-apis"]["last_evidence_at"] is not None
     assert (await gclient.get(f"/v1/courses/{course['id']}/items/{quiz['id']}", headers=headers)).status_code == 200
     # Staff preview gated items whatever their mastery.
-    staff = await auth_headers(gclient, "instructor@demo.test", "demo")
     assert (await gclient.get(f"/v1/courses/{course['id']}/items/{quiz['id']}", headers=staff)).status_code == 200
 
 
