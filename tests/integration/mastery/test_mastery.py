@@ -328,3 +328,16 @@ async def test_seeded_demo_activity_shows_mastery_and_a_gate(
     state = next(i for i in progress["items"] if i["item_id"] == quiz["id"])
     assert state["state"] == "locked"
     assert [m["slug"] for m in state["missing_competencies"]] == ["http-apis"]
+
+
+async def test_projections_rebuild_command(grading_settings: Settings, seeded: Any) -> None:
+    """What `lyceum projections rebuild [--org SLUG]` runs: one report per org; an unknown org is an error."""
+    from app.cli import _rebuild_projections, build_parser
+
+    args = build_parser().parse_args(["projections", "rebuild", "--org", "demo"])
+    assert (args.projections_command, args.org) == ("rebuild", "demo")
+    reports = await _rebuild_projections(grading_settings, "demo")
+    assert set(reports) == {"demo"}
+    assert reports["demo"].events >= reports["demo"].streams >= 0
+    with pytest.raises(LookupError, match="no organisation"):
+        await _rebuild_projections(grading_settings, "no-such-org")
