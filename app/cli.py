@@ -143,7 +143,7 @@ def cmd_projections_rebuild(args: argparse.Namespace) -> None:
             sys.exit(f"lyceum projections rebuild: {exc}")
     for slug, report in reports.items():
         print(
-            f"lyceum: org {slug}: {report.events} events, {report.streams} streams folded, "
+            f"lyceum: org {slug}: {report.events} events ({report.folded} read), {report.streams} streams folded, "
             f"{report.estimates} mastery estimates, {report.enrollments_repaired} enrollments repaired "
             f"({report.events_per_second:,.0f} events/s)"
         )

@@ -155,6 +155,7 @@ async def run(learners: int, rounds: int) -> dict[str, float]:
         bench.stop()
     return {
         "events": float(report.events),
+        "events_read": float(report.folded),
         "events_filled": float(filled),
         "streams": float(report.streams),
         "estimates": float(report.estimates),

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,7 +43,8 @@ BATCH = 5000
 
 @dataclass
 class RebuildReport:
-    events: int = 0
+    events: int = 0  # in the org's ledger: what was rebuilt from
+    folded: int = 0  # of those, the events a projection reads (the rest cannot change a projection)
     streams: int = 0
     estimates: int = 0
     enrollments_repaired: int = 0
@@ -78,6 +79,7 @@ class _Writer:
         self.session = session
         self.estimates: list[dict[str, Any]] = []
         self.checkpoints: list[dict[str, Any]] = []
+        self.seen: set[UUID] = set()
 
     async def flush(self, final: bool = False) -> None:
         if self.estimates and (final or len(self.estimates) >= BATCH):
@@ -114,6 +116,14 @@ async def rebuild_projections(db: TenantDatabase) -> RebuildReport:
         repairs: list[tuple[UUID, str, datetime | None]] = []
         stream: list[Any] = []
         current: UUID | None = None
+        report.events = int(await session.scalar(select(func.count()).select_from(ProgressEvent)) or 0)
+        # Only the events a projection reads (evidence for mastery, course.completed for progress): the
+        # rest of the ledger (enrolled, lessons completed, assessment.passed) cannot change either fold,
+        # so it is not fetched. ``is_evidence`` in app/domain/mastery/projector.py is the same rule.
+        relevant = or_(
+            ProgressEvent.type.in_(("assessment.graded", "course.completed")),
+            and_(ProgressEvent.type == "item.completed", ProgressEvent.payload["kind"].astext == "exercise"),
+        )
         result = await session.stream(
             select(
                 ProgressEvent.stream_id,
@@ -122,6 +132,7 @@ async def rebuild_projections(db: TenantDatabase) -> RebuildReport:
                 ProgressEvent.payload,
                 ProgressEvent.created_at,
             )
+            .where(relevant)
             .order_by(ProgressEvent.stream_id, ProgressEvent.version)
             .execution_options(yield_per=BATCH)
         )
@@ -132,9 +143,14 @@ async def rebuild_projections(db: TenantDatabase) -> RebuildReport:
                         await _fold(current, stream, enrollments, models, writer, repairs, report)
                     current, stream = row.stream_id, []
                 stream.append(row)
-                report.events += 1
+                report.folded += 1
         if current is not None:
             await _fold(current, stream, enrollments, models, writer, repairs, report)
+        for enrollment in enrollments.values():  # streams with nothing a projection reads
+            if enrollment.id not in writer.seen:
+                state = progress_state(enrollment, [])
+                if state != (enrollment.status, enrollment.completed_at):
+                    repairs.append((enrollment.id, *state))
         await writer.flush(final=True)
         for enrollment_id, status, completed_at in repairs:
             await session.execute(
@@ -160,6 +176,7 @@ async def _fold(
     if enrollment is None:  # a stream whose enrollment is gone: nothing to project it onto
         return
     report.streams += 1
+    writer.seen.add(stream_id)
     status, completed_at = progress_state(enrollment, events)
     if (status, completed_at) != (enrollment.status, enrollment.completed_at):
         repairs.append((enrollment.id, status, completed_at))
