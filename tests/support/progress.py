@@ -16,10 +16,12 @@ from app.db.engine import create_engine, owner_url
 from app.db.models import Course, Enrollment, Item, ItemCompetency, ItemPrerequisite, User
 
 
-async def open_assessments_of(settings: Settings, email: str, course_slug: str = "backend-foundations") -> None:
+async def open_assessments_of(settings: Settings | str, email: str, course_slug: str = "backend-foundations") -> None:
+    """``settings``: the test's settings, or a database URL (as the table owner)."""
     from app.domain.progress.services import append_progress_event
 
-    engine = create_engine(owner_url(settings.database_url), pool_size=1)
+    database_url = settings if isinstance(settings, str) else settings.database_url
+    engine = create_engine(owner_url(database_url), pool_size=1)
     try:
         async with engine.connect() as conn, AsyncSession(bind=conn, expire_on_commit=False) as session:
             enrollment = await session.scalar(
