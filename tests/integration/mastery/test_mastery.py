@@ -341,3 +341,20 @@ async def test_projections_rebuild_command(grading_settings: Settings, seeded: A
     assert reports["demo"].events >= reports["demo"].streams >= 0
     with pytest.raises(LookupError, match="no organisation"):
         await _rebuild_projections(grading_settings, "no-such-org")
+
+
+async def test_mastery_rows_are_invisible_to_another_org(gclient: Client) -> None:
+    """Row-level security on the projection: an acme learner's transaction sees no demo estimates."""
+    from app.db.models import MasteryEstimate, ProjectionCheckpoint
+
+    headers = await new_learner(gclient)  # unlocking completes exercises: this learner has estimates
+    demo_user = uuid.UUID((await gclient.get("/v1/me", headers=headers)).json()["user_id"])
+    async with learner_session(gclient, headers) as session:
+        assert await session.scalar(select(func.count()).where(MasteryEstimate.user_id == demo_user))
+    acme = await auth_headers(gclient, "learner@acme.test", "acme")
+    acme_org = (await gclient.get("/v1/me", headers=acme)).json()["org_id"]
+    async with learner_session(gclient, acme) as session:
+        assert await session.scalar(select(func.count()).where(MasteryEstimate.user_id == demo_user)) == 0
+        for model in (MasteryEstimate, ProjectionCheckpoint):
+            orgs = set(await session.scalars(select(model.org_id).distinct()))
+            assert orgs <= {uuid.UUID(acme_org)}
