@@ -68,18 +68,6 @@ export function MyLearning() {
               );
             })}
           </ul>
-          <section className="card mastery" aria-labelledby="mastery-title" data-testid="mastery">
-            <h2 id="mastery-title">Mastery</h2>
-            <p className="muted small">
-              How sure Lyceum is that you have mastered each skill, from your graded attempts and exercises. Some items open
-              when a skill reaches a level.
-            </p>
-            {data.courses
-              .filter((c) => c.status !== "withdrawn")
-              .map((c) => (
-                <MasteryChart key={c.course_id} courseId={c.course_id} courseTitle={c.course_title} />
-              ))}
-          </section>
           <div className="learning-side">
             <section className="card" aria-labelledby="pending-title" data-testid="pending-reviews">
               <h2 id="pending-title">Waiting for a person</h2>
@@ -119,6 +107,18 @@ export function MyLearning() {
               )}
             </section>
           </div>
+          <section className="card mastery" aria-labelledby="mastery-title" data-testid="mastery">
+            <h2 id="mastery-title">Mastery</h2>
+            <p className="muted small">
+              How sure Lyceum is that you have mastered each skill, from your graded attempts and exercises. Some items open
+              when a skill reaches a level.
+            </p>
+            {data.courses
+              .filter((c) => c.status !== "withdrawn")
+              .map((c) => (
+                <MasteryChart key={c.course_id} courseId={c.course_id} courseTitle={c.course_title} />
+              ))}
+          </section>
         </div>
       )}
     </section>
