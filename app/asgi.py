@@ -27,6 +27,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
     EnrollmentController,
@@ -87,6 +88,7 @@ V1_CONTROLLERS = [
     SearchController,
     SpacedReviewController,
     RecommendationController,
+    MasteryController,
 ]
 
 

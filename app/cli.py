@@ -66,11 +66,12 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
-    from app.seed import seed
+    from app.seed import seed, seed_demo_activity
 
     with _services(_settings(args)) as settings:
         asyncio.run(migrate(settings))
         report = asyncio.run(seed(settings))
+        asyncio.run(seed_demo_activity(settings))
         print(f"lyceum: demo data: {report.summary()}")
 
 
@@ -133,6 +134,54 @@ async def _rebuild_index(settings: Settings, org_slug: str | None) -> dict[str, 
     return counts
 
 
+def cmd_projections_rebuild(args: argparse.Namespace) -> None:
+    """Recompute every projection of the progress ledger (progress, mastery) from ``progress_events``."""
+    with _services(_settings(args)) as settings:
+        try:
+            reports = asyncio.run(_rebuild_projections(settings, args.org))
+        except LookupError as exc:
+            sys.exit(f"lyceum projections rebuild: {exc}")
+    for slug, report in reports.items():
+        print(
+            f"lyceum: org {slug}: {report.events} events ({report.folded} read), {report.streams} streams folded, "
+            f"{report.estimates} mastery estimates, {report.enrollments_repaired} enrollments repaired "
+            f"({report.events_per_second:,.0f} events/s)"
+        )
+
+
+async def _org_ids(settings: Settings, org_slug: str | None) -> list[tuple[Any, str]]:
+    """(id, slug) of the org named (or of every org), read as the table owner (orgs are not org-scoped)."""
+    from sqlalchemy import select
+
+    from app.db.engine import create_engine, owner_url
+    from app.db.models import Organization
+
+    owner = create_engine(owner_url(settings.database_url), pool_size=1)
+    try:
+        async with owner.connect() as conn:
+            query = select(Organization.id, Organization.slug).order_by(Organization.slug)
+            if org_slug:
+                query = query.where(Organization.slug == org_slug)
+            orgs = [(row.id, row.slug) for row in (await conn.execute(query)).all()]
+    finally:
+        await owner.dispose()
+    if not orgs:
+        raise LookupError(f"no organisation {org_slug!r}" if org_slug else "no organisations")
+    return orgs
+
+
+async def _rebuild_projections(settings: Settings, org_slug: str | None) -> dict[str, Any]:
+    from app.db.engine import Database
+    from app.domain.progress.projections import rebuild_projections
+
+    orgs = await _org_ids(settings, org_slug)
+    db = Database.from_settings(settings)
+    try:
+        return {slug: await rebuild_projections(db.for_tenant(org_id)) for org_id, slug in orgs}
+    finally:
+        await db.dispose()
+
+
 def cmd_courses_validate(args: argparse.Namespace) -> None:
     from app.content.loader import validate_path
 
@@ -189,7 +238,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
     from app.lib.observability import configure_logging
     from app.lib.sockets import server_max_frame_bytes
-    from app.seed import seed
+    from app.seed import seed, seed_demo_activity
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json or settings.is_production)
@@ -203,6 +252,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     with _stack(settings) as (live, stack):
         asyncio.run(migrate(live))
         report = asyncio.run(seed(live))
+        asyncio.run(seed_demo_activity(live))
         env = child_env(live.database_url, live.redis_url)
         env["LYCEUM_DATA_DIR"] = str(live.data_dir)
         # The demo's offline tutor streams at a readable pace (about 120 words a second).
@@ -336,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--org", default=None, help="only this organisation (its slug); default: every one")
     rebuild.add_argument("--data-dir", default=None)
     rebuild.set_defaults(func=cmd_index_rebuild)
+    projections = sub.add_parser("projections", help="projections of the progress ledger (progress, mastery)")
+    projections_sub = projections.add_subparsers(dest="projections_command", required=True)
+    refold = projections_sub.add_parser(
+        "rebuild", help="recompute progress and mastery from the append-only progress events"
+    )
+    refold.add_argument("--org", default=None, help="only this organisation (its slug); default: every one")
+    refold.add_argument("--data-dir", default=None)
+    refold.set_defaults(func=cmd_projections_rebuild)
     return parser
 
 

@@ -35,6 +35,7 @@ from app.db.models import (
     Item,
     ItemCompetency,
     ItemPrerequisite,
+    ItemRequirement,
     Membership,
     Organization,
     Submission,
@@ -319,9 +320,13 @@ async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any) -> bool
                 "slug": comp.slug,
                 "name": comp.name,
                 "description": comp.description,
+                "bkt_prior": comp.bkt.prior,
+                "bkt_learn": comp.bkt.learn,
+                "bkt_slip": comp.bkt.slip,
+                "bkt_guess": comp.bkt.guess,
             },
             ["course_id", "slug"],
-            ["name", "description"],
+            ["name", "description", "bkt_prior", "bkt_learn", "bkt_slip", "bkt_guess"],
         )
     item_ids: dict[str, UUID] = {}
     position = 0
@@ -394,7 +399,8 @@ async def _replace_edges(
     ids = list(item_ids.values())
     await conn.execute(delete(ItemPrerequisite).where(ItemPrerequisite.item_id.in_(ids)))
     await conn.execute(delete(ItemCompetency).where(ItemCompetency.item_id.in_(ids)))
-    edges, skills = [], []
+    await conn.execute(delete(ItemRequirement).where(ItemRequirement.item_id.in_(ids)))
+    edges, skills, gates = [], [], []
     for module in course.modules:
         for item in module.items:
             edges += [
@@ -405,7 +411,111 @@ async def _replace_edges(
                 {"org_id": org_id, "item_id": item_ids[item.slug], "competency_id": competency_ids[c]}
                 for c in item.competencies
             ]
+            gates += [
+                {
+                    "org_id": org_id,
+                    "item_id": item_ids[item.slug],
+                    "competency_id": competency_ids[r.competency],
+                    "mastery": r.mastery,
+                }
+                for r in item.requires
+            ]
     if edges:
         await conn.execute(insert(ItemPrerequisite).values(edges))
     if skills:
         await conn.execute(insert(ItemCompetency).values(skills))
+    if gates:
+        await conn.execute(insert(ItemRequirement).values(gates))
+
+
+async def seed_demo_activity(settings: Settings) -> int:
+    """Demo learners' history from ``content/seed.yaml`` (``activity:``), written through the same paths as
+    the API and the grading worker (progress events appended by ``append_progress_event``, attempts graded by
+    the answer key and recorded by ``record_grade_progress``), so mastery and gates follow as they would.
+    ``lyceum seed`` and ``lyceum up`` run it after ``seed``; the test suite does not (its learners start
+    empty). Idempotent: a learner already enrolled in the course is left alone. Returns histories written."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    plan = load_seed_plan(settings.content_dir / "seed.yaml")
+    written = 0
+    engine = create_engine(owner_url(settings.database_url), pool_size=1)
+    try:
+        async with engine.connect() as conn, AsyncSession(bind=conn, expire_on_commit=False) as session:
+            for org in plan.orgs:
+                for activity in org.activity:
+                    written += await _replay(session, org.slug, activity)
+                    await session.commit()
+    finally:
+        await engine.dispose()
+    return written
+
+
+async def _replay(session: Any, org_slug: str, activity: Any) -> int:
+    from app.db.models import Enrollment, Grade, ItemCompetency, Submission
+    from app.domain.grading.graders import grade_multiple_choice
+    from app.domain.progress.completion import passes, record_grade_progress
+    from app.domain.progress.services import append_progress_event
+
+    row = (
+        await session.execute(
+            select(Organization.id, Course.id, User.id)
+            .join(Course, Course.org_id == Organization.id)
+            .join(User, User.email == activity.learner.lower())
+            .where(Organization.slug == org_slug, Course.slug == activity.course)
+        )
+    ).first()
+    if row is None:
+        raise LookupError(f"seed activity: no course {activity.course} or learner {activity.learner} in {org_slug}")
+    org_id, course_id, user_id = row
+    if await session.scalar(
+        select(Enrollment.id).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+    ):
+        return 0
+    enrollment = Enrollment(org_id=org_id, user_id=user_id, course_id=course_id, status="active")
+    session.add(enrollment)
+    await session.flush()
+    await append_progress_event(
+        session, enrollment, "enrolled", {"course_slug": activity.course}, f"enrolled:{enrollment.id}"
+    )
+    items = {i.slug: i for i in await session.scalars(select(Item).where(Item.course_id == course_id))}
+    for slug in activity.completed:
+        item = items[slug]
+        skills = sorted(
+            await session.scalars(select(ItemCompetency.competency_id).where(ItemCompetency.item_id == item.id))
+        )
+        payload = {
+            "item_id": str(item.id),
+            "item_slug": slug,
+            "kind": item.kind,
+            "competencies": [str(c) for c in skills],
+        }
+        await append_progress_event(
+            session, enrollment, "item.completed", payload, f"item.completed:{enrollment.id}:{item.id}"
+        )
+    for attempt in activity.attempts:
+        assessment = await session.scalar(select(Assessment).where(Assessment.item_id == items[attempt.item].id))
+        questions = assessment.spec["questions"]
+        choices = [
+            q["answer"] if n < attempt.right else (q["answer"] + 1) % len(q["options"]) for n, q in enumerate(questions)
+        ]
+        result = grade_multiple_choice(dict(assessment.spec), choices)
+        submission = Submission(
+            org_id=org_id, assessment_id=assessment.id, user_id=user_id, status="graded", answer={"choices": choices}
+        )
+        session.add(submission)
+        await session.flush()
+        grade = Grade(
+            org_id=org_id,
+            submission_id=submission.id,
+            score=result.score,
+            max_score=result.max_score,
+            passed=passes(result.score, result.max_score, assessment.pass_mark),
+            feedback=result.feedback,
+            graded_by=result.graded_by,
+            confidence=result.confidence,
+            rationale={"criteria": [], **result.details},
+        )
+        session.add(grade)
+        await session.flush()
+        await record_grade_progress(session, submission, assessment, grade)
+    return 1

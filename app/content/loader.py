@@ -177,6 +177,15 @@ def _check_course(course: Course, report: _Report) -> None:
                 used_competencies.add(competency)
             for c_index, competency in _duplicates(item.competencies):
                 report.add(f"{path}.competencies[{c_index}]", f"competency `{competency}` is listed twice")
+            for r_index, requirement in enumerate(item.requires):
+                if requirement.competency not in known_competencies:
+                    report.add(
+                        f"{path}.requires[{r_index}].competency",
+                        f"unknown competency `{requirement.competency}` in a gate: declare it under the "
+                        "course's `competencies`" + did_you_mean(requirement.competency, known_competencies),
+                    )
+            for r_index, competency in _duplicates([r.competency for r in item.requires]):
+                report.add(f"{path}.requires[{r_index}].competency", f"competency `{competency}` is gated twice")
             _check_item(item.kind, item.solution, item.assessment, path, report)
             _check_tutoring(item, path, report, course_protected)
 
@@ -397,6 +406,14 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
                     )
         for c_index, slug in _duplicates(org.courses):
             report.add(f"{opath}.courses[{c_index}]", f"course `{slug}` is listed twice")
+        emails = {user.email for user in org.users}
+        for a_index, activity in enumerate(org.activity):
+            if activity.learner not in emails:
+                report.add(f"{opath}.activity[{a_index}].learner", f"{activity.learner} is not a user of `{org.slug}`")
+            if activity.course not in org.courses:
+                report.add(
+                    f"{opath}.activity[{a_index}].course", f"course `{activity.course}` is not loaded into `{org.slug}`"
+                )
         if known_courses is not None:
             for c_index, slug in enumerate(org.courses):
                 if slug not in known_courses:

@@ -166,10 +166,31 @@ def _strip_hidden(value: Any) -> Any:
 # --------------------------------------------------------------------------- course structure
 
 
+# Slip and guess at 0.5 or more would make a right answer no evidence of knowing (docs/adaptive.md).
+BelowHalf = Annotated[float, msgspec.Meta(ge=0.0, lt=0.5)]
+
+
+class BKT(_Strict, kw_only=True):
+    """Bayesian Knowledge Tracing parameters of a competency (docs/adaptive.md "Mastery model")."""
+
+    prior: Fraction = 0.2  # p(L0): known before any evidence
+    learn: Fraction = 0.15  # p(T): learned at each opportunity
+    slip: BelowHalf = 0.1  # p(S): wrong answer although known
+    guess: BelowHalf = 0.2  # p(G): right answer although not known
+
+
 class Competency(_Strict, kw_only=True):
     slug: Slug
     name: NonEmptyStr
     description: str = ""
+    bkt: BKT = msgspec.field(default_factory=BKT)
+
+
+class Requirement(_Strict, kw_only=True):
+    """A competency gate: the item opens when the learner's mastery of ``competency`` reaches ``mastery``."""
+
+    competency: Slug  # a competency slug declared by the course
+    mastery: Fraction
 
 
 class Misconception(_Strict, kw_only=True):
@@ -195,6 +216,7 @@ class Item(_Strict, kw_only=True):
     estimated_minutes: Annotated[int, msgspec.Meta(ge=1, le=600)] = 10
     prerequisites: list[Slug] = []  # item slugs of this course (any module)
     competencies: list[Slug] = []  # competency slugs declared by the course
+    requires: list[Requirement] = []  # competency gates (mastery thresholds)
     body: NonEmptyStr  # Markdown shown to learners
     solution: str = ""  # exercises only; never shown to learners
     assessment: Assessment | None = None  # required iff kind == "assessment"
@@ -245,11 +267,29 @@ class SeedUser(_Strict, kw_only=True):
     passed: list[SeedPass] = []  # demo history (learners): assessments already passed
 
 
+class SeedAttempt(_Strict, kw_only=True):
+    """A graded attempt at a multiple-choice assessment: the first ``right`` questions answered right."""
+
+    item: Slug
+    right: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class SeedActivity(_Strict, kw_only=True):
+    """A demo learner's history on one course (``lyceum seed`` / ``lyceum up`` only, never the test suite):
+    enrolled, ``completed`` lessons and exercises in order, then ``attempts`` graded the normal way."""
+
+    learner: Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN)]
+    course: Slug
+    completed: list[Slug] = []
+    attempts: list[SeedAttempt] = []
+
+
 class SeedOrg(_Strict, kw_only=True):
     slug: Annotated[str, msgspec.Meta(pattern=ORG_SLUG_PATTERN)]
     name: NonEmptyStr
     users: list[SeedUser] = []
     courses: list[Slug] = []  # course slugs loaded into this org
+    activity: list[SeedActivity] = []  # demo learners' history (mastery, gates)
 
 
 class SeedPlan(_Strict, kw_only=True):
@@ -261,6 +301,7 @@ class SeedPlan(_Strict, kw_only=True):
 
 __all__ = [
     "ASSESSMENT_TYPES",
+    "BKT",
     "BLOOM_LEVELS",
     "CODE_LANGUAGES",
     "HIDDEN_SPEC_KEYS",
@@ -280,9 +321,12 @@ __all__ = [
     "Module",
     "MultipleChoiceAssessment",
     "Question",
+    "Requirement",
     "Rubric",
     "RubricCriterion",
     "RubricLevel",
+    "SeedActivity",
+    "SeedAttempt",
     "SeedOrg",
     "SeedPass",
     "SeedPlan",

@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 
 __all__ = [
+    "ASSESSMENT_GRADED",
     "BUDGET_ALERT",
     "EVENT_TYPES",
     "PAYLOADS",
@@ -28,6 +29,7 @@ __all__ = [
     "SUBMISSION_GRADED",
     "TUTOR_BLOCKED",
     "TUTOR_SESSION_STARTED",
+    "AssessmentGraded",
     "BudgetAlert",
     "EventPayload",
     "GuardrailOutcome",
@@ -47,6 +49,7 @@ REVIEW_DECIDED: Final = "review.decided"
 TUTOR_SESSION_STARTED: Final = "tutor.session_started"
 TUTOR_BLOCKED: Final = "tutor.blocked"
 BUDGET_ALERT: Final = "budget.alert"
+ASSESSMENT_GRADED: Final = "assessment.graded"
 
 
 class EventPayload(msgspec.Struct, frozen=True):
@@ -79,6 +82,23 @@ class SubmissionGraded(EventPayload, frozen=True):
     max_score: float
     graded_by: str  # "auto", "ai" or "human"
     grader: str  # "answer_key", "unit_tests", "ai_model", "offline_keywords" or "person"
+
+
+class AssessmentGraded(EventPayload, frozen=True):
+    """A final grade (answer key, AI, or a reviewer's decision) was recorded as mastery evidence: the same
+    grade as the ``assessment.graded`` progress event (idempotency key ``assessment.graded:<grade_id>``).
+    The durable record is that progress event; this is the live announcement."""
+
+    TYPE: ClassVar[str] = ASSESSMENT_GRADED
+    grade_id: UUID
+    submission_id: UUID
+    course_id: UUID
+    item_id: UUID
+    user_id: UUID
+    competency_ids: list[UUID]
+    score: float
+    max_score: float
+    passed: bool
 
 
 class ReviewClaimed(EventPayload, frozen=True):
@@ -143,6 +163,7 @@ PAYLOADS: Final[dict[str, type[EventPayload]]] = {
     for cls in (
         SubmissionEscalated,
         SubmissionGraded,
+        AssessmentGraded,
         ReviewClaimed,
         ReviewDecided,
         TutorSessionStarted,
@@ -168,6 +189,12 @@ class SubmissionEscalatedEvent(_FeedEnvelope, frozen=True, tag=SUBMISSION_ESCALA
 
 class SubmissionGradedEvent(_FeedEnvelope, frozen=True, tag=SUBMISSION_GRADED):
     data: SubmissionGraded
+
+
+class AssessmentGradedEvent(_FeedEnvelope, frozen=True, tag=ASSESSMENT_GRADED):
+    # Not (yet) a member of ``TypedFeedEvent``: adding a oneOf entry changes the published OpenAPI
+    # document, which the contract test refuses without a deliberate baseline refresh (coordinator).
+    data: AssessmentGraded
 
 
 class ReviewClaimedEvent(_FeedEnvelope, frozen=True, tag=REVIEW_CLAIMED):

@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 
 from app.lib.errors import ServiceUnavailable
 from app.lib.event_payloads import (
+    ASSESSMENT_GRADED,
     BUDGET_ALERT,
     EVENT_TYPES,
     PAYLOADS,
@@ -46,6 +47,7 @@ from app.lib.event_payloads import (
     SUBMISSION_GRADED,
     TUTOR_BLOCKED,
     TUTOR_SESSION_STARTED,
+    AssessmentGraded,
     BudgetAlert,
     EventPayload,
     GuardrailOutcome,
@@ -59,6 +61,7 @@ from app.lib.event_payloads import (
 from app.lib.observability import REGISTRY
 
 __all__ = [
+    "ASSESSMENT_GRADED",
     "BUDGET_ALERT",
     "EVENT_TYPES",
     "REVIEW_CLAIMED",
@@ -67,6 +70,7 @@ __all__ = [
     "SUBMISSION_GRADED",
     "TUTOR_BLOCKED",
     "TUTOR_SESSION_STARTED",
+    "AssessmentGraded",
     "BudgetAlert",
     "Delivery",
     "EventBus",

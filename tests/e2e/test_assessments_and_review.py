@@ -10,8 +10,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.config import Settings
 from tests.e2e.conftest import shot, sign_in
 from tests.e2e.test_learner_journey import COURSE, _new_learner
+from tests.support.progress import open_assessments_sync
 from tests.support.stack import bearer_for
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +36,8 @@ def test_learner_passes_a_quiz_in_the_browser(page: Page, live_url: str) -> None
     api = _api(live_url, email)
     course = _course(api)
     api.post(f"/v1/courses/{course['id']}/enrollments")
-    for slug in ("http-request-lifecycle", "designing-resources"):
+    # The exercise also opens the quiz's competency gate (http-apis >= 0.4).
+    for slug in ("http-request-lifecycle", "designing-resources", "bookmarks-api-design"):
         api.post(f"/v1/courses/{course['id']}/items/{course['by_slug'][slug]['id']}/completion")
     quiz = course["by_slug"]["http-fundamentals-quiz"]
     # Questions render their Markdown, so `code` shows without its backticks.
@@ -70,14 +73,16 @@ def _quiz_key() -> list[dict[str, Any]]:
     return questions
 
 
-def test_escalation_reaches_the_feed_and_an_override_is_recorded(page: Page, live_url: str) -> None:
+def test_escalation_reaches_the_feed_and_an_override_is_recorded(page: Page, live_url: str, settings: Settings) -> None:
     sign_in(page, live_url, "instructor@demo.test")
     page.get_by_role("link", name="Live feed").click()
     expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
 
-    learner = _api(live_url, _new_learner(live_url))
+    email = _new_learner(live_url)
+    learner = _api(live_url, email)
     course = _course(learner)
     learner.post(f"/v1/courses/{course['id']}/enrollments")
+    open_assessments_sync(settings, email)  # schema-review's prerequisites (a locked assessment refuses answers)
     review_item = course["by_slug"]["schema-review"]
     assessment = learner.get(f"/v1/items/{review_item['id']}/assessment").json()
     started = time.monotonic()

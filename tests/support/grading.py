@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,11 +15,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from saq import Worker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.asgi import create_app
 from app.config import Settings
 from jobs.worker import create_worker
 from tests.support.fake_anthropic.server import FakeAnthropic
+from tests.support.progress import open_assessments_of
 from tests.support.stack import auth_headers, login, make_settings
 
 Client = AsyncTestClient[Litestar]
@@ -89,7 +92,24 @@ async def cworker(claude_settings: Settings, seeded: Any) -> AsyncIterator[Worke
         yield worker
 
 
-async def new_learner(client: Client, *, enrol: str | None = "backend-foundations") -> dict[str, str]:
+@contextlib.asynccontextmanager
+async def learner_session(client: Client, headers: dict[str, str]) -> AsyncIterator[AsyncSession]:
+    """A transaction as this learner (their org and user, RLS on), on a pool of this test's event loop."""
+    from app.db.engine import Database
+    from app.lib.resources import STATE_KEY
+
+    me = (await client.get("/v1/me", headers=headers)).json()
+    db = Database.from_settings(getattr(client.app.state, STATE_KEY).settings)
+    try:
+        async with db.transaction(uuid.UUID(me["org_id"]), uuid.UUID(me["user_id"])) as session:
+            yield session
+    finally:
+        await db.dispose()
+
+
+async def new_learner(
+    client: Client, *, enrol: str | None = "backend-foundations", unlock: bool = True
+) -> dict[str, str]:
     admin = await auth_headers(client, "admin@demo.test", "demo")
     email = f"grading-{uuid.uuid4().hex[:10]}@demo.test"
     created = await client.post(
@@ -103,6 +123,10 @@ async def new_learner(client: Client, *, enrol: str | None = "backend-foundation
     if enrol:
         course = await course_by_slug(client, headers, enrol)
         assert (await client.post(f"/v1/courses/{course['id']}/enrollments", headers=headers)).status_code in (200, 201)
+        if unlock:  # a locked or gated assessment refuses answers: open them as a learner who did the work
+            from app.lib.resources import STATE_KEY
+
+            await open_assessments_of(getattr(client.app.state, STATE_KEY).settings, email, enrol)
     return headers
 
 

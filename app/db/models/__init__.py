@@ -17,6 +17,7 @@ from app.db.models.grade import Grade
 from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
 from app.db.models.item_competency import ItemCompetency
 from app.db.models.item_prerequisite import ItemPrerequisite
+from app.db.models.mastery import ItemRequirement, MasteryEstimate, ProjectionCheckpoint
 from app.db.models.membership import Membership
 from app.db.models.org_budget import OrgBudget
 from app.db.models.organization import Organization
@@ -53,11 +54,14 @@ __all__ = [
     "Item",
     "ItemCompetency",
     "ItemPrerequisite",
+    "ItemRequirement",
+    "MasteryEstimate",
     "Membership",
     "OrgBudget",
     "OrgScoped",
     "Organization",
     "ProgressEvent",
+    "ProjectionCheckpoint",
     "PromptTemplate",
     "RefreshToken",
     "ReviewCard",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models._base import Base, OrgScoped
@@ -18,3 +18,8 @@ class Competency(OrgScoped, Base):
     slug: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Bayesian Knowledge Tracing parameters (course YAML ``bkt:``; defaults in docs/adaptive.md).
+    bkt_prior: Mapped[float] = mapped_column(Float, default=0.2, server_default="0.2")
+    bkt_learn: Mapped[float] = mapped_column(Float, default=0.15, server_default="0.15")
+    bkt_slip: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
+    bkt_guess: Mapped[float] = mapped_column(Float, default=0.2, server_default="0.2")

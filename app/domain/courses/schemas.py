@@ -23,6 +23,13 @@ class CompetencyOut(msgspec.Struct):
     description: str
 
 
+class RequirementOut(msgspec.Struct):
+    """A competency gate of an item: mastery of ``competency_id`` must reach ``mastery`` (0-1)."""
+
+    competency_id: UUID
+    mastery: float
+
+
 class ItemOutline(msgspec.Struct):
     id: UUID
     slug: str
@@ -33,6 +40,7 @@ class ItemOutline(msgspec.Struct):
     estimated_minutes: int
     prerequisites: list[UUID]
     competencies: list[UUID]
+    requires: list[RequirementOut] = []  # competency gates (docs/adaptive.md "Competency gates")
 
 
 class ModuleOutline(msgspec.Struct):
@@ -75,6 +83,7 @@ class ItemDetail(msgspec.Struct):
     estimated_minutes: int
     body: str
     prerequisites: list[UUID]
+    requires: list[RequirementOut] = []
 
 
 class EnrollmentOut(msgspec.Struct):

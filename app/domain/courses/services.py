@@ -24,6 +24,7 @@ from app.db.models import (
     Item,
     ItemCompetency,
     ItemPrerequisite,
+    ItemRequirement,
 )
 from app.domain.base import TenantService
 from app.domain.courses.schemas import (
@@ -34,7 +35,9 @@ from app.domain.courses.schemas import (
     ItemDetail,
     ItemOutline,
     ModuleOutline,
+    RequirementOut,
 )
+from app.domain.mastery.gates import gate_conflict, unmet_requirements
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page, paginated
 
@@ -126,6 +129,7 @@ class CourseService(TenantService):
             await session.scalars(select(Competency).where(Competency.course_id == course_id).order_by(Competency.slug))
         )
         prereqs, skills = await self._edges(session, [i.id for i in items])
+        gates = await self._requirements(session, [i.id for i in items])
         by_module: dict[UUID, list[ItemOutline]] = defaultdict(list)
         for i in items:
             by_module[i.module_id].append(
@@ -139,6 +143,7 @@ class CourseService(TenantService):
                     estimated_minutes=i.estimated_minutes,
                     prerequisites=prereqs[i.id],
                     competencies=skills[i.id],
+                    requires=gates.get(i.id, []),
                 )
             )
         return CourseDetail(
@@ -180,6 +185,17 @@ class CourseService(TenantService):
             skills[item_id].append(competency_id)
         return prereqs, skills
 
+    @staticmethod
+    async def _requirements(session: AsyncSession, item_ids: list[UUID]) -> dict[UUID, list[RequirementOut]]:
+        gates: dict[UUID, list[RequirementOut]] = defaultdict(list)
+        for item_id, competency_id, mastery in await session.execute(
+            select(ItemRequirement.item_id, ItemRequirement.competency_id, ItemRequirement.mastery)
+            .where(ItemRequirement.item_id.in_(item_ids))
+            .order_by(ItemRequirement.item_id, ItemRequirement.competency_id)
+        ):
+            gates[item_id].append(RequirementOut(competency_id=competency_id, mastery=mastery))
+        return gates
+
     async def item(self, course_id: UUID, item_id: UUID) -> ItemDetail:
         async with self._tx() as session:
             item = await session.scalar(
@@ -190,6 +206,13 @@ class CourseService(TenantService):
             if item is None:
                 raise NotFound("No such item in this course")
             prereqs, _ = await self._edges(session, [item.id])
+            if not self.principal.is_staff:
+                # A competency gate closes the item to a learner until their mastery reaches it (staff
+                # preview everything). Prerequisites are shown as locked, not refused, as before.
+                missing = await unmet_requirements(session, self.principal.user_id, [item.id])
+                if missing:
+                    raise gate_conflict(missing[item.id])
+            gates = await self._requirements(session, [item.id])
             return ItemDetail(
                 id=item.id,
                 course_id=item.course_id,
@@ -201,4 +224,5 @@ class CourseService(TenantService):
                 estimated_minutes=item.estimated_minutes,
                 body=item.body,
                 prerequisites=prereqs[item.id],
+                requires=gates.get(item.id, []),
             )

@@ -50,7 +50,9 @@ from app.domain.grading.schemas import (
     TestRunOut,
     VisibleTestOut,
 )
+from app.domain.mastery.gates import gate_conflict, unmet_requirements
 from app.domain.progress.completion import passes, record_grade_progress
+from app.domain.progress.services import item_lock
 from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import EventBus, SlowConsumer
@@ -164,6 +166,7 @@ class _Outcome(msgspec.Struct, frozen=True):
     course_id: UUID
     item_id: UUID
     user_id: UUID
+    graded: events.AssessmentGraded | None = None  # mastery evidence recorded in the same transaction
 
 
 class _PracticeRuns:
@@ -205,6 +208,11 @@ class SubmissionService(TenantService):
     async def assessment(self, assessment_id: UUID) -> AssessmentOut:
         async with self._tx() as session:
             a = await self._assessment(session, assessment_id)
+            if not self.principal.is_staff:
+                # Behind a competency gate the task is closed like its item page (409 naming what is missing).
+                gates = await unmet_requirements(session, self.principal.user_id, [a.item_id])
+                if gates:
+                    raise gate_conflict(gates[a.item_id])
             return AssessmentOut(
                 id=a.id,
                 item_id=a.item_id,
@@ -237,6 +245,10 @@ class SubmissionService(TenantService):
             )
             if enrolled is None:
                 raise Conflict("Enroll in the course before submitting", extra={"code": "not_enrolled"})
+            # Locked (prerequisites) or gated (competencies) assessments refuse answers, as their pages do.
+            lock = await item_lock(session, enrolled, self.principal.user_id, assessment.item_id)
+            if lock is not None:
+                raise lock
             submission = Submission(
                 org_id=self.principal.org_id,
                 assessment_id=assessment.id,
@@ -588,8 +600,9 @@ class GradingService:
             review.decision_reason = escalation or ""
             session.add(review)
         submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
+        graded = None
         if submission.status == "graded" and grade is not None:
-            await record_grade_progress(session, submission, assessment, grade)
+            graded = await record_grade_progress(session, submission, assessment, grade)
         return _Outcome(
             status=submission.status,
             reason=reason,
@@ -597,6 +610,7 @@ class GradingService:
             course_id=assessment.course_id,
             item_id=assessment.item_id,
             user_id=submission.user_id,
+            graded=graded,
         )
 
     async def _announce(self, outcome: _Outcome, result: GradeResult | None) -> str:
@@ -628,6 +642,8 @@ class GradingService:
                     grader=grader_of(result.graded_by, result.prompt_version, result.details),
                 ),
             )
+        if o.graded is not None:
+            await self.events.publish(self.org_id, o.graded)
         return outcome.status
 
     async def dead_letter(self, submission_id: UUID, job_key: str, attempts: int, reason: str) -> None:

@@ -7,12 +7,15 @@ completed items is ``progress/ledger.py``."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Assessment, Enrollment, Grade, Item, Submission
-from app.domain.progress.services import append_progress_event
+from app.db.models import Assessment, Enrollment, Grade, Item, ItemCompetency, Submission
+from app.domain.progress.services import append_progress_event, complete_course_if_finished
 from app.domain.spaced.services import open_review_cards
+from app.lib.event_payloads import AssessmentGraded
 
 
 def passes(score: float, max_score: float, pass_mark: float) -> bool:
@@ -22,25 +25,48 @@ def passes(score: float, max_score: float, pass_mark: float) -> bool:
 
 
 async def record_grade_progress(
-    session: AsyncSession, submission: Submission, assessment: Assessment, grade: Grade
-) -> None:
+    session: AsyncSession,
+    submission: Submission,
+    assessment: Assessment,
+    grade: Grade,
+    actor_id: UUID | None = None,
+) -> AssessmentGraded | None:
     """Every final grade is a progress event; a pass (``grade.passed``, from ``passes``) also completes the
-    assessment item. The grading worker and a reviewer's decision both tell progress about a grade here."""
+    assessment item. The grading worker and a reviewer's decision both tell progress about a grade here.
+
+    ``assessment.graded`` is keyed by the grade id (``assessment.graded:<grade_id>``), so recording the same
+    grade again (a redelivered job, a retried decision) appends nothing: the mastery projection, folded from
+    these events in the same transaction, counts each grade once. Returns the bus announcement to publish
+    after the commit (None when the learner is not enrolled)."""
     enrollment = await session.scalar(
         select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
     )
     if enrollment is None:
-        return
+        return None
     item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
+    competencies = list(
+        await session.scalars(
+            select(ItemCompetency.competency_id)
+            .where(ItemCompetency.item_id == assessment.item_id)
+            .order_by(ItemCompetency.competency_id)
+        )
+    )
     payload = {
+        "grade_id": str(grade.id),
         "item_id": str(assessment.item_id),
         "item_slug": item_slug,
         "submission_id": str(submission.id),
+        "competencies": [str(c) for c in competencies],
         "score": grade.score,
         "max_score": grade.max_score,
+        "passed": grade.passed,
         "graded_by": grade.graded_by,
     }
-    await append_progress_event(session, enrollment, "assessment.graded", payload, f"graded:{grade.id}")
+    _, created = await append_progress_event(
+        session, enrollment, "assessment.graded", payload, f"assessment.graded:{grade.id}"
+    )
+    if not created:
+        return None  # this grade is already recorded (and announced): nothing new
     if grade.passed:
         await append_progress_event(
             session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
@@ -55,3 +81,16 @@ async def record_grade_progress(
             item_id=assessment.item_id,
             passed_at=submission.created_at,
         )
+        # The last assessment of a course (graded, or passed by a reviewer's override) finishes it.
+        await complete_course_if_finished(session, enrollment, actor_id)
+    return AssessmentGraded(
+        grade_id=grade.id,
+        submission_id=submission.id,
+        course_id=assessment.course_id,
+        item_id=assessment.item_id,
+        user_id=submission.user_id,
+        competency_ids=competencies,
+        score=grade.score,
+        max_score=grade.max_score,
+        passed=grade.passed,
+    )

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Assessment, Course, Enrollment, Grade, Item, ProgressEvent, ReviewItem, Submission
 from app.domain.base import TenantService
 from app.domain.courses.services import CourseService
+from app.domain.mastery.gates import unmet_requirements
 from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CourseResume, LearnerSubmission, LearningOverview
-from app.domain.progress.services import fold_progress
+from app.domain.progress.services import fold_progress, gated_items
 from app.lib.errors import Conflict, NotFound
 
 RECENT_GRADES = 5
@@ -95,11 +96,17 @@ class LearningService(TenantService):
                 ):
                     streams[event.stream_id].append(event)
             pending, recent = await self._submissions(session)
+        outlines = {e.course_id: await courses.detail(e.course_id) for e, _ in enrollments}
+        gated = [i for o in outlines.values() for i in gated_items(o)]
+        gates = {}
+        if gated:  # only courses with competency gates cost a query
+            async with self._tx() as session:
+                gates = await unmet_requirements(session, self.principal.user_id, gated)
         resumes = []
         for enrollment, title in enrollments:
-            outline = await courses.detail(enrollment.course_id)
+            outline = outlines[enrollment.course_id]
             done = completed_items(streams[enrollment.id])
-            progress = fold_progress(outline, enrollment, done)
+            progress = fold_progress(outline, enrollment, done, gates)
             titles = {i.id: i.title for m in outline.modules for i in m.items}
             last = enrollment.last_item_id if enrollment.last_item_id in titles else None
             resume = last if last is not None and last not in done else progress.next_item_id or last

@@ -5,11 +5,15 @@ from uuid import UUID
 
 import msgspec
 
+from app.domain.mastery.gates import MissingCompetency
+
 
 class ItemProgress(msgspec.Struct):
     item_id: UUID
     state: str  # "done", "unlocked" or "locked"
     missing_prerequisites: list[UUID]
+    # Competency gates not met yet (locked until mastery reaches each threshold).
+    missing_competencies: list[MissingCompetency] = []
 
 
 class CourseProgress(msgspec.Struct):

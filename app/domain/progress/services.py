@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Enrollment, ProgressEvent
+from app.db.models import Enrollment, Item, ItemPrerequisite, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
+from app.domain.mastery.gates import MissingCompetency, gate_conflict, unmet_requirements
+from app.domain.mastery.projector import project_event
 from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgress
 from app.lib.errors import Conflict, NotFound
@@ -62,23 +63,70 @@ async def append_progress_event(
     )
     session.add(event)
     await session.flush()
+    # The mastery projection moves in the same transaction as the ledger (never behind, never ahead).
+    await project_event(session, enrollment, event)
     return event, True
+
+
+async def complete_course_if_finished(
+    session: AsyncSession, enrollment: Enrollment, actor_id: UUID | None, request_id: str = ""
+) -> bool:
+    """Complete the enrollment once every item of its course is done (a learner's last lesson, a passing
+    grade, a reviewer's override that passes). Its time is the ``course.completed`` event's, which is what
+    ``lyceum projections rebuild`` recomputes it from. Returns True when it completed now."""
+    if enrollment.completed_at is not None:
+        return False
+    items = set(await session.scalars(select(Item.id).where(Item.course_id == enrollment.course_id)))
+    events = await session.scalars(
+        select(ProgressEvent).where(ProgressEvent.stream_id == enrollment.id).order_by(ProgressEvent.version)
+    )
+    if not items or not items <= completed_items(events):
+        return False
+    event, _ = await append_progress_event(
+        session, enrollment, "course.completed", {}, f"course.completed:{enrollment.id}"
+    )
+    enrollment.status, enrollment.completed_at = "completed", event.created_at
+    record_audit(
+        session,
+        org_id=enrollment.org_id,
+        actor_id=actor_id,
+        action="enrollment.completed",
+        entity_type="enrollment",
+        entity_id=enrollment.id,
+        after={"status": "completed"},
+        request_id=request_id,
+    )
+    return True
 
 
 def _ordered_items(outline: CourseDetail) -> list[ItemOutline]:
     return [item for module in outline.modules for item in module.items]
 
 
-def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: set[UUID]) -> CourseProgress:
+def gated_items(outline: CourseDetail) -> list[UUID]:
+    """The items of the outline with competency gates (what ``unmet_requirements`` needs to look at)."""
+    return [item.id for item in _ordered_items(outline) if item.requires]
+
+
+def fold_progress(
+    outline: CourseDetail,
+    enrollment: Enrollment | None,
+    done: set[UUID],
+    gates: Mapping[UUID, list[MissingCompetency]] | None = None,
+) -> CourseProgress:
+    """``gates``: the unmet competency gates per item (``unmet_requirements``); a gated item is locked."""
     items = _ordered_items(outline)
     states: list[ItemProgress] = []
     next_item: UUID | None = None
     for item in items:
         missing = [] if item.id in done else [p for p in item.prerequisites if p not in done]
-        state = "done" if item.id in done else ("locked" if missing else "unlocked")
+        gated = [] if item.id in done or gates is None else gates.get(item.id, [])
+        state = "done" if item.id in done else ("locked" if missing or gated else "unlocked")
         if state == "unlocked" and next_item is None:
             next_item = item.id
-        states.append(ItemProgress(item_id=item.id, state=state, missing_prerequisites=missing))
+        states.append(
+            ItemProgress(item_id=item.id, state=state, missing_prerequisites=missing, missing_competencies=gated)
+        )
     finished = sum(1 for item in items if item.id in done)
     return CourseProgress(
         course_id=outline.id,
@@ -91,6 +139,26 @@ def fold_progress(outline: CourseDetail, enrollment: Enrollment | None, done: se
         next_item_id=next_item,
         completed_at=enrollment.completed_at if enrollment else None,
     )
+
+
+async def item_lock(session: AsyncSession, enrollment_id: UUID, user_id: UUID, item_id: UUID) -> Conflict | None:
+    """Why the item is closed to this learner, as the 409 to answer (None when open): unfinished
+    prerequisites first, then unmet competency gates. A submission to an assessment asks here."""
+    prerequisites = list(
+        await session.scalars(select(ItemPrerequisite.prerequisite_id).where(ItemPrerequisite.item_id == item_id))
+    )
+    if prerequisites:
+        done = completed_items(
+            await session.scalars(select(ProgressEvent).where(ProgressEvent.stream_id == enrollment_id))
+        )
+        missing = sorted(str(p) for p in prerequisites if p not in done)
+        if missing:
+            return Conflict(
+                "This item is locked: finish its prerequisites first",
+                extra={"code": "locked", "missing_prerequisites": missing},
+            )
+    gates = await unmet_requirements(session, user_id, [item_id])
+    return gate_conflict(gates[item_id]) if item_id in gates else None
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
@@ -117,7 +185,8 @@ class ProgressService(TenantService):
         async with self._tx() as session:
             enrollment = await self._enrollment(session, course_id)
             done = completed_items(await self._stream(session, enrollment)) if enrollment else set()
-            return fold_progress(outline, enrollment, done)
+            gates = await unmet_requirements(session, self.principal.user_id, gated_items(outline))
+            return fold_progress(outline, enrollment, done, gates)
 
     async def complete_item(self, course_id: UUID, item_id: UUID) -> tuple[CompletionOut, bool]:
         """Mark a lesson or exercise done. Returns (result, created); completing again is a no-op."""
@@ -132,18 +201,29 @@ class ProgressService(TenantService):
             done = completed_items(await self._stream(session, enrollment))
             if item.id not in done:
                 self._check_completable(item, done)
+                gates = await unmet_requirements(session, self.principal.user_id, gated_items(outline))
+                if item.id in gates:
+                    raise gate_conflict(gates[item.id])
             event, created = await append_progress_event(
                 session,
                 enrollment,
                 "item.completed",
-                {"item_id": str(item.id), "item_slug": item.slug, "kind": item.kind},
+                # The competencies travel with the event: mastery evidence for an exercise (the fold reads them).
+                {
+                    "item_id": str(item.id),
+                    "item_slug": item.slug,
+                    "kind": item.kind,
+                    "competencies": [str(c) for c in sorted(item.competencies)],
+                },
                 f"item.completed:{enrollment.id}:{item.id}",
             )
             done.add(item.id)
-            progress = fold_progress(outline, enrollment, done)
+            # Read after the append: an exercise's evidence may just have opened a gate.
+            gates = await unmet_requirements(session, self.principal.user_id, gated_items(outline))
+            progress = fold_progress(outline, enrollment, done, gates)
             if created and progress.completed_items == progress.total_items and enrollment.completed_at is None:
-                await self._complete_course(session, enrollment)
-                progress = fold_progress(outline, enrollment, done)
+                await complete_course_if_finished(session, enrollment, self.principal.user_id, self.request_id)
+                progress = fold_progress(outline, enrollment, done, gates)
             return CompletionOut(item_id=item.id, event_version=event.version, progress=progress), created
 
     @staticmethod
@@ -156,17 +236,3 @@ class ProgressService(TenantService):
                 "This item is locked: finish its prerequisites first",
                 extra={"code": "locked", "missing_prerequisites": missing},
             )
-
-    async def _complete_course(self, session: AsyncSession, enrollment: Enrollment) -> None:
-        enrollment.status, enrollment.completed_at = "completed", datetime.now(UTC)
-        await append_progress_event(session, enrollment, "course.completed", {}, f"course.completed:{enrollment.id}")
-        record_audit(
-            session,
-            org_id=enrollment.org_id,
-            actor_id=self.principal.user_id,
-            action="enrollment.completed",
-            entity_type="enrollment",
-            entity_id=enrollment.id,
-            after={"status": "completed"},
-            request_id=self.request_id,
-        )

@@ -10,6 +10,7 @@ are the ones the course player shows), the learner's recent tutor questions, the
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -22,6 +23,8 @@ from app.db.models import AIInteraction, Competency, ContentChunk, Item, Progres
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail
 from app.domain.courses.services import CourseService
+from app.domain.mastery.gates import MissingCompetency, unmet_requirements
+from app.domain.mastery.services import course_estimates
 from app.domain.progress.ledger import completed_items
 from app.domain.progress.services import fold_progress
 from app.domain.recommendations.metrics import RECOMMENDATION_LATENCY
@@ -42,15 +45,42 @@ log = structlog.get_logger("lyceum.recommendations")
 RECENT_QUESTIONS = 5  # the learner's last tutor questions in the course that are read (bounded work)
 QUESTION_MATCH_DEPTH = 3  # an item must be among a question's first few matches to answer it
 RELATED_LIMIT = 5
+# Below this estimate, a competency the learner has attempted counts as one they struggle with (BKT's
+# conventional mastery line is 0.95; 0.6 keeps the reason for real trouble, not for "not yet mastered").
+WEAK_MASTERY = 0.6
 RELATED_QUERY_CHARS = 600  # the item's title and the start of its first passage make the query
 
 
-async def weak_competencies(session: AsyncSession, user_id: UUID, course_id: UUID) -> list[WeakCompetency]:
-    """Seam for the mastery model (wired when it is merged): will read ``mastery_estimates`` of
-    ``user_id`` for the competencies of ``course_id`` below the mastery threshold, lowest first, with the
-    title of the item whose evidence last lowered each (``last_item_title``). Answers nothing until then."""
-    del session, user_id, course_id
-    return []
+async def weak_competencies(
+    session: AsyncSession,
+    user_id: UUID,
+    course_id: UUID,
+    events: Sequence[ProgressEvent],
+    titles: Mapping[UUID, str],
+) -> list[WeakCompetency]:
+    """Competencies of the course with evidence (at least one attempt) whose mastery estimate is below
+    ``WEAK_MASTERY``, lowest first, each with the title of the item of the learner's latest failed graded
+    attempt on it (from the enrolment's ``events``, in order; "" when only exercises moved it)."""
+    last_failed: dict[str, str] = {}
+    for event in events:
+        if event.type != "assessment.graded" or event.payload.get("passed", True):
+            continue
+        item_id = event.payload.get("item_id")
+        title = titles.get(UUID(item_id), "") if isinstance(item_id, str) else ""
+        for competency in event.payload.get("competencies") or []:
+            last_failed[str(competency)] = title
+    weak = [
+        WeakCompetency(
+            competency_id=m.competency_id,
+            slug=m.slug,
+            name=m.name,
+            mastery=m.mastery,
+            last_item_title=last_failed.get(str(m.competency_id), ""),
+        )
+        for m in await course_estimates(session, user_id, course_id)
+        if m.attempts > 0 and m.mastery < WEAK_MASTERY
+    ]
+    return sorted(weak, key=lambda w: (w.mastery, w.slug))
 
 
 async def due_reviews(session: AsyncSession, user_id: UUID, course_id: UUID) -> list[DueReview]:
@@ -69,10 +99,12 @@ async def due_reviews(session: AsyncSession, user_id: UUID, course_id: UUID) -> 
     return [DueReview(competency_id=r.competency_id, name=r.name, due_at=r.due_at) for r in rows]
 
 
-def pathway_of(outline: CourseDetail, done: set[UUID]) -> list[PathwayItem]:
+def pathway_of(
+    outline: CourseDetail, done: set[UUID], gates: Mapping[UUID, list[MissingCompetency]] | None = None
+) -> list[PathwayItem]:
     """The outline in course order with done/locked flags, locked exactly as the progress fold (and so the
-    course player) marks an item: unfinished prerequisites."""
-    states = {s.item_id: s.state for s in fold_progress(outline, None, done).items}
+    course player) marks an item: unfinished prerequisites or unmet competency gates (``gates``)."""
+    states = {s.item_id: s.state for s in fold_progress(outline, None, done, gates).items}
     return [
         PathwayItem(
             item_id=item.id,
@@ -105,11 +137,18 @@ class RecommendationService(TenantService):
             raise NotFound("No such course among your enrolments")
         user_id = self.principal.user_id
         async with self._tx() as session:
-            events = await session.scalars(
-                select(ProgressEvent).where(ProgressEvent.stream_id == enrollment.id).order_by(ProgressEvent.version)
+            events = list(
+                await session.scalars(
+                    select(ProgressEvent)
+                    .where(ProgressEvent.stream_id == enrollment.id)
+                    .order_by(ProgressEvent.version)
+                )
             )
-            pathway = pathway_of(outline, completed_items(events))
-            weak = await weak_competencies(session, user_id, course_id)
+            items = [item for module in outline.modules for item in module.items]
+            gates = await unmet_requirements(session, user_id, [item.id for item in items])
+            pathway = pathway_of(outline, completed_items(events), gates)
+            titles = {item.id: item.title for item in items}
+            weak = await weak_competencies(session, user_id, course_id, events, titles)
             due = await due_reviews(session, user_id, course_id)
             keys = await self._recent_question_keys(session, course_id)
         open_items = any(not p.done and not p.locked for p in pathway)

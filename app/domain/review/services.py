@@ -204,7 +204,7 @@ class ReviewService(TenantService):
             item.claimed_by, item.lease_expires_at = None, None
             submission.status = "graded"
             await session.flush()
-            await record_grade_progress(session, submission, assessment, final)
+            evidence = await record_grade_progress(session, submission, assessment, final, me)
             after = {"status": "graded", "score": final.score, "decision": data.action, "reason": data.reason}
             record_audit(
                 session,
@@ -236,6 +236,8 @@ class ReviewService(TenantService):
             )
         await self.events.publish(self.principal.org_id, decided)
         await self.events.publish(self.principal.org_id, graded)
+        if evidence is not None:
+            await self.events.publish(self.principal.org_id, evidence)
         return out
 
     def _final_grade(

@@ -64,26 +64,42 @@ export function ItemView({
     }
   }
 
-  if (item.loading) return <Spinner label="Loading the lesson…" />;
-  if (item.error || !item.data) return <ErrorNote message={item.error ?? "This item couldn't be loaded."} onRetry={item.reload} />;
-  const detail = item.data;
-
+  // A locked item (prerequisites or a competency gate) is explained before its text is needed: a gated
+  // item's text is refused (409) until the gate opens.
   if (state?.state === "locked") {
+    const gates = state.missing_competencies ?? [];
     const canDo = doableBefore(itemId, items, progress);
-    const target = canDo[0] ?? items.find((i) => i.id === progress?.next_item_id);
+    const practice = gates.length > 0 ? practiceFor(gates.map((g) => g.competency_id), items, progress) : undefined;
+    const target = canDo[0] ?? practice ?? items.find((i) => i.id === progress?.next_item_id);
     return (
       <article className="card locked-item" data-testid="locked-item">
         <h2>
           <LockIcon /> This item is locked
         </h2>
-        <p>It opens when you have finished:</p>
-        <ul>
-          {state.missing_prerequisites.map((id) => (
-            <li key={id}>
-              <Link to={`/courses/${courseId}/items/${id}`}>{titles.get(id) ?? "a previous item"}</Link>
-            </li>
-          ))}
-        </ul>
+        {state.missing_prerequisites.length > 0 && (
+          <>
+            <p>It opens when you have finished:</p>
+            <ul>
+              {state.missing_prerequisites.map((id) => (
+                <li key={id}>
+                  <Link to={`/courses/${courseId}/items/${id}`}>{titles.get(id) ?? "a previous item"}</Link>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+        {gates.length > 0 && (
+          <>
+            <p>It opens when your mastery reaches:</p>
+            <ul data-testid="missing-competencies">
+              {gates.map((g) => (
+                <li key={g.competency_id}>
+                  <strong>{g.name}</strong>: {Math.round(g.required * 100)}% (you are at {Math.round(g.mastery * 100)}%)
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
         {target && (
           <p className="can-do">
             <Link className="button" to={`/courses/${courseId}/items/${target.id}`} data-testid="can-do-next">
@@ -94,6 +110,10 @@ export function ItemView({
       </article>
     );
   }
+
+  if (item.loading) return <Spinner label="Loading the lesson…" />;
+  if (item.error || !item.data) return <ErrorNote message={item.error ?? "This item couldn't be loaded."} onRetry={item.reload} />;
+  const detail = item.data;
 
   return (
     <article className="card item" data-kind={detail.kind}>
@@ -134,6 +154,12 @@ export function ItemView({
       </div>
     </article>
   );
+}
+
+/** The first item the learner can do now (unlocked, not done) that practises one of the competencies. */
+function practiceFor(competencies: string[], items: Schemas["ItemOutline"][], progress: Progress | null) {
+  const state = new Map((progress?.items ?? []).map((p) => [p.item_id, p.state]));
+  return items.find((i) => state.get(i.id) === "unlocked" && i.competencies.some((c) => competencies.includes(c)));
 }
 
 /** The items the learner can do right now (unlocked, not done) on the way to a locked item, nearest first:

@@ -41,6 +41,8 @@ export function PathwayMap({
 }) {
   const items = course.modules.flatMap((m) => m.items);
   const state = new Map((progress?.items ?? []).map((p) => [p.item_id, p.state]));
+  const gated = new Map((progress?.items ?? []).map((p) => [p.item_id, p.missing_competencies ?? []]));
+  const waiting = new Map((progress?.items ?? []).map((p) => [p.item_id, p.missing_prerequisites]));
   const titles = new Map(items.map((i) => [i.id, i.title]));
   const nav = useRef<HTMLElement>(null);
   // Keep the current item in view in the side list (and the map), without scrolling the page itself.
@@ -66,7 +68,11 @@ export function PathwayMap({
           <ol>
             {module.items.map((item) => {
               const s = state.get(item.id) ?? (progress ? "locked" : "unlocked");
-              const needs = item.prerequisites.map((p) => titles.get(p)).filter(Boolean);
+              // What still stands in the way (all prerequisites when progress is unknown).
+              const after = (waiting.get(item.id) ?? item.prerequisites).map((p) => titles.get(p)).filter(Boolean);
+              // A competency gate: the skill and the level it must reach.
+              const skills = (gated.get(item.id) ?? []).map((g) => `${g.name} at ${Math.round(g.required * 100)}%`);
+              const needs = [...(after.length ? [`after ${after.join(", ")}`] : []), ...(skills.length ? [`needs ${skills.join(", ")}`] : [])];
               return (
                 <li key={item.id} className={`pathway-item state-${s}${item.id === currentItemId ? " current" : ""}`}>
                   <Link
@@ -85,7 +91,11 @@ export function PathwayMap({
                       <span className="visually-hidden">, {(STATE_LABEL[s] ?? s).toLowerCase()}</span>
                     </span>
                   </Link>
-                  {s === "locked" && needs.length > 0 && <p className="needs" id={`needs-${item.id}`}>after {needs.join(", ")}</p>}
+                  {s === "locked" && needs.length > 0 && (
+                    <p className="needs" id={`needs-${item.id}`}>
+                      {needs.join("; ")}
+                    </p>
+                  )}
                 </li>
               );
             })}

@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 
 import { api, must } from "../api/client";
+import { MasteryChart } from "../components/MasteryChart";
 import { EmptyState, ErrorNote, ProgressBar, Spinner } from "../components/Status";
 import { useResource } from "../lib/useResource";
 import { useSession } from "../lib/useSession";
@@ -130,6 +131,18 @@ export function MyLearning() {
               )}
             </section>
           </div>
+          <section className="card mastery" aria-labelledby="mastery-title" data-testid="mastery">
+            <h2 id="mastery-title">Mastery</h2>
+            <p className="muted small">
+              How sure Lyceum is that you have mastered each skill, from your graded attempts and exercises. Some items open
+              when a skill reaches a level.
+            </p>
+            {data.courses
+              .filter((c) => c.status !== "withdrawn")
+              .map((c) => (
+                <MasteryChart key={c.course_id} courseId={c.course_id} courseTitle={c.course_title} />
+              ))}
+          </section>
         </div>
       )}
     </section>

@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/auth/refresh"): PUBLIC,
     ("POST", "/v1/auth/logout"): MEMBERS,
     ("GET", "/v1/me"): MEMBERS,
+    ("GET", "/v1/me/mastery"): MEMBERS,  # the caller's own estimates (integration/mastery/test_mastery.py)
     ("POST", "/v1/me/password"): MEMBERS,  # needs the current password (integration/auth/test_account_security.py)
     ("GET", "/v1/users"): STAFF,
     ("POST", "/v1/users"): ADMINS,

@@ -178,7 +178,7 @@ async def test_review_deadline_live_decision_and_my_learning(gclient: Client, gw
 
 
 async def test_continue_resumes_where_the_learner_was(gclient: Client) -> None:
-    headers = await new_learner(gclient)
+    headers = await new_learner(gclient, unlock=False)  # a fresh stream: nothing done yet
     course = await course_by_slug(gclient, headers, "backend-foundations")
     items = [i for m in course["modules"] for i in m["items"]]
     overview = (await gclient.get("/v1/learning", headers=headers)).json()

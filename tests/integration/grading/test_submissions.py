@@ -56,7 +56,12 @@ async def test_multiple_choice_is_graded_exactly_and_completes_the_item(gclient:
     assert graded["passed"] is True
     assert graded["graded_by"] == "auto"
     progress = (await gclient.get(f"/v1/courses/{quiz['course_id']}/progress", headers=headers)).json()
-    assert {"item_id": quiz["item_id"], "state": "done", "missing_prerequisites": []} in progress["items"]
+    assert {
+        "item_id": quiz["item_id"],
+        "state": "done",
+        "missing_prerequisites": [],
+        "missing_competencies": [],
+    } in progress["items"]
 
 
 async def test_wrong_answers_fail_with_explanations(gclient: Client, gworker: Worker[Any]) -> None:

@@ -33,6 +33,7 @@ import pytest
 from app.server.embedded import free_port
 from tests.support.fake_anthropic.server import FakeAnthropic
 from tests.support.grading import assessment, assessment_spec, rubric_tool_input, top_rubric_points
+from tests.support.progress import open_assessments_of
 
 ROOT = Path(__file__).resolve().parents[3]
 DEADLINE = 300.0  # seconds; bounds a failing run only (three restarts of a loaded machine's stack)
@@ -116,6 +117,11 @@ class Platform:
     def redis_pid(self) -> int:
         return int((self.data_dir / "redis" / "redis.pid").read_text().strip())
 
+    def database_url(self) -> str:
+        """The same server as a SQLAlchemy URL (the socket directory as ``host``)."""
+        lines = self._postmaster_lines()
+        return f"postgresql://postgres@:{lines[3].strip()}/postgres?host={lines[4].strip()}"
+
     def database_dsn(self) -> str:
         lines = self._postmaster_lines()
         return f"postgresql://postgres@/postgres?host={lines[4].strip()}&port={lines[3].strip()}"
@@ -189,12 +195,14 @@ async def _login(http: httpx.AsyncClient) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def learner(http: httpx.AsyncClient) -> dict[str, str]:
+async def learner(http: httpx.AsyncClient, platform: Platform) -> dict[str, str]:
     headers = await _login(http)
     courses = (await http.get("/v1/courses", headers=headers, params={"limit": 100})).json()["items"]
     course = next(c for c in courses if c["slug"] == "backend-foundations")
     enrolled = await http.post(f"/v1/courses/{course['id']}/enrollments", headers=headers)
     assert enrolled.status_code in (200, 201), enrolled.text
+    # Submissions to locked or gated assessments are refused (issue 12): open them as after the work.
+    await open_assessments_of(platform.database_url(), "learner@demo.test")
     return headers
 
 

@@ -749,3 +749,53 @@ def test_tutoring_text_must_not_quote_a_solution_or_an_answer_key(tmp_path: Path
     _item(data, 0, 0)["misconceptions"][0]["correction"] = "No: B, because the thirty characters here matter."
     error = _only_error(_write(tmp_path, data))  # a graded item's answer key binds the whole course
     assert error.path == "modules[0].items[0].misconceptions[0].correction"
+
+
+# --------------------------------------------------------------------------- mastery and gates (issue 12)
+
+
+def test_competency_gate_and_bkt_parameters_load(tmp_path: Path) -> None:
+    data = _data()
+    slug = data["competencies"][0]["slug"]
+    data["competencies"][0]["bkt"] = {"prior": 0.3, "learn": 0.1, "guess": 0.25}
+    _item(data, 0, 2)["requires"] = [{"competency": slug, "mastery": 0.6}]
+    course = load_course(_write(tmp_path, data))
+    assert course.competencies[0].bkt.prior == 0.3
+    assert course.competencies[0].bkt.guess == 0.25
+    assert course.competencies[0].bkt.slip == 0.1  # the documented default
+    gate = course.modules[0].items[2].requires[0]
+    assert (gate.competency, gate.mastery) == (slug, 0.6)
+
+
+def test_gate_on_an_unknown_competency_names_file_and_path(tmp_path: Path) -> None:
+    data = _data()
+    _item(data, 0, 2)["requires"] = [{"competency": "nowhere", "mastery": 0.5}]
+    error = _only_error(_write(tmp_path, data))
+    assert error.path == "modules[0].items[2].requires[0].competency"
+    assert "unknown competency `nowhere` in a gate" in error.reason
+
+
+def test_gate_listed_twice(tmp_path: Path) -> None:
+    data = _data()
+    slug = data["competencies"][0]["slug"]
+    _item(data, 0, 2)["requires"] = [{"competency": slug, "mastery": 0.5}, {"competency": slug, "mastery": 0.7}]
+    error = _only_error(_write(tmp_path, data))
+    assert error.path == "modules[0].items[2].requires[1].competency"
+    assert "gated twice" in error.reason
+
+
+def test_gate_threshold_is_a_fraction(tmp_path: Path) -> None:
+    data = _data()
+    _item(data, 0, 2)["requires"] = [{"competency": data["competencies"][0]["slug"], "mastery": 1.5}]
+    error = _only_error(_write(tmp_path, data))
+    assert error.path == "modules[0].items[2].requires[0].mastery"
+    assert "<= 1.0" in error.reason
+
+
+@pytest.mark.parametrize("key", ["slip", "guess"])
+def test_slip_and_guess_stay_below_one_half(tmp_path: Path, key: str) -> None:
+    data = _data()
+    data["competencies"][0]["bkt"] = {key: 0.5}
+    error = _only_error(_write(tmp_path, data))
+    assert error.path == f"competencies[0].bkt.{key}"
+    assert "< 0.5" in error.reason
