@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import ContentChunk, Course, Enrollment, Item
 from app.domain.base import TenantService
 from app.domain.search.metrics import SEARCH_LATENCY, VECTOR_FALLBACKS
-from app.domain.search.schemas import SearchHit
+from app.domain.search.schemas import Passage, Passages, SearchHit
 from app.domain.search.vectors import VectorHit, VectorIndex, VectorIndexUnavailable
 from app.lib.errors import NotFound, ValidationFailed
 
@@ -135,7 +135,7 @@ class SearchService(TenantService):
             nearest.cancel()
             raise
         SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
-        vector_hits = await self._vector_hits(text, courses, nearest) if courses else []
+        vector_hits = (await self._vector_hits(text, courses, nearest) or []) if courses else []
         if not courses:
             nearest.cancel()
         ranked = fuse(text_hits, vector_hits)
@@ -171,7 +171,83 @@ class SearchService(TenantService):
             self._vector_hits(text, courses) if mode != "text" else _nothing(none),
             self._text_search(text, courses) if mode != "vector" else _nothing(none),
         )
-        return fuse(text_hits, vector_hits)
+        return fuse(text_hits, vector_hits or [])
+
+    async def passages(self, text: str, course_id: UUID, limit: int, vector_timeout: float | None = None) -> Passages:
+        """The best ``limit`` passages of ``course_id`` for ``text``, for grounding the tutor: the ranking of
+        :meth:`search` (the same fusion, the same enrolment rule: a course the caller is not enrolled in, or
+        an unpublished one, gives none), one passage per item (its best chunk), best first.
+
+        Chroma failing, or not done within ``vector_timeout`` seconds of the call, gives the text ranking
+        alone (``vector`` False, the search's fallback metric and log line), never an error."""
+        text = " ".join(text.split())[:MAX_QUERY_CHARS]
+        if not text or limit <= 0:
+            return Passages(passages=[])
+        started = time.perf_counter()
+        nearest = asyncio.ensure_future(self._nearest(text))  # on Chroma's pool while PostgreSQL answers
+        try:
+            async with self._tx() as session:
+                try:
+                    courses = await self._enrolled(session, course_id)
+                except NotFound:
+                    courses = []
+                text_hits = await self._text_hits(session, text, courses) if courses else []
+        except BaseException:
+            nearest.cancel()
+            raise
+        if not courses:
+            nearest.cancel()
+            return Passages(passages=[])
+        SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
+        vector_hits = await self._bounded_vector_hits(text, courses, nearest, vector_timeout, started)
+        window = fuse(text_hits, vector_hits or [])[:limit]
+        found = await self._passages(text, window) if window else []
+        return Passages(passages=found, vector=vector_hits is not None)
+
+    async def _bounded_vector_hits(
+        self,
+        text: str,
+        courses: Sequence[UUID],
+        nearest: Awaitable[list[VectorHit] | VectorIndexUnavailable],
+        limit: float | None,
+        started: float,
+    ) -> list[tuple[str, UUID, UUID]] | None:
+        if limit is None:
+            return await self._vector_hits(text, courses, nearest)
+        try:
+            return await asyncio.wait_for(
+                self._vector_hits(text, courses, nearest), max(0.0, limit - (time.perf_counter() - started))
+            )
+        except TimeoutError:
+            VECTOR_FALLBACKS.labels(self.vectors.mode).inc()
+            log.warning("search_vector_unavailable", mode=self.vectors.mode, error=f"no answer within {limit} s")
+            return None
+
+    async def _passages(self, text: str, window: Sequence[Ranked]) -> list[Passage]:
+        chunk_ids = [r.chunk for r in window if r.chunk]
+        query = any_words(text)
+        async with self._tx() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        ContentChunk.chunk_id,
+                        ContentChunk.title,
+                        ContentChunk.heading,
+                        ContentChunk.content,
+                        func.ts_headline(TEXT_CONFIG, ContentChunk.content, query, HEADLINE_OPTIONS),
+                    ).where(ContentChunk.chunk_id.in_(chunk_ids))
+                )
+            ).tuples()
+            by_chunk = {row[0]: row for row in rows}
+        found = []
+        for r in window:
+            row = by_chunk.get(r.chunk or "")
+            if row is None:
+                continue  # re-indexed since Chroma answered
+            _, title, heading, content, headline = row
+            snippet = headline.replace(_START, "").replace(_STOP, "")
+            found.append(Passage(r.chunk or "", r.item_id, r.course_id, title, heading, content, snippet, r.score))
+        return found
 
     async def _text_search(self, text: str, courses: Sequence[UUID]) -> list[tuple[str, UUID, UUID]]:
         started = time.perf_counter()
@@ -191,7 +267,8 @@ class SearchService(TenantService):
         text: str,
         courses: Sequence[UUID],
         nearest: Awaitable[list[VectorHit] | VectorIndexUnavailable] | None = None,
-    ) -> list[tuple[str, UUID, UUID]]:
+    ) -> list[tuple[str, UUID, UUID]] | None:
+        """Chroma's hits within ``courses``; None when Chroma failed (counted and logged here)."""
         started = time.perf_counter()
         try:
             found = await (nearest if nearest is not None else self._nearest(text))
@@ -201,7 +278,7 @@ class SearchService(TenantService):
         except VectorIndexUnavailable as exc:
             VECTOR_FALLBACKS.labels(self.vectors.mode).inc()
             log.warning("search_vector_unavailable", mode=self.vectors.mode, error=str(exc), fallback="text")
-            return []
+            return None
         SEARCH_LATENCY.labels("vector").observe(time.perf_counter() - started)
         allowed = set(courses)  # keep() filters already; this states the rule where results are used
         return [(h.chunk_id, h.item_id, h.course_id) for h in kept if h.course_id in allowed]
