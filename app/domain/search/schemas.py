@@ -29,6 +29,7 @@ class Passage(msgspec.Struct, frozen=True):
     content: str
     snippet: str
     score: float
+    source: str = "lesson"  # what the chunk is of: lesson, exercise, assessment, prompt, module
 
 
 class Passages(msgspec.Struct, frozen=True):

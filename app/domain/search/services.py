@@ -175,8 +175,12 @@ class SearchService(TenantService):
 
     async def passages(self, text: str, course_id: UUID, limit: int, vector_timeout: float | None = None) -> Passages:
         """The best ``limit`` passages of ``course_id`` for ``text``, for grounding the tutor: the ranking of
-        :meth:`search` (the same fusion, the same enrolment rule: a course the caller is not enrolled in, or
-        an unpublished one, gives none), one passage per item (its best chunk), best first.
+        :meth:`search` (the same fusion), one passage per item (its best chunk), best first.
+
+        The course must be one the caller can read: published, in their org (row-level security). That is
+        the course player's rule and the tutor's own (a tutor session needs a published course, not an
+        enrolment), so a learner browsing a course gets the sources the player would show them; an
+        unpublished course, or another org's, gives none.
 
         Chroma failing, or not done within ``vector_timeout`` seconds of the call, gives the text ranking
         alone (``vector`` False, the search's fallback metric and log line), never an error."""
@@ -187,10 +191,11 @@ class SearchService(TenantService):
         nearest = asyncio.ensure_future(self._nearest(text))  # on Chroma's pool while PostgreSQL answers
         try:
             async with self._tx() as session:
-                try:
-                    courses = await self._enrolled(session, course_id)
-                except NotFound:
-                    courses = []
+                courses = list(
+                    await session.scalars(
+                        select(Course.id).where(Course.id == course_id, Course.is_published.is_(True))
+                    )
+                )
                 text_hits = await self._text_hits(session, text, courses) if courses else []
         except BaseException:
             nearest.cancel()
@@ -235,6 +240,7 @@ class SearchService(TenantService):
                         ContentChunk.heading,
                         ContentChunk.content,
                         func.ts_headline(TEXT_CONFIG, ContentChunk.content, query, HEADLINE_OPTIONS),
+                        ContentChunk.source,
                     ).where(ContentChunk.chunk_id.in_(chunk_ids))
                 )
             ).tuples()
@@ -244,9 +250,11 @@ class SearchService(TenantService):
             row = by_chunk.get(r.chunk or "")
             if row is None:
                 continue  # re-indexed since Chroma answered
-            _, title, heading, content, headline = row
+            _, title, heading, content, headline, source = row
             snippet = headline.replace(_START, "").replace(_STOP, "")
-            found.append(Passage(r.chunk or "", r.item_id, r.course_id, title, heading, content, snippet, r.score))
+            found.append(
+                Passage(r.chunk or "", r.item_id, r.course_id, title, heading, content, snippet, r.score, source)
+            )
         return found
 
     async def _text_search(self, text: str, courses: Sequence[UUID]) -> list[tuple[str, UUID, UUID]]:

@@ -52,7 +52,9 @@ class Grounding:
     degraded: str = ""
 
     def for_model(self) -> tuple[SourcePassage, ...]:
-        return tuple(SourcePassage(title=p.title, heading=p.heading, text=p.content) for p in self.passages)
+        return tuple(
+            SourcePassage(title=p.title, heading=p.heading, text=p.content, kind=p.source) for p in self.passages
+        )
 
     def recorded(self) -> list[dict[str, Any]]:
         """Which chunks the turn used (the ``ai_interactions.sources`` column)."""

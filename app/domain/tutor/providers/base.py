@@ -70,6 +70,7 @@ class SourcePassage:
     title: str
     heading: str
     text: str
+    kind: str = "lesson"  # lesson, exercise, assessment, prompt (an assessment's question), module
 
 
 @dataclass(frozen=True, slots=True)

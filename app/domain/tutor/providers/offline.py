@@ -52,9 +52,11 @@ EXPLAIN_CHARS = 520
 CODE_LINES = 14  # "a small example": longer code blocks are cut
 # Passages of the item itself rank first for lessons; for tasks (exercises, assessments) the lessons
 # around them hold the material to learn from, so the task text weighs less.
-# Passages retrieved from the whole course for the message (grounding) weigh like the module's lessons'
-# own: search already chose them for this question, but the item and its neighbours are read first.
-ORIGIN_WEIGHTS = {"item": 1.0, "task": 0.5, "module": 0.85, "related": 0.75, "retrieved": 0.8}
+# Passages retrieved from the whole course for the message (grounding) weigh nearly like the module's
+# lessons: search chose them for this question, but the item and its neighbours are read first. Retrieved
+# task text (an exercise, a quiz question) weighs like the item's own task text: it asks, it does not teach.
+ORIGIN_WEIGHTS = {"item": 1.0, "task": 0.5, "module": 0.85, "related": 0.75, "retrieved": 0.8, "retrieved_task": 0.4}
+TEACHING_KINDS = frozenset({"lesson", "module"})
 BM25_K1 = 1.2
 BM25_B = 0.75
 STAY_RATIO = 0.6  # an item passage scoring at least this share of the best leads the reply
@@ -200,7 +202,11 @@ def material(context: TutorContext, retrieved: Iterable[SourcePassage] = ()) -> 
     sources += [(related.title, related.body, "related") for related in context.related if related.title not in seen]
     seen = {title for title, _, _ in sources}
     sources += [
-        (found.title, f"## {found.heading}\n\n{found.text}" if found.heading else found.text, "retrieved")
+        (
+            found.title,
+            f"## {found.heading}\n\n{found.text}" if found.heading else found.text,
+            "retrieved" if found.kind in TEACHING_KINDS else "retrieved_task",
+        )
         for found in retrieved
         if found.title not in seen
     ]
