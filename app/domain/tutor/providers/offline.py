@@ -54,7 +54,8 @@ CODE_LINES = 14  # "a small example": longer code blocks are cut
 # around them hold the material to learn from, so the task text weighs less.
 # Passages retrieved from the whole course for the message (grounding) weigh nearly like the module's
 # lessons: search chose them for this question, but the item and its neighbours are read first. Retrieved
-# task text (an exercise, a quiz question) weighs like the item's own task text: it asks, it does not teach.
+# task text (an exercise, a quiz question: it asks, it does not teach) is used only when no lesson was
+# retrieved, and then weighs like the item's own task text.
 ORIGIN_WEIGHTS = {"item": 1.0, "task": 0.5, "module": 0.85, "related": 0.75, "retrieved": 0.8, "retrieved_task": 0.4}
 TEACHING_KINDS = frozenset({"lesson", "module"})
 BM25_K1 = 1.2
@@ -199,8 +200,18 @@ def material(context: TutorContext, retrieved: Iterable[SourcePassage] = ()) -> 
     sources += [(related.title, related.body, "module") for related in context.module_items]
     # A prerequisite that is also a lesson of the module is read once (as the module's).
     seen = {title for title, _, _ in sources}
+    retrieved = list(retrieved)
+    if any(found.kind in TEACHING_KINDS for found in retrieved):
+        # A short quiz question matches a question's words better than any lesson paragraph, but it asks,
+        # it does not teach: with a lesson retrieved, task text stays out of the material.
+        retrieved = [found for found in retrieved if found.kind in TEACHING_KINDS]
     sources += [(related.title, related.body, "related") for related in context.related if related.title not in seen]
     seen = {title for title, _, _ in sources}
+    retrieved = list(retrieved)
+    if any(found.kind in TEACHING_KINDS for found in retrieved):
+        # A short quiz question matches a question's words better than any lesson paragraph, but it asks,
+        # it does not teach: with a lesson retrieved, task text stays out of the material.
+        retrieved = [found for found in retrieved if found.kind in TEACHING_KINDS]
     sources += [
         (
             found.title,
