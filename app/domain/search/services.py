@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -175,7 +176,8 @@ class SearchService(TenantService):
 
     async def passages(self, text: str, course_id: UUID, limit: int, vector_timeout: float | None = None) -> Passages:
         """The best ``limit`` passages of ``course_id`` for ``text``, for grounding the tutor: the ranking of
-        :meth:`search` (the same fusion), one passage per item (its best chunk), best first.
+        :meth:`search` (the same two rankings, the same fusion), one passage per item (its best chunk), best
+        first, each with its full text and a plain-text snippet around the question's words.
 
         The course must be one the caller can read: published, in their org (row-level security). That is
         the course player's rule and the tutor's own (a tutor session needs a published course, not an
@@ -183,31 +185,82 @@ class SearchService(TenantService):
         unpublished course, or another org's, gives none.
 
         Chroma failing, or not done within ``vector_timeout`` seconds of the call, gives the text ranking
-        alone (``vector`` False, the search's fallback metric and log line), never an error."""
+        alone (``vector`` False, the search's fallback metric and log line), never an error.
+
+        Built for a tutor turn's time to first token: Chroma is asked first (on its thread pool) while ONE
+        transaction checks the course and reads each matching item's best chunk with its text, so the
+        passages need no second round trip unless an item was found by meaning alone."""
         text = " ".join(text.split())[:MAX_QUERY_CHARS]
         if not text or limit <= 0:
             return Passages(passages=[])
         started = time.perf_counter()
-        nearest = asyncio.ensure_future(self._nearest(text))  # on Chroma's pool while PostgreSQL answers
+        nearest = asyncio.ensure_future(self._nearest(text))
         try:
             async with self._tx() as session:
-                courses = list(
-                    await session.scalars(
-                        select(Course.id).where(Course.id == course_id, Course.is_published.is_(True))
-                    )
+                rows = await self._best_text_chunks(session, text, course_id)
+                readable = bool(rows) or bool(
+                    await session.scalar(select(Course.id).where(Course.id == course_id, Course.is_published.is_(True)))
                 )
-                text_hits = await self._text_hits(session, text, courses) if courses else []
         except BaseException:
             nearest.cancel()
             raise
-        if not courses:
+        if not readable:
             nearest.cancel()
             return Passages(passages=[])
         SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
-        vector_hits = await self._bounded_vector_hits(text, courses, nearest, vector_timeout, started)
+        text_hits = [(row.chunk_id, row.item_id, row.course_id) for row in rows]
+        vector_hits = await self._bounded_vector_hits(text, [course_id], nearest, vector_timeout, started)
         window = fuse(text_hits, vector_hits or [])[:limit]
-        found = await self._passages(text, window) if window else []
-        return Passages(passages=found, vector=vector_hits is not None)
+        chunks: dict[str, Any] = {row.chunk_id: row for row in rows}
+        missing = [r.chunk for r in window if r.chunk and r.chunk not in chunks]
+        if missing:  # items found by meaning alone: their chunks' text
+            async with self._tx() as session:
+                found = await session.execute(select(*_PASSAGE_COLUMNS).where(ContentChunk.chunk_id.in_(missing)))
+                chunks.update({row.chunk_id: row for row in found})
+        passages = []
+        for r in window:
+            row = chunks.get(r.chunk or "")
+            if row is None:
+                continue  # re-indexed since Chroma answered
+            passages.append(
+                Passage(
+                    chunk_id=row.chunk_id,
+                    item_id=r.item_id,
+                    course_id=r.course_id,
+                    title=row.title,
+                    heading=row.heading,
+                    content=row.content,
+                    snippet=plain_snippet(row.content, text),
+                    score=r.score,
+                    source=row.source,
+                )
+            )
+        return Passages(passages=passages, vector=vector_hits is not None)
+
+    async def _best_text_chunks(self, session: AsyncSession, text: str, course_id: UUID) -> list[Any]:
+        """Each matching item's best chunk by full text (``ts_rank``, as in :meth:`_text_hits`), with its
+        text, best first; only from ``course_id`` when it is published (one statement)."""
+        query = any_words(text)
+        matches = (
+            select(*_PASSAGE_COLUMNS, ContentChunk.course_id, ContentChunk.tsv)
+            .join(Course, Course.id == ContentChunk.course_id)
+            .where(
+                ContentChunk.course_id == course_id,
+                Course.is_published.is_(True),
+                ContentChunk.tsv.op("@@")(query),
+            )
+            .limit(TEXT_SCAN)
+            .subquery()
+        )
+        rank = func.ts_rank(matches.c.tsv, query)
+        best = (
+            select(*(c for c in matches.c if c.name != "tsv"), rank.label("rank"))
+            .distinct(matches.c.item_id)
+            .order_by(matches.c.item_id, rank.desc(), matches.c.chunk_id)
+        )
+        rows = list((await session.execute(best)).all())
+        rows.sort(key=lambda row: (-row.rank, row.chunk_id))
+        return rows[: self.candidates]
 
     async def _bounded_vector_hits(
         self,
@@ -227,35 +280,6 @@ class SearchService(TenantService):
             VECTOR_FALLBACKS.labels(self.vectors.mode).inc()
             log.warning("search_vector_unavailable", mode=self.vectors.mode, error=f"no answer within {limit} s")
             return None
-
-    async def _passages(self, text: str, window: Sequence[Ranked]) -> list[Passage]:
-        chunk_ids = [r.chunk for r in window if r.chunk]
-        query = any_words(text)
-        async with self._tx() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        ContentChunk.chunk_id,
-                        ContentChunk.title,
-                        ContentChunk.heading,
-                        ContentChunk.content,
-                        func.ts_headline(TEXT_CONFIG, ContentChunk.content, query, HEADLINE_OPTIONS),
-                        ContentChunk.source,
-                    ).where(ContentChunk.chunk_id.in_(chunk_ids))
-                )
-            ).tuples()
-            by_chunk = {row[0]: row for row in rows}
-        found = []
-        for r in window:
-            row = by_chunk.get(r.chunk or "")
-            if row is None:
-                continue  # re-indexed since Chroma answered
-            _, title, heading, content, headline, source = row
-            snippet = headline.replace(_START, "").replace(_STOP, "")
-            found.append(
-                Passage(r.chunk or "", r.item_id, r.course_id, title, heading, content, snippet, r.score, source)
-            )
-        return found
 
     async def _text_search(self, text: str, courses: Sequence[UUID]) -> list[tuple[str, UUID, UUID]]:
         started = time.perf_counter()
@@ -344,6 +368,42 @@ class SearchService(TenantService):
             for r in window
             if r.item_id in titles  # an item deleted since it was indexed
         ]
+
+
+_PASSAGE_COLUMNS = (
+    ContentChunk.chunk_id,
+    ContentChunk.item_id,
+    ContentChunk.title,
+    ContentChunk.heading,
+    ContentChunk.content,
+    ContentChunk.source,
+)
+SNIPPET_CHARS = 240
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n\s*\n")
+_WORD = re.compile(r"[A-Za-z0-9]{3,}")
+
+
+def _stems(text: str) -> set[str]:
+    # A crude prefix stem is enough to find the sentence a question is about ("passwords" ~ "password").
+    return {word.lower()[:6] for word in _WORD.findall(text)}
+
+
+def plain_snippet(content: str, text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The passage's sentence sharing most words with ``text`` and those after it, within ``limit``
+    characters, as plain text (what the tutor's source links show; the search page uses ``ts_headline``).
+    Computed here rather than by PostgreSQL so a tutor turn needs no second round trip for it."""
+    sentences = [" ".join(s.split()) for s in _SENTENCE_END.split(content) if s.strip()]
+    if not sentences:
+        return ""
+    wanted = _stems(text)
+    best = max(range(len(sentences)), key=lambda i: (len(_stems(sentences[i]) & wanted), -i))
+    kept: list[str] = []
+    for sentence in sentences[best:]:
+        if kept and sum(len(k) + 1 for k in kept) + len(sentence) > limit:
+            break
+        kept.append(sentence)
+    snippet = " ".join(kept)
+    return snippet if len(snippet) <= limit else snippet[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def highlight(headline: str) -> str:
