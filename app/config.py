@@ -142,7 +142,7 @@ class Settings:
     # Grounding (docs/adaptive.md "Grounded tutor"): each turn retrieves this many passages of the course
     # (0: off) while its set-up runs; the whole retrieval waits at most the timeout, Chroma at most half of it.
     tutor_sources: int = 3
-    tutor_retrieval_timeout_seconds: float = 0.3
+    tutor_retrieval_timeout_seconds: float = 0.15
     # Prices per million tokens, "model=input/output" pairs separated by commas.
     tutor_model_prices: str = "claude-sonnet-4-5=3/15,claude-haiku-4-5=1/5,offline=0/0"
     budget_org_monthly_tokens: int = 5_000_000
