@@ -40,6 +40,10 @@ RRF_K = 60
 MAX_QUERY_CHARS = 500
 TEXT_SCAN = 1000  # matching passages ranked per text search at most (see ``_text_hits``)
 TEXT_CONFIG = literal("english", type_=REGCONFIG)
+# Chroma calls in flight above which a tutor turn's retrieval does not ask Chroma and grounds on full text:
+# under load, queued Chroma work only arrives after the turn stopped waiting and still competes for the GIL
+# (tutor_stream.py --grounding at 20 concurrent turns: first tokens 240 ms later without this bound).
+PASSAGES_VECTOR_IN_FLIGHT = 2
 # Highlights are marked with control characters no chunk contains (chunking replaces them), so the passage
 # can be HTML-escaped first and the marks turned into <mark> after.
 _START, _STOP = "\x02", "\x03"
@@ -194,7 +198,14 @@ class SearchService(TenantService):
         if not text or limit <= 0:
             return Passages(passages=[])
         started = time.perf_counter()
-        nearest = asyncio.ensure_future(self._nearest(text))
+        if self.vectors.in_flight >= PASSAGES_VECTOR_IN_FLIGHT:
+            busy = VectorIndexUnavailable(f"{self.vectors.in_flight} Chroma calls in flight")
+            nearest: asyncio.Future[list[VectorHit] | VectorIndexUnavailable] = (
+                asyncio.get_running_loop().create_future()
+            )
+            nearest.set_result(busy)  # reported (metric, log line) by _vector_hits, as any outage
+        else:
+            nearest = asyncio.ensure_future(self._nearest(text))
         try:
             async with self._tx() as session:
                 rows = await self._best_text_chunks(session, text, course_id)

@@ -19,7 +19,7 @@ from app.db.engine import Database, create_engine, owner_url
 from app.db.models import AIInteraction, ContentChunk, Course
 from app.domain.search.indexer import ContentIndexer
 from app.domain.search.metrics import VECTOR_FALLBACKS
-from app.domain.search.services import SearchService
+from app.domain.search.services import PASSAGES_VECTOR_IN_FLIGHT, SearchService
 from app.domain.search.vectors import VectorIndex, VectorIndexUnavailable
 from app.domain.tutor.grounding import RETRIEVAL_FALLBACKS
 from app.domain.tutor.providers.offline import LABEL_LINE
@@ -253,3 +253,21 @@ async def test_a_failed_retrieval_answers_without_sources(
     assert done["sources"] == []
     assert answer["reply"].startswith(LABEL_LINE)
     assert RETRIEVAL_FALLBACKS.labels("error")._value.get() == before + 1
+
+
+async def test_a_busy_chroma_is_not_asked_and_the_turn_grounds_on_full_text(
+    client: Client, learner: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Load shedding: with Chroma calls already in flight, a turn does not queue one more (it would arrive
+    after the turn stopped waiting and still slow the event loop); full text answers, counted as a fallback."""
+    vectors = components_of(client.app).search.vectors
+    monkeypatch.setattr(vectors, "_in_flight", PASSAGES_VECTOR_IN_FLIGHT)
+    vector_before = VECTOR_FALLBACKS.labels(vectors.mode)._value.get()
+    text_only_before = RETRIEVAL_FALLBACKS.labels("text_only")._value.get()
+    detail = await course(client, learner, "backend-foundations")
+    session_id = await open_session(client, learner, detail["id"])
+    done = done_of(await ask(client, learner, session_id, QUESTION))
+    assert done["status"] == "completed"
+    assert done["sources"]
+    assert VECTOR_FALLBACKS.labels(vectors.mode)._value.get() == vector_before + 1
+    assert RETRIEVAL_FALLBACKS.labels("text_only")._value.get() == text_only_before + 1
