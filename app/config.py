@@ -139,6 +139,10 @@ class Settings:
     tutor_max_retries: int = 3
     tutor_history_token_budget: int = 6000  # older turns beyond this are summarised/trimmed
     tutor_max_message_chars: int = 4000
+    # Grounding (docs/adaptive.md "Grounded tutor"): each turn retrieves this many passages of the course
+    # (0: off) while its set-up runs; the whole retrieval waits at most the timeout, Chroma at most half of it.
+    tutor_sources: int = 3
+    tutor_retrieval_timeout_seconds: float = 0.15
     # Prices per million tokens, "model=input/output" pairs separated by commas.
     tutor_model_prices: str = "claude-sonnet-4-5=3/15,claude-haiku-4-5=1/5,offline=0/0"
     budget_org_monthly_tokens: int = 5_000_000
@@ -318,6 +322,10 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     if not 1 <= settings.port <= 65535:
         raise ConfigError(f"LYCEUM_PORT={settings.port} is not a TCP port")
     parse_prices(settings.tutor_model_prices)
+    if not 0 <= settings.tutor_sources <= 10:
+        raise ConfigError("LYCEUM_TUTOR_SOURCES must be between 0 and 10")
+    if settings.tutor_retrieval_timeout_seconds <= 0:
+        raise ConfigError("LYCEUM_TUTOR_RETRIEVAL_TIMEOUT_SECONDS must be positive")
     if settings.page_max_limit < 1:
         raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
     if settings.review_sample_rate > 1:

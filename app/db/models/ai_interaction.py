@@ -46,3 +46,8 @@ class AIInteraction(OrgScoped, Base):
     # The tutor mode the learner chose for this message (socratic | hint | explain); null for grading and
     # for turns recorded before modes were per message (migration 0007).
     mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # The course chunks the reply was grounded on, best first: [{"chunk_id", "item_id", "score"}] (migration
+    # 0010; empty when retrieval found none or failed, and for turns recorded before grounding).
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list, server_default="[]")
+    # How long the turn's retrieval took (it runs beside the set-up, so it is not added to the first token).
+    latency_retrieval_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)

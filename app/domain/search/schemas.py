@@ -15,3 +15,25 @@ class SearchHit(msgspec.Struct):
     title: str
     snippet: str
     score: float
+
+
+class Passage(msgspec.Struct, frozen=True):
+    """One retrieved chunk for grounding the tutor: where it comes from, its full text (for the model) and
+    its ``ts_headline`` passage as plain text (for the learner's source link); ``score`` as in SearchHit."""
+
+    chunk_id: str
+    item_id: UUID
+    course_id: UUID
+    title: str
+    heading: str
+    content: str
+    snippet: str
+    score: float
+    source: str = "lesson"  # what the chunk is of: lesson, exercise, assessment, prompt, module
+
+
+class Passages(msgspec.Struct, frozen=True):
+    """The best passages for a text; ``vector`` is False when Chroma failed or was too slow (text only)."""
+
+    passages: list[Passage]
+    vector: bool = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import ContentChunk, Course, Enrollment, Item
 from app.domain.base import TenantService
 from app.domain.search.metrics import SEARCH_LATENCY, VECTOR_FALLBACKS
-from app.domain.search.schemas import SearchHit
+from app.domain.search.schemas import Passage, Passages, SearchHit
 from app.domain.search.vectors import VectorHit, VectorIndex, VectorIndexUnavailable
 from app.lib.errors import NotFound, ValidationFailed
 
@@ -39,6 +40,13 @@ RRF_K = 60
 MAX_QUERY_CHARS = 500
 TEXT_SCAN = 1000  # matching passages ranked per text search at most (see ``_text_hits``)
 TEXT_CONFIG = literal("english", type_=REGCONFIG)
+# Chroma calls in flight above which a tutor turn's retrieval does not ask Chroma and grounds on full text:
+# under load, queued Chroma work only arrives after the turn stopped waiting and still competes for the GIL
+# (tutor_stream.py --grounding at 20 concurrent turns: first tokens 240 ms later without this bound).
+PASSAGES_VECTOR_IN_FLIGHT = 2
+# Chunks a tutor turn's vector side contributes (Chroma reads twice as many): its three passages come from
+# the top of the fusion, and Chroma answers 20 nearest in 0.8 ms against 1.8 ms for the search's 100.
+PASSAGES_CANDIDATES = 10
 # Highlights are marked with control characters no chunk contains (chunking replaces them), so the passage
 # can be HTML-escaped first and the marks turned into <mark> after.
 _START, _STOP = "\x02", "\x03"
@@ -135,7 +143,7 @@ class SearchService(TenantService):
             nearest.cancel()
             raise
         SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
-        vector_hits = await self._vector_hits(text, courses, nearest) if courses else []
+        vector_hits = (await self._vector_hits(text, courses, nearest) or []) if courses else []
         if not courses:
             nearest.cancel()
         ranked = fuse(text_hits, vector_hits)
@@ -177,7 +185,123 @@ class SearchService(TenantService):
             self._vector_hits(text, courses) if mode != "text" else _nothing(none),
             self._text_search(text, courses) if mode != "vector" else _nothing(none),
         )
-        return fuse(text_hits, vector_hits)
+        return fuse(text_hits, vector_hits or [])
+
+    async def passages(self, text: str, course_id: UUID, limit: int, vector_timeout: float | None = None) -> Passages:
+        """The best ``limit`` passages of ``course_id`` for ``text``, for grounding the tutor: the ranking of
+        :meth:`search` (the same two rankings, the same fusion), one passage per item (its best chunk), best
+        first, each with its full text and a plain-text snippet around the question's words.
+
+        The course must be one the caller can read: published, in their org (row-level security). That is
+        the course player's rule and the tutor's own (a tutor session needs a published course, not an
+        enrolment), so a learner browsing a course gets the sources the player would show them; an
+        unpublished course, or another org's, gives none.
+
+        Chroma failing, or not done within ``vector_timeout`` seconds of the call, gives the text ranking
+        alone (``vector`` False, the search's fallback metric and log line), never an error.
+
+        Built for a tutor turn's time to first token: Chroma is asked first (on its thread pool) while ONE
+        transaction checks the course and reads each matching item's best chunk with its text, so the
+        passages need no second round trip unless an item was found by meaning alone."""
+        text = " ".join(text.split())[:MAX_QUERY_CHARS]
+        if not text or limit <= 0:
+            return Passages(passages=[])
+        started = time.perf_counter()
+        if self.vectors.in_flight >= PASSAGES_VECTOR_IN_FLIGHT:
+            busy = VectorIndexUnavailable(f"{self.vectors.in_flight} Chroma calls in flight")
+            nearest: asyncio.Future[list[VectorHit] | VectorIndexUnavailable] = (
+                asyncio.get_running_loop().create_future()
+            )
+            nearest.set_result(busy)  # reported (metric, log line) by _vector_hits, as any outage
+        else:
+            nearest = asyncio.ensure_future(self._nearest(text, PASSAGES_CANDIDATES))
+        try:
+            async with self._tx() as session:
+                rows = await self._best_text_chunks(session, text, course_id)
+                readable = bool(rows) or bool(
+                    await session.scalar(select(Course.id).where(Course.id == course_id, Course.is_published.is_(True)))
+                )
+        except BaseException:
+            nearest.cancel()
+            raise
+        if not readable:
+            nearest.cancel()
+            return Passages(passages=[])
+        SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
+        text_hits = [(row.chunk_id, row.item_id, row.course_id) for row in rows]
+        vector_hits = await self._bounded_vector_hits(
+            text, [course_id], nearest, vector_timeout, started, PASSAGES_CANDIDATES
+        )
+        window = fuse(text_hits, vector_hits or [])[:limit]
+        chunks: dict[str, Any] = {row.chunk_id: row for row in rows}
+        missing = [r.chunk for r in window if r.chunk and r.chunk not in chunks]
+        if missing:  # items found by meaning alone: their chunks' text
+            async with self._tx() as session:
+                found = await session.execute(select(*_PASSAGE_COLUMNS).where(ContentChunk.chunk_id.in_(missing)))
+                chunks.update({row.chunk_id: row for row in found})
+        passages = []
+        for r in window:
+            row = chunks.get(r.chunk or "")
+            if row is None:
+                continue  # re-indexed since Chroma answered
+            passages.append(
+                Passage(
+                    chunk_id=row.chunk_id,
+                    item_id=r.item_id,
+                    course_id=r.course_id,
+                    title=row.title,
+                    heading=row.heading,
+                    content=row.content,
+                    snippet=plain_snippet(row.content, text),
+                    score=r.score,
+                    source=row.source,
+                )
+            )
+        return Passages(passages=passages, vector=vector_hits is not None)
+
+    async def _best_text_chunks(self, session: AsyncSession, text: str, course_id: UUID) -> list[Any]:
+        """Each matching item's best chunk by full text (``ts_rank``, as in :meth:`_text_hits`), with its
+        text, best first; only from ``course_id`` when it is published (one statement)."""
+        query = any_words(text)
+        matches = (
+            select(*_PASSAGE_COLUMNS, ContentChunk.course_id, ContentChunk.tsv)
+            .join(Course, Course.id == ContentChunk.course_id)
+            .where(
+                ContentChunk.course_id == course_id,
+                Course.is_published.is_(True),
+                ContentChunk.tsv.op("@@")(query),
+            )
+            .limit(TEXT_SCAN)
+            .subquery()
+        )
+        rank = func.ts_rank(matches.c.tsv, query)
+        best = (
+            select(*(c for c in matches.c if c.name != "tsv"), rank.label("rank"))
+            .distinct(matches.c.item_id)
+            .order_by(matches.c.item_id, rank.desc(), matches.c.chunk_id)
+        )
+        rows = list((await session.execute(best)).all())
+        rows.sort(key=lambda row: (-row.rank, row.chunk_id))
+        return rows[: self.candidates]
+
+    async def _bounded_vector_hits(
+        self,
+        text: str,
+        courses: Sequence[UUID],
+        nearest: Awaitable[list[VectorHit] | VectorIndexUnavailable],
+        limit: float | None,
+        started: float,
+        candidates: int,
+    ) -> list[tuple[str, UUID, UUID]] | None:
+        hits = self._vector_hits(text, courses, nearest, candidates)
+        if limit is None:
+            return await hits
+        try:
+            return await asyncio.wait_for(hits, max(0.0, limit - (time.perf_counter() - started)))
+        except TimeoutError:
+            VECTOR_FALLBACKS.labels(self.vectors.mode).inc()
+            log.warning("search_vector_unavailable", mode=self.vectors.mode, error=f"no answer within {limit} s")
+            return None
 
     async def _text_search(self, text: str, courses: Sequence[UUID]) -> list[tuple[str, UUID, UUID]]:
         started = time.perf_counter()
@@ -186,9 +310,9 @@ class SearchService(TenantService):
         SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
         return hits
 
-    async def _nearest(self, text: str) -> list[VectorHit] | VectorIndexUnavailable:
+    async def _nearest(self, text: str, candidates: int | None = None) -> list[VectorHit] | VectorIndexUnavailable:
         try:
-            return await self.vectors.nearest(self.principal.org_id, text, self.candidates)
+            return await self.vectors.nearest(self.principal.org_id, text, candidates or self.candidates)
         except VectorIndexUnavailable as exc:
             return exc  # reported by _vector_hits, which knows whether it was needed
 
@@ -197,17 +321,19 @@ class SearchService(TenantService):
         text: str,
         courses: Sequence[UUID],
         nearest: Awaitable[list[VectorHit] | VectorIndexUnavailable] | None = None,
-    ) -> list[tuple[str, UUID, UUID]]:
+        candidates: int | None = None,
+    ) -> list[tuple[str, UUID, UUID]] | None:
+        """Chroma's hits within ``courses``; None when Chroma failed (counted and logged here)."""
         started = time.perf_counter()
         try:
-            found = await (nearest if nearest is not None else self._nearest(text))
+            found = await (nearest if nearest is not None else self._nearest(text, candidates))
             if isinstance(found, VectorIndexUnavailable):
                 raise found
-            kept = await self.vectors.keep(found, self.principal.org_id, text, courses, self.candidates)
+            kept = await self.vectors.keep(found, self.principal.org_id, text, courses, candidates or self.candidates)
         except VectorIndexUnavailable as exc:
             VECTOR_FALLBACKS.labels(self.vectors.mode).inc()
             log.warning("search_vector_unavailable", mode=self.vectors.mode, error=str(exc), fallback="text")
-            return []
+            return None
         SEARCH_LATENCY.labels("vector").observe(time.perf_counter() - started)
         allowed = set(courses)  # keep() filters already; this states the rule where results are used
         return [(h.chunk_id, h.item_id, h.course_id) for h in kept if h.course_id in allowed]
@@ -265,6 +391,42 @@ class SearchService(TenantService):
             for r in window
             if r.item_id in titles  # an item deleted since it was indexed
         ]
+
+
+_PASSAGE_COLUMNS = (
+    ContentChunk.chunk_id,
+    ContentChunk.item_id,
+    ContentChunk.title,
+    ContentChunk.heading,
+    ContentChunk.content,
+    ContentChunk.source,
+)
+SNIPPET_CHARS = 240
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n\s*\n")
+_WORD = re.compile(r"[A-Za-z0-9]{3,}")
+
+
+def _stems(text: str) -> set[str]:
+    # A crude prefix stem is enough to find the sentence a question is about ("passwords" ~ "password").
+    return {word.lower()[:6] for word in _WORD.findall(text)}
+
+
+def plain_snippet(content: str, text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The passage's sentence sharing most words with ``text`` and those after it, within ``limit``
+    characters, as plain text (what the tutor's source links show; the search page uses ``ts_headline``).
+    Computed here rather than by PostgreSQL so a tutor turn needs no second round trip for it."""
+    sentences = [" ".join(s.split()) for s in _SENTENCE_END.split(content) if s.strip()]
+    if not sentences:
+        return ""
+    wanted = _stems(text)
+    best = max(range(len(sentences)), key=lambda i: (len(_stems(sentences[i]) & wanted), -i))
+    kept: list[str] = []
+    for sentence in sentences[best:]:
+        if kept and sum(len(k) + 1 for k in kept) + len(sentence) > limit:
+            break
+        kept.append(sentence)
+    snippet = " ".join(kept)
+    return snippet if len(snippet) <= limit else snippet[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def highlight(headline: str) -> str:

@@ -76,6 +76,7 @@ class VectorIndex:
         self._client: Any = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma")
+        self._in_flight = 0  # calls submitted to the pool and not finished (a timed-out call still runs)
 
     @property
     def mode(self) -> str:
@@ -97,9 +98,21 @@ class VectorIndex:
             return client.get_or_create_collection(name, embedding_function=self._embedding)
         return client.get_collection(name, embedding_function=self._embedding)
 
+    @property
+    def in_flight(self) -> int:
+        """Chroma calls running or queued on the pool: a caller that must stay fast (a tutor turn) asks
+        nothing more when it is high, since every call holds the GIL for much of its few milliseconds and
+        a timed-out call keeps running and slowing the event loop."""
+        return self._in_flight
+
+    def _finished(self, _: object) -> None:
+        self._in_flight -= 1
+
     async def _run(self, call: Callable[[], T], limit: float | None = None) -> T:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, call)
+        self._in_flight += 1
+        future.add_done_callback(self._finished)  # on the loop, when the thread is done (not at the timeout)
         try:
             return await asyncio.wait_for(future, limit) if limit else await future
         except TimeoutError as exc:

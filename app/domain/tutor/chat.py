@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from app.domain.tutor.budgets import BudgetLimits, Reservation
+from app.domain.tutor.grounding import NO_GROUNDING, Grounding
 from app.domain.tutor.guardrails.model_check import CheckResult
 from app.domain.tutor.guardrails.pipeline import GuardrailOutcome
 from app.domain.tutor.providers.base import ModelRequest, TutorContext
@@ -53,6 +54,7 @@ class TurnState:
     # The model-based input check running beside the reply, and when the reply stops waiting for it.
     check: asyncio.Task[CheckResult] | None = None
     check_deadline: float = 0.0
+    grounding: Grounding = NO_GROUNDING  # the course passages retrieved for this message
 
     @property
     def reply(self) -> str:

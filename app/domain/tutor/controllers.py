@@ -69,7 +69,7 @@ class TutorController(Controller):
         problem = validate_message(data.text, components.settings.tutor_max_message_chars)
         if problem:
             raise ValidationFailed(problem, errors=[{"pointer": "#/text", "detail": problem}])
-        runner = turn_runner(components, with_mode(chat, data.mode))
+        runner = turn_runner(components, with_mode(chat, data.mode), tutor_service.principal)
         if "text/event-stream" not in request.headers.get("accept", ""):
             return Response(await _collect(runner, data), media_type="application/json")
         return ServerSentEvent(

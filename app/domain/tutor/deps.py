@@ -7,14 +7,20 @@ from litestar.di import Provide
 
 from app.db.engine import TenantDatabase
 from app.domain.components import Components
+from app.domain.deps import provide_tenant_db
+from app.domain.search.deps import provide_search_service
 from app.domain.tutor.chat import ChatSession
+from app.domain.tutor.grounding import Retriever
 from app.domain.tutor.services import TutorService
 from app.domain.tutor.turns import TurnRunner
 from app.lib.security.principal import Principal
 
 
-def turn_runner(components: Components, chat: ChatSession) -> TurnRunner:
-    """The runner of one conversation's turns (the socket's, and the message handler's)."""
+def turn_runner(components: Components, chat: ChatSession, principal: Principal) -> TurnRunner:
+    """The runner of one conversation's turns (the socket's, and the message handler's). ``principal`` is
+    the session's learner (only they can talk in it): retrieval searches with their tenant and enrolments."""
+    settings = components.settings
+    search = provide_search_service(provide_tenant_db(components, principal), components, principal, request_id="")
     return TurnRunner(
         chat,
         db=components.db,
@@ -23,6 +29,12 @@ def turn_runner(components: Components, chat: ChatSession) -> TurnRunner:
         limiter=components.limiter,
         events=components.events,
         markers=components.limiter_redis,
+        retriever=Retriever(
+            search=search,
+            course_id=chat.course_id,
+            limit=settings.tutor_sources,
+            timeout=settings.tutor_retrieval_timeout_seconds,
+        ),
     )
 
 

@@ -39,6 +39,17 @@ class SessionOut(msgspec.Struct):
     reused: bool = False  # an open conversation was returned instead of a new one
 
 
+class Source(msgspec.Struct):
+    """A passage of the course the reply was grounded on (a contract): the item it comes from (a link to it
+    in the course player), its title, the passage as plain text, and its search score (higher is better;
+    comparable within one reply only)."""
+
+    item_id: UUID
+    title: str
+    snippet: str
+    score: float
+
+
 class TranscriptTurn(msgspec.Struct):
     interaction_id: UUID
     client_message_id: str | None
@@ -52,6 +63,7 @@ class TranscriptTurn(msgspec.Struct):
     confidence: float | None
     guardrails: list[dict[str, Any]]
     mode: str | None = None  # the mode this message was sent in; null for turns recorded before 0007
+    sources: list[Source] = msgspec.field(default_factory=list)  # what the reply was grounded on (0010)
 
 
 class Transcript(msgspec.Struct):
@@ -110,6 +122,8 @@ class DoneEvent(msgspec.Struct, tag="done", tag_field="type"):
     model: str = ""
     prompt_version: str = ""
     status: str = "completed"  # completed | cancelled
+    # The course passages the reply was grounded on, best first; empty when retrieval found none or failed.
+    sources: list[Source] = msgspec.field(default_factory=list)
 
 
 class BlockedEvent(msgspec.Struct, tag="blocked", tag_field="type"):

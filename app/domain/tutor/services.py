@@ -20,6 +20,7 @@ from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.chat import ChatSession
 from app.domain.tutor.components import TutorComponents
 from app.domain.tutor.context import build_context
+from app.domain.tutor.grounding import stored_sources
 from app.domain.tutor.schemas import (
     MODES,
     FeedbackIn,
@@ -203,6 +204,7 @@ class TutorService(TenantService):
             confidence=row.confidence,
             guardrails=list(row.guardrail_outcomes),
             mode=row.mode,
+            sources=stored_sources(content),
         )
 
     async def feedback(self, interaction_id: UUID, data: FeedbackIn) -> FeedbackOut:

@@ -204,6 +204,6 @@ async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], components: Compo
     except Forbidden:
         await socket.close(code=CLOSE_FORBIDDEN, reason="not your session")
         return
-    await TutorConnection(socket, turn_runner(components, chat), components.settings).serve()
+    await TutorConnection(socket, turn_runner(components, chat, principal), components.settings).serve()
     with contextlib.suppress(Exception):
         await socket.close(code=CLOSE_NORMAL)

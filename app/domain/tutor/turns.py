@@ -25,12 +25,14 @@ from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_scopes
 from app.domain.tutor.chat import ChatSession, TurnState
 from app.domain.tutor.components import TutorComponents
+from app.domain.tutor.grounding import Grounding, Retriever, stored_sources
 from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.model_check import CheckResult
 from app.domain.tutor.guardrails.output_filter import OutputFilter
 from app.domain.tutor.guardrails.pipeline import (
     SAFETY_PREAMBLE,
     GuardrailOutcome,
+    InputVerdict,
     check_conversation,
     check_message,
     kind_of,
@@ -60,10 +62,10 @@ _HISTORY_STATUSES = ("completed", "cancelled")
 # Decoded turn contents by object key (content-addressed, so never stale), for the history of the next
 # turns of a session: bounded, least recently used first out.
 CONTENT_CACHE_SIZE = 2048
-_CONTENT_CACHE: OrderedDict[str, dict[str, str]] = OrderedDict()
+_CONTENT_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
 
-def _remember_content(key: str, content: dict[str, str]) -> None:
+def _remember_content(key: str, content: dict[str, Any]) -> None:
     _CONTENT_CACHE[key] = content
     _CONTENT_CACHE.move_to_end(key)
     while len(_CONTENT_CACHE) > CONTENT_CACHE_SIZE:
@@ -106,6 +108,7 @@ class TurnRunner:
     limiter: TokenBucketLimiter
     events: EventBus
     markers: Redis
+    retriever: Retriever | None = None  # grounding in the course; None: the turn has no sources
 
     def for_chat(self, chat: ChatSession) -> TurnRunner:
         """A runner with the same clients for another view of the conversation (a message's own mode)."""
@@ -133,16 +136,41 @@ class TurnRunner:
         # while it is in flight: done one after the other they were most of the time to first token.
         lookup = asyncio.ensure_future(self._lookup(message_id))
         limit = asyncio.ensure_future(self._rate_limit())
+        retrieval: asyncio.Future[Grounding] | None = None
         try:
             await asyncio.sleep(0)  # let both send their first request before the CPU-bound checks
             policy = self.tutor.policies.get(self.chat.org_slug)
             verdict = check_message(text, policy, self.chat.context)
+            # Retrieval (the grounding passages) joins the set-up I/O with the redacted message, so it adds
+            # next to nothing to the first token; a message the checks block is never searched for.
+            if verdict.allowed and self.retriever is not None:
+                retrieval = asyncio.ensure_future(self.retriever.retrieve(verdict.text, self.chat.context.item_title))
             setup, limited = await asyncio.gather(lookup, limit)
         except BaseException:
             lookup.cancel()
             limit.cancel()
-            await asyncio.gather(lookup, limit, return_exceptions=True)
+            if retrieval is not None:
+                retrieval.cancel()
+            await asyncio.gather(lookup, limit, *([retrieval] if retrieval else []), return_exceptions=True)
             raise
+        try:
+            await self._after_setup(state, text, policy, verdict, setup, limited, retrieval, emit)
+        finally:
+            if retrieval is not None and not retrieval.done():
+                retrieval.cancel()  # replayed, limited or blocked: the passages are not needed
+
+    async def _after_setup(
+        self,
+        state: TurnState,
+        text: str,
+        policy: Any,
+        verdict: InputVerdict,
+        setup: _Setup,
+        limited: RateLimited | None,
+        retrieval: asyncio.Future[Grounding] | None,
+        emit: Emit,
+    ) -> None:
+        message_id = state.message_id
         # Same precedence as before the steps ran concurrently: a resend is answered from the record
         # even when the learner is rate limited now (the limiter was charged all the same).
         if setup.replay is not None:
@@ -172,6 +200,8 @@ class TurnRunner:
             return
         self._start_check(state, policy, recent)
         try:
+            if retrieval is not None:
+                state.grounding = await retrieval  # bounded by its own timeout; never raises
             await self._answer(state, policy, setup, emit)
         finally:
             if state.check is not None:
@@ -310,22 +340,24 @@ class TurnRunner:
         assert chosen is not None
         state.prompt_version = chosen.version
         history = build_history(setup.turns, self.settings.tutor_history_token_budget)
+        sources = state.grounding.for_model()
         return ModelRequest(
-            system=render_system(chosen, self.chat.context, SAFETY_PREAMBLE),
+            system=render_system(chosen, self.chat.context, SAFETY_PREAMBLE, sources),
             messages=(*history, ChatMessage("user", state.user_text)),
             max_tokens=self.settings.tutor_max_output_tokens,
             model=self.settings.tutor_model,
             context=self.chat.context,
+            sources=sources,
         )
 
-    async def _content(self, key: str) -> dict[str, str]:
+    async def _content(self, key: str) -> dict[str, Any]:
         # Objects are addressed by the SHA-256 of their content, so a cached copy can never be stale.
         cached = _CONTENT_CACHE.get(key)
         if cached is not None:
             _CONTENT_CACHE.move_to_end(key)
             return cached
         try:
-            decoded: dict[str, str] = msgspec.json.decode(await self.tutor.objects.get(key))
+            decoded: dict[str, Any] = msgspec.json.decode(await self.tutor.objects.get(key))
         except (FileNotFoundError, msgspec.DecodeError):
             return {}
         _remember_content(key, decoded)
@@ -404,6 +436,7 @@ class TurnRunner:
                     model=state.model,
                     prompt_version=state.prompt_version,
                     status=state.status,
+                    sources=state.grounding.shown(),
                 )
             )
 
@@ -425,7 +458,9 @@ class TurnRunner:
 
     async def _record(self, state: TurnState) -> UUID:
         state.finished = True
-        content = {"user": state.user_text, "reply": state.reply}
+        content: dict[str, Any] = {"user": state.user_text, "reply": state.reply}
+        if state.grounding.passages:  # what the learner was shown, for replays and the transcript
+            content["sources"] = msgspec.to_builtins(state.grounding.shown())
         stored = await self.tutor.objects.put(msgspec.json.encode(content), namespace=f"tutor/{self.chat.org_id}")
         _remember_content(stored.key, content)  # the next turn's history needs it: no read back from disk
         output_tokens = state.used_output_tokens()
@@ -455,6 +490,8 @@ class TurnRunner:
             error_code=state.error_code,
             guardrail_outcomes=[_outcome(o) for o in state.outcomes],
             mode=self.chat.context.mode,
+            sources=state.grounding.recorded(),
+            latency_retrieval_ms=state.grounding.retrieval_ms,
         )
         async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             session.add(row)
@@ -487,6 +524,7 @@ class TurnRunner:
                 model=row.model,
                 prompt_version=row.prompt_version,
                 status=row.status,
+                sources=stored_sources(content),
             )
         )
 

@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { Link } from "react-router";
 
 import { api, must, type Schemas } from "../api/client";
 import { session } from "../api/session";
@@ -25,7 +26,10 @@ interface ChatMessage {
   rating?: number;
   label?: string;
   mode?: string; // learner messages: the tutor mode it was sent in
+  sources?: Source[]; // tutor replies: the course passages the reply was grounded on
 }
+
+type Source = Schemas["Source"];
 
 type Transcript = Schemas["Transcript"];
 
@@ -47,7 +51,14 @@ function fromTranscript(transcript: Transcript): ChatMessage[] {
     }
     return [
       { id, role: "learner", text: turn.user, status: "done", mode: turn.mode ?? undefined },
-      { id: `reply-${id}`, role: "tutor", text, status, interactionId: status === "done" ? turn.interaction_id : undefined },
+      {
+        id: `reply-${id}`,
+        role: "tutor",
+        text,
+        status,
+        interactionId: status === "done" ? turn.interaction_id : undefined,
+        sources: turn.sources ?? [],
+      },
     ];
   });
 }
@@ -160,6 +171,7 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
           ...m,
           status: event.status === "cancelled" ? "cancelled" : "done",
           interactionId: event.interaction_id || undefined,
+          sources: event.sources ?? [],
           // The reply's own label only when it differs from the conversation's (a fallback model, say):
           // the header already says which tutor this is.
           label: event.provider_label && event.provider_label !== providerLabel.current ? event.provider_label : m.label,
@@ -369,7 +381,7 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
           </li>
         )}
         {messages.map((m) => (
-          <MessageView key={m.id} message={m} onRate={rate} />
+          <MessageView key={m.id} message={m} onRate={rate} courseId={courseId} />
         ))}
       </ol>
       <div className="visually-hidden" aria-live="polite" aria-atomic="true" data-testid="chat-live">
@@ -403,7 +415,15 @@ export function ChatPanel({ courseId, itemId, itemTitle }: { courseId: string; i
   );
 }
 
-function MessageView({ message, onRate }: { message: ChatMessage; onRate(m: ChatMessage, rating: number): void }) {
+function MessageView({
+  message,
+  onRate,
+  courseId,
+}: {
+  message: ChatMessage;
+  onRate(m: ChatMessage, rating: number): void;
+  courseId: string;
+}) {
   const shown = message.status === "streaming" ? closeOpenEmphasis(message.text) : message.text;
   const html = useMemo(() => (message.role === "tutor" ? renderMarkdown(shown) : ""), [message.role, shown]);
   if (message.role === "learner") {
@@ -429,6 +449,9 @@ function MessageView({ message, onRate }: { message: ChatMessage; onRate(m: Chat
         </span>
       )}
       {message.status === "cancelled" && <p className="muted small">Stopped.</p>}
+      {(message.status === "done" || message.status === "cancelled") && message.sources && message.sources.length > 0 && (
+        <SourceLinks sources={message.sources} courseId={courseId} />
+      )}
       {message.status === "done" && message.interactionId && (
         <div className="rating" role="group" aria-label="Rate this reply">
           <span className="muted small">Helpful?</span>
@@ -447,5 +470,32 @@ function MessageView({ message, onRate }: { message: ChatMessage; onRate(m: Chat
         </div>
       )}
     </li>
+  );
+}
+
+/** The lessons a reply was grounded on, as links into the course player; each passage is the link's
+ * accessible description (and its tooltip), so a screen reader hears what the source says. */
+function SourceLinks({ sources, courseId }: { sources: Source[]; courseId: string }) {
+  const base = useId();
+  return (
+    <nav className="sources small" aria-label="Sources" data-testid="tutor-sources">
+      <span className="muted">Sources:</span>
+      <ul>
+        {sources.map((source, n) => (
+          <li key={source.item_id}>
+            <Link
+              to={`/courses/${courseId}/items/${source.item_id}`}
+              title={source.snippet}
+              aria-describedby={`${base}-${n}`}
+            >
+              {source.title}
+            </Link>
+            <span id={`${base}-${n}`} hidden>
+              {source.snippet}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }

@@ -407,6 +407,7 @@ export class TutorStream {
       provider_label: "",
       model: "",
       prompt_version: "",
+      sources: [],
       ...partial,
     } as TutorEvent;
     this.deliver(event);

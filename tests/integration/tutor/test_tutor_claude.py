@@ -20,8 +20,11 @@ from websockets.asyncio.client import connect
 
 from app.asgi import create_app
 from app.config import Settings
-from app.db.engine import create_engine, owner_url
+from app.db.engine import Database, create_engine, owner_url
+from app.domain.search.indexer import ContentIndexer
+from app.domain.search.vectors import VectorIndex
 from tests.support.fake_anthropic.server import FakeAnthropic
+from tests.support.search import index_everything
 from tests.support.stack import make_settings, run_live_server
 from tests.support.tutor_api import collect, login, new_session, sse_events, ws_url
 
@@ -30,11 +33,11 @@ REPLY = "Think about what the server must remember between requests. What does s
 
 
 @pytest.fixture(scope="module")
-def claude_url(
+def claude_settings(
     settings: Settings, seeded: Any, fake_anthropic_server: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Settings:
     data = Path(tmp_path_factory.mktemp("claude"))
-    claude = make_settings(
+    return make_settings(
         settings.database_url,
         settings.redis_url,
         settings.redis_key_prefix + "claude:",
@@ -44,7 +47,11 @@ def claude_url(
         LYCEUM_TUTOR_MAX_RETRIES="2",
         LYCEUM_TUTOR_RATE_LIMIT_TUTOR_USER="1000/1s",
     )
-    url, server, thread = run_live_server(create_app(claude))
+
+
+@pytest.fixture(scope="module")
+def claude_url(claude_settings: Settings) -> Iterator[str]:
+    url, server, thread = run_live_server(create_app(claude_settings))
     yield url
     server.should_exit = True
     thread.join(timeout=10)
@@ -184,3 +191,39 @@ async def test_nul_in_the_models_reply_is_relayed_without_it_and_the_turn_is_kep
     transcript = httpx.get(f"{claude_url}/v1/tutor/sessions/{session['id']}", headers=learner, timeout=30)
     assert transcript.status_code == 200, transcript.text
     assert transcript.json()["turns"][-1]["reply"] == "Start with the status line."
+
+
+async def test_the_model_receives_the_retrieved_passages_delimited_in_the_system_prompt(
+    claude_url: str, claude_settings: Settings, fake_anthropic: FakeAnthropic
+) -> None:
+    """Grounding (issue 12 §3) on the real SDK path: the passages sit in <source> elements inside the
+    <material> block, after the safety rules, and the done event names them as sources."""
+    db, vectors = Database.from_settings(claude_settings), VectorIndex(claude_settings)
+    try:
+        await index_everything(ContentIndexer(db, vectors), claude_settings)
+    finally:
+        vectors.close()
+        await db.dispose()
+    fake_anthropic.script(reply=REPLY, input_tokens=400, output_tokens=20)
+    learner = login(claude_url, "learner@demo.test")
+    courses = httpx.get(f"{claude_url}/v1/courses", headers=learner, params={"limit": 100}).json()["items"]
+    course_id = next(c["id"] for c in courses if c["slug"] == "backend-foundations")
+    enrolled = httpx.post(f"{claude_url}/v1/courses/{course_id}/enrollments", headers=learner)
+    assert enrolled.status_code in (200, 201, 409), enrolled.text
+    created = httpx.post(
+        f"{claude_url}/v1/tutor/sessions", headers=learner, json={"course_id": course_id, "mode": "socratic"}
+    )
+    assert created.status_code == 201, created.text
+    session = created.json()
+    async with connect(ws_url(claude_url, session), additional_headers=learner) as ws:
+        await ws.send(json.dumps({"type": "message", "id": "g1", "text": "How should I store user passwords safely?"}))
+        events = await collect(ws)
+    done = events[-1]
+    assert done["type"] == "done", events
+    titles = [source["title"] for source in done["sources"]]
+    assert "Passwords, sessions and bearer tokens" in titles
+    system = json.dumps(fake_anthropic.message_requests[-1].system)
+    assert system.index("Safety rules") < system.index("<material>") < system.index("<source n=")
+    assert system.index("<source n=") < system.rindex("</source>") < system.rindex("</material>")
+    assert 'lesson=\\"Passwords, sessions and bearer tokens\\"' in system
+    assert "Argon2id" in system  # the passage's text itself, not only its title

@@ -63,6 +63,17 @@ class TutorContext:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePassage:
+    """A passage of the learner's course retrieved for this turn (grounding): the item's title, the section
+    heading and the chunk's text. Learner-visible course content, but data to the model, never instructions."""
+
+    title: str
+    heading: str
+    text: str
+    kind: str = "lesson"  # lesson, exercise, assessment, prompt (an assessment's question), module
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequest:
     system: str
     messages: tuple[ChatMessage, ...]
@@ -70,6 +81,7 @@ class ModelRequest:
     model: str = ""
     temperature: float = 0.3
     context: TutorContext | None = None
+    sources: tuple[SourcePassage, ...] = ()  # retrieved for the learner's message, best first
 
 
 @dataclass(frozen=True, slots=True)

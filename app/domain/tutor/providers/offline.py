@@ -1,7 +1,8 @@
 """The offline tutor: a deterministic, local provider used when no ANTHROPIC_API_KEY is configured.
 
 It never pretends to be a model. Every reply starts with a visible label and is assembled from the
-course material in ``request.context``: the material is split into passages (paragraphs with their code
+course material in ``request.context`` and the passages retrieved from the course for the message
+(``request.sources``, grounding): the material is split into passages (paragraphs with their code
 examples, under their Markdown headings), ranked against the learner's message with BM25, and the best
 one or two passages are turned into Socratic questions, levelled hints or an explanation quoted from them.
 
@@ -24,6 +25,7 @@ from app.domain.tutor.providers import dialogue
 from app.domain.tutor.providers.base import (
     Misconception,
     ModelRequest,
+    SourcePassage,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -50,7 +52,12 @@ EXPLAIN_CHARS = 520
 CODE_LINES = 14  # "a small example": longer code blocks are cut
 # Passages of the item itself rank first for lessons; for tasks (exercises, assessments) the lessons
 # around them hold the material to learn from, so the task text weighs less.
-ORIGIN_WEIGHTS = {"item": 1.0, "task": 0.5, "module": 0.85, "related": 0.75}
+# Passages retrieved from the whole course for the message (grounding) weigh nearly like the module's
+# lessons: search chose them for this question, but the item and its neighbours are read first. Retrieved
+# task text (an exercise, a quiz question: it asks, it does not teach) is used only when no lesson was
+# retrieved, and then weighs like the item's own task text.
+ORIGIN_WEIGHTS = {"item": 1.0, "task": 0.5, "module": 0.85, "related": 0.75, "retrieved": 0.8, "retrieved_task": 0.4}
+TEACHING_KINDS = frozenset({"lesson", "module"})
 BM25_K1 = 1.2
 BM25_B = 0.75
 STAY_RATIO = 0.6  # an item passage scoring at least this share of the best leads the reply
@@ -184,15 +191,36 @@ def split_passages(source: str, body: str, origin: str = "item", first_order: in
     ]
 
 
-def material(context: TutorContext) -> list[Passage]:
-    """Every passage of the item, its module's lessons and its prerequisites, in reading order."""
+def material(context: TutorContext, retrieved: Iterable[SourcePassage] = ()) -> list[Passage]:
+    """Every passage of the item, its module's lessons and its prerequisites, in reading order, then the
+    passages retrieved from the course for the message (those of an item already read whole are skipped)."""
     passages: list[Passage] = []
     item_origin = "item" if context.item_kind == "lesson" else "task"
     sources = [(context.item_title or context.course_title, context.item_body, item_origin)]
     sources += [(related.title, related.body, "module") for related in context.module_items]
     # A prerequisite that is also a lesson of the module is read once (as the module's).
     seen = {title for title, _, _ in sources}
+    retrieved = list(retrieved)
+    if any(found.kind in TEACHING_KINDS for found in retrieved):
+        # A short quiz question matches a question's words better than any lesson paragraph, but it asks,
+        # it does not teach: with a lesson retrieved, task text stays out of the material.
+        retrieved = [found for found in retrieved if found.kind in TEACHING_KINDS]
     sources += [(related.title, related.body, "related") for related in context.related if related.title not in seen]
+    seen = {title for title, _, _ in sources}
+    retrieved = list(retrieved)
+    if any(found.kind in TEACHING_KINDS for found in retrieved):
+        # A short quiz question matches a question's words better than any lesson paragraph, but it asks,
+        # it does not teach: with a lesson retrieved, task text stays out of the material.
+        retrieved = [found for found in retrieved if found.kind in TEACHING_KINDS]
+    sources += [
+        (
+            found.title,
+            f"## {found.heading}\n\n{found.text}" if found.heading else found.text,
+            "retrieved" if found.kind in TEACHING_KINDS else "retrieved_task",
+        )
+        for found in retrieved
+        if found.title not in seen
+    ]
     for title, body, origin in sources:
         passages += split_passages(title, body, origin, len(passages))
     return [p for p in passages if p.prose.strip() or p.code.strip()]
@@ -659,7 +687,7 @@ def compose(request: ModelRequest) -> str:
     """The whole reply for ``request``: deterministic, labelled, and free of protected text."""
     context = request.context or TutorContext(course_title="")
     guard = ProtectedGuard(context.protected)
-    index = Index(material(context))
+    index = Index(material(context, request.sources))
     state = dialogue.derive(request.messages, context.misconceptions)
     latest = request.messages[-1].content if request.messages else ""
     claim = dialogue.claimed(context.misconceptions, latest)
