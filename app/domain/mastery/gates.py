@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Competency, ItemRequirement, MasteryEstimate
@@ -65,6 +65,22 @@ async def unmet_requirements(
                 )
             )
     return missing
+
+
+async def gated_items(session: AsyncSession, user_id: UUID, course_id: UUID) -> set[UUID]:
+    """The items of ``course_id`` behind a gate the user does not meet (one query): what must not reach
+    them by another way than the item page, e.g. as passages grounding the tutor."""
+    current = func.coalesce(MasteryEstimate.mastery, Competency.bkt_prior)
+    rows = await session.scalars(
+        select(ItemRequirement.item_id)
+        .join(Competency, Competency.id == ItemRequirement.competency_id)
+        .outerjoin(
+            MasteryEstimate,
+            and_(MasteryEstimate.competency_id == Competency.id, MasteryEstimate.user_id == user_id),
+        )
+        .where(Competency.course_id == course_id, current < ItemRequirement.mastery)
+    )
+    return set(rows)
 
 
 def gate_conflict(missing: Sequence[MissingCompetency]) -> Conflict:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ContentChunk, Course, Enrollment, Item
 from app.domain.base import TenantService
+from app.domain.mastery.gates import gated_items
 from app.domain.search.metrics import SEARCH_LATENCY, VECTOR_FALLBACKS
 from app.domain.search.schemas import Passage, Passages, SearchHit
 from app.domain.search.vectors import VectorHit, VectorIndex, VectorIndexUnavailable
@@ -192,6 +193,7 @@ class SearchService(TenantService):
         :meth:`search` (the same two rankings, the same fusion), one passage per item (its best chunk), best
         first, each with its full text and a plain-text snippet around the question's words.
 
+        Items behind a competency gate the caller has not met are left out (staff are never gated).
         The course must be one the caller can read: published, in their org (row-level security). That is
         the course player's rule and the tutor's own (a tutor session needs a published course, not an
         enrolment), so a learner browsing a course gets the sources the player would show them; an
@@ -221,6 +223,11 @@ class SearchService(TenantService):
                 readable = bool(rows) or bool(
                     await session.scalar(select(Course.id).where(Course.id == course_id, Course.is_published.is_(True)))
                 )
+                # Items behind a competency gate the learner has not met stay closed here too: their text
+                # must not reach the learner through the tutor before the item page would open.
+                closed = (
+                    set() if self.principal.is_staff else await gated_items(session, self.principal.user_id, course_id)
+                )
         except BaseException:
             nearest.cancel()
             raise
@@ -228,10 +235,13 @@ class SearchService(TenantService):
             nearest.cancel()
             return Passages(passages=[])
         SEARCH_LATENCY.labels("text").observe(time.perf_counter() - started)
+        rows = [row for row in rows if row.item_id not in closed]
         text_hits = [(row.chunk_id, row.item_id, row.course_id) for row in rows]
         vector_hits = await self._bounded_vector_hits(
             text, [course_id], nearest, vector_timeout, started, PASSAGES_CANDIDATES
         )
+        if vector_hits and closed:
+            vector_hits = [hit for hit in vector_hits if hit[1] not in closed]
         window = fuse(text_hits, vector_hits or [])[:limit]
         chunks: dict[str, Any] = {row.chunk_id: row for row in rows}
         missing = [r.chunk for r in window if r.chunk and r.chunk not in chunks]

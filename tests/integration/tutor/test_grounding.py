@@ -271,3 +271,26 @@ async def test_a_busy_chroma_is_not_asked_and_the_turn_grounds_on_full_text(
     assert done["sources"]
     assert VECTOR_FALLBACKS.labels(vectors.mode)._value.get() == vector_before + 1
     assert RETRIEVAL_FALLBACKS.labels("text_only")._value.get() == text_only_before + 1
+
+
+async def test_an_item_behind_a_closed_competency_gate_is_never_a_passage(
+    client: Client, learner: dict[str, str], settings: Settings, orgs: dict[str, UUID]
+) -> None:
+    """The HTTP quiz opens at 40% mastery of http-apis; a new learner has the prior (20%), so its text must
+    not ground their tutor (the item page answers 409). Staff are never gated."""
+    detail = await course(client, learner, "backend-foundations")
+    quiz = next(i for i in items_of(detail).values() if i["slug"] == "http-fundamentals-quiz")
+    question = "Which HTTP method is idempotent but not safe?"  # close to the quiz's first question
+    me = (await client.get("/v1/me", headers=learner)).json()
+    db, vectors = Database.from_settings(settings), VectorIndex(settings)
+    try:
+        for roles, gated in ((frozenset({"learner"}), True), (frozenset({"instructor"}), False)):
+            principal = Principal(user_id=UUID(me["user_id"]), org_id=orgs["demo"], roles=roles)
+            service = SearchService(db.for_tenant(principal.org_id, principal.user_id), principal, vectors=vectors)
+            found = await service.passages(question, UUID(detail["id"]), 10)
+            assert found.passages
+            items = {str(p.item_id) for p in found.passages}
+            assert (quiz["id"] in items) is not gated, (roles, items)
+    finally:
+        vectors.close()
+        await db.dispose()
