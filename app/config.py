@@ -148,7 +148,9 @@ class Settings:
     budget_org_monthly_tokens: int = 5_000_000
     budget_course_monthly_tokens: int = 1_000_000
     budget_user_daily_tokens: int = 50_000
-    budget_session_tokens: int = 20_000
+    # A grounded turn sends ~1,000 more input tokens (the retrieved passages): 40k keeps a conversation at
+    # ten or more turns before the allowance runs low (docs/adaptive.md, Grounded tutor).
+    budget_session_tokens: int = 40_000
     object_store_dir: Path = Path("")  # default: <data dir>/objects
     ws_allowed_origins: tuple[str, ...] = ()  # empty: same host only
     ws_send_queue_size: int = 256

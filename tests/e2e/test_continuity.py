@@ -55,7 +55,12 @@ def test_reload_and_mode_switch_keep_the_conversation(page: Page, live_url: str)
     _ask(page, "Socratic", "And the headers?")
     expect(learner).to_have_count(3)
 
-    page.get_by_role("button", name="New conversation").click()
+    # The new conversation exists once the server has answered; a reload before that (slow under load)
+    # would rightly reopen the old one.
+    with page.expect_response(
+        lambda r: r.url.endswith("/v1/tutor/sessions") and r.request.method == "POST" and r.status == 201
+    ):
+        page.get_by_role("button", name="New conversation").click()
     expect(page.locator("li.message")).to_have_count(0)
     expect(page.get_by_role("button", name="New conversation")).to_be_disabled()
     page.reload()
