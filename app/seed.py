@@ -31,7 +31,6 @@ from app.db.models import (
     Course,
     CourseModule,
     Enrollment,
-    Grade,
     Item,
     ItemCompetency,
     ItemPrerequisite,
@@ -42,7 +41,8 @@ from app.db.models import (
     User,
 )
 from app.domain.grading.graders import grade_multiple_choice
-from app.domain.progress.completion import passes, record_grade_progress
+from app.domain.grading.services import grade_row
+from app.domain.progress.completion import record_grade_progress
 from app.domain.progress.services import append_progress_event
 from app.domain.search.indexer import enqueue_index_course
 from app.lib.jobs import create_queue
@@ -197,11 +197,15 @@ async def _seed_pass(session: AsyncSession, org_id: UUID, user_id: UUID, done: S
         log.warning("seed_pass_skipped", assessment=done.assessment, reason="no such multiple-choice assessment")
         return False
     assessment, course = found
+    await _demo_enrollment(session, org_id, user_id, course)
+    choices = [int(q["answer"]) for q in assessment.spec.get("questions", [])]
+    answered_at = datetime.now(UTC) - timedelta(days=done.days_ago)
     key = f"seed:passed:{course_slug}/{item_slug}"
-    if await session.scalar(
-        select(Submission.id).where(Submission.user_id == user_id, Submission.idempotency_key == key)
-    ):
-        return False
+    return await _graded_attempt(session, org_id, user_id, assessment, choices, key, answered_at)
+
+
+async def _demo_enrollment(session: AsyncSession, org_id: UUID, user_id: UUID, course: Course) -> Enrollment:
+    """The demo user's enrolment in ``course``, created (with its ``enrolled`` event) when missing."""
     created = await session.scalar(
         insert(Enrollment)
         .values(org_id=org_id, user_id=user_id, course_id=course.id, status="active")
@@ -216,8 +220,26 @@ async def _seed_pass(session: AsyncSession, org_id: UUID, user_id: UUID, done: S
         await append_progress_event(
             session, enrollment, "enrolled", {"course_slug": course.slug}, f"enrolled:{enrollment.id}"
         )
-    answered_at = datetime.now(UTC) - timedelta(days=done.days_ago)
-    choices = [int(q["answer"]) for q in assessment.spec.get("questions", [])]
+    return enrollment
+
+
+async def _graded_attempt(
+    session: AsyncSession,
+    org_id: UUID,
+    user_id: UUID,
+    assessment: Assessment,
+    choices: list[int],
+    key: str,
+    answered_at: datetime | None = None,
+) -> bool:
+    """A demo multiple-choice attempt graded by the answer key and recorded through the normal path
+    (``record_grade_progress``: progress events, mastery, review cards); ``key`` (the submission's
+    idempotency key) makes it happen once. False when it already had."""
+    if await session.scalar(
+        select(Submission.id).where(Submission.user_id == user_id, Submission.idempotency_key == key)
+    ):
+        return False
+    stamps = {"created_at": answered_at, "updated_at": answered_at} if answered_at is not None else {}
     submission = Submission(
         org_id=org_id,
         assessment_id=assessment.id,
@@ -225,26 +247,11 @@ async def _seed_pass(session: AsyncSession, org_id: UUID, user_id: UUID, done: S
         status="graded",
         answer={"choices": choices},
         idempotency_key=key,
-        created_at=answered_at,
-        updated_at=answered_at,
+        **stamps,
     )
     session.add(submission)
     await session.flush()
-    result = grade_multiple_choice(dict(assessment.spec), choices)
-    grade = Grade(
-        org_id=org_id,
-        submission_id=submission.id,
-        score=result.score,
-        max_score=result.max_score,
-        passed=passes(result.score, result.max_score, assessment.pass_mark),
-        feedback=result.feedback,
-        graded_by=result.graded_by,
-        confidence=result.confidence,
-        prompt_version=result.prompt_version,
-        rationale={"criteria": [msgspec.to_builtins(c) for c in result.criteria], **result.details},
-        created_at=answered_at,
-        updated_at=answered_at,
-    )
+    grade = grade_row(submission, assessment, grade_multiple_choice(dict(assessment.spec), choices), at=answered_at)
     session.add(grade)
     await session.flush()
     await record_grade_progress(session, submission, assessment, grade)
@@ -433,8 +440,8 @@ async def seed_demo_activity(settings: Settings) -> int:
     the API and the grading worker (progress events appended by ``append_progress_event``, attempts graded by
     the answer key and recorded by ``record_grade_progress``), so mastery and gates follow as they would.
     ``lyceum seed`` and ``lyceum up`` run it after ``seed``; the test suite does not (its learners start
-    empty). Idempotent: a learner already enrolled in the course is left alone. Returns histories written."""
-    from sqlalchemy.ext.asyncio import AsyncSession
+    empty, but for the ``passed:`` assessments ``seed`` records). Idempotent: every step is keyed. Returns
+    the histories that wrote anything."""
 
     plan = load_seed_plan(settings.content_dir / "seed.yaml")
     written = 0
@@ -450,15 +457,13 @@ async def seed_demo_activity(settings: Settings) -> int:
     return written
 
 
-async def _replay(session: Any, org_slug: str, activity: Any) -> int:
-    from app.db.models import Enrollment, Grade, ItemCompetency, Submission
-    from app.domain.grading.graders import grade_multiple_choice
-    from app.domain.progress.completion import passes, record_grade_progress
-    from app.domain.progress.services import append_progress_event
-
+async def _replay(session: AsyncSession, org_slug: str, activity: Any) -> int:
+    """One ``activity:`` entry; every step is keyed (the enrolment, each completion event, each attempt's
+    submission), so a second seed writes nothing and a course the user was already enrolled in (by a
+    ``passed:`` entry) gets the rest of its history. Returns 1 when anything was written."""
     row = (
         await session.execute(
-            select(Organization.id, Course.id, User.id)
+            select(Organization.id, Course, User.id)
             .join(Course, Course.org_id == Organization.id)
             .join(User, User.email == activity.learner.lower())
             .where(Organization.slug == org_slug, Course.slug == activity.course)
@@ -466,18 +471,10 @@ async def _replay(session: Any, org_slug: str, activity: Any) -> int:
     ).first()
     if row is None:
         raise LookupError(f"seed activity: no course {activity.course} or learner {activity.learner} in {org_slug}")
-    org_id, course_id, user_id = row
-    if await session.scalar(
-        select(Enrollment.id).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
-    ):
-        return 0
-    enrollment = Enrollment(org_id=org_id, user_id=user_id, course_id=course_id, status="active")
-    session.add(enrollment)
-    await session.flush()
-    await append_progress_event(
-        session, enrollment, "enrolled", {"course_slug": activity.course}, f"enrolled:{enrollment.id}"
-    )
-    items = {i.slug: i for i in await session.scalars(select(Item).where(Item.course_id == course_id))}
+    org_id, course, user_id = row
+    enrollment = await _demo_enrollment(session, org_id, user_id, course)
+    items = {i.slug: i for i in await session.scalars(select(Item).where(Item.course_id == course.id))}
+    wrote = False
     for slug in activity.completed:
         item = items[slug]
         skills = sorted(
@@ -489,33 +486,17 @@ async def _replay(session: Any, org_slug: str, activity: Any) -> int:
             "kind": item.kind,
             "competencies": [str(c) for c in skills],
         }
-        await append_progress_event(
+        _, created = await append_progress_event(
             session, enrollment, "item.completed", payload, f"item.completed:{enrollment.id}:{item.id}"
         )
-    for attempt in activity.attempts:
+        wrote |= created
+    for number, attempt in enumerate(activity.attempts, start=1):
         assessment = await session.scalar(select(Assessment).where(Assessment.item_id == items[attempt.item].id))
+        assert assessment is not None
         questions = assessment.spec["questions"]
         choices = [
             q["answer"] if n < attempt.right else (q["answer"] + 1) % len(q["options"]) for n, q in enumerate(questions)
         ]
-        result = grade_multiple_choice(dict(assessment.spec), choices)
-        submission = Submission(
-            org_id=org_id, assessment_id=assessment.id, user_id=user_id, status="graded", answer={"choices": choices}
-        )
-        session.add(submission)
-        await session.flush()
-        grade = Grade(
-            org_id=org_id,
-            submission_id=submission.id,
-            score=result.score,
-            max_score=result.max_score,
-            passed=passes(result.score, result.max_score, assessment.pass_mark),
-            feedback=result.feedback,
-            graded_by=result.graded_by,
-            confidence=result.confidence,
-            rationale={"criteria": [], **result.details},
-        )
-        session.add(grade)
-        await session.flush()
-        await record_grade_progress(session, submission, assessment, grade)
-    return 1
+        key = f"seed:activity:{activity.course}/{attempt.item}:{number}"
+        wrote |= await _graded_attempt(session, org_id, user_id, assessment, choices, key)
+    return int(wrote)

@@ -14,11 +14,15 @@ from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import ROOT, shot, sign_in
 
 pytestmark = pytest.mark.e2e
-SPEC = msgspec.yaml.decode((ROOT / "content/courses/backend-foundations.yaml").read_bytes())
+SPECS = [
+    msgspec.yaml.decode((ROOT / "content/courses" / f"{slug}.yaml").read_bytes())
+    for slug in ("backend-foundations", "scalable-systems")  # the courses of Leo's seeded passes
+]
 # By the prompt as the page shows it (inline Markdown rendered: no backticks).
 QUESTIONS = {
     q["prompt"].replace("`", ""): q
-    for m in SPEC["modules"]
+    for spec in SPECS
+    for m in spec["modules"]
     for i in m["items"]
     if i.get("assessment", {}).get("type") == "multiple_choice"
     for q in i["assessment"]["questions"]

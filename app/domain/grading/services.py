@@ -7,7 +7,7 @@ import dataclasses
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -185,6 +185,25 @@ class DeadLetters(RepositoryService[DeadLetter, DeadLetterRepository]):
     """Reads of the jobs that failed for good (the worker writes them in ``GradingRun.dead_letter``)."""
 
     repository_type = DeadLetterRepository
+
+
+def grade_row(submission: Submission, assessment: Assessment, result: GradeResult, at: datetime | None = None) -> Grade:
+    """The ``grades`` row for ``result`` (pass or fail by the assessment's pass mark); ``at`` backdates it
+    (the seed's demo history), otherwise the database's clock stamps it."""
+    stamps = {"created_at": at, "updated_at": at} if at is not None else {}
+    return Grade(
+        org_id=submission.org_id,
+        submission_id=submission.id,
+        score=result.score,
+        max_score=result.max_score,
+        passed=passes(result.score, result.max_score, assessment.pass_mark),
+        feedback=result.feedback,
+        graded_by=result.graded_by,
+        confidence=result.confidence,
+        prompt_version=result.prompt_version,
+        rationale={"criteria": [msgspec.to_builtins(c) for c in result.criteria], **result.details},
+        **stamps,
+    )
 
 
 @dataclasses.dataclass(eq=False, repr=False, kw_only=True)
@@ -582,18 +601,7 @@ class GradingService:
         reason = self._route(assessment, result)
         grade = None
         if result is not None:
-            grade = Grade(
-                org_id=submission.org_id,
-                submission_id=submission.id,
-                score=result.score,
-                max_score=result.max_score,
-                passed=passes(result.score, result.max_score, assessment.pass_mark),
-                feedback=result.feedback,
-                graded_by=result.graded_by,
-                confidence=result.confidence,
-                prompt_version=result.prompt_version,
-                rationale={"criteria": [msgspec.to_builtins(c) for c in result.criteria], **result.details},
-            )
+            grade = grade_row(submission, assessment, result)
             session.add(grade)
         if reason is not None:
             review = self.grading.review_queue.open(submission, assessment, reason)

@@ -47,6 +47,13 @@ def collection_name(org_id: UUID) -> str:
     return f"lyceum-org-{org_id.hex}"
 
 
+# Chroma keeps one "system" per path for the whole process (a class-level registry) and building two
+# clients for the same path at the same moment on different threads races inside it ("Could not connect
+# to tenant default_tenant", "'RustBindingsAPI' object has no attribute 'bindings'"): every VectorIndex of
+# the process (the API's, the indexer's, a test's or a benchmark's) builds its client under this lock.
+_BUILD_LOCK = threading.Lock()
+
+
 def build_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -88,7 +95,8 @@ class VectorIndex:
                 from app.domain.search.embedding import WordLlamaEmbedding  # registers it with Chroma
 
                 self._embedding = self._embedding or WordLlamaEmbedding(self.dim)
-                self._client = build_client(self.settings)
+                with _BUILD_LOCK:
+                    self._client = build_client(self.settings)
             return self._client
 
     def _collection(self, org_id: UUID, create: bool = True) -> Any:

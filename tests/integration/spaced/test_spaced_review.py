@@ -379,5 +379,5 @@ async def test_seeding_again_records_the_demo_history_once(gclient: Client, grad
     await db.dispose()
     assert sorted(keys) == [
         "seed:passed:backend-foundations/auth-and-testing-check",
-        "seed:passed:backend-foundations/http-fundamentals-quiz",
+        "seed:passed:scalable-systems/observability-quiz",
     ]

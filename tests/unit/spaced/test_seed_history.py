@@ -55,6 +55,6 @@ def test_the_shipped_demo_learner_has_passed_two_quizzes() -> None:
     plan = load_seed_plan(ROOT / "content" / "seed.yaml")
     leo = next(u for o in plan.orgs for u in o.users if u.email == "learner@demo.test")
     assert {p.assessment for p in leo.passed} == {
-        "backend-foundations/http-fundamentals-quiz",
         "backend-foundations/auth-and-testing-check",
+        "scalable-systems/observability-quiz",
     }
