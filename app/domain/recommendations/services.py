@@ -16,10 +16,10 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import AIInteraction, Competency, ContentChunk, Item, ProgressEvent, ReviewCard
+from app.db.models import AIInteraction, ContentChunk, Item, ProgressEvent
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail
 from app.domain.courses.services import CourseService
@@ -37,6 +37,7 @@ from app.domain.recommendations.ranking import (
 )
 from app.domain.recommendations.schemas import NextItem, NextItems, RelatedItem, RelatedItems
 from app.domain.search.services import MAX_QUERY_CHARS, SearchService
+from app.domain.spaced.services import due_competencies
 from app.lib.errors import NotFound
 from app.lib.objectstore import ObjectStore
 
@@ -84,19 +85,10 @@ async def weak_competencies(
 
 
 async def due_reviews(session: AsyncSession, user_id: UUID, course_id: UUID) -> list[DueReview]:
-    """The learner's spaced-review cards (``review_cards``, app/domain/spaced) for competencies of
-    ``course_id`` whose due time has passed, earliest first."""
-    rows = await session.execute(
-        select(ReviewCard.competency_id, Competency.name, ReviewCard.due_at)
-        .join(Competency, Competency.id == ReviewCard.competency_id)
-        .where(
-            ReviewCard.user_id == user_id,
-            ReviewCard.course_id == course_id,
-            ReviewCard.due_at <= func.now(),
-        )
-        .order_by(ReviewCard.due_at, ReviewCard.competency_id)
-    )
-    return [DueReview(competency_id=r.competency_id, name=r.name, due_at=r.due_at) for r in rows]
+    """The learner's spaced-review cards of ``course_id`` that are due, earliest first (the same cards the
+    review page lists: ``app/domain/spaced``)."""
+    due = await due_competencies(session, user_id, course_id)
+    return [DueReview(competency_id=c, name=name, due_at=at) for c, name, at in due]
 
 
 def pathway_of(

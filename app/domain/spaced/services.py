@@ -49,6 +49,25 @@ def _reviewable(competency_id: object) -> object:
     )
 
 
+async def due_competencies(
+    session: AsyncSession, user_id: UUID, course_id: UUID, now: datetime | None = None
+) -> list[tuple[UUID, str, datetime]]:
+    """(competency id, name, due time) of the user's cards in ``course_id`` that are due, earliest first:
+    the cards ``GET /v1/me/reviews/due`` lists for that course (only those with review questions)."""
+    rows = await session.execute(
+        select(ReviewCard.competency_id, Competency.name, ReviewCard.due_at)
+        .join(Competency, Competency.id == ReviewCard.competency_id)
+        .where(
+            ReviewCard.user_id == user_id,
+            ReviewCard.course_id == course_id,
+            ReviewCard.due_at <= (now or utc_now()),
+            _reviewable(ReviewCard.competency_id),  # type: ignore[arg-type]
+        )
+        .order_by(ReviewCard.due_at, ReviewCard.competency_id)
+    )
+    return [(competency_id, name, due_at) for competency_id, name, due_at in rows]
+
+
 async def open_review_cards(
     session: AsyncSession,
     *,
