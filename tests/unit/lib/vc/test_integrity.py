@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,6 +162,33 @@ def test_wrong_key_fails(issuer: Issuer, credential: dict[str, Any]) -> None:
     assert not check.passed
     assert "does not verify" in check.detail
     assert "could not be resolved" in verify_proof(signed, lambda kid: None).detail
+
+
+def test_nothing_touches_the_network(monkeypatch: pytest.MonkeyPatch, credential: dict[str, Any]) -> None:
+    """Canonicalizing (a good credential, then one naming a foreign context) opens no socket."""
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    canonicalize(credential, use_cache=False)
+    foreign = {**credential, "@context": [*credential["@context"], "https://example.com/ctx.jsonld"]}
+    with pytest.raises(pyld_jsonld.JsonLdError):
+        canonicalize(foreign, use_cache=False)
+    assert attempts == []
+
+
+def test_an_undefined_property_is_refused_not_left_unsigned(issuer: Issuer, credential: dict[str, Any]) -> None:
+    with pytest.raises(pyld_jsonld.JsonLdError, match="recipientName"):
+        add_proof({**credential, "recipientName": "Ada"}, issuer.key, ISSUED)
+    signed = add_proof(credential, issuer.key, ISSUED)
+    signed["credentialSubject"]["nickname"] = "Mallory"  # added after signing: not covered by the proof
+    check = verify_proof(signed, issuer.keys.get)
+    assert not check.passed
+    assert "nickname" in check.detail
 
 
 def test_loader_refuses_anything_not_bundled() -> None:
