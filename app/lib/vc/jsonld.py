@@ -238,9 +238,6 @@ def compact(document: Any, context: Any) -> dict[str, Any]:
 
 def clear_caches() -> None:
     """Forget canonical forms and processed contexts (benchmarks measure the cold path with this)."""
-    from app.lib.vc import schema  # the schema results share the key; imported here to avoid a cycle
-
-    schema.clear_cache()
     with _canonical_lock:
         _canonical.clear()
     with _pyld_lock, _Processor._lock:
