@@ -84,6 +84,8 @@ def _format_problems(credential: Mapping[str, Any], *, embedded: bool) -> str | 
     if not isinstance(credential.get("credentialSubject"), Mapping):
         return '"credentialSubject" must be an object'
     if embedded and integrity.proof_of(credential) is None:
+        if isinstance(credential.get("proof"), list) and len(credential["proof"]) > 1:
+            return "the credential carries several proofs; this verifier checks exactly one"
         return "the credential has no proof (send the VC-JWT for an externally secured credential)"
     return None
 

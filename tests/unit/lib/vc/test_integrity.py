@@ -209,3 +209,14 @@ def test_loader_refuses_anything_not_bundled() -> None:
     )
     assert not check.passed
     assert "not bundled" in check.detail
+
+
+def test_canonicalization_from_several_threads_matches_serial(issuer: Issuer) -> None:
+    """The caches are shared by every thread of a process; concurrent callers get the serial answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    documents = [make_credential(issuer, index=n) for n in range(24)]
+    expected = [_plain_pyld(document) for document in documents]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda document: canonicalize(document, use_cache=False), documents))
+    assert results == expected
