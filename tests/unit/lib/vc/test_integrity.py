@@ -220,3 +220,32 @@ def test_canonicalization_from_several_threads_matches_serial(issuer: Issuer) ->
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda document: canonicalize(document, use_cache=False), documents))
     assert results == expected
+
+
+def _variants(base: dict[str, Any]) -> list[dict[str, Any]]:
+    """Documents that reach the bundled type-scoped contexts from different active contexts."""
+    inline_vocab = copy.deepcopy(base)
+    inline_vocab["@context"] = [*base["@context"], {"@vocab": "https://example.com/terms#"}]
+    inline_vocab["credentialSubject"]["favouriteColour"] = "green"
+    with_result = copy.deepcopy(base)
+    with_result["credentialSubject"]["result"] = [{"type": ["Result"], "value": "A"}]
+    with_result["credentialSubject"]["achievement"]["alignment"] = [
+        {"type": ["Alignment"], "targetName": "HTTP", "targetUrl": "https://example.com/http"}
+    ]
+    endorsed = copy.deepcopy(base)
+    endorsed["issuer"]["endorsement"] = [
+        {
+            "@context": base["@context"][:2],
+            "id": "https://example.com/endorsements/1",
+            "type": ["VerifiableCredential", "EndorsementCredential"],
+            "issuer": {"id": "https://example.com/issuer", "type": ["Profile"]},
+            "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {"id": base["issuer"]["id"], "type": ["EndorsementSubject"]},
+        }
+    ]
+    return [base, inline_vocab, with_result, endorsed, base]
+
+
+def test_memoized_scoped_contexts_match_plain_pyld_across_active_contexts(credential: dict[str, Any]) -> None:
+    for document in _variants(credential) * 2:
+        assert canonicalize(document, use_cache=False) == _plain_pyld(document)
