@@ -195,9 +195,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         body = {"question_ref": "http-fundamentals-quiz#0", "choice": 0}
     elif template.endswith("/feedback"):
         body = {"rating": 4}
-    elif template == "/v1/admin/budgets" and method == "PUT":
-        body = {}
-    elif template == "/v1/admin/issuer" and method == "PUT":
+    elif template in ("/v1/admin/budgets", "/v1/admin/issuer") and method == "PUT":
         body = {}
     elif template.endswith("/revoke"):
         body = {"reason": "rbac check"}
