@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ class _KeyCache:
 
 
 _KEYS = _KeyCache()
+# Slug -> org id for the public routes (every verify resolves one or two): found ids only, briefly, so a
+# verification costs one query for its status bit. A slug is never reassigned while credentials name it.
+ORG_CACHE_SECONDS = 60.0
+ORG_CACHE_SIZE = 1024
+_ORGS: dict[tuple[str, str], tuple[UUID, float]] = {}  # (database, slug) -> (org id, until)
 
 
 def verify_buckets(settings: Settings, client: str) -> list[Any]:
@@ -91,9 +97,18 @@ class PublicCredentialService:
     async def org_id(self, slug: str) -> UUID | None:
         if not SLUG.fullmatch(slug):
             return None
+        cached = _ORGS.get((self.settings.database_url, slug))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         async with self.db.transaction(None) as session:
             found = await session.scalar(text("select lyceum_org_id_for_slug(:slug)"), {"slug": slug})
-        return UUID(str(found)) if found is not None else None
+        if found is None:
+            return None
+        org_id = UUID(str(found))
+        if len(_ORGS) >= ORG_CACHE_SIZE:
+            _ORGS.clear()
+        _ORGS[(self.settings.database_url, slug)] = (org_id, time.monotonic() + ORG_CACHE_SECONDS)
+        return org_id
 
     async def _org_or_404(self, slug: str) -> UUID:
         org_id = await self.org_id(slug)
