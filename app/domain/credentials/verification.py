@@ -195,15 +195,20 @@ class PublicCredentialService:
             return None
         index = int(raw_index)
         async with self.db.transaction(org_id) as session:
-            size = await session.scalar(select(StatusList.size).where(StatusList.id == parsed[1]))
-            if size is None or index >= size:
-                return None
-            status = await session.scalar(
-                select(Credential.status).where(
-                    Credential.status_list_id == parsed[1], Credential.status_index == index
+            # One round trip: the list (is it ours, is the index inside it) and the credential in that slot.
+            row = (
+                await session.execute(
+                    select(StatusList.size, Credential.status)
+                    .outerjoin(
+                        Credential,
+                        (Credential.status_list_id == StatusList.id) & (Credential.status_index == index),
+                    )
+                    .where(StatusList.id == parsed[1])
                 )
-            )
-        return status == "revoked"
+            ).first()
+        if row is None or index >= row[0]:
+            return None
+        return row[1] == "revoked"  # no credential in the slot: the bit is 0
 
     async def verify(self, body: Any, client: str) -> VerifyOut:
         """The report on ``{"credential": {...}}`` or ``{"jwt": "..."}``; whatever the value holds, the
