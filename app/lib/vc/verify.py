@@ -48,18 +48,19 @@ def _shape(value: Any) -> None:
             raise _Rejected(f"the credential has more than {MAX_NODES} values")
         if depth > MAX_DEPTH:
             raise _Rejected(f"the credential is nested more than {MAX_DEPTH} levels deep")
-        if isinstance(item, Mapping):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise _Rejected("object keys must be strings")
-                stack.append((child, depth + 1))
-        elif isinstance(item, list | tuple):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
+        kind = type(item)  # exact types first: this runs on every value of every verification
+        if kind is str:
             if len(item) > MAX_STRING:
                 raise _Rejected("the credential holds a string longer than 64 KiB")
-        elif item is not None and not isinstance(item, bool | int | float):
-            raise _Rejected(f"{type(item).__name__} is not a JSON value")
+        elif kind is dict or isinstance(item, Mapping):
+            for key, child in item.items():
+                if type(key) is not str:
+                    raise _Rejected("object keys must be strings")
+                stack.append((child, depth + 1))
+        elif kind is list or kind is tuple:
+            stack.extend((child, depth + 1) for child in item)
+        elif item is not None and kind is not bool and kind is not int and kind is not float:
+            raise _Rejected(f"{kind.__name__} is not a JSON value")
 
 
 def _as_list(value: Any) -> list[Any]:
