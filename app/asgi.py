@@ -20,6 +20,8 @@ from app.domain.admin.controllers import AdminController
 from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
 from app.domain.courses.controllers import CourseController
+from app.domain.credentials.controllers.learner import LearnerCredentialController
+from app.domain.credentials.controllers.share import ShareController
 from app.domain.deps import common_dependencies
 from app.domain.grading.controllers import (
     AssessmentController,
@@ -89,6 +91,8 @@ V1_CONTROLLERS = [
     SpacedReviewController,
     RecommendationController,
     MasteryController,
+    LearnerCredentialController,
+    ShareController,
 ]
 
 
