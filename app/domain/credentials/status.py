@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import Credential, StatusList
 from app.domain.credentials.issuer import issuer_identity, signing_key
-from app.lib.vc.integrity import add_proof
+from app.lib.vc.integrity import add_proof, proof_of
 from app.lib.vc.statuslist import Bitstring, status_entry, status_list_credential
 
 PURPOSE = "revocation"
@@ -180,6 +180,6 @@ async def published_status_list(session: AsyncSession, settings: Settings, list_
 
 
 def _signed_by(document: dict[str, Any]) -> str | None:
-    proof = document.get("proof") if isinstance(document, dict) else None
-    method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+    proof = proof_of(document) if isinstance(document, dict) and document else None
+    method = proof.get("verificationMethod") if proof is not None else None
     return method if isinstance(method, str) else None

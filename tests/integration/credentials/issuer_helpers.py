@@ -65,3 +65,64 @@ async def learner_and_course(settings: Settings, slug: str) -> tuple[uuid.UUID, 
         {"slug": slug},
     )
     return uuid.UUID(str(rows[0][0])), uuid.UUID(str(rows[0][1]))
+
+
+async def sign_test_credential(
+    settings: Settings,
+    slug: str,
+    *,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+) -> tuple[uuid.UUID, dict[str, Any], str]:
+    """A credential signed (both proofs) with the org's active key through the issuer services, stored with
+    its status entry like issuance stores one: (id, the credential with its proof, the VC-JWT)."""
+    from app.db.models import Credential
+    from app.domain.credentials.issuer import issuer_identity, signing_key
+    from app.domain.credentials.status import allocate_status_entry
+    from app.lib.vc.credential import build_credential, identity_object
+    from app.lib.vc.integrity import add_proof
+    from app.lib.vc.vcjwt import sign_jwt
+
+    org_id = await org_of(settings, slug)
+    user_id, course_id = await learner_and_course(settings, slug)
+    credential_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with tenant(settings, org_id) as session:
+        identity = await issuer_identity(session, settings, org_id)
+        key = await signing_key(session, settings, org_id)
+        entry = await allocate_status_entry(session, settings, org_id)
+        unsigned = build_credential(
+            credential_id=f"{settings.base_url}/credentials/{credential_id}",
+            issuer=identity.profile,
+            achievement={
+                "id": f"{settings.base_url}/orgs/{slug}/achievements/issuer-test",
+                "type": ["Achievement"],
+                "name": "Issuer test",
+                "description": "Signed by the issuer tests.",
+                "criteria": {"narrative": "Run the issuer tests."},
+            },
+            subject_id=f"urn:uuid:{uuid.uuid5(org_id, str(user_id))}",
+            identity=identity_object("learner@example.test", "0a1b2c3d"),
+            valid_from=valid_from or now,
+            valid_until=valid_until,
+            status_entry=entry.entry,
+        )
+        document = add_proof(unsigned, key, now)
+        token = sign_jwt(unsigned, key)
+        session.add(
+            Credential(
+                id=credential_id,
+                org_id=org_id,
+                user_id=user_id,
+                course_id=course_id,
+                achievement=unsigned["credentialSubject"]["achievement"],
+                document=document,
+                jwt=token,
+                kid=key.kid,
+                subject_id=unsigned["credentialSubject"]["id"],
+                status_list_id=entry.list_id,
+                status_index=entry.index,
+                issued_at=now,
+            )
+        )
+    return credential_id, document, token
