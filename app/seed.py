@@ -8,6 +8,7 @@ and progress; an unchanged file (same content hash) is skipped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -376,7 +377,10 @@ async def _clear_course_cache(settings: Settings) -> None:
 
 
 async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any, course_dir: Path) -> bool:
-    content_hash = course_content_hash(course)
+    credential = credential_of(course, course_dir)  # the image file's bytes count as content too
+    content_hash = hashlib.sha256(
+        (course_content_hash(course) + msgspec.json.encode(credential, order="deterministic").decode()).encode()
+    ).hexdigest()
     existing = (
         await conn.execute(
             select(Course.id, Course.content_hash, Course.version).where(
@@ -403,7 +407,7 @@ async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any, course_
             "version": version,
             "content_hash": content_hash,
             # Hint ladders and misconceptions, for the tutor; what the course's credential says, for issuing.
-            "extra": {"tutoring": tutoring_of(course), "credential": credential_of(course, course_dir)},
+            "extra": {"tutoring": tutoring_of(course), "credential": credential},
         },
         ["org_id", "slug"],
         ["title", "summary", "description", "level", "tags", "estimated_hours", "version", "content_hash", "extra"],
