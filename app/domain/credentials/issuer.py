@@ -154,14 +154,22 @@ async def rotate_key(session: AsyncSession, settings: Settings, org_id: UUID) ->
     """Retire the active key (it stays published, so credentials it signed keep verifying) and make a new
     one active; returns (old kid or None, new kid)."""
     await _lock_keys(session, org_id)
-    old = await _active(session, org_id)
-    if old is not None:
-        old.active = False
-        old.retired_at = datetime.now(UTC)
-        await session.flush()  # before the insert: the partial unique index allows one active key
     did = issuer_did(settings, (await _org(session, org_id)).slug)
-    row = await _insert_key(session, settings, org_id, did)
-    return (old.kid if old is not None else None), row.kid
+    retired: str | None = None
+    for _ in range(KEY_ATTEMPTS):
+        old = await _active(session, org_id)
+        if old is not None:
+            old.active = False
+            old.retired_at = datetime.now(UTC)
+            await session.flush()  # before the insert: the partial unique index allows one active key
+            retired = old.kid
+        try:
+            async with session.begin_nested():
+                row = await _insert_key(session, settings, org_id, did)
+        except IntegrityError:
+            continue  # a first use (which takes no lock) created a key meanwhile: retire that one too
+        return retired, row.kid
+    raise RuntimeError("could not rotate the issuer's key")  # pragma: no cover - needs 3 lost races
 
 
 async def published_keys(session: AsyncSession, org_id: UUID) -> list[IssuerKey]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ class _KeyCache:
 
 
 _KEYS = _KeyCache()
+# Slug -> org id for the public routes (every verify resolves one or two): found ids only, briefly, so a
+# verification costs one query for its status bit. A slug is never reassigned while credentials name it.
+ORG_CACHE_SECONDS = 60.0
+ORG_CACHE_SIZE = 1024
+_ORGS: dict[tuple[str, str], tuple[UUID, float]] = {}  # (database, slug) -> (org id, until)
 
 
 def verify_buckets(settings: Settings, client: str) -> list[Any]:
@@ -91,9 +97,18 @@ class PublicCredentialService:
     async def org_id(self, slug: str) -> UUID | None:
         if not SLUG.fullmatch(slug):
             return None
+        cached = _ORGS.get((self.settings.database_url, slug))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         async with self.db.transaction(None) as session:
             found = await session.scalar(text("select lyceum_org_id_for_slug(:slug)"), {"slug": slug})
-        return UUID(str(found)) if found is not None else None
+        if found is None:
+            return None
+        org_id = UUID(str(found))
+        if len(_ORGS) >= ORG_CACHE_SIZE:
+            _ORGS.clear()
+        _ORGS[(self.settings.database_url, slug)] = (org_id, time.monotonic() + ORG_CACHE_SECONDS)
+        return org_id
 
     async def _org_or_404(self, slug: str) -> UUID:
         org_id = await self.org_id(slug)
@@ -180,15 +195,20 @@ class PublicCredentialService:
             return None
         index = int(raw_index)
         async with self.db.transaction(org_id) as session:
-            size = await session.scalar(select(StatusList.size).where(StatusList.id == parsed[1]))
-            if size is None or index >= size:
-                return None
-            status = await session.scalar(
-                select(Credential.status).where(
-                    Credential.status_list_id == parsed[1], Credential.status_index == index
+            # One round trip: the list (is it ours, is the index inside it) and the credential in that slot.
+            row = (
+                await session.execute(
+                    select(StatusList.size, Credential.status)
+                    .outerjoin(
+                        Credential,
+                        (Credential.status_list_id == StatusList.id) & (Credential.status_index == index),
+                    )
+                    .where(StatusList.id == parsed[1])
                 )
-            )
-        return status == "revoked"
+            ).first()
+        if row is None or index >= row[0]:
+            return None
+        return row[1] == "revoked"  # no credential in the slot: the bit is 0
 
     async def verify(self, body: Any, client: str) -> VerifyOut:
         """The report on ``{"credential": {...}}`` or ``{"jwt": "..."}``; whatever the value holds, the

@@ -3,6 +3,7 @@ and key rotation, the signed status list with its ETag, revocation and the staff
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -312,3 +313,46 @@ async def test_a_fresh_org_publishes_an_empty_key_set(client: Client, settings: 
     assert (await client.get(f"/orgs/{slug}/jwks.json")).json() == {"keys": []}
     doc = (await client.get(f"/orgs/{slug}/did.json")).json()
     assert doc["verificationMethod"] == []
+
+
+async def test_concurrent_revocations_both_land_in_the_list(client: Client, settings: Settings) -> None:
+    (first, document, _), (second, other, _) = [await sign_test_credential(settings, "demo") for _ in range(2)]
+    staff = await auth_headers(client, "admin@demo.test", "demo")
+    paths = [f"/v1/admin/credentials/{cid}/revoke" for cid in (first, second)]
+    responses = await asyncio.gather(*(client.post(p, headers=staff, json={"reason": "Batch"}) for p in paths))
+    assert [r.status_code for r in responses] == [200, 200]
+    for credential in (document, other):
+        status = credential["credentialStatus"]
+        listed = (await client.get(status["statusListCredential"].removeprefix(settings.base_url))).json()
+        bits = Bitstring.decode(listed["credentialSubject"]["encodedList"])
+        assert bits.get(int(status["statusListIndex"]))
+
+
+async def test_a_list_is_only_published_under_its_own_org(client: Client, settings: Settings) -> None:
+    _, document, _ = await sign_test_credential(settings, "acme")
+    url = document["credentialStatus"]["statusListCredential"]
+    assert (await client.get(url.removeprefix(settings.base_url))).status_code == 200
+    _problem(await client.get(url.removeprefix(settings.base_url).replace("/orgs/acme/", "/orgs/demo/")), 404)
+
+
+async def test_revocation_is_announced_on_the_bus(client: Client, settings: Settings) -> None:
+    from app.lib.events import EventBus
+    from app.lib.redis import create_redis
+
+    credential_id, _, _ = await sign_test_credential(settings, "demo")
+    org_id = await org_of(settings, "demo")
+    redis = create_redis(settings.redis_url)
+    try:
+        bus = EventBus(redis, settings.redis_key_prefix)
+        staff = await auth_headers(client, "instructor@demo.test", "demo")
+        response = await client.post(
+            f"/v1/admin/credentials/{credential_id}/revoke", headers=staff, json={"reason": "Announced"}
+        )
+        assert response.status_code == 200, response.text
+        events = await bus.replay(org_id, None, 200)
+    finally:
+        await redis.aclose()
+    revoked = [e for e in events if e.type == "credential.revoked" and e.data["credential_id"] == str(credential_id)]
+    assert len(revoked) == 1
+    assert revoked[0].data["reason"] == "Announced"
+    assert set(revoked[0].data) == {"credential_id", "course_id", "user_id", "reason"}

@@ -160,3 +160,22 @@ async def test_a_full_list_opens_the_next(settings: Settings, seeded: object) ->
     assert lists[following.list_id].allocated == 1
     assert lists[following.list_id].size == size
     assert lists[following.list_id].document == {}
+
+
+async def test_rotation_racing_a_first_use_leaves_one_active_key(settings: Settings, seeded: object) -> None:
+    org_id, _ = await fresh_org(settings)
+
+    async def first_use() -> str:
+        async with tenant(settings, org_id) as session:
+            return (await signing_key(session, settings, org_id)).kid
+
+    async def rotate() -> str:
+        async with tenant(settings, org_id) as session:
+            return (await rotate_key(session, settings, org_id))[1]
+
+    await asyncio.gather(first_use(), rotate(), first_use(), rotate())
+    async with tenant(settings, org_id) as session:
+        rows = list(await session.scalars(select(IssuerKey).where(IssuerKey.org_id == org_id)))
+        active = await signing_key(session, settings, org_id)
+    assert [row.kid for row in rows if row.active] == [active.kid]
+    assert all(row.retired_at is not None for row in rows if not row.active)

@@ -195,3 +195,18 @@ async def test_verify_is_rate_limited_per_client(settings: Settings) -> None:
         statuses = [(await client.post("/v1/credentials/verify", json={"jwt": "x"})).status_code for _ in range(5)]
     assert statuses[:3] == [200, 200, 200]
     assert statuses[3:] == [429, 429]
+
+
+async def test_status_entries_outside_the_list_are_not_trusted(client: Client, settings: Settings) -> None:
+    _, document, _ = await sign_test_credential(settings, "demo")
+    status = document["credentialStatus"]
+    for change in (
+        {"statusListIndex": str(settings.credentials_status_list_size)},  # past the end
+        {"statusListIndex": "-1"},
+        {"statusListIndex": 5},  # not a string
+        {"statusListCredential": status["statusListCredential"].replace("/orgs/demo/", "/orgs/acme/")},
+        {"statusListCredential": status["statusListCredential"].replace("/orgs/demo/", "/orgs/nobody/")},
+    ):
+        altered = {**_unsigned(document), "credentialStatus": {**status, **change}}
+        report = await _verify(client, {"credential": altered})
+        assert "status" in _failed(report), change
