@@ -21,7 +21,9 @@ from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
 from app.domain.courses.controllers import CourseController
 from app.domain.credentials.controllers.admin import CredentialAdminController, IssuerAdminController
+from app.domain.credentials.controllers.learner import LearnerCredentialController
 from app.domain.credentials.controllers.public import CredentialVerifyController, IssuerPublicController
+from app.domain.credentials.controllers.share import ShareController
 from app.domain.deps import common_dependencies
 from app.domain.grading.controllers import (
     AssessmentController,
@@ -91,6 +93,8 @@ V1_CONTROLLERS = [
     SpacedReviewController,
     RecommendationController,
     MasteryController,
+    LearnerCredentialController,
+    ShareController,
     IssuerAdminController,
     CredentialAdminController,
     CredentialVerifyController,

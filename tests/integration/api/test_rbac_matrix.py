@@ -88,6 +88,12 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/review/items/{item_id:uuid}/decision"): STAFF,
     ("GET", "/v1/review/metrics"): STAFF,
     ("GET", "/v1/review/corrections.jsonl"): STAFF,
+    ("GET", "/v1/me/credentials"): MEMBERS,  # the caller's own (integration/credentials/test_issuance.py)
+    ("PATCH", "/v1/me/credentials/{credential_id:uuid}"): MEMBERS,  # own only (404 otherwise)
+    ("GET", "/v1/me/credential-subject"): MEMBERS,
+    ("PUT", "/v1/me/credential-subject"): MEMBERS,
+    ("GET", "/v1/credentials/{credential_id:str}"): PUBLIC,  # a credential's share page: public by design
+    ("GET", "/v1/credentials/{credential_id:str}/badge.svg"): PUBLIC,
     # Credentials (issue 13): what outside verifiers resolve is public (integration/credentials/).
     ("GET", "/orgs/{slug:str}/did.json"): PUBLIC,
     ("GET", "/orgs/{slug:str}/jwks.json"): PUBLIC,
@@ -166,6 +172,8 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{assessment_id:uuid}", str(uuid.uuid4()))
         .replace("{submission_id:uuid}", str(uuid.uuid4()))
         .replace("{card_id:uuid}", str(uuid.uuid4()))
+        .replace("{credential_id:uuid}", str(uuid.uuid4()))
+        .replace("{credential_id:str}", str(uuid.uuid4()))
         .replace("{session_id:uuid}", context["session_id"])
         .replace("{interaction_id:uuid}", context["interaction_id"])
         .replace("{name:str}", "tutor")

@@ -56,12 +56,14 @@ async def org_of(settings: Settings, slug: str) -> uuid.UUID:
 
 
 async def learner_and_course(settings: Settings, slug: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """A learner of the org and one of its courses (seeded)."""
+    """The org's seeded learner and one of its courses."""
     rows = await owner_execute(
         settings,
         "select m.user_id, c.id from memberships m join organizations o on o.id = m.org_id "
-        "join courses c on c.org_id = o.id where o.slug = :slug and m.role = 'learner' "
-        "order by c.slug limit 1",
+        "join users u on u.id = m.user_id join courses c on c.org_id = o.id "
+        "where o.slug = :slug and m.role = 'learner' "
+        # The seeded learner (learner@<org>.test), not one of the learners other tests create.
+        "order by u.email = 'learner@' || o.slug || '.test' desc, c.slug limit 1",
         {"slug": slug},
     )
     return uuid.UUID(str(rows[0][0])), uuid.UUID(str(rows[0][1]))
