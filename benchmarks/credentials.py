@@ -1,7 +1,7 @@
 """Open Badges 3.0 credentials: signing, verification and status-list cost (issue 13 goals: >= 50
 credentials issued/s per worker with both proofs, >= 500 verifies/s).
 
-    uv run python -m benchmarks.credentials [--seconds 3] [--skip-issuance]
+    uv run python -m benchmarks.credentials [--seconds 3] [--credentials 300] [--skip-service]
 
 Toolkit part (one process, no database; ``app/lib/vc``):
 
@@ -23,8 +23,8 @@ Toolkit part (one process, no database; ``app/lib/vc``):
 
 CPU figures are process CPU time per operation (``time.process_time``), wall figures per-operation wall
 time; on this 2-core machine they should agree (all of it is CPU-bound Python and OpenSSL).
-The full-service path (issuance job: database, key unsealing, status index allocation) is
-``bench_issuance`` below, left for the coordinator to fill in.
+The full-service path (the issue_credential job with the database, key unsealing and status-index
+allocation; verification and revocation over HTTP against a real API process) is ``bench_issuance``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,11 +43,20 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pyld import jsonld as pyld_jsonld  # type: ignore[import-untyped]
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.config import Settings
+from app.db.engine import owner_url
+from app.domain.credentials.enqueue import enqueue_issue_credential
+from app.lib.jobs import create_queue
 from app.lib.vc import jsonld
 from app.lib.vc.credential import build_credential, identity_object
 from app.lib.vc.did import did_web
@@ -53,6 +65,8 @@ from app.lib.vc.keys import SigningKey, generate_key
 from app.lib.vc.statuslist import Bitstring, status_entry, status_list_credential
 from app.lib.vc.vcjwt import sign_jwt
 from app.lib.vc.verify import clear_caches, verify
+from benchmarks.stack import start_stack
+from jobs.worker import create_worker
 
 PUBLIC_URL = "https://lyceum.example.org"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -216,12 +230,264 @@ async def measure_toolkit(seconds: float = 3.0) -> dict[str, dict[str, float]]:
     return results
 
 
-async def bench_issuance(database_url: str | None = None, credentials: int = 500) -> dict[str, float]:
-    """TODO(coordinator): the full-service path — the ``issue_credential`` job end to end against
-    PostgreSQL (unseal the org key with the KEK, allocate a status index, build, sign both proofs, insert,
-    publish ``CredentialIssued``) for ``credentials`` completed enrollments; report credentials/s per
-    worker and the share of it spent in ``app/lib/vc`` (compare with ``issue_both_proofs`` above)."""
-    raise NotImplementedError("bench_issuance is the coordinator's to add (needs app/domain/credentials)")
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (``/proc/<pid>/stat``), for per-request cost of the API process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _completed_enrollments(settings: Settings, count: int) -> tuple[UUID, list[UUID]]:
+    """``count`` learners of the demo org who completed Backend Foundations (rows written as the owner,
+    as a completion would leave them), ready for ``issue_credential``."""
+    engine = create_async_engine(owner_url(settings.database_url))
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            org_id = (await conn.execute(text("select id from organizations where slug = 'demo'"))).scalar_one()
+            course_id = (
+                await conn.execute(
+                    text("select id from courses where org_id = :o and slug = 'backend-foundations'"), {"o": org_id}
+                )
+            ).scalar_one()
+            users = [
+                {"id": uuid.uuid4(), "email": f"bench-{uuid.uuid4().hex[:12]}@demo.test", "now": now}
+                for _ in range(count)
+            ]
+            await conn.execute(
+                text(
+                    "insert into users (id, email, name, is_active, token_version, created_at, updated_at) "
+                    "values (:id, :email, 'Bench Learner', true, 0, :now, :now)"
+                ),
+                users,
+            )
+            await conn.execute(
+                text(
+                    "insert into memberships (id, org_id, user_id, role, created_at, updated_at) "
+                    "values (gen_random_uuid(), :org, :id, 'learner', :now, :now)"
+                ),
+                [{**u, "org": org_id} for u in users],
+            )
+            enrollments = [
+                {"id": uuid.uuid4(), "user": u["id"], "org": org_id, "course": course_id, "now": now} for u in users
+            ]
+            await conn.execute(
+                text(
+                    "insert into enrollments (id, org_id, user_id, course_id, status, completed_at, created_at, "
+                    "updated_at) values (:id, :org, :user, :course, 'completed', :now, :now, :now)"
+                ),
+                enrollments,
+            )
+    finally:
+        await engine.dispose()
+    return org_id, [e["id"] for e in enrollments]
+
+
+async def _issued_count(settings: Settings, enrollment_ids: list[UUID]) -> int:
+    engine = create_async_engine(owner_url(settings.database_url))
+    try:
+        async with engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        text("select count(*) from credentials where enrollment_id = any(:ids)"),
+                        {"ids": enrollment_ids},
+                    )
+                ).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _http_rate(
+    url: str, seconds: float, concurrency: int, request: Callable[[httpx.AsyncClient, int], Any], pid: int
+) -> dict[str, float]:
+    """Requests/s from ``concurrency`` clients for ``seconds``, and the API process's CPU ms per request."""
+    done = 0
+    stop_at = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def loop(worker: int) -> None:
+            nonlocal done
+            i = worker
+            while time.perf_counter() < stop_at:
+                response = await request(client, i)
+                if response.status_code != 200:
+                    raise AssertionError(f"{response.status_code}: {response.text[:300]}")
+                done += 1
+                i += concurrency
+
+        cpu0, started = _cpu_seconds(pid), time.perf_counter()
+        await asyncio.gather(*(loop(w) for w in range(concurrency)))
+        elapsed, cpu = time.perf_counter() - started, _cpu_seconds(pid) - cpu0
+    return {"per_s": done / elapsed, "api_cpu_ms": cpu * 1000 / max(done, 1), "requests": float(done)}
+
+
+async def bench_issuance(
+    credentials: int = 300, seconds: float = 5.0, concurrency: int = 16
+) -> dict[str, dict[str, float]]:
+    """The full-service path, in one run against embedded (or given) PostgreSQL and Redis:
+
+    - ``noop_jobs``: ``credentials`` SAQ ``ping`` jobs through one in-process worker (the queue's floor);
+    - ``issue_jobs``: ``credentials`` completed enrolments, each an ``issue_credential`` job on the same
+      worker (unseal the org key, allocate a status index under the org's lock, build, schema-check, sign
+      both proofs, insert, publish) → credentials/s per worker and the ratio to the no-op rate;
+    - over HTTP against a real API process (uvicorn, ``concurrency`` clients): ``http_health`` (baseline),
+      ``verify_*`` POST /v1/credentials/verify (embedded proof and VC-JWT; ``cold`` cycles through every
+      issued credential once, ``warm`` repeats one), with the API's CPU ms per request;
+    - ``revoke``: POST /v1/admin/credentials/{id}/revoke latency (re-signs the org's status list)."""
+    bench = await start_stack(
+        "credentials",
+        LYCEUM_RATE_LIMIT_VERIFY_IP="1000000/1s",
+        LYCEUM_RATE_LIMIT_VERIFY_GLOBAL="1000000/1s",
+        LYCEUM_RATE_LIMIT_API_USER="1000000/1s",
+    )
+    settings, results = bench.settings, {}
+    worker = create_worker(settings, handle_signals=False)
+    worker_task = asyncio.create_task(worker.start())
+    api: subprocess.Popen[bytes] | None = None
+    try:
+        org_id, enrollments = await _completed_enrollments(settings, credentials)
+        queue = create_queue(settings)
+        # The seed queued the demo courses' search indexing: let the worker finish it before timing.
+        while await queue.count("queued") + await queue.count("active") > 0:  # noqa: ASYNC110 - polls Redis
+            await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        handles = [await queue.enqueue("ping", message=str(i)) for i in range(credentials)]
+        for job in handles:
+            assert job is not None
+            await job.refresh(until_complete=120)
+        results["noop_jobs"] = {"per_s": credentials / (time.perf_counter() - started)}
+        cpu0, started = time.process_time(), time.perf_counter()
+        for enrollment_id in enrollments:
+            await enqueue_issue_credential(queue, settings, org_id, enrollment_id)
+        while await _issued_count(settings, enrollments) < credentials:  # noqa: ASYNC110 - polls PostgreSQL
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        results["issue_jobs"] = {
+            "per_s": credentials / elapsed,
+            "cpu_ms": (time.process_time() - cpu0) * 1000 / credentials,
+            "x_noop": credentials / elapsed / results["noop_jobs"]["per_s"],
+        }
+        await queue.disconnect()
+        await worker.stop()
+
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        api = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.asgi:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=bench.env,
+        )
+        await _wait_healthy(url, api)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            login = {"email": "admin@demo.test", "password": "lyceum-demo", "org": "demo"}
+            token = (await client.post("/v1/auth/login", json=login)).json()["access_token"]
+            admin = {"Authorization": f"Bearer {token}"}
+            issued: list[dict[str, Any]] = []
+            offset = 0
+            while True:
+                page = (
+                    await client.get("/v1/admin/credentials", headers=admin, params={"limit": 100, "offset": offset})
+                ).json()
+                issued += page["items"]
+                offset += 100
+                if offset >= page["total"]:
+                    break
+            bodies = []
+            for item in issued[:credentials]:
+                share = (await client.get(f"/v1/credentials/{item['id']}")).json()
+                bodies.append(share)
+        documents = [{"credential": b["credential"]} for b in bodies]
+        jwts = [{"jwt": b["jwt"]} for b in bodies]
+        pid = api.pid
+
+        def post(body: Callable[[int], dict[str, Any]]) -> Callable[[httpx.AsyncClient, int], Any]:
+            return lambda client, i: client.post("/v1/credentials/verify", json=body(i))
+
+        results["http_health"] = await _http_rate(url, seconds, concurrency, lambda c, i: c.get("/health"), pid)
+        cold = min(seconds, 2.0)  # short: the cold pass must not wrap round to credentials already seen
+        results["verify_di_cold"] = await _http_rate(
+            url, cold, concurrency, post(lambda i: documents[i % len(documents)]), pid
+        )
+        results["verify_di_warm"] = await _http_rate(url, seconds, concurrency, post(lambda i: documents[0]), pid)
+        results["verify_jwt_cold"] = await _http_rate(url, cold, concurrency, post(lambda i: jwts[i % len(jwts)]), pid)
+        results["verify_jwt_warm"] = await _http_rate(url, seconds, concurrency, post(lambda i: jwts[0]), pid)
+        latencies = []
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            for item in issued[-20:]:
+                t0 = time.perf_counter()
+                answer = await client.post(
+                    f"/v1/admin/credentials/{item['id']}/revoke", headers=admin, json={"reason": "benchmark"}
+                )
+                latencies.append((time.perf_counter() - t0) * 1000)
+                assert answer.status_code == 200, answer.text
+        latencies.sort()
+        results["revoke"] = {
+            "p50_ms": statistics.median(latencies),
+            "p95_ms": latencies[int(0.95 * len(latencies)) - 1],
+        }
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(10)
+        await worker.stop()
+        worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        bench.stop()
+    return results
+
+
+async def _wait_healthy(url: str, api: subprocess.Popen[bytes], seconds: float = 180.0) -> None:
+    """The API answers /health (start-up is slow on a busy machine: it loads the search index's model)."""
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.perf_counter() < deadline:
+            if api.poll() is not None:
+                raise SystemExit(f"the API process exited with {api.returncode}")
+            try:
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"{url} did not become healthy within {seconds:g} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _report_service(results: dict[str, dict[str, float]]) -> None:
+    print()
+    noop, issue = results["noop_jobs"]["per_s"], results["issue_jobs"]
+    print(
+        f"SAQ no-op jobs: {noop:,.0f}/s; issue_credential jobs: {issue['per_s']:,.1f}/s per worker "
+        f"({issue['x_noop']:.2f}x no-op; worker process CPU {issue['cpu_ms']:.1f} ms per credential); "
+        f"goal >= 50/s: {'met' if issue['per_s'] >= 50 else 'NOT met'}"
+    )
+    base = results["http_health"]
+    print(f"{'HTTP':<18} {'req/s':>9} {'API CPU ms/req':>15} {'x /health req/s':>16}")
+    for name in ("http_health", "verify_di_cold", "verify_di_warm", "verify_jwt_cold", "verify_jwt_warm"):
+        figures = results[name]
+        print(
+            f"{name:<18} {figures['per_s']:>9,.0f} {figures['api_cpu_ms']:>15.2f} "
+            f"{figures['per_s'] / base['per_s']:>15.3f}x"
+        )
+    print(
+        f"revoke (re-sign the status list): p50 {results['revoke']['p50_ms']:.1f} ms, "
+        f"p95 {results['revoke']['p95_ms']:.1f} ms"
+    )
 
 
 def _report(results: dict[str, dict[str, float]]) -> None:
@@ -267,8 +533,14 @@ def _report(results: dict[str, dict[str, float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each timed mode (default 3)")
+    parser.add_argument("--credentials", type=int, default=300, help="credentials issued by the service part")
+    parser.add_argument("--skip-service", action="store_true", help="toolkit only (no PostgreSQL/Redis/API)")
     options = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("saq").setLevel(logging.WARNING)
     _report(asyncio.run(measure_toolkit(options.seconds)))
+    if not options.skip_service:
+        _report_service(asyncio.run(bench_issuance(options.credentials, options.seconds)))
 
 
 if __name__ == "__main__":
