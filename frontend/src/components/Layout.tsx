@@ -69,11 +69,15 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/learning">My learning</NavLink>
           <NavLink to="/catalog">Catalogue</NavLink>
+          <NavLink to="/credentials" end>
+            My credentials
+          </NavLink>
           {isStaff(me?.roles) && (
             <>
               <NavLink to="/teach/feed">Live feed</NavLink>
               <NavLink to="/teach/queue">Review queue</NavLink>
               <NavLink to="/teach/metrics">Grading quality</NavLink>
+              <NavLink to="/teach/credentials">Issued credentials</NavLink>
             </>
           )}
           {me?.roles.includes("admin") && <NavLink to="/admin">Administration</NavLink>}
