@@ -69,15 +69,18 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/learning">My learning</NavLink>
           <NavLink to="/catalog">Catalogue</NavLink>
-          <NavLink to="/credentials" end>
-            My credentials
-          </NavLink>
+          {/* Learners' badges; staff without the learner role earn none, and their bar is full already. */}
+          {(!isStaff(me?.roles) || me?.roles.includes("learner")) && (
+            <NavLink to="/credentials" end>
+              My credentials
+            </NavLink>
+          )}
           {isStaff(me?.roles) && (
             <>
               <NavLink to="/teach/feed">Live feed</NavLink>
               <NavLink to="/teach/queue">Review queue</NavLink>
               <NavLink to="/teach/metrics">Grading quality</NavLink>
-              <NavLink to="/teach/credentials">Issued credentials</NavLink>
+              <NavLink to="/teach/credentials">Credentials</NavLink>
             </>
           )}
           {me?.roles.includes("admin") && <NavLink to="/admin">Administration</NavLink>}

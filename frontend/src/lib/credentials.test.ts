@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { checkName, criteriaText, formatDate, hue, imageUrl, initials, parseVerifyInput, slugify } from "./credentials";
+import { checkName, credentialKey, criteriaText, formatDate, hue, imageUrl, initials, parseVerifyInput, slugify } from "./credentials";
 
 describe("parseVerifyInput", () => {
   it("reads a credential file as JSON", () => {
@@ -41,6 +41,13 @@ describe("badge helpers", () => {
     expect(criteriaText("Complete every item")).toBe("Complete every item");
     expect(criteriaText({ narrative: "Pass the quiz" })).toBe("Pass the quiz");
     expect(criteriaText(null)).toBe("");
+  });
+});
+
+describe("credentialKey", () => {
+  it("keeps a uuid and takes the last segment of a credential URL", () => {
+    expect(credentialKey("0b6f3f5e-1c1b-4a7e-9c53-2f0e5d3c6a11")).toBe("0b6f3f5e-1c1b-4a7e-9c53-2f0e5d3c6a11");
+    expect(credentialKey("http://127.0.0.1:8000/credentials/abc/")).toBe("abc");
   });
 });
 

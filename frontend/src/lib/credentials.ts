@@ -140,7 +140,7 @@ export async function call<T>(method: "GET" | "POST" | "PUT" | "PATCH", path: st
 export const credentialsApi = {
   mine: (limit = 50, offset = 0) => call<Page<MyCredential>>("GET", `/v1/me/credentials?limit=${limit}&offset=${offset}`),
   rename: (id: string, display_name: string) =>
-    call<MyCredential>("PATCH", `/v1/me/credentials/${encodeURIComponent(id)}`, { display_name }),
+    call<MyCredential>("PATCH", `/v1/me/credentials/${encodeURIComponent(credentialKey(id))}`, { display_name }),
   public: (id: string) => call<PublicCredential>("GET", `/v1/credentials/${encodeURIComponent(id)}`),
   verify: (input: { credential: CredentialDocument } | { jwt: string }) =>
     call<VerificationReport>("POST", "/v1/credentials/verify", input),
@@ -150,15 +150,20 @@ export const credentialsApi = {
     return call<Page<StaffCredential>>("GET", `/v1/admin/credentials?${params}`);
   },
   revoke: (id: string, reason: string) =>
-    call<StaffCredential>("POST", `/v1/admin/credentials/${encodeURIComponent(id)}/revoke`, { reason }),
+    call<StaffCredential>("POST", `/v1/admin/credentials/${encodeURIComponent(credentialKey(id))}/revoke`, { reason }),
   issuer: () => call<IssuerView>("GET", "/v1/admin/issuer"),
   saveIssuer: (profile: IssuerProfile) => call<IssuerView>("PUT", "/v1/admin/issuer", profile),
   rotateKey: () => call<IssuerView>("POST", "/v1/admin/issuer/keys/rotate"),
 };
 
+/** The credential's uuid: the API's `id`, or the last segment should it ever be the full credential URL. */
+export function credentialKey(id: string): string {
+  return id.replace(/[/#?]+$/, "").split("/").pop() ?? id;
+}
+
 /** Where the OBv3-baked SVG of a credential downloads from (public, an attachment). */
 export function badgeSvgUrl(id: string): string {
-  return `/v1/credentials/${encodeURIComponent(id)}/badge.svg`;
+  return `/v1/credentials/${encodeURIComponent(credentialKey(id))}/badge.svg`;
 }
 
 /** The URL of an image reference, or null when there is none usable. */

@@ -6,6 +6,7 @@ import { StatusTag } from "../../components/CredentialStatus";
 import { EmptyState, ErrorNote, Spinner } from "../../components/Status";
 import {
   badgeSvgUrl,
+  credentialKey,
   credentialsApi,
   downloadText,
   formatDate,
@@ -101,7 +102,7 @@ function CredentialCard({ credential: c, onUpdated }: { credential: MyCredential
         <p className="revoked-note" data-testid="revoked-note">
           <strong>Revoked</strong>
           {c.revoked_at && <> on {formatDate(c.revoked_at)}</>}
-          {c.revocation_reason && <>: {c.revocation_reason}</>}. Anyone verifying it sees that it is no longer valid.
+          {c.revocation_reason && <>: {c.revocation_reason.trim().replace(/[.\s]+$/, "")}</>}. Anyone verifying it sees that it is no longer valid.
         </p>
       )}
       <div className="credential-actions" role="group" aria-label={`Download and share ${name}`}>
@@ -121,7 +122,7 @@ function CredentialCard({ credential: c, onUpdated }: { credential: MyCredential
         <button type="button" className="button secondary small" onClick={copyLink}>
           Copy share link
         </button>
-        <Link className="button secondary small" to={`/credentials/${c.id}`}>
+        <Link className="button secondary small" to={`/credentials/${credentialKey(c.id)}`}>
           Open share page
         </Link>
         {!revoked && c.linkedin_url && (

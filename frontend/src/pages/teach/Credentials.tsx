@@ -5,7 +5,7 @@ import { api, ApiError, must } from "../../api/client";
 import { StatusTag } from "../../components/CredentialStatus";
 import { Dialog } from "../../components/Dialog";
 import { EmptyState, ErrorNote, Spinner } from "../../components/Status";
-import { credentialsApi, formatDate, type StaffCredential } from "../../lib/credentials";
+import { credentialKey, credentialsApi, formatDate, type StaffCredential } from "../../lib/credentials";
 import { useResource } from "../../lib/useResource";
 import { Pager } from "../Catalog";
 import "../../styles/teach.css";
@@ -51,17 +51,17 @@ export function Credentials() {
         </button>
       </div>
       <div className="toolbar">
-        <label>
-          Status{" "}
-          <select value={status} onChange={(e) => filter({ status: e.target.value })}>
+        <span className="filter">
+          <label htmlFor="credential-status-filter">Status</label>
+          <select id="credential-status-filter" value={status} onChange={(e) => filter({ status: e.target.value, offset: "" })}>
             <option value="">All</option>
             <option value="active">Active</option>
             <option value="revoked">Revoked</option>
           </select>
-        </label>
-        <label>
-          Course{" "}
-          <select value={courseId} onChange={(e) => filter({ course: e.target.value })}>
+        </span>
+        <span className="filter">
+          <label htmlFor="credential-course-filter">Course</label>
+          <select id="credential-course-filter" value={courseId} onChange={(e) => filter({ course: e.target.value, offset: "" })}>
             <option value="">All courses</option>
             {(courses.data?.items ?? []).map((c) => (
               <option key={c.id} value={c.id}>
@@ -69,7 +69,7 @@ export function Credentials() {
               </option>
             ))}
           </select>
-        </label>
+        </span>
         <Link to="/teach/queue">Review queue</Link>
       </div>
       <p ref={announce} className="done-note notice" role="status" tabIndex={-1} hidden={!announcement} data-testid="revoke-announcement">
@@ -118,7 +118,7 @@ export function Credentials() {
                     )}
                   </td>
                   <td className="row-actions">
-                    <Link className="button secondary small" to={`/credentials/${c.id}`}>
+                    <Link className="button secondary small" to={`/credentials/${credentialKey(c.id)}`}>
                       View<span className="visually-hidden"> {c.learner_name}'s credential</span>
                     </Link>
                     {c.status === "active" && (
