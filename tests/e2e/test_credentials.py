@@ -170,6 +170,11 @@ def test_learner_sees_and_downloads_their_credential(page: Page, live_url: str, 
     assert "<svg" in svg
     assert "openbadges:credential" in svg  # baked: the credential travels inside the image
 
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_url)
+    card.get_by_role("button", name="Copy share link").click()
+    expect(card.get_by_role("status").filter(has_text="Share link copied.")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == holder.credential["share_url"]
+
     # The name the share page shows: chosen here, saved with the keyboard.
     name = card.get_by_label("Name shown on the share page")
     name.fill(DISPLAY_NAME)
@@ -181,7 +186,7 @@ def test_learner_sees_and_downloads_their_credential(page: Page, live_url: str, 
     )
 
 
-def test_public_share_page_verifies_signed_out(page: Page, live_url: str, holder: Holder) -> None:
+def test_public_share_page_verifies_signed_out(page: Page, live_url: str, holder: Holder, tmp_path: Path) -> None:
     named = holder.api.patch(f"/v1/me/credentials/{holder.id}", json={"display_name": DISPLAY_NAME})
     assert named.status_code == 200, named.text
     shared = httpx.get(f"{live_url}/v1/credentials/{holder.id}").json()  # the page's own data, no token
@@ -213,6 +218,14 @@ def test_public_share_page_verifies_signed_out(page: Page, live_url: str, holder
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_test_id("verdict")).to_have_attribute("data-verified", "true")
     shot(page, "credentials-03-verify-jwt")
+    # The downloaded JSON file, chosen instead of pasted.
+    box.fill("")
+    downloaded = tmp_path / "badge.json"
+    downloaded.write_text(json.dumps(holder.credential["credential"]))
+    page.get_by_label("Or choose a downloaded file").set_input_files(downloaded)
+    expect(box).not_to_have_value("")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_test_id("verdict")).to_have_attribute("data-verified", "true")
     box.fill("this is not a credential")
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_test_id("verdict")).to_have_attribute("data-verified", "false")

@@ -241,6 +241,18 @@ export function VerifyCredentialPage() {
             aria-invalid={state.error !== null}
             aria-describedby={state.error ? `${fieldId}-error` : undefined}
           />
+          <label htmlFor={`${fieldId}-file`} className="file-label">
+            Or choose a downloaded file (.json or .jwt)
+          </label>
+          <input
+            id={`${fieldId}-file`}
+            type="file"
+            accept=".json,.jwt,.txt,application/json"
+            onChange={async (e) => {
+              const file = e.target.files?.[0];
+              if (file) setText(await file.text());
+            }}
+          />
           {state.error && (
             <p id={`${fieldId}-error`} className="error-text" role="alert">
               {state.error}
