@@ -135,6 +135,15 @@ def _jwt_payload(token: str) -> dict[str, Any]:
     return decoded
 
 
+def test_demo_learner_holds_the_seeded_credential(page: Page, live_url: str) -> None:
+    """The demo's Leo finished Distributed Systems Lab in the seed: the pages show something real."""
+    sign_in(page, live_url)  # learner@demo.test
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My credentials").click()
+    card = page.get_by_test_id("credential-card").filter(has_text=COURSE_TITLE)
+    expect(card).to_have_count(1)
+    expect(card.get_by_test_id("credential-status")).to_have_text(re.compile(r"Active$"))
+
+
 def test_learner_sees_and_downloads_their_credential(page: Page, live_url: str, holder: Holder) -> None:
     sign_in(page, live_url, holder.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My credentials").click()

@@ -179,7 +179,7 @@ function DisplayName({ credential: c, onUpdated }: { credential: MyCredential; o
         </button>
       </div>
       <p id={`${inputId}-hint`} className="muted small">
-        Leave it empty to show “the learner”.
+        Only this name is shown publicly; until you choose one, the share page says “the learner”.
       </p>
       <p className={`small ${state.error ? "error-text" : "muted"}`} role="status">
         {state.message}
