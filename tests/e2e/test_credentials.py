@@ -221,7 +221,7 @@ def test_public_share_page_verifies_signed_out(page: Page, live_url: str, holder
 
     # Anyone can check a VC-JWT (or a JSON file) on the verify page; garbage fails the "format" check.
     page.get_by_role("link", name="Verify another credential").click()
-    expect(page.get_by_role("heading", level=1, name="Verify a credential")).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name="Verify a credential")).to_be_focused()  # in-app: focus moves
     box = page.get_by_label("Credential JSON or VC-JWT")
     box.fill(holder.credential["jwt"])
     page.get_by_role("button", name="Verify").click()

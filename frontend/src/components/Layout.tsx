@@ -19,27 +19,33 @@ function useFocusHeadingOnNavigation(): void {
       first.current = false;
       return;
     }
-    const main = document.getElementById("main");
-    if (!main) return;
-    const focus = (): boolean => {
-      const heading = main.querySelector<HTMLElement>("h1");
-      if (!heading) return false;
-      if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
-      heading.focus({ preventScroll: false });
-      return true;
-    };
-    if (focus()) return;
-    const observer = new MutationObserver(() => {
-      if (focus()) stop();
-    });
-    const timer = window.setTimeout(() => stop(), 10_000);
-    function stop() {
-      observer.disconnect();
-      window.clearTimeout(timer);
-    }
-    observer.observe(main, { childList: true, subtree: true });
-    return stop;
+    return focusHeadingWhenShown();
   }, [pathname]);
+}
+
+/** Focus the main heading now, or when it appears (pages that load show a spinner first), for a bounded
+ * time. Returns the clean-up. */
+export function focusHeadingWhenShown(): (() => void) | undefined {
+  const main = document.getElementById("main");
+  if (!main) return;
+  const focus = (): boolean => {
+    const heading = main.querySelector<HTMLElement>("h1");
+    if (!heading) return false;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: false });
+    return true;
+  };
+  if (focus()) return;
+  const observer = new MutationObserver(() => {
+    if (focus()) stop();
+  });
+  const timer = window.setTimeout(() => stop(), 10_000);
+  function stop() {
+    observer.disconnect();
+    window.clearTimeout(timer);
+  }
+  observer.observe(main, { childList: true, subtree: true });
+  return stop;
 }
 
 export function Layout() {

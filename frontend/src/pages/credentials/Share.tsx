@@ -1,8 +1,9 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from "react";
-import { Link, useParams } from "react-router";
+import { Link, useLocation, useParams } from "react-router";
 
 import { ApiError } from "../../api/client";
 import { BadgeImage } from "../../components/BadgeImage";
+import { focusHeadingWhenShown } from "../../components/Layout";
 import { ErrorNote, Spinner } from "../../components/Status";
 import {
   badgeSvgUrl,
@@ -21,6 +22,9 @@ import "../../styles/credentials.css";
 /** The frame of the public pages: anyone may open them, signed in or not (no sign-in shell, no search). */
 export function PublicFrame({ children }: { children: ReactNode }) {
   const { me, restoring } = useSession();
+  const { key } = useLocation();
+  // Arriving by an in-app link (not a page load, whose key is "default"): focus the heading, as Layout does.
+  useEffect(() => (key === "default" ? undefined : focusHeadingWhenShown()), [key]);
   return (
     <>
       <a className="skip-link" href="#main">
