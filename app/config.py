@@ -6,6 +6,7 @@ process with a message naming the variable; secrets are wrapped so they never re
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
@@ -190,6 +191,19 @@ class Settings:
     search_candidates: int = 50
     # Spaced review (docs/adaptive.md): when the worker's daily precompute_review_due job runs (cron, UTC).
     spaced_review_cron: str = "5 0 * * *"
+    # Credentials (docs/credentials.md). The address outsiders reach this service at: credential ids, the
+    # issuer's did:web and status-list URLs are built from it (default http://<host>:<port>).
+    public_url: str = ""
+    # Key-encryption key for the issuers' Ed25519 private keys at rest: base64 of 32 bytes. Empty: derived
+    # from LYCEUM_SECRET_KEY with HKDF (so a development data dir keeps working); set it in production.
+    credentials_kek: Secret = field(default_factory=lambda: Secret(""))
+    credentials_status_list_size: int = 131_072  # entries per revocation list (the spec's minimum)
+    credentials_retries: int = 5  # attempts of an issue_credential job before it goes to the dead-letter list
+
+    @property
+    def base_url(self) -> str:
+        """``public_url`` without a trailing slash, or this process's own address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def chroma_path(self) -> Path:
@@ -358,6 +372,17 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError("LYCEUM_SANDBOX_ALLOW_UNSAFE runs learner code without isolation: refused in production")
     if settings.sandbox_uid == 0 or settings.sandbox_gid == 0:
         raise ConfigError("LYCEUM_SANDBOX_UID and LYCEUM_SANDBOX_GID must not be 0 (root)")
+    if settings.credentials_status_list_size < 131_072 or settings.credentials_status_list_size % 8:
+        raise ConfigError("LYCEUM_CREDENTIALS_STATUS_LIST_SIZE must be a multiple of 8 and at least 131072")
+    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"LYCEUM_PUBLIC_URL={settings.public_url!r} must start with http:// or https://")
+    if settings.credentials_kek:
+        try:
+            kek = base64.b64decode(settings.credentials_kek.value, validate=True)
+        except ValueError:
+            kek = b""
+        if len(kek) != 32:
+            raise ConfigError("LYCEUM_CREDENTIALS_KEK must be base64 of exactly 32 bytes")
     if settings.is_production and settings.db_app_password.value == DEFAULT_APP_PASSWORD:
         raise ConfigError("LYCEUM_DB_APP_PASSWORD must be set (not the public default) in production")
     return settings

@@ -14,6 +14,7 @@ from app.db.models.credential import Credential
 from app.db.models.dead_letter import DeadLetter
 from app.db.models.enrollment import Enrollment
 from app.db.models.grade import Grade
+from app.db.models.issuer import IssuerKey, IssuerProfile
 from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
 from app.db.models.item_competency import ItemCompetency
 from app.db.models.item_prerequisite import ItemPrerequisite
@@ -28,6 +29,7 @@ from app.db.models.review_card import ReviewCard
 from app.db.models.review_due_count import ReviewDueCount
 from app.db.models.review_item import REVIEW_REASONS, ReviewItem
 from app.db.models.review_log import ReviewLog
+from app.db.models.status_list import StatusList
 from app.db.models.submission import Submission
 from app.db.models.user import User
 from app.lib.roles import ROLES
@@ -51,6 +53,8 @@ __all__ = [
     "DeadLetter",
     "Enrollment",
     "Grade",
+    "IssuerKey",
+    "IssuerProfile",
     "Item",
     "ItemCompetency",
     "ItemPrerequisite",
@@ -68,6 +72,7 @@ __all__ = [
     "ReviewDueCount",
     "ReviewItem",
     "ReviewLog",
+    "StatusList",
     "Submission",
     "User",
 ]

@@ -18,3 +18,6 @@ class User(Base):
     # Raised by a password change or reset and by deactivation: tokens carry the version they were issued
     # under (claim ``ver``), and any older one is refused (app.domain.auth.revocation).
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A DID the learner registered (e.g. did:key of their wallet): credentials issued afterwards name it as
+    # credentialSubject.id instead of a pseudonymous urn:uuid (docs/credentials.md).
+    credential_did: Mapped[str | None] = mapped_column(String(500), nullable=True)
