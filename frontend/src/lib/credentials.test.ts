@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 
-import { checkName, credentialKey, criteriaText, formatDate, hue, imageUrl, initials, parseVerifyInput, slugify } from "./credentials";
+import {
+  checkName,
+  credentialKey,
+  criteriaText,
+  formatDate,
+  hue,
+  imageUrl,
+  initials,
+  paragraphs,
+  parseVerifyInput,
+  slugify,
+} from "./credentials";
 
 describe("parseVerifyInput", () => {
   it("reads a credential file as JSON", () => {
@@ -36,6 +47,13 @@ describe("badge helpers", () => {
     expect(hue("Backend Foundations")).toBe(hue("Backend Foundations"));
     expect(hue("x")).toBeGreaterThanOrEqual(0);
     expect(hue("x")).toBeLessThan(360);
+  });
+  it("splits a narrative into paragraphs, unwrapping lines", () => {
+    expect(paragraphs("Awarded to learners who\ncompleted it.\n\n  Second one.\n")).toEqual([
+      "Awarded to learners who completed it.",
+      "Second one.",
+    ]);
+    expect(paragraphs("")).toEqual([]);
   });
   it("reads the criteria narrative in either shape", () => {
     expect(criteriaText("Complete every item")).toBe("Complete every item");

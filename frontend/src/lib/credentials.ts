@@ -179,6 +179,14 @@ export function criteriaText(criteria: Criteria): string {
   return typeof criteria === "string" ? criteria : (criteria.narrative ?? "");
 }
 
+/** The narrative's paragraphs: blank lines separate them, single line breaks are the YAML's wrapping. */
+export function paragraphs(text: string): string[] {
+  return text
+    .split(/\n\s*\n/)
+    .map((p) => p.replace(/\s+/g, " ").trim())
+    .filter(Boolean);
+}
+
 /** Up to two initials of an achievement, for the generated badge graphic. */
 export function initials(name: string): string {
   const words = name.split(/[^\p{L}\p{N}]+/u).filter(Boolean);

@@ -10,6 +10,7 @@ import {
   checkName,
   credentialsApi,
   criteriaText,
+  paragraphs,
   formatDate,
   parseVerifyInput,
   type PublicCredential,
@@ -121,7 +122,11 @@ function SharedCredential({ data }: { data: PublicCredential }) {
           {criteria && (
             <section aria-labelledby="criteria-title">
               <h2 id="criteria-title">How it was earned</h2>
-              <p className="criteria">{criteria}</p>
+              {paragraphs(criteria).map((text, i) => (
+                <p key={i} className="criteria">
+                  {text}
+                </p>
+              ))}
             </section>
           )}
           <section aria-labelledby="issuer-title">

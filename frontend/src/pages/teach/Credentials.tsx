@@ -117,15 +117,17 @@ export function Credentials() {
                       </div>
                     )}
                   </td>
-                  <td className="row-actions">
-                    <Link className="button secondary small" to={`/credentials/${credentialKey(c.id)}`}>
-                      View<span className="visually-hidden"> {c.learner_name}'s credential</span>
-                    </Link>
-                    {c.status === "active" && (
-                      <button type="button" className="button danger small" onClick={() => setTarget(c)}>
-                        Revoke<span className="visually-hidden"> {c.learner_name}'s credential</span>
-                      </button>
-                    )}
+                  <td>
+                    <div className="row-actions">
+                      <Link className="button secondary small" to={`/credentials/${credentialKey(c.id)}`}>
+                        View<span className="visually-hidden"> {c.learner_name}'s credential</span>
+                      </Link>
+                      {c.status === "active" && (
+                        <button type="button" className="button danger small" onClick={() => setTarget(c)}>
+                          Revoke<span className="visually-hidden"> {c.learner_name}'s credential</span>
+                        </button>
+                      )}
+                    </div>
                   </td>
                 </tr>
               ))}
