@@ -20,6 +20,10 @@ from app.domain.admin.controllers import AdminController
 from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
 from app.domain.courses.controllers import CourseController
+from app.domain.credentials.controllers.admin import CredentialAdminController, IssuerAdminController
+from app.domain.credentials.controllers.learner import LearnerCredentialController
+from app.domain.credentials.controllers.public import CredentialVerifyController, IssuerPublicController
+from app.domain.credentials.controllers.share import ShareController
 from app.domain.deps import common_dependencies
 from app.domain.grading.controllers import (
     AssessmentController,
@@ -89,6 +93,11 @@ V1_CONTROLLERS = [
     SpacedReviewController,
     RecommendationController,
     MasteryController,
+    LearnerCredentialController,
+    ShareController,
+    IssuerAdminController,
+    CredentialAdminController,
+    CredentialVerifyController,
 ]
 
 
@@ -109,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
         name="swagger-ui-assets",
     )
-    handlers: list[object] = [SystemController, v1, docs_assets]
+    handlers: list[object] = [SystemController, IssuerPublicController, v1, docs_assets]
     if (FRONTEND_DIST / "index.html").is_file():
         handlers.append(webapp_router(FRONTEND_DIST))
 

@@ -199,6 +199,9 @@ class Settings:
     credentials_kek: Secret = field(default_factory=lambda: Secret(""))
     credentials_status_list_size: int = 131_072  # entries per revocation list (the spec's minimum)
     credentials_retries: int = 5  # attempts of an issue_credential job before it goes to the dead-letter list
+    # POST /v1/credentials/verify is public: per client address and across the deployment (fails open).
+    rate_limit_verify_ip: RateLimit = RateLimit(60, 1.0)
+    rate_limit_verify_global: RateLimit = RateLimit(5000, 1000.0)
 
     @property
     def base_url(self) -> str:

@@ -8,9 +8,11 @@ and progress; an unchanged file (same content hash) is skipped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -22,9 +24,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.content.loader import course_content_hash, load_courses, load_seed_plan, tutoring_of
-from app.content.schema import SeedPass
-from app.db.engine import create_engine, owner_url
+from app.content.loader import course_content_hash, credential_of, load_courses, load_seed_plan, tutoring_of
+from app.content.schema import Rubric, SeedPass
+from app.db.engine import Database, create_engine, owner_url
 from app.db.models import (
     Assessment,
     Competency,
@@ -40,10 +42,11 @@ from app.db.models import (
     Submission,
     User,
 )
-from app.domain.grading.graders import grade_multiple_choice
+from app.domain.credentials.issuance import IssuanceService
+from app.domain.grading.graders import CODE_POINTS, GradeResult, grade_multiple_choice
 from app.domain.grading.services import grade_row
 from app.domain.progress.completion import record_grade_progress
-from app.domain.progress.services import append_progress_event
+from app.domain.progress.services import append_progress_event, complete_course_if_finished
 from app.domain.search.indexer import enqueue_index_course
 from app.lib.jobs import create_queue
 from app.lib.redis import create_redis
@@ -62,6 +65,7 @@ class SeedReport:
     org_courses: dict[str, list[str]] = field(default_factory=dict)  # org slug -> course slugs
     index_jobs: int = 0  # index_course jobs enqueued (the worker builds the search index)
     passes_recorded: int = 0  # demo users' already-passed assessments graded now (first seed only)
+    credentials_issued: int = 0  # demo users' finished courses' credentials issued now (first seed only)
 
     @property
     def course_count(self) -> int:
@@ -110,6 +114,7 @@ async def seed(settings: Settings) -> SeedReport:
     report = SeedReport(password=plan.demo_password)
     password_hash = hash_password(plan.demo_password)
     history: list[tuple[UUID, UUID, SeedPass]] = []
+    finished: list[tuple[UUID, UUID, str]] = []  # (org, user, course slug): demo users' completed courses
     engine = create_engine(owner_url(settings.database_url), pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -141,9 +146,10 @@ async def seed(settings: Settings) -> SeedReport:
                         )
                     report.users.append((org.slug, person.email, list(person.roles)))
                     history.extend((org_id, user_id, done) for done in person.passed)
+                    finished.extend((org_id, user_id, slug) for slug in person.completed)
                 report.org_courses[org.slug] = list(org.courses)
                 for slug in org.courses:
-                    written = await _seed_course(conn, org_id, courses[slug])
+                    written = await _seed_course(conn, org_id, courses[slug], settings.content_dir / "courses")
                     report.courses_written += written
                     report.courses_unchanged += not written
             seeded_courses = (
@@ -154,6 +160,7 @@ async def seed(settings: Settings) -> SeedReport:
                 )
             ).all()
         report.passes_recorded = await _seed_history(engine, history)
+        report.credentials_issued = await _seed_completions(engine, settings, finished)
     finally:
         await engine.dispose()
     await _clear_course_cache(settings)
@@ -258,6 +265,91 @@ async def _graded_attempt(
     return True
 
 
+async def _seed_completions(engine: AsyncEngine, settings: Settings, finished: Sequence[tuple[UUID, UUID, str]]) -> int:
+    """Demo users' finished courses: every lesson and exercise completed, every assessment passed with full
+    marks (multiple choice by the answer key, the others as an instructor's full-marks grade), each keyed
+    so it happens once; the course completes through ``complete_course_if_finished`` as it would live.
+    Then the credential is issued by the same ``IssuanceService`` as the worker's ``issue_credential``
+    (no worker needed for the demo to show one). Returns the credentials issued now."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    enrollments: list[tuple[UUID, UUID]] = []
+    async with sessions() as session, session.begin():
+        for org_id, user_id, slug in finished:
+            enrollment = await _complete_course(session, org_id, user_id, slug)
+            if enrollment is not None:
+                enrollments.append((org_id, enrollment))
+    issuer = IssuanceService(Database(engine), settings)
+    issued = 0
+    for org_id, enrollment_id in enrollments:
+        issued += (await issuer.issue(org_id, enrollment_id)).outcome == "issued"
+    return issued
+
+
+async def _complete_course(session: AsyncSession, org_id: UUID, user_id: UUID, slug: str) -> UUID | None:
+    course = await session.scalar(select(Course).where(Course.org_id == org_id, Course.slug == slug))
+    if course is None:
+        log.warning("seed_completion_skipped", course=slug, reason="no such course")
+        return None
+    enrollment = await _demo_enrollment(session, org_id, user_id, course)
+    if enrollment.completed_at is not None:
+        return enrollment.id
+    items = list(await session.scalars(select(Item).where(Item.course_id == course.id).order_by(Item.position)))
+    for item in items:
+        if item.kind != "assessment":
+            skills = sorted(
+                await session.scalars(select(ItemCompetency.competency_id).where(ItemCompetency.item_id == item.id))
+            )
+            payload = {
+                "item_id": str(item.id),
+                "item_slug": item.slug,
+                "kind": item.kind,
+                "competencies": [str(c) for c in skills],
+            }
+            key = f"item.completed:{enrollment.id}:{item.id}"
+            await append_progress_event(session, enrollment, "item.completed", payload, key)
+            continue
+        assessment = await session.scalar(select(Assessment).where(Assessment.item_id == item.id))
+        assert assessment is not None
+        key = f"seed:completed:{slug}/{item.slug}"
+        if assessment.kind == "multiple_choice":
+            choices = [int(q["answer"]) for q in assessment.spec.get("questions", [])]
+            await _graded_attempt(session, org_id, user_id, assessment, choices, key)
+        else:
+            await _full_marks(session, org_id, user_id, assessment, key)
+    await complete_course_if_finished(session, enrollment, None)
+    return enrollment.id
+
+
+async def _full_marks(session: AsyncSession, org_id: UUID, user_id: UUID, assessment: Assessment, key: str) -> None:
+    """A short-answer or code assessment passed with an instructor's full-marks grade (its exemplar answer or
+    reference solution as the learner's), recorded by ``record_grade_progress`` like a reviewer's decision."""
+    if await session.scalar(
+        select(Submission.id).where(Submission.user_id == user_id, Submission.idempotency_key == key)
+    ):
+        return
+    spec = dict(assessment.spec)
+    if assessment.kind == "code":
+        answer, points = {"code": str(spec.get("reference_solution") or spec.get("starter_code", ""))}, CODE_POINTS
+    else:
+        rubric = msgspec.convert(spec["rubric"], Rubric)
+        answer, points = {"text": (rubric.exemplars or ["(demo answer)"])[0]}, rubric.max_points()
+    submission = Submission(
+        org_id=org_id,
+        assessment_id=assessment.id,
+        user_id=user_id,
+        status="graded",
+        answer=answer,
+        idempotency_key=key,
+    )
+    session.add(submission)
+    await session.flush()
+    result = GradeResult(points, points, 1.0, "Full marks: a thorough answer.", "human")
+    grade = grade_row(submission, assessment, result)
+    session.add(grade)
+    await session.flush()
+    await record_grade_progress(session, submission, assessment, grade)
+
+
 async def _enqueue_indexing(settings: Settings, courses: Sequence[Any]) -> int:
     """One index_course job per course version (the key refuses a duplicate while one is queued); the
     worker runs them, so a fresh `make dev` has a search index without setup. A job of an unchanged
@@ -284,8 +376,11 @@ async def _clear_course_cache(settings: Settings) -> None:
         await redis.aclose()
 
 
-async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any) -> bool:
-    content_hash = course_content_hash(course)
+async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any, course_dir: Path) -> bool:
+    credential = credential_of(course, course_dir)  # the image file's bytes count as content too
+    content_hash = hashlib.sha256(
+        (course_content_hash(course) + msgspec.json.encode(credential, order="deterministic").decode()).encode()
+    ).hexdigest()
     existing = (
         await conn.execute(
             select(Course.id, Course.content_hash, Course.version).where(
@@ -311,7 +406,8 @@ async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any) -> bool
             "is_published": True,
             "version": version,
             "content_hash": content_hash,
-            "extra": {"tutoring": tutoring_of(course)},  # hint ladders and misconceptions, for the tutor
+            # Hint ladders and misconceptions, for the tutor; what the course's credential says, for issuing.
+            "extra": {"tutoring": tutoring_of(course), "credential": credential},
         },
         ["org_id", "slug"],
         ["title", "summary", "description", "level", "tags", "estimated_hours", "version", "content_hash", "extra"],

@@ -52,7 +52,7 @@ from app.lib.vc.integrity import add_proof
 from app.lib.vc.keys import SigningKey, generate_key
 from app.lib.vc.statuslist import Bitstring, status_entry, status_list_credential
 from app.lib.vc.vcjwt import sign_jwt
-from app.lib.vc.verify import verify
+from app.lib.vc.verify import clear_caches, verify
 
 PUBLIC_URL = "https://lyceum.example.org"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -183,7 +183,7 @@ async def measure_toolkit(seconds: float = 3.0) -> dict[str, dict[str, float]]:
         if not verified:
             raise AssertionError(checks)
 
-    jsonld.clear_caches()
+    clear_caches()
     await verify_one(signed[0])  # contexts processed once; what follows is per-credential cost
     results["verify_di_cold"] = await _arate(lambda i: verify_one(next(unseen_signed)), cold_window)
     results["verify_di_warm"] = await _arate(lambda i: verify_one(signed[i % 50]), seconds)
@@ -225,16 +225,19 @@ async def bench_issuance(database_url: str | None = None, credentials: int = 500
 
 
 def _report(results: dict[str, dict[str, float]]) -> None:
+    """Wall rates swing with whatever else runs on the machine; CPU per operation (and the rate one fully
+    used core would reach, 1000 / CPU ms) is the figure to compare between runs."""
     sign_cpu = results["baseline_sign"]["cpu_ms"]
     verify_cpu = results["baseline_verify"]["cpu_ms"]
-    print(f"{'operation':<24} {'per second':>12} {'CPU ms/op':>10} {'x baseline':>11}")
+    print(f"{'operation':<24} {'wall /s':>9} {'CPU ms/op':>10} {'/s per core':>12} {'x baseline':>11}")
     for name, figures in results.items():
         if "per_s" not in figures:
             continue
         base = verify_cpu if name.startswith(("verify", "baseline_verify")) else sign_cpu
         if name.startswith("canonicalize"):
             base = results["canonicalize_plain_pyld"]["cpu_ms"]
-        print(f"{name:<24} {figures['per_s']:>12,.0f} {figures['cpu_ms']:>10.3f} {figures['cpu_ms'] / base:>10.1f}x")
+        cpu = figures["cpu_ms"]
+        print(f"{name:<24} {figures['per_s']:>9,.0f} {cpu:>10.3f} {1000 / cpu:>12,.0f} {cpu / base:>10.2f}x")
     print()
     print(f"first canonicalization in a fresh process: {results['first_call']['ms']:.1f} ms")
     for name in ("status_update_sparse", "status_update_dense"):
@@ -243,12 +246,21 @@ def _report(results: dict[str, dict[str, float]]) -> None:
             f"{name}: p50 {figures['p50_ms']:.2f} ms, p95 {figures['p95_ms']:.2f} ms "
             f"(encodedList {figures['encoded_bytes']:,.0f} bytes)"
         )
-    issue, verify_cold = results["issue_both_proofs"]["per_s"], results["verify_di_cold"]["per_s"]
+
+    def per_core(name: str) -> float:
+        return 1000 / results[name]["cpu_ms"]
+
     print()
-    print(f"goal >= 50 issued/s per worker: {issue:,.0f}/s ({'met' if issue >= 50 else 'NOT met'})")
+    issue = per_core("issue_both_proofs")
     print(
-        f"goal >= 500 verifies/s: DI cold {verify_cold:,.0f}/s, DI warm {results['verify_di_warm']['per_s']:,.0f}/s, "
-        f"JWT cold {results['verify_jwt_cold']['per_s']:,.0f}/s, JWT warm {results['verify_jwt_warm']['per_s']:,.0f}/s"
+        f"goal >= 50 issued/s per worker (both proofs): {issue:,.0f}/s per core ({'met' if issue >= 50 else 'NOT met'})"
+    )
+    print(
+        "goal >= 500 verifies/s, per core: "
+        + ", ".join(
+            f"{name.removeprefix('verify_')} {per_core(name):,.0f}/s"
+            for name in ("verify_di_cold", "verify_di_warm", "verify_jwt_cold", "verify_jwt_warm")
+        )
     )
 
 

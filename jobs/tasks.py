@@ -12,6 +12,8 @@ from saq.types import Context
 from sqlalchemy import text
 
 from app.domain.components import Components
+from app.domain.credentials.enqueue import enqueue_issue_credential
+from app.domain.credentials.issuance import CredentialSchemaError, IssuanceService
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
@@ -123,3 +125,43 @@ async def precompute_review_due(ctx: Context) -> dict[str, Any]:
     report = await DueCounter(components.db).precompute()
     log.info("review_due_precomputed", day=report.day, orgs=report.orgs, learners=report.learners, due=report.due_now)
     return {"day": report.day, "orgs": report.orgs, "learners": report.learners, "due_now": report.due_now}
+
+
+async def issue_credential(ctx: Context, *, org_id: str, enrollment_id: str) -> str:
+    """Issue the credential of one completed enrolment (once: a re-run finds it and stops), then announce it.
+    A credential that fails the OBv3 schema goes to the dead-letter list at once (a retry builds the same
+    one); other failures raise so SAQ retries with backoff, and the last attempt dead-letters."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    job = ctx["job"]
+    org, enrollment = UUID(org_id), UUID(enrollment_id)
+    service = IssuanceService(components.db, components.settings)
+    try:
+        result = await service.issue(org, enrollment)
+    except CredentialSchemaError as exc:
+        log.error("credential_schema_invalid", enrollment_id=enrollment_id, path=exc.path, error=exc.message)
+        await service.dead_letter(org, enrollment, job.attempts, f"schema: {exc}", schema_path=exc.path)
+        return "invalid"
+    except Exception as exc:
+        if job.attempts >= job.retries:
+            await service.dead_letter(org, enrollment, job.attempts, f"{type(exc).__name__}: {exc}")
+            return "failed"
+        log.warning("credential_retry", enrollment_id=enrollment_id, attempt=job.attempts, error=repr(exc))
+        raise
+    if result.announcement is not None:
+        await components.events.publish(org, result.announcement)
+    return result.outcome
+
+
+async def issue_pending_credentials(ctx: Context, *, limit: int = 500) -> int:
+    """Every minute: queue ``issue_credential`` for completed enrolments that still have no credential (and
+    no dead letter), whatever lost their job: Redis losing it, a crash between a completion's commit and its
+    enqueue, a restart. A job already queued for one is refused by its key; returns how many were queued."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    async with components.db.transaction(None) as session:
+        pending = (
+            await session.execute(text("select * from lyceum_completed_without_credential(:n)"), {"n": limit})
+        ).all()
+    queued = 0
+    for enrollment_id, org_id in pending:
+        queued += await enqueue_issue_credential(components.queue, components.settings, org_id, enrollment_id)
+    return queued

@@ -10,6 +10,7 @@ becomes a :class:`ContentError` naming the file, the location inside the documen
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import math
 import re
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -33,6 +35,7 @@ from app.content.schema import (
     SLUG_PATTERN,
     CodeAssessment,
     Course,
+    CourseCredential,
     Item,
     MultipleChoiceAssessment,
     Rubric,
@@ -378,6 +381,72 @@ def _check_cycles(course: Course, item_paths: dict[str, str], report: _Report) -
             visit(slug)
 
 
+# =========================================================================== the credential block
+
+CREDENTIAL_IMAGE_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
+CREDENTIAL_IMAGE_MAX_BYTES = 256 * 1024
+
+
+def default_criteria(title: str) -> str:
+    """The criteria narrative of a course whose file names none."""
+    return f"Completed every item of {title}, including its assessments."
+
+
+def _image_path(base_dir: Path, image: str) -> Path | None:
+    """The file a relative ``image`` names, or None when it would leave ``base_dir``."""
+    candidate = (base_dir / image).resolve()
+    return candidate if candidate.is_relative_to(base_dir.resolve()) else None
+
+
+def _check_credential(credential: CourseCredential | None, base_dir: Path, report: _Report) -> None:
+    if credential is None:
+        return
+    if credential.criteria and not credential.criteria.strip():
+        report.add("credential.criteria", "criteria must say how the credential is earned (or leave it out)")
+    image = credential.image.strip()
+    if not image:
+        return
+    parts = urlsplit(image)
+    if parts.scheme in ("http", "https"):
+        if not parts.netloc:
+            report.add("credential.image", f"the image URL {image!r} has no host")
+        return
+    if parts.scheme:
+        report.add("credential.image", "the image is an http(s) URL or a path relative to the course file")
+        return
+    path = _image_path(base_dir, image)
+    suffixes = ", ".join(CREDENTIAL_IMAGE_TYPES)
+    if path is None:
+        report.add("credential.image", f"the image path {image!r} leaves the course's directory")
+    elif path.suffix.lower() not in CREDENTIAL_IMAGE_TYPES:
+        report.add("credential.image", f"the image must be one of: {suffixes} (got {path.name!r})")
+    elif not path.is_file():
+        report.add("credential.image", f"no image file {image!r} next to the course file")
+    elif path.stat().st_size > CREDENTIAL_IMAGE_MAX_BYTES:
+        report.add("credential.image", f"the image is larger than {CREDENTIAL_IMAGE_MAX_BYTES // 1024} KB")
+
+
+def credential_of(course: Course, base_dir: Path) -> dict[str, Any]:
+    """What issuing needs from the course file, as stored in ``courses.extra["credential"]``: the criteria
+    narrative (the default when none is given), the image as a URL (a file is embedded as a data URL, so a
+    credential names no address of this server that could move) or "" for the generated badge, and
+    ``valid_for_days`` (None: no expiry). The loader has already checked the image."""
+    spec = course.credential or CourseCredential()
+    image = spec.image.strip()
+    if image and not urlsplit(image).scheme:
+        path = _image_path(base_dir, image)
+        if path is None or not path.is_file():  # validated on load; a file removed since: the default badge
+            image = ""
+        else:
+            data = base64.b64encode(path.read_bytes()).decode()
+            image = f"data:{CREDENTIAL_IMAGE_TYPES[path.suffix.lower()]};base64,{data}"
+    return {
+        "criteria": spec.criteria.strip() or default_criteria(course.title),
+        "image": image,
+        "valid_for_days": spec.valid_for_days,
+    }
+
+
 # =========================================================================== seed plan rules
 
 
@@ -398,6 +467,12 @@ def _check_seed(plan: SeedPlan, report: _Report, known_courses: Collection[str] 
                     f"{opath}.users[{u_index}].name",
                     f"user {user.email} is named {previous[0]!r} in org `{previous[1]}`; one person has one name",
                 )
+            for c_index, slug in enumerate(user.completed):
+                if slug not in org.courses:
+                    report.add(
+                        f"{opath}.users[{u_index}].completed[{c_index}]",
+                        f"course `{slug}` is not loaded into `{org.slug}`",
+                    )
             for p_index, done in enumerate(user.passed):
                 if done.assessment.split("/", 1)[0] not in org.courses:
                     report.add(
@@ -433,6 +508,7 @@ def _parse_course(path: Path) -> tuple[Course | None, list[ContentError]]:
         return None, errors
     checks = _Report(document)
     _check_course(course, checks)
+    _check_credential(course.credential, path.parent, checks)
     return course, sorted(checks.errors, key=lambda error: error.line or 0)
 
 
@@ -550,6 +626,8 @@ __all__ = [
     "ContentError",
     "ContentValidationError",
     "course_content_hash",
+    "credential_of",
+    "default_criteria",
     "load_course",
     "load_courses",
     "load_seed_plan",

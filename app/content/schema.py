@@ -232,6 +232,19 @@ class Module(_Strict, kw_only=True):
     items: Annotated[list[Item], msgspec.Meta(min_length=1)]
 
 
+class CourseCredential(_Strict, kw_only=True):
+    """What the Open Badges 3.0 credential of the course says (docs/course-format.md "Credential").
+
+    ``criteria``: how the badge was earned (Markdown; the Achievement's criteria narrative). ``image``: an
+    ``https://`` (or ``http://``) URL, or a path relative to the course file (an .svg or .png of at most
+    256 KB, embedded in the credential as a data URL); empty: a badge generated from the course title.
+    ``valid_for_days``: the credential expires this many days after it is earned (``validUntil``)."""
+
+    criteria: str = ""
+    image: str = ""
+    valid_for_days: Annotated[int, msgspec.Meta(ge=1, le=36_500)] | None = None
+
+
 class Course(_Strict, kw_only=True):
     slug: Slug
     title: NonEmptyStr
@@ -242,6 +255,7 @@ class Course(_Strict, kw_only=True):
     tags: list[Slug] = []
     competencies: Annotated[list[Competency], msgspec.Meta(min_length=1)]
     modules: Annotated[list[Module], msgspec.Meta(min_length=1)]
+    credential: CourseCredential | None = None  # the credential earned by completing the course
 
     def all_items(self) -> list[tuple[Module, Item]]:
         """Every item with its module, in document order."""
@@ -265,6 +279,9 @@ class SeedUser(_Strict, kw_only=True):
     name: NonEmptyStr
     roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
     passed: list[SeedPass] = []  # demo history (learners): assessments already passed
+    # Courses this demo learner has finished (every item done, every assessment passed with full marks) and
+    # holds the credential of: the seed issues it through the same service as the worker.
+    completed: list[Slug] = []
 
 
 class SeedAttempt(_Strict, kw_only=True):
@@ -314,6 +331,7 @@ __all__ = [
     "CodeAssessment",
     "Competency",
     "Course",
+    "CourseCredential",
     "Item",
     "ItemKind",
     "Level",

@@ -21,6 +21,8 @@ import msgspec
 __all__ = [
     "ASSESSMENT_GRADED",
     "BUDGET_ALERT",
+    "CREDENTIAL_ISSUED",
+    "CREDENTIAL_REVOKED",
     "EVENT_TYPES",
     "PAYLOADS",
     "REVIEW_CLAIMED",
@@ -31,6 +33,8 @@ __all__ = [
     "TUTOR_SESSION_STARTED",
     "AssessmentGraded",
     "BudgetAlert",
+    "CredentialIssued",
+    "CredentialRevoked",
     "EventPayload",
     "GuardrailOutcome",
     "ReviewClaimed",
@@ -50,6 +54,8 @@ TUTOR_SESSION_STARTED: Final = "tutor.session_started"
 TUTOR_BLOCKED: Final = "tutor.blocked"
 BUDGET_ALERT: Final = "budget.alert"
 ASSESSMENT_GRADED: Final = "assessment.graded"
+CREDENTIAL_ISSUED: Final = "credential.issued"
+CREDENTIAL_REVOKED: Final = "credential.revoked"
 
 
 class EventPayload(msgspec.Struct, frozen=True):
@@ -158,6 +164,25 @@ class BudgetAlert(EventPayload, frozen=True):
     session_id: UUID  # the turn that crossed it
 
 
+class CredentialIssued(EventPayload, frozen=True):
+    """An Open Badges credential was issued for a completed enrolment (after the commit; once per enrolment)."""
+
+    TYPE: ClassVar[str] = CREDENTIAL_ISSUED
+    credential_id: UUID
+    course_id: UUID
+    user_id: UUID
+
+
+class CredentialRevoked(EventPayload, frozen=True):
+    """Staff revoked a credential; its status-list bit is set and the list re-signed (after the commit)."""
+
+    TYPE: ClassVar[str] = CREDENTIAL_REVOKED
+    credential_id: UUID
+    course_id: UUID
+    user_id: UUID
+    reason: str  # the staff member's stated reason (about the credential, not learner text)
+
+
 PAYLOADS: Final[dict[str, type[EventPayload]]] = {
     cls.TYPE: cls
     for cls in (
@@ -169,6 +194,8 @@ PAYLOADS: Final[dict[str, type[EventPayload]]] = {
         TutorSessionStarted,
         TutorBlocked,
         BudgetAlert,
+        CredentialIssued,
+        CredentialRevoked,
     )
 }
 EVENT_TYPES: Final = frozenset(PAYLOADS)

@@ -52,3 +52,9 @@ def grading_job_key(submission_id: object) -> str:
     """One key per submission: SAQ refuses a second job with a live key, so a resubmitted or re-enqueued
     submission is graded once (and the task itself re-checks the status before writing a grade)."""
     return f"grade:{submission_id}"
+
+
+def credential_job_key(enrollment_id: object) -> str:
+    """One key per enrolment: a second ``issue_credential`` while one is queued or running is refused, and
+    the task itself finds an issued credential and stops, so a learner gets one credential per course."""
+    return f"issue_credential:{enrollment_id}"

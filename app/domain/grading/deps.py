@@ -30,7 +30,12 @@ def provide_submission_service(
 def grading_service(components: Components, org_id: UUID) -> GradingService:
     """The worker's: one per job (jobs/tasks.py), for the org the job carries."""
     return GradingService(
-        components.db, org_id, settings=components.settings, grading=components.grading, events=components.events
+        components.db,
+        org_id,
+        settings=components.settings,
+        grading=components.grading,
+        events=components.events,
+        queue=components.queue,
     )
 
 

@@ -28,6 +28,7 @@ from app.db.models import Assessment, DeadLetter, Enrollment, Grade, ReviewItem,
 from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
+from app.domain.credentials.enqueue import enqueue_credentials
 from app.domain.grading.components import GradingComponents
 from app.domain.grading.graders import (
     GradeResult,
@@ -52,7 +53,7 @@ from app.domain.grading.schemas import (
 )
 from app.domain.mastery.gates import gate_conflict, unmet_requirements
 from app.domain.progress.completion import passes, record_grade_progress
-from app.domain.progress.services import item_lock
+from app.domain.progress.services import completed_enrollments, item_lock
 from app.lib import events
 from app.lib.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.lib.events import EventBus, SlowConsumer
@@ -167,6 +168,7 @@ class _Outcome(msgspec.Struct, frozen=True):
     item_id: UUID
     user_id: UUID
     graded: events.AssessmentGraded | None = None  # mastery evidence recorded in the same transaction
+    completed: tuple[tuple[UUID, UUID], ...] = ()  # (org, enrollment) the grade completed: queue credentials
 
 
 class _PracticeRuns:
@@ -489,8 +491,8 @@ async def enqueue_grading(queue: Queue, settings: Settings, submission_id: UUID,
 @dataclasses.dataclass(eq=False, repr=False)
 class GradingService:
     """The worker side: grade a submission exactly once (``grading``: the graders and the review queue)
-    and route it; outcomes are announced on ``events``. Jobs carry their org, so it opens the org's
-    transactions itself."""
+    and route it; outcomes are announced on ``events``, and a grade that completes a course queues its
+    credential on ``queue``. Jobs carry their org, so it opens the org's transactions itself."""
 
     db: Database
     org_id: UUID
@@ -498,6 +500,7 @@ class GradingService:
     settings: Settings
     grading: GradingComponents
     events: EventBus
+    queue: Queue
     rng: random.Random = dataclasses.field(default_factory=random.Random, init=False)  # review sampling, not security
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
@@ -619,11 +622,13 @@ class GradingService:
             item_id=assessment.item_id,
             user_id=submission.user_id,
             graded=graded,
+            completed=tuple(completed_enrollments(session)),
         )
 
     async def _announce(self, outcome: _Outcome, result: GradeResult | None) -> str:
         """Publish after the commit, so the feed never announces a grade that was rolled back."""
         o = outcome
+        await enqueue_credentials(self.queue, self.settings, o.completed)
         if o.status == "in_review":
             await self.events.publish(
                 self.org_id,

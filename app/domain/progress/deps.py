@@ -1,11 +1,13 @@
 """Providers of the progress services (dependency injection): each gets the caller's tenant-scoped database
-and, where it reads course outlines, the catalogue's ``CourseService``; none gets the component bundle."""
+and, where it reads course outlines, the catalogue's ``CourseService`` (and completing items, the job queue
+for credentials); none gets the component bundle."""
 
 from __future__ import annotations
 
 from litestar.di import Provide
 
 from app.db.engine import TenantDatabase
+from app.domain.components import Components
 from app.domain.courses.deps import course_dependencies
 from app.domain.courses.services import CourseService
 from app.domain.progress.enrollments import EnrollmentService
@@ -15,9 +17,20 @@ from app.lib.security.principal import Principal
 
 
 def provide_progress_service(
-    tenant_db: TenantDatabase, course_service: CourseService, principal: Principal, request_id: str
+    tenant_db: TenantDatabase,
+    course_service: CourseService,
+    components: Components,
+    principal: Principal,
+    request_id: str,
 ) -> ProgressService:
-    return ProgressService(tenant_db, principal, request_id, courses=course_service)
+    return ProgressService(
+        tenant_db,
+        principal,
+        request_id,
+        courses=course_service,
+        queue=components.queue,
+        settings=components.settings,
+    )
 
 
 def provide_learning_service(

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from saq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db.models import Enrollment, Item, ItemPrerequisite, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
+from app.domain.credentials.enqueue import enqueue_credentials
 from app.domain.mastery.gates import MissingCompetency, gate_conflict, unmet_requirements
 from app.domain.mastery.projector import project_event
 from app.domain.progress.ledger import completed_items
@@ -27,6 +30,15 @@ from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgr
 from app.lib.errors import Conflict, NotFound
 
 SELF_COMPLETABLE_KINDS = ("lesson", "exercise")
+# ``session.info`` key: the (org, enrollment) pairs a transaction completed, for its caller to act on after
+# the commit (queue the credential: app/domain/credentials/enqueue.py), never before it.
+_COMPLETED = "lyceum.completed_enrollments"
+
+
+def completed_enrollments(session: AsyncSession) -> list[tuple[UUID, UUID]]:
+    """(org id, enrollment id) of every enrollment ``complete_course_if_finished`` completed in this
+    session's transaction. Read it inside the transaction; act on it once the transaction has committed."""
+    return list(session.info.get(_COMPLETED, ()))
 
 
 async def append_progress_event(
@@ -86,6 +98,7 @@ async def complete_course_if_finished(
         session, enrollment, "course.completed", {}, f"course.completed:{enrollment.id}"
     )
     enrollment.status, enrollment.completed_at = "completed", event.created_at
+    session.info.setdefault(_COMPLETED, []).append((enrollment.org_id, enrollment.id))
     record_audit(
         session,
         org_id=enrollment.org_id,
@@ -163,9 +176,12 @@ async def item_lock(session: AsyncSession, enrollment_id: UUID, user_id: UUID, i
 
 @dataclass(eq=False, repr=False, kw_only=True)
 class ProgressService(TenantService):
-    """The caller's streams; course outlines through the catalogue's one interface, ``CourseService.detail``."""
+    """The caller's streams; course outlines through the catalogue's one interface, ``CourseService.detail``.
+    A course the learner finishes gets its credential job on ``queue`` once the completion has committed."""
 
     courses: CourseService
+    queue: Queue
+    settings: Settings
 
     async def _enrollment(self, session: AsyncSession, course_id: UUID) -> Enrollment | None:
         return await session.scalar(
@@ -224,7 +240,10 @@ class ProgressService(TenantService):
             if created and progress.completed_items == progress.total_items and enrollment.completed_at is None:
                 await complete_course_if_finished(session, enrollment, self.principal.user_id, self.request_id)
                 progress = fold_progress(outline, enrollment, done, gates)
-            return CompletionOut(item_id=item.id, event_version=event.version, progress=progress), created
+            completed = completed_enrollments(session)
+            out = CompletionOut(item_id=item.id, event_version=event.version, progress=progress)
+        await enqueue_credentials(self.queue, self.settings, completed)  # committed: now it is durable
+        return out, created
 
     @staticmethod
     def _check_completable(item: ItemOutline, done: set[UUID]) -> None:

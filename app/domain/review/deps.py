@@ -19,6 +19,8 @@ def provide_review_service(
         request_id,
         events=components.events,
         lease_seconds=components.settings.review_lease_seconds,
+        jobs=components.queue,
+        settings=components.settings,
     )
 
 

@@ -14,15 +14,19 @@ from uuid import UUID
 import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
+from saq import Queue
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db.models import AIFeedback, Assessment, Grade, Item, ReviewItem, Submission
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
+from app.domain.credentials.enqueue import enqueue_credentials
 from app.domain.grading.graders import CODE_POINTS, grader_of
 from app.domain.grading.services import latest_grades
 from app.domain.progress.completion import passes, record_grade_progress
+from app.domain.progress.services import completed_enrollments
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
 from app.domain.review.schemas import (
     AgreementOut,
@@ -46,10 +50,13 @@ def _now() -> datetime:
 
 @dataclass(eq=False, repr=False, kw_only=True)
 class ReviewService(TenantService):
-    """Claims hold an item for ``lease_seconds``; claims and decisions are announced on ``events``."""
+    """Claims hold an item for ``lease_seconds``; claims and decisions are announced on ``events``; a
+    decision that completes a course queues its credential on ``jobs`` (the job queue) after the commit."""
 
     events: EventBus
     lease_seconds: int
+    jobs: Queue
+    settings: Settings
 
     # ------------------------------------------------------------------ reading
 
@@ -234,6 +241,8 @@ class ReviewService(TenantService):
             decided = events.ReviewDecided(
                 submission_id=submission.id, reviewer_id=me, decision=data.action, score=final.score
             )
+            completed = completed_enrollments(session)
+        await enqueue_credentials(self.jobs, self.settings, completed)
         await self.events.publish(self.principal.org_id, decided)
         await self.events.publish(self.principal.org_id, graded)
         if evidence is not None:

@@ -116,7 +116,9 @@ def verify_proof(credential: Mapping[str, Any], resolve: Callable[[str], Ed25519
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     cause = exc.__cause__
-    while cause is not None:
+    seen = {id(exc)}
+    while cause is not None and id(cause) not in seen:  # a cause chain can loop; never spin on one
+        seen.add(id(cause))
         text = str(cause) or text
         cause = cause.__cause__
     return text[:300]

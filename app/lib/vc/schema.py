@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import jsonschema_rs
 from cachetools import LRUCache
 from jsonschema import Draft201909Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
@@ -38,10 +39,24 @@ class SchemaProblem:
 
 
 @cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(
+        (DATA / "ob_v3p0_achievementcredential_schema.json").read_text(encoding="utf-8")
+    )
+    return schema
+
+
+@cache
 def _validator() -> Draft201909Validator:
-    schema = json.loads((DATA / "ob_v3p0_achievementcredential_schema.json").read_text(encoding="utf-8"))
-    Draft201909Validator.check_schema(schema)
-    return Draft201909Validator(schema)
+    Draft201909Validator.check_schema(_schema())
+    return Draft201909Validator(_schema())
+
+
+@cache
+def _fast_validator() -> Any:
+    # The yes/no answer from jsonschema-rs (~0.02 ms against ~1.4 ms): a valid credential, the common case
+    # at issuance and verification, never reaches the pure-Python validator, which only explains failures.
+    return jsonschema_rs.Draft201909Validator(_schema())
 
 
 def json_path(parts: Iterable[Any]) -> str:
@@ -98,6 +113,11 @@ def schema_errors(credential: Mapping[str, Any]) -> list[SchemaProblem]:
 
 
 def _validate(credential: Any) -> list[SchemaProblem]:
+    try:
+        if _fast_validator().is_valid(credential):
+            return []
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        pass  # not plain JSON to jsonschema-rs: the Python validator below says what is wrong
     try:
         errors = list(_validator().iter_errors(credential))
     except RecursionError:

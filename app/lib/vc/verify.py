@@ -15,14 +15,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from app.lib.vc import integrity, vcjwt
+from app.lib.vc import integrity, jsonld, schema, vcjwt
 from app.lib.vc.checks import Check, parse_datetime
 from app.lib.vc.credential import CREDENTIAL_TYPES
 from app.lib.vc.did import did_of_kid
 from app.lib.vc.jsonld import OB_V3, VC_V2
-from app.lib.vc.schema import schema_errors
 
-__all__ = ["Check", "KeyResolver", "StatusResolver", "verify"]
+__all__ = ["Check", "KeyResolver", "StatusResolver", "clear_caches", "verify"]
 
 KeyResolver = Callable[[str], Awaitable[Ed25519PublicKey | None]]
 StatusResolver = Callable[[Mapping[str, Any]], Awaitable[bool | None]]
@@ -85,6 +84,8 @@ def _format_problems(credential: Mapping[str, Any], *, embedded: bool) -> str | 
     if not isinstance(credential.get("credentialSubject"), Mapping):
         return '"credentialSubject" must be an object'
     if embedded and integrity.proof_of(credential) is None:
+        if isinstance(credential.get("proof"), list) and len(credential["proof"]) > 1:
+            return "the credential carries several proofs; this verifier checks exactly one"
         return "the credential has no proof (send the VC-JWT for an externally secured credential)"
     return None
 
@@ -96,6 +97,12 @@ def _issuer_id(credential: Mapping[str, Any]) -> Any:
 
 def _not_checked(names: tuple[str, ...], reason: str) -> list[Check]:
     return [Check(name, False, f"not checked: {reason}") for name in names]
+
+
+def clear_caches() -> None:
+    """Forget every verification cache (canonical forms, processed contexts, schema results)."""
+    jsonld.clear_caches()
+    schema.clear_cache()
 
 
 async def verify(
@@ -196,7 +203,7 @@ def _guard(name: str, run: Callable[[], Check]) -> Check:
 
 
 def _schema(credential: Mapping[str, Any]) -> Check:
-    problems = schema_errors(credential)
+    problems = schema.schema_errors(credential)
     if not problems:
         return Check("schema", True, "valid against the OBv3 AchievementCredential JSON Schema")
     listed = "; ".join(f"{problem.path}: {problem.message}" for problem in problems[:5])

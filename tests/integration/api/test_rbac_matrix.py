@@ -88,6 +88,22 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/review/items/{item_id:uuid}/decision"): STAFF,
     ("GET", "/v1/review/metrics"): STAFF,
     ("GET", "/v1/review/corrections.jsonl"): STAFF,
+    ("GET", "/v1/me/credentials"): MEMBERS,  # the caller's own (integration/credentials/test_issuance.py)
+    ("PATCH", "/v1/me/credentials/{credential_id:uuid}"): MEMBERS,  # own only (404 otherwise)
+    ("GET", "/v1/me/credential-subject"): MEMBERS,
+    ("PUT", "/v1/me/credential-subject"): MEMBERS,
+    ("GET", "/v1/credentials/{credential_id:str}"): PUBLIC,  # a credential's share page: public by design
+    ("GET", "/v1/credentials/{credential_id:str}/badge.svg"): PUBLIC,
+    # Credentials (issue 13): what outside verifiers resolve is public (integration/credentials/).
+    ("GET", "/orgs/{slug:str}/did.json"): PUBLIC,
+    ("GET", "/orgs/{slug:str}/jwks.json"): PUBLIC,
+    ("GET", "/orgs/{slug:str}/credentials/status/{list_id:str}"): PUBLIC,  # 404 for an unknown list
+    ("POST", "/v1/credentials/verify"): PUBLIC,  # rate limited per client address
+    ("GET", "/v1/admin/issuer"): ADMINS,
+    ("PUT", "/v1/admin/issuer"): ADMINS,  # 400 here (no name): nothing changes
+    ("POST", "/v1/admin/issuer/keys/rotate"): ADMINS,
+    ("GET", "/v1/admin/credentials"): STAFF,
+    ("POST", "/v1/admin/credentials/{credential_id:uuid}/revoke"): STAFF,  # 404 here: unknown id
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -156,10 +172,15 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{assessment_id:uuid}", str(uuid.uuid4()))
         .replace("{submission_id:uuid}", str(uuid.uuid4()))
         .replace("{card_id:uuid}", str(uuid.uuid4()))
+        .replace("{credential_id:uuid}", str(uuid.uuid4()))
+        .replace("{credential_id:str}", str(uuid.uuid4()))
         .replace("{session_id:uuid}", context["session_id"])
         .replace("{interaction_id:uuid}", context["interaction_id"])
         .replace("{name:str}", "tutor")
         .replace("{version:str}", "rbac-check")
+        .replace("{slug:str}", "demo")
+        .replace("{list_id:str}", str(uuid.uuid4()))
+        .replace("{credential_id:uuid}", str(uuid.uuid4()))
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):
@@ -182,8 +203,12 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         body = {"question_ref": "http-fundamentals-quiz#0", "choice": 0}
     elif template.endswith("/feedback"):
         body = {"rating": 4}
-    elif template == "/v1/admin/budgets" and method == "PUT":
+    elif template in ("/v1/admin/budgets", "/v1/admin/issuer") and method == "PUT":
         body = {}
+    elif template.endswith("/revoke"):
+        body = {"reason": "rbac check"}
+    elif template == "/v1/credentials/verify":
+        body = {"jwt": "not-a-jwt"}
     elif template.endswith("/versions/{version:str}"):
         body = {"system": "You are a careful tutor for {course_title}. {safety}", "weight": 0}
     response = await client.request(method, path, headers=headers, json=body)

@@ -180,6 +180,8 @@ def test_event_types_are_the_documented_ones() -> None:
     assert sorted(EVENT_TYPES) == [
         "assessment.graded",
         "budget.alert",
+        "credential.issued",
+        "credential.revoked",
         "review.claimed",
         "review.decided",
         "submission.escalated",

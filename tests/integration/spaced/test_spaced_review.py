@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from app.config import Settings
 from app.db.engine import Database
-from app.db.models import Assessment, Item, ReviewCard, ReviewDueCount, ReviewLog
+from app.db.models import Assessment, Course, Item, ReviewCard, ReviewDueCount, ReviewLog
 from app.domain.spaced.services import DueCounter, open_review_cards
 from app.seed import seed
 from jobs import tasks
@@ -42,6 +42,26 @@ async def _cards(settings: Settings, org_id: uuid.UUID, user_id: uuid.UUID) -> l
             )
     finally:
         await db.dispose()
+
+
+async def _demo_cards(settings: Settings, org_id: uuid.UUID, user_id: uuid.UUID) -> tuple[list[ReviewCard], int]:
+    """Leo's cards from his ``passed:`` quizzes, and how many more his finished Distributed Systems Lab
+    opened (answered today by the seed, so those fall due later: seed.yaml ``completed:``)."""
+    db = Database.from_settings(settings)
+    try:
+        async with db.transaction(org_id) as session:
+            rows = (
+                await session.execute(
+                    select(ReviewCard, Course.slug)
+                    .join(Course, Course.id == ReviewCard.course_id)
+                    .where(ReviewCard.user_id == user_id)
+                    .order_by(ReviewCard.due_at)
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    lab = [card for card, slug in rows if slug == "distributed-systems-lab"]
+    return [card for card, slug in rows if slug != "distributed-systems-lab"], len(lab)
 
 
 async def _passed_long_ago(
@@ -105,8 +125,9 @@ async def test_the_demo_learner_has_reviews_due_after_seeding(gclient: Client, g
     """content/seed.yaml: Leo passed two quizzes days ago, through the normal grading path, so right after
     seeding three cards are due (a browser test in the same run may have answered some since)."""
     headers = await auth_headers(gclient, "learner@demo.test", "demo")
-    cards = await _cards(grading_settings, *(await _me(gclient, headers)))
+    cards, lab_cards = await _demo_cards(grading_settings, *(await _me(gclient, headers)))
     assert len(cards) == 3
+    assert lab_cards > 0  # his finished lab (and its credential) opened cards due later
     unanswered = [c for c in cards if c.reps == 0]
     assert all(c.due_at <= datetime.now(UTC) for c in unanswered)
     due = (await gclient.get("/v1/me/reviews/due", headers=headers)).json()
@@ -365,9 +386,11 @@ async def test_passing_a_code_task_opens_cards_its_competencies_have_questions_f
 async def test_seeding_again_records_the_demo_history_once(gclient: Client, grading_settings: Settings) -> None:
     report = await seed(grading_settings)
     assert report.passes_recorded == 0  # the first seed (the session's) recorded them
+    assert report.credentials_issued == 0  # and issued Leo's credential
     headers = await auth_headers(gclient, "learner@demo.test", "demo")
     org_id, user_id = await _me(gclient, headers)
-    assert len(await _cards(grading_settings, org_id, user_id)) == 3
+    cards, lab_cards = await _demo_cards(grading_settings, org_id, user_id)
+    assert (len(cards), lab_cards) == (3, 3)
     db = Database.from_settings(grading_settings)
     async with db.transaction(org_id) as session:
         keys = list(
@@ -378,6 +401,9 @@ async def test_seeding_again_records_the_demo_history_once(gclient: Client, grad
         )
     await db.dispose()
     assert sorted(keys) == [
+        "seed:completed:distributed-systems-lab/account-projection",
+        "seed:completed:distributed-systems-lab/queue-failure-analysis",
+        "seed:completed:distributed-systems-lab/raft-quiz",
         "seed:passed:backend-foundations/auth-and-testing-check",
         "seed:passed:scalable-systems/observability-quiz",
     ]

@@ -146,6 +146,9 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/grading/services.py",  # GradingService: worker jobs carry their org
         "app/domain/tutor/turns.py",  # a tutor turn: the session's org and learner
         "app/domain/spaced/services.py",  # DueCounter: the daily due-count job spans every org
+        "app/domain/credentials/issuance.py",  # IssuanceService: issue_credential jobs carry their org
+        "app/domain/credentials/share.py",  # public share pages: the credential's org, then its tenant
+        "app/domain/credentials/verification.py",  # public did.json/jwks/status/verify: the org the URL names
     }
     offenders = []
     for path in python_files("app.domain"):

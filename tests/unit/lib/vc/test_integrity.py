@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,6 +164,33 @@ def test_wrong_key_fails(issuer: Issuer, credential: dict[str, Any]) -> None:
     assert "could not be resolved" in verify_proof(signed, lambda kid: None).detail
 
 
+def test_nothing_touches_the_network(monkeypatch: pytest.MonkeyPatch, credential: dict[str, Any]) -> None:
+    """Canonicalizing (a good credential, then one naming a foreign context) opens no socket."""
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    canonicalize(credential, use_cache=False)
+    foreign = {**credential, "@context": [*credential["@context"], "https://example.com/ctx.jsonld"]}
+    with pytest.raises(pyld_jsonld.JsonLdError):
+        canonicalize(foreign, use_cache=False)
+    assert attempts == []
+
+
+def test_an_undefined_property_is_refused_not_left_unsigned(issuer: Issuer, credential: dict[str, Any]) -> None:
+    with pytest.raises(pyld_jsonld.JsonLdError, match="recipientName"):
+        add_proof({**credential, "recipientName": "Ada"}, issuer.key, ISSUED)
+    signed = add_proof(credential, issuer.key, ISSUED)
+    signed["credentialSubject"]["nickname"] = "Mallory"  # added after signing: not covered by the proof
+    check = verify_proof(signed, issuer.keys.get)
+    assert not check.passed
+    assert "nickname" in check.detail
+
+
 def test_loader_refuses_anything_not_bundled() -> None:
     with pytest.raises(ContextNotBundled):
         document_loader("https://example.com/evil-context.jsonld")
@@ -181,3 +209,43 @@ def test_loader_refuses_anything_not_bundled() -> None:
     )
     assert not check.passed
     assert "not bundled" in check.detail
+
+
+def test_canonicalization_from_several_threads_matches_serial(issuer: Issuer) -> None:
+    """The caches are shared by every thread of a process; concurrent callers get the serial answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    documents = [make_credential(issuer, index=n) for n in range(24)]
+    expected = [_plain_pyld(document) for document in documents]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda document: canonicalize(document, use_cache=False), documents))
+    assert results == expected
+
+
+def _variants(base: dict[str, Any]) -> list[dict[str, Any]]:
+    """Documents that reach the bundled type-scoped contexts from different active contexts."""
+    inline_vocab = copy.deepcopy(base)
+    inline_vocab["@context"] = [*base["@context"], {"@vocab": "https://example.com/terms#"}]
+    inline_vocab["credentialSubject"]["favouriteColour"] = "green"
+    with_result = copy.deepcopy(base)
+    with_result["credentialSubject"]["result"] = [{"type": ["Result"], "value": "A"}]
+    with_result["credentialSubject"]["achievement"]["alignment"] = [
+        {"type": ["Alignment"], "targetName": "HTTP", "targetUrl": "https://example.com/http"}
+    ]
+    endorsed = copy.deepcopy(base)
+    endorsed["issuer"]["endorsement"] = [
+        {
+            "@context": base["@context"][:2],
+            "id": "https://example.com/endorsements/1",
+            "type": ["VerifiableCredential", "EndorsementCredential"],
+            "issuer": {"id": "https://example.com/issuer", "type": ["Profile"]},
+            "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {"id": base["issuer"]["id"], "type": ["EndorsementSubject"]},
+        }
+    ]
+    return [base, inline_vocab, with_result, endorsed, base]
+
+
+def test_memoized_scoped_contexts_match_plain_pyld_across_active_contexts(credential: dict[str, Any]) -> None:
+    for document in _variants(credential) * 2:
+        assert canonicalize(document, use_cache=False) == _plain_pyld(document)

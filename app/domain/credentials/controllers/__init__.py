@@ -1,0 +1,1 @@
+"""HTTP controllers of the credentials domain (public, admin, learner, share)."""
