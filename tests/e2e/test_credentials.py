@@ -218,6 +218,11 @@ def test_public_share_page_verifies_signed_out(page: Page, live_url: str, holder
     expect(page.get_by_test_id("revoked-banner")).to_have_count(0)
     assert_accessible(page, "public credential page")
     shot(page, "credentials-02-public-share-verified")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the DID and key ids wrap, nothing scrolls sideways
+    expect(page.get_by_test_id("verdict")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "credentials-02b-public-share-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     # Anyone can check a VC-JWT (or a JSON file) on the verify page; garbage fails the "format" check.
     page.get_by_role("link", name="Verify another credential").click()
