@@ -15,6 +15,10 @@ const Teaching = lazy(() => import("./pages/teach"));
 const AdminOverview = lazy(() => import("./pages/admin"));
 // Spaced review sessions carry Markdown rendering: loaded when first opened.
 const Reviews = lazy(() => import("./pages/Reviews"));
+// Credentials (issue 13): the learner's list, and the public share and verify pages, which anyone may open.
+const MyCredentials = lazy(() => import("./pages/credentials/Mine"));
+const CredentialShare = lazy(() => import("./pages/credentials/Share"));
+const VerifyCredential = lazy(() => import("./pages/credentials/Share").then((m) => ({ default: m.VerifyCredentialPage })));
 
 /** Where "/" (and signing in without a deep link) leads: admins to their overview, instructors to the
  * teaching pages, learners to their courses. */
@@ -41,6 +45,23 @@ export function App() {
   return (
     <Routes>
       <Route path="/login" element={<Login />} />
+      {/* Public: outside the sign-in shell, so a share link works for anyone (signed in or not). */}
+      <Route
+        path="/credentials/verify"
+        element={
+          <Suspense fallback={<Spinner label="Opening…" />}>
+            <VerifyCredential />
+          </Suspense>
+        }
+      />
+      <Route
+        path="/credentials/:id"
+        element={
+          <Suspense fallback={<Spinner label="Loading the credential…" />}>
+            <CredentialShare />
+          </Suspense>
+        }
+      />
       <Route
         element={
           <RequireSession>
@@ -56,6 +77,14 @@ export function App() {
           element={
             <Suspense fallback={<Spinner label="Opening your reviews…" />}>
               <Reviews />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/credentials"
+          element={
+            <Suspense fallback={<Spinner label="Loading your credentials…" />}>
+              <MyCredentials />
             </Suspense>
           }
         />

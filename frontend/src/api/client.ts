@@ -7,7 +7,7 @@ import { session } from "./session";
 export type Schemas = components["schemas"];
 
 /** fetch with the access token attached; one refresh and one retry when the token has expired. */
-async function authedFetch(request: Request): Promise<Response> {
+export async function authedFetch(request: Request): Promise<Response> {
   const retry = request.clone();
   const token = await session.token();
   if (token) request.headers.set("Authorization", `Bearer ${token}`);

@@ -19,27 +19,33 @@ function useFocusHeadingOnNavigation(): void {
       first.current = false;
       return;
     }
-    const main = document.getElementById("main");
-    if (!main) return;
-    const focus = (): boolean => {
-      const heading = main.querySelector<HTMLElement>("h1");
-      if (!heading) return false;
-      if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
-      heading.focus({ preventScroll: false });
-      return true;
-    };
-    if (focus()) return;
-    const observer = new MutationObserver(() => {
-      if (focus()) stop();
-    });
-    const timer = window.setTimeout(() => stop(), 10_000);
-    function stop() {
-      observer.disconnect();
-      window.clearTimeout(timer);
-    }
-    observer.observe(main, { childList: true, subtree: true });
-    return stop;
+    return focusHeadingWhenShown();
   }, [pathname]);
+}
+
+/** Focus the main heading now, or when it appears (pages that load show a spinner first), for a bounded
+ * time. Returns the clean-up. */
+export function focusHeadingWhenShown(): (() => void) | undefined {
+  const main = document.getElementById("main");
+  if (!main) return;
+  const focus = (): boolean => {
+    const heading = main.querySelector<HTMLElement>("h1");
+    if (!heading) return false;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: false });
+    return true;
+  };
+  if (focus()) return;
+  const observer = new MutationObserver(() => {
+    if (focus()) stop();
+  });
+  const timer = window.setTimeout(() => stop(), 10_000);
+  function stop() {
+    observer.disconnect();
+    window.clearTimeout(timer);
+  }
+  observer.observe(main, { childList: true, subtree: true });
+  return stop;
 }
 
 export function Layout() {
@@ -69,11 +75,18 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/learning">My learning</NavLink>
           <NavLink to="/catalog">Catalogue</NavLink>
+          {/* Learners' badges; staff without the learner role earn none, and their bar is full already. */}
+          {(!isStaff(me?.roles) || me?.roles.includes("learner")) && (
+            <NavLink to="/credentials" end>
+              My credentials
+            </NavLink>
+          )}
           {isStaff(me?.roles) && (
             <>
               <NavLink to="/teach/feed">Live feed</NavLink>
               <NavLink to="/teach/queue">Review queue</NavLink>
               <NavLink to="/teach/metrics">Grading quality</NavLink>
+              <NavLink to="/teach/credentials">Credentials</NavLink>
             </>
           )}
           {me?.roles.includes("admin") && <NavLink to="/admin">Administration</NavLink>}

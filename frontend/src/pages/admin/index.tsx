@@ -4,6 +4,7 @@ import { api, must } from "../../api/client";
 import { EmptyState, ErrorNote, Spinner } from "../../components/Status";
 import { useResource } from "../../lib/useResource";
 import { useSession } from "../../lib/useSession";
+import { IssuerSection } from "./Issuer";
 import "../../styles/teach.css";
 
 const tokens = (v: number | null | undefined) => (v === null || v === undefined ? "no limit" : `${v.toLocaleString("en-GB")} tokens`);
@@ -58,6 +59,13 @@ export default function AdminOverview() {
           </p>
         </article>
         <article className="card">
+          <h2>Credentials</h2>
+          <p>Open Badges issued when learners complete a course: who holds which, and revoking one with a reason.</p>
+          <p className="toolbar">
+            <Link to="/teach/credentials">Issued credentials</Link>
+          </p>
+        </article>
+        <article className="card">
           <h2>Tutor token budgets</h2>
           <ul>
             <li>Organisation, per month: {tokens(budgets.effective.org_monthly_tokens)} ({budgets.org_month_used_tokens.toLocaleString("en-GB")} used)</li>
@@ -81,6 +89,7 @@ export default function AdminOverview() {
           </ul>
         </article>
       </div>
+      <IssuerSection />
     </section>
   );
 }

@@ -3,12 +3,13 @@ import { Navigate, Route, Routes } from "react-router";
 import { EmptyState } from "../../components/Status";
 import { isStaff } from "../../lib/roles";
 import { useSession } from "../../lib/useSession";
+import { Credentials } from "./Credentials";
 import { Feed } from "./Feed";
 import { Metrics } from "./Metrics";
 import { Queue } from "./Queue";
 import { Review } from "./Review";
 
-/** The instructors' area: live feed, review queue, grading view and grading-quality metrics. */
+/** The instructors' area: live feed, review queue, grading view, grading-quality metrics and issued credentials. */
 export default function Teaching() {
   const { me } = useSession();
   if (!isStaff(me?.roles)) {
@@ -26,6 +27,7 @@ export default function Teaching() {
       <Route path="review/:itemId" element={<Review />} />
       <Route path="review/submission/:submissionId" element={<Review />} />
       <Route path="metrics" element={<Metrics />} />
+      <Route path="credentials" element={<Credentials />} />
     </Routes>
   );
 }
