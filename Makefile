@@ -74,7 +74,7 @@ typecheck: uv
 	$(UV) run mypy app jobs
 
 pytest: uv
-	$(UV) run pytest -n 2 --dist loadfile
+	$(UV) run pytest -n 2 --dist loadfile --durations=25
 
 test: install lint typecheck frontend-test browser pytest
 

@@ -327,9 +327,9 @@ async def test_learner_endpoints_refuse_what_is_not_theirs_or_not_valid(
 async def test_the_demo_learner_holds_a_credential_after_seeding(gclient: Client, small_courses: None) -> None:
     headers = await auth_headers(gclient, "learner@demo.test", "demo")
     body = (await gclient.get("/v1/me/credentials", headers=headers)).json()
-    assert body["total"] == 1
-    [item] = body["items"]
-    assert item["course_title"] == "Distributed Systems Lab"
+    # Other tests in the run complete more courses as Leo (each issues one more): find the seeded one.
+    assert body["total"] >= 1
+    [item] = [i for i in body["items"] if i["course_title"] == "Distributed Systems Lab"]
     assert item["credential"]["credentialSubject"]["achievement"]["criteria"]["narrative"].startswith("Awarded")
     outline = await course_outline(gclient, headers, "distributed-systems-lab")
     progress = (await gclient.get(f"/v1/courses/{outline['id']}/progress", headers=headers)).json()
