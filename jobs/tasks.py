@@ -127,6 +127,16 @@ async def precompute_review_due(ctx: Context) -> dict[str, Any]:
     return {"day": report.day, "orgs": report.orgs, "learners": report.learners, "due_now": report.due_now}
 
 
+async def _touch(job: Any, every: float) -> None:
+    """Keep a running job's SAQ heartbeat fresh (a dead worker stops touching it, and the sweep retries it)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await job.update()
+        except Exception as exc:
+            log.warning("job_heartbeat_failed", job=job.key, error=repr(exc))
+
+
 async def issue_credential(ctx: Context, *, org_id: str, enrollment_id: str) -> str:
     """Issue the credential of one completed enrolment (once: a re-run finds it and stops), then announce it.
     A credential that fails the OBv3 schema goes to the dead-letter list at once (a retry builds the same
@@ -135,6 +145,7 @@ async def issue_credential(ctx: Context, *, org_id: str, enrollment_id: str) -> 
     job = ctx["job"]
     org, enrollment = UUID(org_id), UUID(enrollment_id)
     service = IssuanceService(components.db, components.settings)
+    beat = asyncio.create_task(_touch(job, max(0.5, components.settings.grading_heartbeat_seconds / 3)))
     try:
         result = await service.issue(org, enrollment)
     except CredentialSchemaError as exc:
@@ -147,15 +158,18 @@ async def issue_credential(ctx: Context, *, org_id: str, enrollment_id: str) -> 
             return "failed"
         log.warning("credential_retry", enrollment_id=enrollment_id, attempt=job.attempts, error=repr(exc))
         raise
+    finally:
+        beat.cancel()
     if result.announcement is not None:
         await components.events.publish(org, result.announcement)
     return result.outcome
 
 
 async def issue_pending_credentials(ctx: Context, *, limit: int = 500) -> int:
-    """Every minute: queue ``issue_credential`` for completed enrolments that still have no credential (and
-    no dead letter), whatever lost their job: Redis losing it, a crash between a completion's commit and its
-    enqueue, a restart. A job already queued for one is refused by its key; returns how many were queued."""
+    """Every LYCEUM_GRADING_HEARTBEAT_SECONDS: queue ``issue_credential`` for completed enrolments that still
+    have no credential (and no dead letter), whatever lost their job: Redis losing it, a crash between a
+    completion's commit and its enqueue, a restart. A job already queued for one is refused by its key;
+    returns how many were queued."""
     components: Components = ctx["components"]  # type: ignore[typeddict-item]
     async with components.db.transaction(None) as session:
         pending = (

@@ -34,7 +34,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
 
     # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly: SAQ's own
     # sweep (jobs in Redis whose heartbeat stopped) and ours (submissions in PostgreSQL that no job is
-    # grading, e.g. after Redis lost its data).
+    # grading, completed enrolments with no credential, e.g. after Redis lost its data).
     every = max(1, settings.grading_heartbeat_seconds)
     timers: PartialTimersDict = {"sweep": every}  # type: ignore[typeddict-item]
     worker = Worker(
@@ -52,8 +52,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
             CronJob(tasks.requeue_stalled_submissions, cron=every_seconds_cron(every)),
-            CronJob(tasks.precompute_review_due, cron=settings.spaced_review_cron, retries=3),
-            CronJob(tasks.issue_pending_credentials, cron="* * * * *"),
+            # SAQ's default job timeout is 10 s: a daily pass over every learner may need longer.
+            CronJob(tasks.precompute_review_due, cron=settings.spaced_review_cron, retries=3, timeout=1800),
+            CronJob(tasks.issue_pending_credentials, cron=every_seconds_cron(every)),
         ],
         timers=timers,
         startup=startup,

@@ -160,7 +160,9 @@ def test_blocked_message_is_explained_kindly(page: Page, web_url: str) -> None:
 
 
 def test_sse_fallback_when_websockets_are_blocked(page: Page, web_url: str, fake_anthropic: FakeAnthropic) -> None:
-    fake_anthropic.script(reply=REPLY, tokens_per_chunk=2, chunk_delay=0.01)
+    # Chunks 50 ms apart: the reply must be seen growing, and on a busy machine each sample of the page
+    # takes longer than a 10 ms gap (two sizes seen under load with 10 ms).
+    fake_anthropic.script(reply=REPLY, tokens_per_chunk=2, chunk_delay=0.05)
     # A network that refuses WebSocket upgrades: every socket fails before it opens.
     page.add_init_script(
         """

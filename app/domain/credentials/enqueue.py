@@ -32,6 +32,9 @@ async def enqueue_issue_credential(queue: Queue, settings: Settings, org_id: UUI
             retry_delay=1.0,
             retry_backoff=30.0,
             timeout=60,
+            # Touched while it runs (jobs/tasks.py): a job whose worker died is retried by SAQ's sweep after
+            # this long, not only after its 60 s timeout.
+            heartbeat=settings.grading_heartbeat_seconds,
         )
     except (RedisError, OSError) as exc:
         log.warning("credential_enqueue_failed", enrollment_id=str(enrollment_id), error=str(exc))
