@@ -202,6 +202,17 @@ class Settings:
     # POST /v1/credentials/verify is public: per client address and across the deployment (fails open).
     rate_limit_verify_ip: RateLimit = RateLimit(60, 1.0)
     rate_limit_verify_global: RateLimit = RateLimit(5000, 1000.0)
+    # LTI 1.3 (docs/lti.md). Platform URLs (JWKS, token, registration) on loopback, private or link-local
+    # addresses are refused (SSRF) unless this is set: development and the test suite's platform only.
+    lti_allow_private: bool = False
+    lti_state_ttl_seconds: int = 600  # OIDC login state and nonce: single use, this long at most
+    lti_launch_code_ttl_seconds: int = 120  # the one-time code the web app exchanges for a session
+    lti_clock_leeway_seconds: int = 60  # exp / iat tolerance on platform id_tokens
+    lti_jwks_cache_seconds: int = 300  # platform key sets; an unknown kid refetches at once
+    lti_http_timeout_seconds: float = 10.0  # every call to a platform (keys, tokens, AGS, NRPS, registration)
+    lti_retries: int = 5  # attempts of an AGS score post or roster sync before it goes to the dead letters
+    lti_roster_sync_cron: str = "30 2 * * *"  # the nightly NRPS sync of every linked context (UTC)
+    lti_key_grace_days: int = 7  # a retired tool key stays in /lti/jwks.json this long
 
     @property
     def base_url(self) -> str:

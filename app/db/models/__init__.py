@@ -18,6 +18,16 @@ from app.db.models.issuer import IssuerKey, IssuerProfile
 from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
 from app.db.models.item_competency import ItemCompetency
 from app.db.models.item_prerequisite import ItemPrerequisite
+from app.db.models.lti import (
+    SCORE_POST_STATES,
+    LtiContext,
+    LtiContextMember,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiScorePost,
+    LtiToolKey,
+    LtiUser,
+)
 from app.db.models.mastery import ItemRequirement, MasteryEstimate, ProjectionCheckpoint
 from app.db.models.membership import Membership
 from app.db.models.org_budget import OrgBudget
@@ -38,6 +48,7 @@ __all__ = [
     "BLOOM_LEVELS",
     "ITEM_KINDS",
     "REVIEW_REASONS",
+    "SCORE_POST_STATES",
     "ROLES",
     "AIFeedback",
     "AIInteraction",
@@ -58,6 +69,13 @@ __all__ = [
     "Item",
     "ItemCompetency",
     "ItemPrerequisite",
+    "LtiContext",
+    "LtiContextMember",
+    "LtiPlatform",
+    "LtiResourceLink",
+    "LtiScorePost",
+    "LtiToolKey",
+    "LtiUser",
     "ItemRequirement",
     "MasteryEstimate",
     "Membership",
