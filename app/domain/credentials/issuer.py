@@ -8,15 +8,12 @@ the caller's transaction, already scoped to ``org_id`` (``Database.transaction(o
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import IssuerKey, IssuerProfile, Organization
 from app.lib.errors import NotFound
+from app.lib.sealing import key_encryption_key
 from app.lib.vc.did import did_web
 from app.lib.vc.keys import SigningKey, generate_key, open_private_key, public_jwk, seal_private_key
 
-KEK_INFO = b"lyceum credentials kek v1"
 # Concurrent first use: the loser of the race on ``uq_issuer_keys_active`` re-reads the winner's key.
 KEY_ATTEMPTS = 3
 
@@ -39,15 +36,6 @@ class IssuerIdentity:
     did: str
     profile: dict[str, Any]
     slug: str
-
-
-def key_encryption_key(settings: Settings) -> bytes:
-    """The 32-byte KEK: ``LYCEUM_CREDENTIALS_KEK`` (validated as base64 of 32 bytes by load_settings), else
-    HKDF-SHA256 of ``LYCEUM_SECRET_KEY`` so a development data dir keeps working without configuration."""
-    if settings.credentials_kek:
-        return base64.b64decode(settings.credentials_kek.value, validate=True)
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KEK_INFO)
-    return hkdf.derive(settings.secret_key.value.encode())
 
 
 def key_aad(org_id: UUID, kid: str) -> bytes:

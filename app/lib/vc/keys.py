@@ -9,20 +9,18 @@ Multikey in the organisation's DID document.
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import base58
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+from app.lib.sealing import seal, unseal
 
 # multicodec "ed25519-pub" (0xed) as an unsigned varint: the prefix that makes did:key/Multikey values "z6Mk...".
 ED25519_PUB_MULTICODEC = b"\xed\x01"
-NONCE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -93,22 +91,10 @@ def public_key_from_multibase(value: str) -> Ed25519PublicKey:
 
 
 def seal_private_key(key: Ed25519PrivateKey, kek: bytes, aad: bytes) -> bytes:
-    """AES-256-GCM of the raw 32-byte private key: ``nonce (12) || ciphertext+tag``."""
-    if len(kek) != 32:
-        raise ValueError("the KEK must be 32 bytes")
-    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(kek).encrypt(nonce, raw, aad)
+    """The raw 32-byte private key sealed under the KEK (``app.lib.sealing``)."""
+    return seal(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()), kek, aad)
 
 
 def open_private_key(sealed: bytes, kek: bytes, aad: bytes) -> Ed25519PrivateKey:
     """Open a sealed key; a wrong KEK, wrong ``aad`` or damaged blob raises ``ValueError``."""
-    if len(kek) != 32:
-        raise ValueError("the KEK must be 32 bytes")
-    if len(sealed) < NONCE_BYTES + 16:
-        raise ValueError("sealed key is too short")
-    try:
-        raw = AESGCM(kek).decrypt(bytes(sealed[:NONCE_BYTES]), bytes(sealed[NONCE_BYTES:]), aad)
-    except InvalidTag as exc:
-        raise ValueError("sealed key does not open with this KEK and associated data") from exc
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    return Ed25519PrivateKey.from_private_bytes(unseal(sealed, kek, aad))

@@ -17,11 +17,11 @@ from app.db.models import Credential, IssuerKey, StatusList
 from app.domain.credentials.issuer import (
     issuer_identity,
     key_aad,
-    key_encryption_key,
     rotate_key,
     signing_key,
 )
 from app.domain.credentials.status import allocate_status_entry
+from app.lib.sealing import key_encryption_key
 from app.lib.vc.keys import open_private_key, public_key_from_jwk
 from tests.integration.credentials.issuer_helpers import (
     fresh_org,

@@ -67,9 +67,7 @@ class PlatformServer:
 
     def requests(self, path: str | None = None, method: str | None = None) -> list[Recorded]:
         with self._lock:
-            return [
-                r for r in self._log if (path is None or r.path == path) and (method is None or r.method == method)
-            ]
+            return [r for r in self._log if (path is None or r.path == path) and (method is None or r.method == method)]
 
     def clear(self) -> None:
         with self._lock:
