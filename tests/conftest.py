@@ -21,14 +21,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
-from sqlalchemy import text
 
 from app.asgi import create_app
 from app.config import Settings
 from app.db.bootstrap import migrate
-from app.db.engine import create_engine, owner_url
 from app.lib.redis import create_redis
 from app.server.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.support.databases import scratch_database
 from tests.support.stack import RUN_ID, make_settings, run_live_server
 
 # Every fixture shared by more than one area lives here or in these modules (tests/support/); a directory
@@ -69,17 +68,8 @@ def server_database_url(tmp_data_dir: Path) -> Iterator[str]:
 def database_url(server_database_url: str, worker_id: str) -> Iterator[str]:
     """A fresh database for this run (and xdist worker), dropped afterwards."""
     name = f"lyceum_test_{RUN_ID}_{worker_id}".lower()
-    admin = owner_url(server_database_url)
-
-    async def run(statement: str) -> None:
-        engine = create_engine(admin, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    asyncio.run(run(f'create database "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(run(f'drop database if exists "{name}" with (force)'))
+    with scratch_database(server_database_url, name) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

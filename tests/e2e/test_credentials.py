@@ -10,11 +10,9 @@ the e2e session issuing it. Seeded learners' credentials are left alone: later t
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import UI_TIMEOUT_MS, shot, sign_in
 from tests.e2e.test_learner_journey import _new_learner
 from tests.support.stack import bearer_for
+from tests.support.threads import run_in_thread
 
 pytestmark = pytest.mark.e2e
 COURSE_SLUG = "distributed-systems-lab"
@@ -89,20 +88,8 @@ async def _complete_all_but(settings: Settings, email: str, keep: str) -> None:
 
 
 def _in_thread(settings: Settings, email: str, keep: str) -> None:
-    """Run the async helper on a thread with its own event loop (Playwright's sync API owns this one)."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(_complete_all_but(settings, email, keep))
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    """Run the async helper from Playwright's synchronous test thread."""
+    run_in_thread(_complete_all_but(settings, email, keep))
 
 
 @pytest.fixture(scope="module")

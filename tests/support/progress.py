@@ -5,15 +5,13 @@ and the assessments other items require passed, as progress events appended by t
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.engine import create_engine, owner_url
 from app.db.models import Course, Enrollment, Item, ItemCompetency, ItemPrerequisite, User
+from tests.support.threads import run_in_thread
 
 
 async def open_assessments_of(settings: Settings | str, email: str, course_slug: str = "backend-foundations") -> None:
@@ -61,16 +59,4 @@ async def open_assessments_of(settings: Settings | str, email: str, course_slug:
 
 def open_assessments_sync(settings: Settings, email: str, course_slug: str = "backend-foundations") -> None:
     """The same from synchronous (Playwright) tests: run on a thread of its own, with its own event loop."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(open_assessments_of(settings, email, course_slug))
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    run_in_thread(open_assessments_of(settings, email, course_slug))

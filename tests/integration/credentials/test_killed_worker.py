@@ -37,6 +37,7 @@ from app.lib.jobs import QUEUE_NAME, create_queue, credential_job_key
 from app.lib.redis import create_redis
 from app.seed import _complete_course, seed
 from tests.support.credentials import load_small_course, owner_sql
+from tests.support.databases import scratch_database
 from tests.support.stack import RUN_ID, make_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,17 +50,8 @@ def issue_database_url(server_database_url: str, worker_id: str) -> Iterator[str
     """A database of this module's own: the pending-credential sweep spans its whole database, and the
     session's other workers must not issue this module's held-back credentials."""
     name = f"lyceum_test_{RUN_ID}_{worker_id}_issue_killed".lower()
-    admin = owner_url(server_database_url)
-
-    async def run(statement: str) -> None:
-        engine = create_engine(admin, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    asyncio.run(run(f'create database "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(run(f'drop database if exists "{name}" with (force)'))
+    with scratch_database(server_database_url, name) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -24,15 +24,16 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db.bootstrap import migrate
-from app.db.engine import Database, create_engine, owner_url
+from app.db.engine import Database
 from app.db.models import Grade, Submission
 from app.lib.jobs import QUEUE_NAME
 from app.lib.redis import create_redis
 from app.seed import seed
+from tests.support.databases import scratch_database
 from tests.support.fake_anthropic.server import FakeAnthropic
 from tests.support.grading import (
     GRADING_ENV,
@@ -57,17 +58,8 @@ def killed_database_url(server_database_url: str, worker_id: str) -> Iterator[st
     database; the in-process workers other modules keep running for the session (other queues, other
     settings) would otherwise pick up this module's deliberately abandoned submissions."""
     name = f"lyceum_test_{RUN_ID}_{worker_id}_killed".lower()
-    admin = owner_url(server_database_url)
-
-    async def run(statement: str) -> None:
-        engine = create_engine(admin, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    asyncio.run(run(f'create database "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(run(f'drop database if exists "{name}" with (force)'))
+    with scratch_database(server_database_url, name) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
