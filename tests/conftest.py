@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from app.config import Settings
 from app.db.bootstrap import migrate
 from app.lib.redis import create_redis
 from app.server.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.support.cpu_load import every_core_busy
 from tests.support.databases import scratch_database
 from tests.support.stack import RUN_ID, make_settings, run_live_server
 
@@ -132,24 +131,16 @@ def live_url(settings: Settings, seeded: Any) -> Iterator[str]:
 
 
 # Burns one core until its parent (this pytest process) is gone, so a crashed run leaves nothing spinning.
-_CPU_HOG = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    sum(range(100_000))\n"
-
-
 @pytest.fixture(scope="module")
 def cpu_hog() -> Iterator[int]:
-    """Every core busy for the whole module: one CPU-bound process per core, at normal priority.
+    """Every core busy for the whole module (one machine-wide pool of CPU-bound processes, shared by the
+    modules that overlap on other xdist workers: tests/support/cpu_load.py).
 
     Recovery after a killed worker or a restarted ``lyceum up`` used to fail on a loaded machine and pass
     on an idle one. Modules that prove recovery use this (``pytest.mark.usefixtures("cpu_hog")``), so
     every run, CI included, exercises the loaded case rather than the lucky one."""
-    hogs = [subprocess.Popen([sys.executable, "-c", _CPU_HOG]) for _ in range(os.cpu_count() or 2)]
-    try:
-        yield len(hogs)
-    finally:
-        for hog in hogs:
-            hog.kill()
-        for hog in hogs:
-            hog.wait()
+    with every_core_busy() as hogs:
+        yield hogs
 
 
 # Unit tests run without PostgreSQL or Redis (`uv run pytest tests/unit` starts no server); a unit test that
