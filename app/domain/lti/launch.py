@@ -53,7 +53,7 @@ from app.lib.lti.roles import lyceum_role
 log = structlog.get_logger("lyceum.lti")
 
 DEEP_LINK_TTL_SECONDS = 3600
-MAX_PARAM_CHARS = 2048  # login hints, URIs: platforms send a few hundred characters at most
+MAX_PARAM_CHARS = 4096  # login and message hints (Canvas sends a JWT), URIs: a few hundred characters usually
 _STORAGE_TARGET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 

@@ -95,6 +95,12 @@ async def test_resource_link_launch_provisions_and_enrols_the_learner(
     # The session is a real one: the API accepts its access token.
     me = await client.get("/v1/me", headers={"Authorization": f"Bearer {session['access_token']}"})
     assert me.status_code == 200, me.text
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    audit = await owner_rows(
+        settings, "select count(*) from audit_log where actor_id = :u and action = 'lti.launch'", {"u": user_id}
+    )
+    assert audit[0][0] == 1
 
 
 async def test_roles_map_and_follow_the_latest_launch(
