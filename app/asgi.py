@@ -31,6 +31,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.lti.contexts_controllers import LtiContextController  # LTI services (AGS/NRPS)
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
@@ -98,6 +99,7 @@ V1_CONTROLLERS = [
     IssuerAdminController,
     CredentialAdminController,
     CredentialVerifyController,
+    LtiContextController,  # LTI services (AGS/NRPS)
 ]
 
 
