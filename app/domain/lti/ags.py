@@ -268,8 +268,9 @@ class ScorePoster:
             found = (
                 await session.execute(
                     select(LtiResourceLink, LtiUser.sub, LtiPlatform, LtiContext)
-                    .join(LtiUser, LtiUser.id == row.lti_user_pk)
+                    .select_from(LtiResourceLink)
                     .join(LtiPlatform, LtiPlatform.id == LtiResourceLink.platform_id)
+                    .join(LtiUser, LtiUser.id == row.lti_user_pk)
                     .outerjoin(LtiContext, LtiContext.id == LtiResourceLink.context_pk)
                     .where(LtiResourceLink.id == row.resource_link_pk)
                 )

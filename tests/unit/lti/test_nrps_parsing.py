@@ -22,10 +22,13 @@ def test_members_are_parsed_and_junk_skipped() -> None:
     }
     members = nrps.parse_membership_container(body)
     assert [m.user_id for m in members] == ["u1", "u2", "u3"]
-    assert members[0].active and members[0].name == "Ann"
+    assert members[0].active
+    assert members[0].name == "Ann"
     assert members[0].roles == ("http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",)
-    assert not members[1].active and members[1].family_name == "Li"
-    assert not members[2].active and members[2].roles == ()
+    assert not members[1].active
+    assert members[1].family_name == "Li"
+    assert not members[2].active
+    assert members[2].roles == ()
 
 
 @pytest.mark.parametrize("body", [None, [], {"members": "x"}, {"id": "no members"}])
