@@ -121,7 +121,7 @@ async def record_scores(
 async def _links_of(session: AsyncSession, user_id: UUID, item_id: UUID) -> list[tuple[LtiResourceLink, UUID]]:
     """(link, LTI user) for every placement of ``item_id`` on a platform where ``user_id`` is an LTI user and,
     when the link has a context, an active member of it; only links with somewhere to post (their own line
-    item, or the context's line items container to create one in)."""
+    item, or the context's line items container to create one in) on a platform that granted the score scope."""
     member = exists().where(
         LtiContextMember.context_pk == LtiResourceLink.context_pk,
         LtiContextMember.lti_user_pk == LtiUser.id,
@@ -136,6 +136,8 @@ async def _links_of(session: AsyncSession, user_id: UUID, item_id: UUID) -> list
             LtiResourceLink.item_id == item_id,
             or_(LtiResourceLink.context_pk.is_(None), member),
             or_(LtiResourceLink.lineitem_url.is_not(None), LtiContext.ags_lineitems_url.is_not(None)),
+            # A platform that did not grant the score scope would refuse every post: owe it nothing.
+            or_(LtiContext.id.is_(None), LtiContext.ags_scopes.contains([ags.SCOPE_SCORE])),
         )
         .order_by(LtiResourceLink.created_at)
     )

@@ -269,3 +269,16 @@ async def test_learners_outside_lti_owe_nothing(
         assert owed is None
     finally:
         await world.aclose()
+
+
+async def test_no_score_scope_owes_nothing(lsclient: Client, lsworker: Worker[Any], platform: PlatformServices) -> None:
+    """A platform that granted no score scope would refuse every post: none is written or sent."""
+    from tests.support.lti.services import SCOPE_LINEITEM
+
+    world = await build_world(lsclient, platform, item_slug=QUIZ, scopes=[SCOPE_LINEITEM])
+    try:
+        await submit_quiz(lsclient, world)
+        assert await posts_of(world) == []
+        assert platform.scores(world.context) == []
+    finally:
+        await world.aclose()
