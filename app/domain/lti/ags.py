@@ -350,9 +350,9 @@ class ScorePoster:
     ) -> Any:
         """One authorized call; a 401 drops the cached token and tries once more with a fresh one."""
         for attempt in (1, 2):
-            token = await self.tokens.token(delivery.target, delivery.scopes)
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type, "Accept": accept}
-            try:
+            try:  # the token request's failures count as the call's: a 401 there is a bad registration
+                token = await self.tokens.token(delivery.target, delivery.scopes)
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type, "Accept": accept}
                 response = await self.http.request(method, url, headers=headers, content=content)
             except UnsafeUrl as exc:
                 raise PermanentPostFailure(f"refused platform URL: {exc}") from exc

@@ -103,9 +103,9 @@ class RosterSync:
 
     async def _get(self, url: str, target: TokenTarget, scopes: tuple[str, ...]) -> httpx.Response:
         for attempt in (1, 2):
-            token = await self.tokens.token(target, scopes)
-            headers = {"Authorization": f"Bearer {token}", "Accept": nrps.MEMBERSHIP_MEDIA_TYPE}
-            try:
+            try:  # the token request's failures count as the call's: a 401 there is a bad registration
+                token = await self.tokens.token(target, scopes)
+                headers = {"Authorization": f"Bearer {token}", "Accept": nrps.MEMBERSHIP_MEDIA_TYPE}
                 return await self.http.request("GET", url, headers=headers)
             except UnsafeUrl as exc:
                 raise PermanentSyncFailure(f"refused platform URL: {exc}") from exc

@@ -282,3 +282,21 @@ async def test_no_score_scope_owes_nothing(lsclient: Client, lsworker: Worker[An
         assert platform.scores(world.context) == []
     finally:
         await world.aclose()
+
+
+async def test_a_token_refused_by_the_platform_is_dead_lettered(
+    lsclient: Client, lsworker: Worker[Any], platform: PlatformServices
+) -> None:
+    """The platform checks the client assertion (here: it knows the tool under another client_id): no token,
+    no score, and no retry loop against a registration that is simply wrong."""
+    world = await build_world(lsclient, platform, item_slug=QUIZ)
+    try:
+        platform.client_id = "someone-else"
+        await submit_quiz(lsclient, world)
+        post = await wait_post_status(world, "failed")
+        assert post.attempts == 1
+        assert "401" in post.last_error
+        assert "iss/sub is not the client_id" in platform.refused_assertions
+        assert platform.scores(world.context) == []
+    finally:
+        await world.aclose()
