@@ -154,3 +154,32 @@ async def test_roster_sync_requests_are_checked(
         assert learner.status_code == 403
     finally:
         await world.aclose()
+
+
+async def test_a_truncated_roster_deactivates_nobody(
+    lsclient: Client, lsworker: Worker[Any], platform: PlatformServices, monkeypatch: Any
+) -> None:
+    """Past the page cap the sync is incomplete: listed members are provisioned, absent ones left alone."""
+    import app.domain.lti.nrps as roster
+
+    monkeypatch.setattr(roster, "MAX_PAGES", 1)  # the worker runs in this process
+    world = await build_world(lsclient, platform)
+    try:
+        platform.set_members(
+            world.context,
+            [
+                {"user_id": "lms-first-page", "roles": [LEARNER]},
+                {"user_id": "lms-first-page-2", "roles": [LEARNER]},
+                {"user_id": world.sub, "roles": [LEARNER]},  # on page 2: never read
+            ],
+            page_size=2,
+        )
+        staff = await auth_headers(lsclient, "instructor@demo.test", "demo")
+        queued = await lsclient.post(f"/v1/lti/contexts/{world.context_pk}/roster-sync", headers=staff)
+        assert queued.status_code == 202, queued.text
+        synced = await _synced(lsclient, staff, world.context_pk)
+        assert synced["active_members"] == 3  # the learner was not seen, and is still active
+        assert synced["inactive_members"] == 0
+        assert len(platform.server.requests(f"/nrps/{world.context}/memberships")) == 1
+    finally:
+        await world.aclose()

@@ -13,17 +13,18 @@ from uuid import UUID
 
 import pytest
 from saq import Worker
+from sqlalchemy import Select, select
 
 from app.config import Settings
 from app.db.engine import Database
-from app.db.models import Course, LtiContext, LtiPlatform
+from app.db.models import Course, Item, LtiPlatform
 from app.domain.lti import provisioning
 from app.domain.lti.toolkeys import published_jwks
 from app.server.components import components_of
 from tests.support.fake_anthropic.server import FakeAnthropic
 from tests.support.grading import GRADING_ENV, Client, app_client, in_process_worker
 from tests.support.lti.server import PlatformServer
-from tests.support.lti.services import LEARNER, SCOPE_LINEITEM, SCOPE_NRPS, SCOPE_SCORE, PlatformServices
+from tests.support.lti.services import LEARNER, SCOPE_LINEITEM, SCOPE_SCORE, PlatformServices
 from tests.support.progress import open_assessments_of
 from tests.support.stack import auth_headers, make_settings
 
@@ -189,18 +190,9 @@ async def build_world(
     return world
 
 
-def select_course(slug: str) -> Any:
-    from sqlalchemy import select
-
+def select_course(slug: str) -> Select[tuple[Course]]:
     return select(Course).where(Course.slug == slug)
 
 
-def select_item(course_id: UUID, slug: str) -> Any:
-    from sqlalchemy import select
-
-    from app.db.models import Item
-
+def select_item(course_id: UUID, slug: str) -> Select[tuple[UUID]]:
     return select(Item.id).where(Item.course_id == course_id, Item.slug == slug)
-
-
-__all__ = ["AGS_SCOPES", "SCOPE_NRPS", "LtiContext", "LtiWorld", "build_world"]
