@@ -31,6 +31,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.lti.contexts_controllers import LtiContextController  # LTI services (AGS/NRPS)
 from app.domain.lti.controllers import LtiLaunchController, LtiSessionController
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
@@ -100,6 +101,7 @@ V1_CONTROLLERS = [
     CredentialAdminController,
     CredentialVerifyController,
     LtiSessionController,  # LTI launch (issue 14)
+    LtiContextController,  # LTI services (AGS/NRPS)
 ]
 
 

@@ -17,6 +17,9 @@ from app.domain.credentials.issuance import CredentialSchemaError, IssuanceServi
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
+from app.domain.lti.ags import PermanentPostFailure, ScorePoster, enqueue_post_score, pending_score_posts
+from app.domain.lti.nrps import PermanentSyncFailure, RosterSync, contexts_with_roster, enqueue_roster_sync
+from app.domain.lti.service_token import ServiceTokens
 from app.domain.search.indexer import ContentIndexer
 from app.domain.spaced.services import DueCounter
 
@@ -178,4 +181,87 @@ async def issue_pending_credentials(ctx: Context, *, limit: int = 500) -> int:
     queued = 0
     for enrollment_id, org_id in pending:
         queued += await enqueue_issue_credential(components.queue, components.settings, org_id, enrollment_id)
+    return queued
+
+
+# ---------------------------------------------------------------------------------------------- LTI (AGS, NRPS)
+
+
+def _service_tokens(components: Components) -> ServiceTokens:
+    return ServiceTokens(components.db, components.redis, components.lti_http, components.settings)
+
+
+async def lti_post_score(ctx: Context, *, org_id: str, score_post_id: str) -> str:
+    """Deliver one AGS score (creating the link's line item first when it has none). 429/5xx/transport
+    failures raise so SAQ retries with backoff (LYCEUM_LTI_RETRIES attempts, then a dead letter); other 4xx
+    and refused URLs cannot get better: the post fails and is dead-lettered at once."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    job = ctx["job"]
+    s = components.settings
+    poster = ScorePoster(
+        components.db, UUID(org_id), tokens=_service_tokens(components), http=components.lti_http, settings=s
+    )
+    beat = asyncio.create_task(_touch(job, max(0.5, s.grading_heartbeat_seconds / 3)))
+    try:
+        return await poster.post(UUID(score_post_id))
+    except PermanentPostFailure as exc:
+        await poster.dead_letter(UUID(score_post_id), job.attempts, f"refused: {exc}")
+        return "failed"
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        if job.attempts >= job.retries:
+            await poster.dead_letter(UUID(score_post_id), job.attempts, reason)
+            return "failed"
+        log.warning("lti_score_retry", score_post_id=score_post_id, attempt=job.attempts, error=reason)
+        await poster.note_error(UUID(score_post_id), reason)
+        raise
+    finally:
+        beat.cancel()
+
+
+async def lti_post_pending_scores(ctx: Context, *, limit: int = 500) -> int:
+    """Every LYCEUM_GRADING_HEARTBEAT_SECONDS: queue ``lti_post_score`` for every pending score post, whatever
+    lost its job (a crash between the grade's commit and the enqueue, Redis losing it). A post whose job is
+    queued, retrying or running is refused by its key; returns how many were queued."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    queued = 0
+    for post_id, org_id in await pending_score_posts(components.db, limit):
+        queued += await enqueue_post_score(components.queue, components.settings, org_id, post_id)
+    return queued
+
+
+async def lti_sync_roster(ctx: Context, *, org_id: str, context_pk: str) -> dict[str, Any]:
+    """Sync one LMS context's roster (NRPS). Transient failures raise so SAQ retries; the last attempt, or a
+    failure a retry cannot fix, lands on the dead-letter list."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    job = ctx["job"]
+    s = components.settings
+    syncer = RosterSync(
+        components.db, UUID(org_id), tokens=_service_tokens(components), http=components.lti_http, settings=s
+    )
+    beat = asyncio.create_task(_touch(job, max(0.5, s.grading_heartbeat_seconds / 3)))
+    try:
+        report = await syncer.sync(UUID(context_pk))
+    except PermanentSyncFailure as exc:
+        await syncer.dead_letter(UUID(context_pk), job.attempts, f"refused: {exc}")
+        return {"failed": str(exc)}
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        if job.attempts >= job.retries:
+            await syncer.dead_letter(UUID(context_pk), job.attempts, reason)
+            return {"failed": reason}
+        log.warning("lti_roster_retry", context_pk=context_pk, attempt=job.attempts, error=reason)
+        raise
+    finally:
+        beat.cancel()
+    return report.as_dict() if report is not None else {"skipped": "no roster service"}
+
+
+async def lti_sync_rosters(ctx: Context, *, limit: int = 10_000) -> int:
+    """Nightly (LYCEUM_LTI_ROSTER_SYNC_CRON): queue a roster sync of every linked context with a roster
+    service, least recently synced first; returns how many were queued."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    queued = 0
+    for context_pk, org_id in await contexts_with_roster(components.db, limit):
+        queued += await enqueue_roster_sync(components.queue, components.settings, org_id, context_pk)
     return queued

@@ -48,6 +48,10 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             tasks.precompute_review_due,
             tasks.issue_credential,
             tasks.issue_pending_credentials,
+            tasks.lti_post_score,
+            tasks.lti_post_pending_scores,
+            tasks.lti_sync_roster,
+            tasks.lti_sync_rosters,
         ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
@@ -55,6 +59,8 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             # SAQ's default job timeout is 10 s: a daily pass over every learner may need longer.
             CronJob(tasks.precompute_review_due, cron=settings.spaced_review_cron, retries=3, timeout=1800),
             CronJob(tasks.issue_pending_credentials, cron=every_seconds_cron(every)),
+            CronJob(tasks.lti_post_pending_scores, cron=every_seconds_cron(every)),
+            CronJob(tasks.lti_sync_rosters, cron=settings.lti_roster_sync_cron, retries=3, timeout=600),
         ],
         timers=timers,
         startup=startup,

@@ -31,7 +31,12 @@ from tests.support.stack import RUN_ID, make_settings, run_live_server
 
 # Every fixture shared by more than one area lives here or in these modules (tests/support/); a directory
 # conftest holds only what its own directory needs (the browser in e2e, the sandbox skip in safety/sandbox).
-pytest_plugins = ["tests.support.fake_anthropic.fixtures", "tests.support.grading", "tests.support.feed"]
+pytest_plugins = [
+    "tests.support.fake_anthropic.fixtures",
+    "tests.support.grading",
+    "tests.support.feed",
+    "tests.support.lti.services_fixtures",  # LTI services (AGS, NRPS): tests/integration/lti/
+]
 
 
 @pytest.fixture(scope="session")

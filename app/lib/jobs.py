@@ -58,3 +58,14 @@ def credential_job_key(enrollment_id: object) -> str:
     """One key per enrolment: a second ``issue_credential`` while one is queued or running is refused, and
     the task itself finds an issued credential and stops, so a learner gets one credential per course."""
     return f"issue_credential:{enrollment_id}"
+
+
+def lti_score_job_key(score_post_id: object) -> str:
+    """One key per score post (``lti_score_posts`` row): the post-commit enqueue and the sweep never double
+    a delivery; a replaced final grade is a new row, so a new key."""
+    return f"lti_post_score:{score_post_id}"
+
+
+def lti_roster_job_key(context_pk: object) -> str:
+    """One roster sync per LMS context at a time (an instructor's click and the nightly cron coincide)."""
+    return f"lti_sync_roster:{context_pk}"

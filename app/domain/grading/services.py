@@ -51,6 +51,7 @@ from app.domain.grading.schemas import (
     TestRunOut,
     VisibleTestOut,
 )
+from app.domain.lti.ags import enqueue_scores, record_scores
 from app.domain.mastery.gates import gate_conflict, unmet_requirements
 from app.domain.progress.completion import passes, record_grade_progress
 from app.domain.progress.services import completed_enrollments, item_lock
@@ -169,6 +170,7 @@ class _Outcome(msgspec.Struct, frozen=True):
     user_id: UUID
     graded: events.AssessmentGraded | None = None  # mastery evidence recorded in the same transaction
     completed: tuple[tuple[UUID, UUID], ...] = ()  # (org, enrollment) the grade completed: queue credentials
+    lti_scores: tuple[tuple[UUID, UUID], ...] = ()  # (org, score post) owed to LMS gradebooks: queue their jobs
 
 
 class _PracticeRuns:
@@ -623,12 +625,14 @@ class GradingService:
             user_id=submission.user_id,
             graded=graded,
             completed=tuple(completed_enrollments(session)),
+            lti_scores=await record_scores(session, submission, assessment, grade),
         )
 
     async def _announce(self, outcome: _Outcome, result: GradeResult | None) -> str:
         """Publish after the commit, so the feed never announces a grade that was rolled back."""
         o = outcome
         await enqueue_credentials(self.queue, self.settings, o.completed)
+        await enqueue_scores(self.queue, self.settings, o.lti_scores)
         if o.status == "in_review":
             await self.events.publish(
                 self.org_id,

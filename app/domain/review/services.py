@@ -25,6 +25,7 @@ from app.domain.base import TenantService
 from app.domain.credentials.enqueue import enqueue_credentials
 from app.domain.grading.graders import CODE_POINTS, grader_of
 from app.domain.grading.services import latest_grades
+from app.domain.lti.ags import enqueue_scores, record_scores
 from app.domain.progress.completion import passes, record_grade_progress
 from app.domain.progress.services import completed_enrollments
 from app.domain.review.metrics import cohens_kappa, exact_agreement, median
@@ -242,7 +243,9 @@ class ReviewService(TenantService):
                 submission_id=submission.id, reviewer_id=me, decision=data.action, score=final.score
             )
             completed = completed_enrollments(session)
+            lti_scores = await record_scores(session, submission, assessment, final)
         await enqueue_credentials(self.jobs, self.settings, completed)
+        await enqueue_scores(self.jobs, self.settings, lti_scores)
         await self.events.publish(self.principal.org_id, decided)
         await self.events.publish(self.principal.org_id, graded)
         if evidence is not None:

@@ -108,6 +108,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/admin/issuer/keys/rotate"): ADMINS,
     ("GET", "/v1/admin/credentials"): STAFF,
     ("POST", "/v1/admin/credentials/{credential_id:uuid}/revoke"): STAFF,  # 404 here: unknown id
+    # LTI services (issue 14): linked LMS contexts and their roster sync (integration/lti/test_roster_sync.py).
+    ("GET", "/v1/lti/contexts"): STAFF,
+    ("POST", "/v1/lti/contexts/{context_id:uuid}/roster-sync"): STAFF,  # 404 here: unknown id
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -178,6 +181,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{card_id:uuid}", str(uuid.uuid4()))
         .replace("{credential_id:uuid}", str(uuid.uuid4()))
         .replace("{credential_id:str}", str(uuid.uuid4()))
+        .replace("{context_id:uuid}", str(uuid.uuid4()))
         .replace("{session_id:uuid}", context["session_id"])
         .replace("{interaction_id:uuid}", context["interaction_id"])
         .replace("{name:str}", "tutor")
