@@ -31,6 +31,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.lti.admin_controllers import LtiPlatformAdminController, LtiToolPublicController
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
@@ -98,6 +99,7 @@ V1_CONTROLLERS = [
     IssuerAdminController,
     CredentialAdminController,
     CredentialVerifyController,
+    LtiPlatformAdminController,  # LTI (issue 14): registrations and invitations
 ]
 
 
@@ -118,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
         name="swagger-ui-assets",
     )
-    handlers: list[object] = [SystemController, IssuerPublicController, v1, docs_assets]
+    handlers: list[object] = [SystemController, IssuerPublicController, LtiToolPublicController, v1, docs_assets]
     if (FRONTEND_DIST / "index.html").is_file():
         handlers.append(webapp_router(FRONTEND_DIST))
 
