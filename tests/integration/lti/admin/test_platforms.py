@@ -10,13 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from app.config import Settings
 from tests.integration.credentials.issuer_helpers import org_of, owner_execute
-from tests.integration.lti.admin_helpers import (  # noqa: F401 (fixtures)
-    acme_admin,
-    demo_admin,
-    lti_client,
-    lti_settings,
-    platform_body,
-)
+from tests.integration.lti.admin.helpers import platform_body
 from tests.support.stack import auth_headers
 
 Client = AsyncTestClient[Litestar]
@@ -37,7 +31,8 @@ async def test_create_read_list_update_delete(lti_client: Client, demo_admin: di
     platform = created.json()
     assert {k: platform[k] for k in FIELDS} == body
     assert platform["registered_by"] == "admin"
-    assert platform["id"] and platform["created_at"]
+    assert platform["id"]
+    assert platform["created_at"]
 
     read = await lti_client.get(f"/v1/admin/lti/platforms/{platform['id']}", headers=demo_admin)
     assert read.status_code == 200
@@ -69,8 +64,9 @@ async def test_paging_has_a_next_link(lti_client: Client, demo_admin: dict[str, 
     for _ in range(2):
         assert (await lti_client.post("/v1/admin/lti/platforms", json=platform_body(), headers=demo_admin)).is_success
     first = (await lti_client.get("/v1/admin/lti/platforms", params={"limit": 1}, headers=demo_admin)).json()
-    assert len(first["items"]) == 1 and first["total"] >= 2
-    assert first["next"] and "offset=1" in first["next"]
+    assert len(first["items"]) == 1
+    assert first["total"] >= 2
+    assert "offset=1" in (first["next"] or "")
 
 
 async def test_validation_names_each_wrong_field(lti_client: Client, demo_admin: dict[str, str]) -> None:
@@ -157,7 +153,8 @@ async def test_changes_are_audited(lti_client: Client, lti_settings: Settings, d
         {"org": org_id, "id": created["id"]},
     )
     assert [r[0] for r in rows] == ["lti_platform.created", "lti_platform.updated", "lti_platform.deleted"]
-    assert rows[1][1]["name"] == "Example LMS" and rows[1][2]["name"] == "Audited"
+    assert rows[1][1]["name"] == "Example LMS"
+    assert rows[1][2]["name"] == "Audited"
     assert rows[2][1]["issuer"] == created["issuer"]
 
 

@@ -1,10 +1,9 @@
-"""Fixtures of the LTI administration tests: an app whose settings allow platform URLs on loopback
-(LYCEUM_LTI_ALLOW_PRIVATE=1: the test platform runs on 127.0.0.1), its client, admin headers per org, and
-a test platform server. Import the fixtures by name into a test module."""
+"""Fixtures of the LTI administration tests (this directory only): an app whose settings allow platform URLs
+on loopback (LYCEUM_LTI_ALLOW_PRIVATE=1: the test platform runs on 127.0.0.1), its client, admin headers per
+org, and a test platform server."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
@@ -46,19 +45,3 @@ async def acme_admin(lti_client: Client) -> dict[str, str]:
 def platform_server() -> Iterator[PlatformServer]:
     with running_platform_server() as server:
         yield server
-
-
-def platform_body(base: str = "https://lms.example.edu", **overrides: Any) -> dict[str, Any]:
-    """A registration as an admin types it; a fresh issuer each time so tests never collide."""
-    issuer = f"{base}/{uuid.uuid4().hex[:10]}"
-    body = {
-        "issuer": issuer,
-        "client_id": f"client-{uuid.uuid4().hex[:8]}",
-        "auth_login_url": f"{issuer}/auth",
-        "auth_token_url": f"{issuer}/token",
-        "key_set_url": f"{issuer}/jwks",
-        "deployment_ids": ["deployment-1"],
-        "name": "Example LMS",
-    }
-    body.update(overrides)
-    return body
