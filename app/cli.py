@@ -359,6 +359,20 @@ async def _rotate_lti_key(settings: Settings) -> tuple[str | None, str]:
         await db.dispose()
 
 
+def lti_banner_lines(url: str) -> list[str]:
+    """The LTI 1.3 tool URLs an LMS asks for (docs/lti.md); dynamic registration needs an admin's invitation."""
+    from app.lib.lti.urls import tool_urls
+
+    urls = tool_urls(url)
+    return [
+        "  LTI 1.3 tool (add Lyceum to an LMS; docs/lti.md):",
+        f"    login     {urls.login}",
+        f"    launch    {urls.launch}",
+        f"    JWKS      {urls.jwks}",
+        f"    register  {urls.register}  (dynamic registration: Admin > LMS platforms > registration link)",
+    ]
+
+
 def banner(url: str, report: SeedReport) -> str:
     """The one block `lyceum up` prints once the API answers: where to go, who to sign in as, what is loaded."""
     lines = [
@@ -372,7 +386,7 @@ def banner(url: str, report: SeedReport) -> str:
         f"  Demo logins (password for all: {report.password}):",
     ]
     lines += [f"    org {org:<6} {email:<24} {', '.join(roles)}" for org, email, roles in report.users]
-    lines += ["", "  Press Ctrl-C to stop.", ""]
+    lines += ["", *lti_banner_lines(url), "", "  Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
 
 
