@@ -17,6 +17,9 @@ ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 DeploymentId = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 DeploymentIds = Annotated[list[DeploymentId], msgspec.Meta(max_length=100)]
 PlatformName = Annotated[str, msgspec.Meta(max_length=200)]
+# Origins of the LMS pages that frame Lyceum when they are neither the issuer's nor the login URL's (Canvas
+# Cloud: the school's own https://<school>.instructure.com); added to the web app's CSP frame-ancestors.
+FrameOrigins = Annotated[list[PlatformUrl], msgspec.Meta(max_length=20)]
 
 
 class PlatformIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -29,6 +32,7 @@ class PlatformIn(msgspec.Struct, forbid_unknown_fields=True):
     key_set_url: PlatformUrl
     deployment_ids: DeploymentIds
     name: PlatformName = ""
+    frame_origins: FrameOrigins = msgspec.field(default_factory=list)
 
 
 class PlatformUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,6 +45,7 @@ class PlatformUpdate(msgspec.Struct, forbid_unknown_fields=True):
     key_set_url: PlatformUrl | None = None
     deployment_ids: DeploymentIds | None = None
     name: PlatformName | None = None
+    frame_origins: FrameOrigins | None = None
 
 
 class PlatformOut(msgspec.Struct):
@@ -53,6 +58,7 @@ class PlatformOut(msgspec.Struct):
     key_set_url: str
     deployment_ids: list[str]
     registered_by: Literal["admin", "dynamic"]
+    frame_origins: list[str]
     created_at: datetime
     updated_at: datetime
 

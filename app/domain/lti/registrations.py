@@ -36,7 +36,7 @@ from app.domain.lti.admin_schemas import (
 )
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.lti.http import UnsafeUrl, check_url_shape
-from app.lib.lti.urls import tool_urls
+from app.lib.lti.urls import origin_of, tool_urls
 
 INVITE_TTL_SECONDS = 24 * 3600
 URL_FIELDS = ("issuer", "auth_login_url", "auth_token_url", "key_set_url")
@@ -69,9 +69,19 @@ def platform_out(row: LtiPlatform) -> PlatformOut:
         key_set_url=row.key_set_url,
         deployment_ids=list(row.deployment_ids or []),
         registered_by=row.registered_by,  # type: ignore[arg-type]
+        frame_origins=frame_origins_of(row),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def frame_origins_of(row: LtiPlatform) -> list[str]:
+    origins = (row.extra or {}).get("frame_origins", [])
+    return [str(o) for o in origins] if isinstance(origins, list) else []
+
+
+def set_frame_origins(row: LtiPlatform, origins: list[str]) -> None:
+    row.extra = {**(row.extra or {}), "frame_origins": origins}  # a new dict: JSONB changes are tracked by value
 
 
 def snapshot(row: LtiPlatform) -> dict[str, Any]:
@@ -85,6 +95,7 @@ def snapshot(row: LtiPlatform) -> dict[str, Any]:
         "key_set_url": row.key_set_url,
         "deployment_ids": list(row.deployment_ids or []),
         "registered_by": row.registered_by,
+        "frame_origins": frame_origins_of(row),
     }
 
 
@@ -113,6 +124,20 @@ def clean_fields(values: dict[str, Any], *, allow_private: bool) -> dict[str, An
             elif value not in ids:
                 ids.append(value)
         cleaned["deployment_ids"] = ids
+    if cleaned.get("frame_origins") is not None:
+        origins: list[str] = []
+        for index, raw in enumerate(cleaned["frame_origins"]):
+            origin = origin_of(raw)
+            try:
+                check_url_shape(raw.strip(), allow_private=allow_private)
+            except UnsafeUrl as exc:
+                errors.append({"pointer": f"#/frame_origins/{index}", "detail": str(exc)})
+                continue
+            if origin is None:
+                errors.append({"pointer": f"#/frame_origins/{index}", "detail": "not an http(s) origin"})
+            elif origin not in origins:
+                origins.append(origin)
+        cleaned["frame_origins"] = origins
     if errors:
         raise ValidationFailed("The registration did not validate", errors=errors)
     return cleaned
@@ -171,7 +196,9 @@ class RegistrationAdminService(TenantService):
         async with self._tx() as session:
             if await registered_elsewhere(session, values["issuer"], values["client_id"]):
                 raise Conflict(DUPLICATE)
+            origins = values.pop("frame_origins", [])
             row = LtiPlatform(org_id=self.principal.org_id, registered_by="admin", extra={}, **values)
+            set_frame_origins(row, origins)
             session.add(row)
             await flush_unique(session)
             record_audit_by(
@@ -198,6 +225,8 @@ class RegistrationAdminService(TenantService):
                 session, issuer, client_id, own=row.id
             ):
                 raise Conflict(DUPLICATE)
+            if "frame_origins" in values:
+                set_frame_origins(row, values.pop("frame_origins"))
             for name, value in values.items():
                 setattr(row, name, value)
             await flush_unique(session)

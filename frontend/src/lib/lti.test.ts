@@ -11,6 +11,7 @@ const filled = {
   auth_token_url: "https://sso.canvaslms.com/login/oauth2/token",
   key_set_url: "https://sso.canvaslms.com/api/lti/security/jwks",
   deployment_ids: "1:abc\n2:def, 1:abc\n\n",
+  frame_origins: "https://school.instructure.com\n",
 };
 
 describe("parseDeploymentIds", () => {
@@ -31,14 +32,20 @@ describe("checkForm", () => {
         auth_token_url: "https://sso.canvaslms.com/login/oauth2/token",
         key_set_url: "https://sso.canvaslms.com/api/lti/security/jwks",
         deployment_ids: ["1:abc", "2:def"],
+        frame_origins: ["https://school.instructure.com"],
       },
     });
   });
 
   it("names each missing or malformed field", () => {
-    const result = checkForm({ ...filled, client_id: "  ", key_set_url: "ftp://x", auth_login_url: "not a url" });
+    const result = checkForm({ ...filled, client_id: "  ", key_set_url: "ftp://x", auth_login_url: "not a url", frame_origins: "*" });
     expect(result).toEqual({
-      errors: { client_id: "Required.", key_set_url: expect.stringContaining("https://"), auth_login_url: expect.stringContaining("URL") },
+      errors: {
+        client_id: "Required.",
+        key_set_url: expect.stringContaining("https://"),
+        auth_login_url: expect.stringContaining("URL"),
+        frame_origins: expect.stringContaining("https://"),
+      },
     });
     expect(Object.keys((checkForm(EMPTY_FORM) as { errors: object }).errors).sort()).toEqual(
       ["auth_login_url", "auth_token_url", "client_id", "issuer", "key_set_url"],
@@ -71,6 +78,7 @@ describe("server errors and editing", () => {
       auth_token_url: "https://moodle.example.edu/mod/lti/token.php",
       key_set_url: "https://moodle.example.edu/mod/lti/certs.php",
       deployment_ids: ["1", "2"],
+      frame_origins: [],
       registered_by: "dynamic",
       created_at: "2026-11-30T18:00:00Z",
       updated_at: "2026-11-30T18:00:00Z",

@@ -19,6 +19,7 @@ export interface PlatformForm {
   auth_token_url: string;
   key_set_url: string;
   deployment_ids: string;
+  frame_origins: string;
 }
 
 export const EMPTY_FORM: PlatformForm = {
@@ -29,11 +30,12 @@ export const EMPTY_FORM: PlatformForm = {
   auth_token_url: "",
   key_set_url: "",
   deployment_ids: "",
+  frame_origins: "",
 };
 
 export const URL_FIELDS = ["issuer", "auth_login_url", "auth_token_url", "key_set_url"] as const;
 
-/** Deployment ids from the text box: split on new lines and commas, trimmed, blanks and repeats dropped. */
+/** Deployment ids (or origins) from a text box: split on new lines and commas, trimmed, blanks and repeats dropped. */
 export function parseDeploymentIds(text: string): string[] {
   const ids: string[] = [];
   for (const part of text.split(/[\n,]+/)) {
@@ -52,6 +54,7 @@ export function formOf(platform: Platform): PlatformForm {
     auth_token_url: platform.auth_token_url,
     key_set_url: platform.key_set_url,
     deployment_ids: platform.deployment_ids.join("\n"),
+    frame_origins: platform.frame_origins.join("\n"),
   };
 }
 
@@ -66,6 +69,8 @@ export function checkForm(form: PlatformForm): { body: PlatformBody } | { errors
     if (value && !/^https?:\/\/[^\s/?#]+/i.test(value)) errors[key] = "Must be a URL starting with https://.";
   }
   if (form.name.length > 200) errors.name = "At most 200 characters.";
+  if (parseDeploymentIds(form.frame_origins).some((o) => !/^https?:\/\/[^\s/?#]+/i.test(o)))
+    errors.frame_origins = "Each origin must start with https://.";
   if (Object.keys(errors).length) return { errors };
   return {
     body: {
@@ -76,6 +81,7 @@ export function checkForm(form: PlatformForm): { body: PlatformBody } | { errors
       auth_token_url: form.auth_token_url.trim(),
       key_set_url: form.key_set_url.trim(),
       deployment_ids: parseDeploymentIds(form.deployment_ids),
+      frame_origins: parseDeploymentIds(form.frame_origins),
     },
   };
 }

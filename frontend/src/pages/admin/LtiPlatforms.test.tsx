@@ -24,6 +24,7 @@ const PLATFORM = {
   auth_token_url: "https://moodle.example.edu/mod/lti/token.php",
   key_set_url: "https://moodle.example.edu/mod/lti/certs.php",
   deployment_ids: ["1"],
+  frame_origins: [],
   registered_by: "dynamic",
   created_at: "2026-11-30T18:00:00Z",
   updated_at: "2026-11-30T18:00:00Z",

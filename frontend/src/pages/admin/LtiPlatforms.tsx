@@ -24,6 +24,12 @@ const FIELDS: { key: keyof PlatformForm; label: string; hint: string; multiline?
   { key: "auth_token_url", label: "Access token URL", hint: "For grades and rosters (OAuth2 token endpoint)." },
   { key: "key_set_url", label: "Public keyset URL (JWKS)", hint: "The platform's public keys." },
   { key: "deployment_ids", label: "Deployment IDs", hint: "One per line. Launches from other deployments are refused.", multiline: true },
+  {
+    key: "frame_origins",
+    label: "Other LMS addresses (optional)",
+    hint: "Where the LMS's pages live when that is not the issuer's or login URL's site, one per line (Canvas Cloud: https://yourschool.instructure.com). Lyceum may be shown in frames there.",
+    multiline: true,
+  },
 ];
 
 type Editing = { mode: "add" } | { mode: "edit"; platform: Platform } | null;
@@ -250,7 +256,7 @@ function PlatformEditor({ editing, onCancel, onSaved }: { editing: NonNullable<E
           id,
           name: f.key,
           value: form[f.key],
-          required: f.key !== "name" && f.key !== "deployment_ids",
+          required: !["name", "deployment_ids", "frame_origins"].includes(f.key),
           "aria-invalid": errors[f.key] ? true : undefined,
           "aria-describedby": errors[f.key] ? `${hintId} ${errorId}` : hintId,
           onChange: (e: { target: { value: string } }) => setForm((current) => ({ ...current, [f.key]: e.target.value })),

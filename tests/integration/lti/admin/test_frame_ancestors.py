@@ -38,11 +38,19 @@ async def test_registered_platforms_may_frame_the_app(
         assert before.startswith("frame-ancestors 'self'")
         assert "*" not in before
         demo = platform_body(
-            base="https://issuer-demo.example", auth_login_url="https://login-demo.example:8443/auth?x=1"
+            base="https://issuer-demo.example",
+            auth_login_url="https://login-demo.example:8443/auth?x=1",
+            # Canvas Cloud frames the tool from the school's own domain: an extra origin the admin names.
+            frame_origins=["https://School.instructure.example/courses/1", "https://school.instructure.example"],
         )
         acme = platform_body(base="https://issuer-acme.example")
         for body, headers in ((demo, demo_admin), (acme, acme_admin)):
-            assert (await lti_client.post("/v1/admin/lti/platforms", json=body, headers=headers)).status_code == 201
+            created = await lti_client.post("/v1/admin/lti/platforms", json=body, headers=headers)
+            assert created.status_code == 201, created.text
+        assert created.json()["frame_origins"] == []
+        demo_row = (await lti_client.get("/v1/admin/lti/platforms", params={"limit": 200}, headers=demo_admin)).json()
+        [mine] = [p for p in demo_row["items"] if p["issuer"] == demo["issuer"]]
+        assert mine["frame_origins"] == ["https://school.instructure.example"]  # origins, de-duplicated
         assert await frames.policy(db) == before  # cached
         clock.now += 31
         after = await frames.policy(db)
@@ -51,6 +59,7 @@ async def test_registered_platforms_may_frame_the_app(
         assert "https://issuer-demo.example" in origins
         assert "https://login-demo.example:8443" in origins
         assert "https://issuer-acme.example" in origins
+        assert "https://school.instructure.example" in origins
         assert all("/" not in o.split("://", 1)[1] for o in origins)
     finally:
         await db.dispose()

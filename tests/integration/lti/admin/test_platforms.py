@@ -76,9 +76,16 @@ async def test_validation_names_each_wrong_field(lti_client: Client, demo_admin:
         deployment_ids=["ok", "   "],
         client_id="   ",
     )
+    body["frame_origins"] = ["https://ok.example", "javascript:alert(1)"]
     problem = _problem(await lti_client.post("/v1/admin/lti/platforms", json=body, headers=demo_admin), 422)
     pointers = {e["pointer"] for e in problem["errors"]}
-    assert pointers == {"#/auth_login_url", "#/key_set_url", "#/deployment_ids/1", "#/client_id"}
+    assert pointers == {
+        "#/auth_login_url",
+        "#/key_set_url",
+        "#/deployment_ids/1",
+        "#/client_id",
+        "#/frame_origins/1",
+    }
     for broken in (
         {**platform_body(), "deployment_ids": [""]},  # schema: empty deployment id
         {**platform_body(), "issuer": "x" * 501},  # schema: too long
