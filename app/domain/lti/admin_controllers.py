@@ -12,11 +12,14 @@ from litestar import Controller, Request, Response, delete, get, patch, post, ro
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from app.domain.components import Components
-from app.domain.lti import toolkeys
-from app.domain.lti.admin_deps import dynamic_registration_dependencies, registration_admin_dependencies
+from app.domain.lti.admin_deps import (
+    dynamic_registration_dependencies,
+    registration_admin_dependencies,
+    tool_key_set_dependencies,
+)
 from app.domain.lti.admin_schemas import PlatformIn, PlatformOut, PlatformUpdate, RegistrationInviteOut, ToolUrlsOut
 from app.domain.lti.dynamic import DynamicRegistrationService, html_page
+from app.domain.lti.jwks import ToolKeySetService
 from app.domain.lti.registrations import RegistrationAdminService
 from app.lib.auth import PUBLIC, is_admin
 from app.lib.pagination import Page
@@ -91,13 +94,12 @@ class LtiToolPublicController(Controller):
     @get(
         "/jwks.json",
         opt={PUBLIC: True},
+        dependencies=tool_key_set_dependencies,
         summary="The tool's public keys (JWKS): the active key and recently retired ones",
     )
-    async def jwks(self, components: Components) -> Response[dict[str, Any]]:
-        async with components.db.transaction(None) as session:
-            key_set = await toolkeys.published_jwks(session, components.settings)
+    async def jwks(self, tool_key_set_service: ToolKeySetService) -> Response[dict[str, Any]]:
         return Response(
-            key_set,
+            await tool_key_set_service.key_set(),
             media_type="application/json",
             headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"},
         )

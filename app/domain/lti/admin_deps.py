@@ -7,6 +7,7 @@ from litestar.di import Provide
 from app.db.engine import TenantDatabase
 from app.domain.components import Components
 from app.domain.lti.dynamic import DynamicRegistrationService
+from app.domain.lti.jwks import ToolKeySetService
 from app.domain.lti.registrations import RegistrationAdminService
 from app.lib.security.principal import Principal
 
@@ -25,9 +26,14 @@ def provide_dynamic_registration_service(components: Components, request_id: str
     )
 
 
+def provide_tool_key_set_service(components: Components) -> ToolKeySetService:
+    return ToolKeySetService(db=components.db, settings=components.settings)
+
+
 registration_admin_dependencies = {
     "registration_admin_service": Provide(provide_registration_admin_service, sync_to_thread=False)
 }
 dynamic_registration_dependencies = {
     "dynamic_registration_service": Provide(provide_dynamic_registration_service, sync_to_thread=False)
 }
+tool_key_set_dependencies = {"tool_key_set_service": Provide(provide_tool_key_set_service, sync_to_thread=False)}
