@@ -55,7 +55,12 @@ def origin_of(url: str) -> str | None:
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         return None
-    if not all(c.isalnum() or c in ".-:[]" for c in host):
+    if not host.isascii():  # an internationalised name goes into the header in its ASCII (punycode) form
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if not all(c.isascii() and (c.isalnum() or c in ".-:") for c in host):
         return None
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"

@@ -25,12 +25,15 @@ def test_policy_keeps_origins_only() -> None:
             "javascript:alert(1)",
             "https://evil.example; script-src *",
             "https://a.example/'none'",  # the path goes: only the origin is kept
+            "https://bücher.example/lms",  # an internationalised name: punycode (headers are ASCII)
+            "https://" + "ü" * 70 + ".example",  # no valid ASCII form (label too long): left out
+            "https://[::1]:8443/auth",
             "",
         ]
     )
     assert policy == (
-        "frame-ancestors 'self' http://127.0.0.1:9000 https://a.example https://canvas.instructure.com "
-        "https://moodle.example.edu:8443"
+        "frame-ancestors 'self' http://127.0.0.1:9000 https://[::1]:8443 https://a.example "
+        "https://canvas.instructure.com https://moodle.example.edu:8443 https://xn--bcher-kva.example"
     )
     assert frame_ancestors_policy([]) == "frame-ancestors 'self'"
 
