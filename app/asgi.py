@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -31,8 +32,10 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.lti.admin_controllers import LtiPlatformAdminController, LtiToolPublicController
 from app.domain.lti.contexts_controllers import LtiContextController  # LTI services (AGS/NRPS)
 from app.domain.lti.controllers import LtiLaunchController, LtiSessionController
+from app.domain.lti.frame_origins import FrameAncestors
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
@@ -46,7 +49,7 @@ from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.search.controllers import SearchController
 from app.domain.spaced.controllers import SpacedReviewController
 from app.domain.system.controllers import ConfigController, SystemController
-from app.domain.system.webapp import webapp_router
+from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
 from app.lib import edge
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
@@ -56,7 +59,7 @@ from app.lib.observability import RequestContextMiddleware, configure_logging
 from app.lib.problems import exception_handlers
 from app.lib.throttle import RateLimitMiddleware
 from app.lib.versioning import add_deprecation_headers
-from app.server.components import ComponentsPlugin
+from app.server.components import ComponentsPlugin, components_of
 
 FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
 # Swagger UI 5 (it reads OpenAPI 3.1; the 3.x in the swagger-ui-bundle wheel could not) from the npm package
@@ -102,7 +105,18 @@ V1_CONTROLLERS = [
     CredentialVerifyController,
     LtiSessionController,  # LTI launch (issue 14)
     LtiContextController,  # LTI services (AGS/NRPS)
+    LtiPlatformAdminController,  # LTI (issue 14): registrations and invitations
 ]
+
+
+def lti_frame_policy() -> FramePolicy:
+    """The web app's frame-ancestors: itself and the registered LMS platforms (LTI, issue 14)."""
+    frames = FrameAncestors()
+
+    async def policy(request: Request[Any, Any, Any]) -> str:
+        return await frames.policy(components_of(request.app).db)
+
+    return policy
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -122,9 +136,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
         name="swagger-ui-assets",
     )
-    handlers: list[object] = [SystemController, IssuerPublicController, LtiLaunchController, v1, docs_assets]
+    handlers: list[object] = [
+        SystemController,
+        IssuerPublicController,
+        LtiLaunchController,
+        LtiToolPublicController,
+        v1,
+        docs_assets,
+    ]
     if (FRONTEND_DIST / "index.html").is_file():
-        handlers.append(webapp_router(FRONTEND_DIST))
+        handlers.append(webapp_router(FRONTEND_DIST, lti_frame_policy()))
 
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]

@@ -338,6 +338,41 @@ def chroma_child(settings: Settings, env: dict[str, str]) -> tuple[str, ChildPro
     return f"http://127.0.0.1:{port}", child
 
 
+def cmd_lti_rotate_key(args: argparse.Namespace) -> None:
+    """Retire the LTI tool key (published for LYCEUM_LTI_KEY_GRACE_DAYS more) and activate a new one."""
+    with _services(_settings(args)) as settings:
+        retired, active = asyncio.run(_rotate_lti_key(settings))
+    if retired:
+        print(f"lyceum: LTI tool key {retired} retired (published {settings.lti_key_grace_days} more days)")
+    print(f"lyceum: LTI tool key {active} is active; platforms fetch it from {settings.base_url}/lti/jwks.json")
+
+
+async def _rotate_lti_key(settings: Settings) -> tuple[str | None, str]:
+    from app.db.engine import Database
+    from app.domain.lti.toolkeys import rotate
+
+    db = Database.from_settings(settings)
+    try:
+        async with db.transaction(None) as session:  # the tool's keys are the deployment's: no tenant
+            return await rotate(session, settings)
+    finally:
+        await db.dispose()
+
+
+def lti_banner_lines(url: str) -> list[str]:
+    """The LTI 1.3 tool URLs an LMS asks for (docs/lti.md); dynamic registration needs an admin's invitation."""
+    from app.lib.lti.urls import tool_urls
+
+    urls = tool_urls(url)
+    return [
+        "  LTI 1.3 tool (add Lyceum to an LMS; docs/lti.md):",
+        f"    login     {urls.login}",
+        f"    launch    {urls.launch}",
+        f"    JWKS      {urls.jwks}",
+        f"    register  {urls.register}  (dynamic registration: Admin > LMS platforms > registration link)",
+    ]
+
+
 def banner(url: str, report: SeedReport) -> str:
     """The one block `lyceum up` prints once the API answers: where to go, who to sign in as, what is loaded."""
     lines = [
@@ -351,7 +386,7 @@ def banner(url: str, report: SeedReport) -> str:
         f"  Demo logins (password for all: {report.password}):",
     ]
     lines += [f"    org {org:<6} {email:<24} {', '.join(roles)}" for org, email, roles in report.users]
-    lines += ["", "  Press Ctrl-C to stop.", ""]
+    lines += ["", *lti_banner_lines(url), "", "  Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
 
 
@@ -394,6 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
     refold.add_argument("--org", default=None, help="only this organisation (its slug); default: every one")
     refold.add_argument("--data-dir", default=None)
     refold.set_defaults(func=cmd_projections_rebuild)
+    lti = sub.add_parser("lti", help="LTI 1.3 tool administration")
+    lti_sub = lti.add_subparsers(dest="lti_command", required=True)
+    rotate_key = lti_sub.add_parser(
+        "rotate-key", help="rotate the tool's signing key (the old one stays published for the grace period)"
+    )
+    rotate_key.add_argument("--data-dir", default=None)
+    rotate_key.set_defaults(func=cmd_lti_rotate_key)
     return parser
 
 

@@ -43,10 +43,16 @@ _PLATFORM_LOOKUP = (
     "and (p.client_id = platform_client_id or (platform_client_id is null and "
     "(select count(*) from lti_platforms q where q.issuer = platform_issuer) = 1)) $$"
 )
-# The web app's Content-Security-Policy frame-ancestors: every registered platform's login origin, all orgs.
+# The web app's Content-Security-Policy frame-ancestors: every registered platform's login URL and issuer
+# (the LMS pages that embed the tool are usually on one of those origins) and the extra origins an admin
+# named (extra.frame_origins: Canvas Cloud frames from the school's own domain), all orgs; URLs, the caller
+# takes their origins.
 _FRAME_ORIGINS = (
     "create function lyceum_lti_frame_origins() returns table (url text) language sql stable security definer "
-    "set search_path = public, pg_temp as $$ select distinct auth_login_url from lti_platforms $$"
+    "set search_path = public, pg_temp as $$ select auth_login_url from lti_platforms "
+    "union select issuer from lti_platforms "
+    "union select jsonb_array_elements_text(case when jsonb_typeof(extra->'frame_origins') = 'array' "
+    "then extra->'frame_origins' else '[]'::jsonb end) from lti_platforms $$"
 )
 # The nightly roster sync spans every org: linked contexts with an NRPS endpoint, ids only.
 _CONTEXTS_TO_SYNC = (

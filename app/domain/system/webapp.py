@@ -5,9 +5,11 @@ not exist stay 404 problem+json: a typo in /v1/… must never come back as an HT
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from litestar import Router, get
+from litestar import Request, Router, get
 from litestar.response import File
 
 from app.lib.auth import PUBLIC
@@ -18,34 +20,45 @@ RESERVED_PREFIXES = ("v1/", "v1", "schema", "static/", "health", "ready", "metri
 # Vite fingerprints everything under assets/: safe to cache for a year. index.html must be revalidated.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# The shell may only be framed by itself unless the app says who else may (the registered LMS platforms:
+# app/domain/lti/frame_origins.py). No X-Frame-Options: CSP frame-ancestors supersedes it, and it cannot
+# name several origins.
+SELF_ONLY = "frame-ancestors 'self'"
+FramePolicy = Callable[[Request[Any, Any, Any]], Awaitable[str]]
 
 
-def _file(path: Path, cache: str) -> File:
+def _file(path: Path, cache: str, csp: str | None = None) -> File:
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = {"Cache-Control": cache}
+    if csp:
+        headers["Content-Security-Policy"] = csp
     return File(
         path,
         filename=path.name,
         media_type=media_type,
         content_disposition_type="inline",
-        headers={"Cache-Control": cache},
+        headers=headers,
     )
 
 
-def webapp_router(dist: Path) -> Router:
+def webapp_router(dist: Path, frame_policy: FramePolicy | None = None) -> Router:
     root = dist.resolve()
     index = root / "index.html"
 
-    @get(["/", "/{path:path}"], opt={PUBLIC: True}, include_in_schema=False, name="webapp", sync_to_thread=False)
-    def serve(path: str = "") -> File:
+    async def _csp(request: Request[Any, Any, Any]) -> str:
+        return await frame_policy(request) if frame_policy else SELF_ONLY
+
+    @get(["/", "/{path:path}"], opt={PUBLIC: True}, include_in_schema=False, name="webapp")
+    async def serve(request: Request[Any, Any, Any], path: str = "") -> File:
         relative = path.lstrip("/")
         if relative.startswith(RESERVED_PREFIXES):
             raise NotFound("No such resource")
         candidate = (root / relative).resolve()
         if relative and candidate.is_file() and candidate.is_relative_to(root):
             cache = IMMUTABLE if relative.startswith("assets/") else REVALIDATE
-            return _file(candidate, cache)
+            return _file(candidate, cache, await _csp(request) if candidate.suffix == ".html" else None)
         if "." in relative.rsplit("/", 1)[-1]:
             raise NotFound("No such file")  # a missing asset is a 404, not the app shell
-        return _file(index, REVALIDATE)
+        return _file(index, REVALIDATE, await _csp(request))
 
     return Router(path="/", route_handlers=[serve], include_in_schema=False)

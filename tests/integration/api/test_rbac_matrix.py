@@ -111,6 +111,18 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # LTI services (issue 14): linked LMS contexts and their roster sync (integration/lti/test_roster_sync.py).
     ("GET", "/v1/lti/contexts"): STAFF,
     ("POST", "/v1/lti/contexts/{context_id:uuid}/roster-sync"): STAFF,  # 404 here: unknown id
+    # LTI administration (issue 14): registrations and invitations are the org admin's; the tool's keys and the
+    # dynamic registration page are public (/lti/register refuses without an invitation: 400 page here).
+    ("GET", "/v1/admin/lti/platforms"): ADMINS,
+    ("POST", "/v1/admin/lti/platforms"): ADMINS,  # 400 here (no body)
+    ("GET", "/v1/admin/lti/platforms/{platform_id:uuid}"): ADMINS,  # 404 here: unknown id
+    ("PATCH", "/v1/admin/lti/platforms/{platform_id:uuid}"): ADMINS,
+    ("DELETE", "/v1/admin/lti/platforms/{platform_id:uuid}"): ADMINS,
+    ("POST", "/v1/admin/lti/registrations"): ADMINS,
+    ("GET", "/v1/admin/lti/tool"): ADMINS,
+    ("GET", "/lti/jwks.json"): PUBLIC,
+    ("GET", "/lti/register"): PUBLIC,
+    ("POST", "/lti/register"): PUBLIC,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -189,6 +201,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{slug:str}", "demo")
         .replace("{list_id:str}", str(uuid.uuid4()))
         .replace("{credential_id:uuid}", str(uuid.uuid4()))
+        .replace("{platform_id:uuid}", str(uuid.uuid4()))
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):

@@ -95,7 +95,13 @@ def test_only_providers_and_entry_points_see_the_components() -> None:
     """Services and runners take the clients they use by name: within the domain, the component bundle is
     known to the providers (``deps.py``), the handlers allowed above (controllers) and the socket entry
     points that build services themselves; never to a service, runner or helper."""
-    allowed = {"deps.py", "controllers.py", "app/domain/review/feed.py", "app/domain/tutor/socket.py"}
+    allowed = {
+        "deps.py",
+        "controllers.py",
+        "app/domain/review/feed.py",
+        "app/domain/tutor/socket.py",
+        "app/domain/lti/admin_deps.py",  # the LTI admin providers (named apart from the launch's deps.py)
+    }
     offenders = [
         path.relative_to(ROOT).as_posix()
         for path in python_files("app.domain")
@@ -150,6 +156,9 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/credentials/share.py",  # public share pages: the credential's org, then its tenant
         "app/domain/credentials/verification.py",  # public did.json/jwks/status/verify: the org the URL names
         "app/domain/lti/launch.py",  # LTI login/launch: no principal yet, the registration's org
+        "app/domain/lti/jwks.py",  # /lti/jwks.json: the tool keys are the deployment's (no tenant)
+        "app/domain/lti/dynamic.py",  # /lti/register: the org the admin's invitation names
+        "app/domain/lti/frame_origins.py",  # the web app's frame-ancestors: every org's platforms (definer)
     }
     offenders = []
     for path in python_files("app.domain"):

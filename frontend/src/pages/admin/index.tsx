@@ -5,6 +5,7 @@ import { EmptyState, ErrorNote, Spinner } from "../../components/Status";
 import { useResource } from "../../lib/useResource";
 import { useSession } from "../../lib/useSession";
 import { IssuerSection } from "./Issuer";
+import { LtiPlatformsSection } from "./LtiPlatforms";
 import "../../styles/teach.css";
 
 const tokens = (v: number | null | undefined) => (v === null || v === undefined ? "no limit" : `${v.toLocaleString("en-GB")} tokens`);
@@ -90,6 +91,7 @@ export default function AdminOverview() {
         </article>
       </div>
       <IssuerSection />
+      <LtiPlatformsSection />
     </section>
   );
 }
