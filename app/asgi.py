@@ -31,6 +31,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.lti.deep_linking_controller import DeepLinkingController  # LTI (issue 14)
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
@@ -98,6 +99,7 @@ V1_CONTROLLERS = [
     IssuerAdminController,
     CredentialAdminController,
     CredentialVerifyController,
+    DeepLinkingController,  # LTI Deep Linking 2.0 (issue 14)
 ]
 
 
