@@ -1,4 +1,4 @@
-"""Providers of the LTI services (dependency injection)."""
+"""Providers of the Deep Linking service (dependency injection; beside the launch's deps.py)."""
 
 from __future__ import annotations
 
