@@ -31,6 +31,7 @@ from app.domain.grading.controllers import (
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.lti.controllers import LtiLaunchController, LtiSessionController
 from app.domain.lti.deep_linking_controller import DeepLinkingController  # LTI (issue 14)
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
@@ -99,6 +100,7 @@ V1_CONTROLLERS = [
     IssuerAdminController,
     CredentialAdminController,
     CredentialVerifyController,
+    LtiSessionController,  # LTI launch (issue 14)
     DeepLinkingController,  # LTI Deep Linking 2.0 (issue 14)
 ]
 
@@ -120,7 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
         name="swagger-ui-assets",
     )
-    handlers: list[object] = [SystemController, IssuerPublicController, v1, docs_assets]
+    handlers: list[object] = [SystemController, IssuerPublicController, LtiLaunchController, v1, docs_assets]
     if (FRONTEND_DIST / "index.html").is_file():
         handlers.append(webapp_router(FRONTEND_DIST))
 

@@ -18,6 +18,7 @@ from app.domain.grading.components import GradingComponents
 from app.domain.search.components import SearchComponents
 from app.domain.tutor.components import TutorComponents
 from app.lib.events import EventBus
+from app.lib.lti.http import PlatformHttp
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.security.denylist import TokenDenylist
 from app.lib.security.tokens import TokenCodec
@@ -37,3 +38,4 @@ class Components:
     queue: Queue  # SAQ: the API enqueues grading jobs, the worker runs them
     grading: GradingComponents
     search: SearchComponents  # the content index's vector side (Chroma)
+    lti_http: PlatformHttp  # every call to an LTI platform (SSRF-guarded; app/lib/lti/http.py)

@@ -28,6 +28,7 @@ from app.domain.search.components import SearchComponents
 from app.domain.tutor.components import TutorComponents
 from app.lib.events import EventBus
 from app.lib.jobs import create_queue
+from app.lib.lti.http import PlatformHttp
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.redis import create_redis
 from app.lib.resources import STATE_KEY
@@ -67,6 +68,7 @@ def build_components(settings: Settings) -> Components:
         queue=create_queue(settings),
         grading=GradingComponents.build(settings, ReviewQueuePolicy(settings.review_sla_hours)),
         search=SearchComponents.build(settings),
+        lti_http=PlatformHttp(allow_private=settings.lti_allow_private, timeout=settings.lti_http_timeout_seconds),
     )
 
 
@@ -77,6 +79,7 @@ async def close_components(components: Components) -> None:
         await components.queue.disconnect()
     await components.grading.aclose()
     await components.search.aclose()
+    await components.lti_http.aclose()
     await components.redis.aclose()
     await components.limiter_redis.aclose()
     await components.db.dispose()

@@ -50,6 +50,8 @@ def make_settings(database_url: str, redis_url: str, redis_prefix: str, data_dir
         # core busy (the recovery modules' CPU hogs) it can take longer, and the grounding tests check what
         # a reply links, not how fast it was found.
         "LYCEUM_TUTOR_RETRIEVAL_TIMEOUT_SECONDS": "2",
+        # The test LTI platform listens on 127.0.0.1 (tests/support/lti): allow the tool to call it.
+        "LYCEUM_LTI_ALLOW_PRIVATE": "1",
     }
     base.update(env)
     return load_settings(base)

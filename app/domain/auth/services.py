@@ -83,6 +83,23 @@ class AuthService:
             org_id, user.id, roles, family_id=uuid.uuid4(), version=user.token_version, action="auth.login"
         )
 
+    async def sign_in_federated(self, org_id: UUID, user_id: UUID, *, action: str) -> TokenPair:
+        """A new login (token pair) for a user an outside identity provider has just vouched for: an LTI
+        launch today, SSO (issue 16) later. No password; the user must be active and hold a role in the org.
+        ``action`` names the door in the audit log (``lti.launch``)."""
+        async with self.db.transaction(org_id, user_id) as session:
+            user = await session.get(User, user_id)
+            roles = frozenset(
+                await session.scalars(
+                    select(Membership.role).where(Membership.user_id == user_id, Membership.org_id == org_id)
+                )
+            )
+        if user is None or not user.is_active or not roles:
+            raise NotAuthenticated("This account is not active in this organization")
+        return await self._issue(
+            org_id, user_id, roles, family_id=uuid.uuid4(), version=user.token_version, action=action
+        )
+
     async def _issue(
         self,
         org_id: UUID,
