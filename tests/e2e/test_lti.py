@@ -34,6 +34,7 @@ from app.domain.lti import toolkeys
 from app.lib.lti import claims as c
 from app.lib.lti.deeplink import CLAIM, DL_CLAIM
 from app.server.embedded import free_port
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import CHROMIUM_FLAGS, UI_TIMEOUT_MS, _chromium, _missing, shot
 from tests.integration.credentials.issuer_helpers import org_of
 from tests.support.fake_anthropic.server import FakeAnthropic
@@ -254,6 +255,7 @@ def test_learner_launch_into_an_iframe_and_the_tutor_replies(lms_page: Page, lti
     reply = frame.get_by_test_id("tutor-reply").last
     expect(reply).to_have_attribute("data-status", "done")
     expect(reply).not_to_be_empty()
+    assert_accessible(tool_frame, "the launched item in the iframe")  # type: ignore[arg-type]
     shot(lms_page, "lti-01-learner-in-iframe")
 
 
@@ -264,7 +266,9 @@ def test_deep_linking_round_trip_with_two_items(lms_page: Page, lti_stack: dict[
     lms_page.goto(f"{lms.server.url}/lms/course?hint=deeplink")
     frame = lms_page.frame_locator('iframe[name="tool"]')
     expect(frame.get_by_role("heading", level=1, name="Add Lyceum content to Test LMS")).to_be_visible()
-    _assert_no_cookies_stick(lms_page, _tool_frame(lms_page, tool), tool)
+    tool_frame = _tool_frame(lms_page, tool)
+    _assert_no_cookies_stick(lms_page, tool_frame, tool)
+    assert_accessible(tool_frame, "the deep-linking picker")  # type: ignore[arg-type] # a Frame runs axe alike
     frame.get_by_label("Search courses, modules and items").fill(lesson_title)
     frame.get_by_role("checkbox", name=lesson_title).first.check()
     frame.get_by_label("Search courses, modules and items").fill(quiz_title)
