@@ -99,6 +99,10 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/orgs/{slug:str}/jwks.json"): PUBLIC,
     ("GET", "/orgs/{slug:str}/credentials/status/{list_id:str}"): PUBLIC,  # 404 for an unknown list
     ("POST", "/v1/credentials/verify"): PUBLIC,  # rate limited per client address
+    ("GET", "/lti/login"): PUBLIC,  # LTI OIDC login initiation: the LMS sends the browser here (400 page here)
+    ("POST", "/lti/login"): PUBLIC,
+    ("POST", "/lti/launch"): PUBLIC,  # the LMS posts the id_token here (415 page here: not a form)
+    ("POST", "/v1/lti/session"): PUBLIC,  # the one-time launch code is the credential (400 here: no code)
     ("GET", "/v1/admin/issuer"): ADMINS,
     ("PUT", "/v1/admin/issuer"): ADMINS,  # 400 here (no name): nothing changes
     ("POST", "/v1/admin/issuer/keys/rotate"): ADMINS,

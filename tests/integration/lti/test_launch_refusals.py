@@ -15,6 +15,7 @@ from joserfc.jwk import RSAKey
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from app.config import Settings
 from app.domain.lti import platform_keys
@@ -249,3 +250,16 @@ async def test_postmessage_storage_variant(client: Client, settings: Settings, p
     assert launched["storage_target"] == "_parent"
     exchanged = await client.post("/v1/lti/session", json={"code": launch_code(response.text)})
     assert exchanged.status_code == 200
+
+
+async def test_every_refusal_is_logged_with_its_reason(
+    client: Client, settings: Settings, platform: TestPlatform
+) -> None:
+    with capture_logs() as logs:
+        await refused_launch(client, settings, platform, "wrong_audience", aud="someone-else", azp=None)
+    refusals = [entry for entry in logs if entry.get("event") == "lti_refused"]
+    assert len(refusals) == 1, logs
+    assert refusals[0]["code"] == "wrong_audience"
+    assert refusals[0]["step"] == "launch"
+    assert "client_id" in refusals[0]["reason"]
+    assert refusals[0]["log_level"] == "warning"
