@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 
 from app.domain.lti.deep_linking import DeepLinkingService, DeepLinkResponseIn, DeepLinkResponseOut, DeepLinkSettings
-from app.domain.lti.deep_linking_deps import deep_linking_dependencies
+from app.domain.lti.deps import deep_linking_dependencies
 from app.lib.auth import is_staff
 from app.lib.throttle import RATE_LIMIT
 
