@@ -231,8 +231,22 @@ def _assert_no_cookies_stick(page: Page, frame: Frame, tool: str) -> None:
     assert page.context.cookies([tool]) == []
 
 
-def test_learner_launch_into_an_iframe_and_the_tutor_replies(lms_page: Page, lti_stack: dict[str, Any]) -> None:
+BLOCK_WEBSOCKETS = """
+window.WebSocket = class BlockedSocket {
+  constructor() { this.readyState = 0; setTimeout(() => this.onclose && this.onclose({ code: 1006 }), 10); }
+  send() { throw new Error('not open'); }
+  close() {}
+};
+"""
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_learner_launch_into_an_iframe_and_the_tutor_replies(
+    lms_page: Page, lti_stack: dict[str, Any], transport: str
+) -> None:
     tool, lms = lti_stack["tool"], lti_stack["lms"]
+    if transport == "sse":  # a network that refuses WebSocket upgrades (the script runs in every frame)
+        lms_page.add_init_script(BLOCK_WEBSOCKETS)
     item_id, item_title = lti_stack["lesson"]
     lms_page.goto(f"{lms.server.url}/lms/course?{urlencode({'hint': f'item:{item_id}'})}")
     expect(lms_page.get_by_role("heading", name="Intro to Python (LMS)")).to_be_visible()
@@ -248,6 +262,9 @@ def test_learner_launch_into_an_iframe_and_the_tutor_replies(lms_page: Page, lti
     assert "code=" not in tool_frame.url  # the one-time code left the address bar
     _assert_no_cookies_stick(lms_page, tool_frame, tool)
     # The tutor is beside the item in an 800 px iframe, and streams its reply through the iframe.
+    connection = frame.locator("p.connection")
+    expect(connection).to_have_attribute("data-status", "open")
+    expect(connection).to_have_attribute("data-transport", transport)
     message = frame.get_by_label("Message to the tutor")
     expect(message).to_be_visible()
     message.fill("Why is HTTP called stateless?")
@@ -256,7 +273,7 @@ def test_learner_launch_into_an_iframe_and_the_tutor_replies(lms_page: Page, lti
     expect(reply).to_have_attribute("data-status", "done")
     expect(reply).not_to_be_empty()
     assert_accessible(tool_frame, "the launched item in the iframe")  # type: ignore[arg-type]
-    shot(lms_page, "lti-01-learner-in-iframe")
+    shot(lms_page, f"lti-01-learner-in-iframe-{transport}")
 
 
 def test_deep_linking_round_trip_with_two_items(lms_page: Page, lti_stack: dict[str, Any]) -> None:
@@ -270,9 +287,10 @@ def test_deep_linking_round_trip_with_two_items(lms_page: Page, lti_stack: dict[
     _assert_no_cookies_stick(lms_page, tool_frame, tool)
     assert_accessible(tool_frame, "the deep-linking picker")  # type: ignore[arg-type] # a Frame runs axe alike
     frame.get_by_label("Search courses, modules and items").fill(lesson_title)
-    frame.get_by_role("checkbox", name=lesson_title).first.check()
+    lesson_box = frame.get_by_role("checkbox", name=lesson_title).and_(frame.locator(f'[value="item:{lesson_id}"]'))
+    lesson_box.check()
     frame.get_by_label("Search courses, modules and items").fill(quiz_title)
-    frame.get_by_role("checkbox", name=quiz_title).first.check()
+    frame.get_by_role("checkbox", name=quiz_title).and_(frame.locator(f'[value="item:{quiz_id}"]')).check()
     expect(frame.get_by_text("2 chosen")).to_be_visible()
     shot(lms_page, "lti-02-deep-link-picker")
     frame.get_by_role("button", name="Add to Test LMS").click()

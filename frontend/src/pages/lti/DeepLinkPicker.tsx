@@ -159,6 +159,7 @@ export default function DeepLinkPicker() {
               <input
                 type={inputType}
                 name="lti-choice"
+                value={`course:${course.id}`}
                 checked={chosen.has(`course:${course.id}`)}
                 onChange={() => toggle({ kind: "course", id: course.id })}
               />
@@ -174,6 +175,7 @@ export default function DeepLinkPicker() {
                     <input
                       type={inputType}
                       name="lti-choice"
+                      value={`item:${item.id}`}
                       checked={chosen.has(`item:${item.id}`)}
                       onChange={() => toggle({ kind: "item", id: item.id })}
                     />
