@@ -53,7 +53,7 @@ from app.lib.lti.roles import lyceum_role
 log = structlog.get_logger("lyceum.lti")
 
 DEEP_LINK_TTL_SECONDS = 3600
-MAX_PARAM_CHARS = 2048  # login hints, URIs: platforms send a few hundred characters at most
+MAX_PARAM_CHARS = 4096  # login and message hints (Canvas sends a JWT), URIs: a few hundred characters usually
 _STORAGE_TARGET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -137,6 +137,10 @@ class LaunchService:
     def _redis_key(self, *parts: str) -> str:
         return f"{self.settings.redis_key_prefix}lti:{':'.join(parts)}"
 
+    def _on_this_tool(self, url: object) -> bool:
+        base = self.settings.base_url
+        return isinstance(url, str) and (url == base or url.startswith(base + "/"))
+
     async def _registration(self, platform_id: UUID, org_id: UUID) -> LtiPlatform:
         async with self.db.transaction(org_id) as session:
             platform = await session.get(LtiPlatform, platform_id)
@@ -158,7 +162,7 @@ class LaunchService:
         assert login_hint is not None
         assert target_link_uri is not None
         base = self.settings.base_url
-        if target_link_uri != base and not target_link_uri.startswith(base + "/"):
+        if not self._on_this_tool(target_link_uri):
             raise LaunchRefused("foreign_target", "the target_link_uri is not on this tool")
         if storage_target is not None and (len(storage_target) > 100 or set(storage_target) - _STORAGE_TARGET_CHARS):
             raise LaunchRefused("bad_parameter", "the lti_storage_target parameter is not a frame name")
@@ -237,6 +241,9 @@ class LaunchService:
             launch = await validate_id_token(id_token, expected, self.keys.provider(platform.id, platform.key_set_url))
         except IdTokenError as exc:
             raise LaunchRefused(exc.code, exc.detail) from exc
+        target_link_uri = launch.claims.get(c.TARGET_LINK_URI)
+        if target_link_uri is not None and not self._on_this_tool(target_link_uri):
+            raise LaunchRefused("foreign_target", "the id_token's target_link_uri is not on this tool")
         if not secrets.compare_digest(launch.nonce, login.nonce):
             raise LaunchRefused("nonce_mismatch", "the id_token's nonce is not the one this login issued")
         # Consumed for the token's whole remaining life: the same id_token can never start a second session.

@@ -95,6 +95,12 @@ async def test_resource_link_launch_provisions_and_enrols_the_learner(
     # The session is a real one: the API accepts its access token.
     me = await client.get("/v1/me", headers={"Authorization": f"Bearer {session['access_token']}"})
     assert me.status_code == 200, me.text
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    audit = await owner_rows(
+        settings, "select count(*) from audit_log where actor_id = :u and action = 'lti.launch'", {"u": user_id}
+    )
+    assert audit[0][0] == 1
 
 
 async def test_roles_map_and_follow_the_latest_launch(
@@ -239,3 +245,17 @@ async def test_a_registration_provisions_only_into_its_own_org(
     assert in_demo[0][0] == 0
     enrolled = await owner_rows(settings, "select count(*) from enrollments where user_id = :u", {"u": user_id})
     assert enrolled[0][0] == 0
+
+
+async def test_exchange_refuses_a_user_deactivated_since_the_launch(
+    client: Client, settings: Settings, lti_server: PlatformServer
+) -> None:
+    platform = await registered(settings, lti_server)
+    sub = new_sub()
+    response = await platform.launch_response(client, sub=sub)
+    assert response.status_code == 200
+    user_id = (await lti_user_rows(settings, platform, sub))[0][0]
+    await owner_rows(settings, "update users set is_active = false where id = :u", {"u": user_id})
+    refused = await client.post("/v1/lti/session", json={"code": launch_code(response.text)})
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")

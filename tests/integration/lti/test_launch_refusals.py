@@ -157,6 +157,10 @@ async def test_unregistered_deployment(client: Client, settings: Settings, platf
     assert page_data(login.body)["code"] == "unregistered_deployment"
 
 
+async def test_target_link_uri_elsewhere(client: Client, settings: Settings, platform: TestPlatform) -> None:
+    await refused_launch(client, settings, platform, "foreign_target", target_link_uri="https://evil.example/lti")
+
+
 async def test_wrong_message_type(client: Client, settings: Settings, platform: TestPlatform) -> None:
     await refused_launch(client, settings, platform, "wrong_message_type", message_type="LtiSubmissionReviewRequest")
 
