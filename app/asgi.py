@@ -35,6 +35,7 @@ from app.domain.grading.controllers import (
 from app.domain.lti.admin_controllers import LtiPlatformAdminController, LtiToolPublicController
 from app.domain.lti.contexts_controllers import LtiContextController  # LTI services (AGS/NRPS)
 from app.domain.lti.controllers import LtiLaunchController, LtiSessionController
+from app.domain.lti.deep_linking_controller import DeepLinkingController  # LTI (issue 14)
 from app.domain.lti.frame_origins import FrameAncestors
 from app.domain.mastery.controllers import MasteryController
 from app.domain.progress.controllers import (
@@ -106,6 +107,7 @@ V1_CONTROLLERS = [
     LtiSessionController,  # LTI launch (issue 14)
     LtiContextController,  # LTI services (AGS/NRPS)
     LtiPlatformAdminController,  # LTI (issue 14): registrations and invitations
+    DeepLinkingController,  # LTI Deep Linking 2.0 (issue 14)
 ]
 
 

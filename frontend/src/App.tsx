@@ -3,6 +3,7 @@ import { Navigate, Route, Routes, useLocation } from "react-router";
 
 import { Layout } from "./components/Layout";
 import { Spinner } from "./components/Status";
+import { EXPIRED_LINK, inFrame } from "./lib/lti";
 import { useSession } from "./lib/useSession";
 import { Catalog } from "./pages/Catalog";
 import { Login } from "./pages/Login";
@@ -18,6 +19,9 @@ const Reviews = lazy(() => import("./pages/Reviews"));
 // Credentials (issue 13): the learner's list, and the public share and verify pages, which anyone may open.
 const MyCredentials = lazy(() => import("./pages/credentials/Mine"));
 const CredentialShare = lazy(() => import("./pages/credentials/Share"));
+// LTI (issue 14): where a launch lands, and the Deep Linking picker; only LMS users ever open them.
+const LtiApp = lazy(() => import("./pages/lti/LtiApp"));
+const DeepLinkPicker = lazy(() => import("./pages/lti/DeepLinkPicker"));
 const VerifyCredential = lazy(() => import("./pages/credentials/Share").then((m) => ({ default: m.VerifyCredentialPage })));
 
 /** Where "/" (and signing in without a deep link) leads: admins to their overview, instructors to the
@@ -37,6 +41,17 @@ function RequireSession({ children }: { children: ReactNode }) {
   const session = useSession();
   const location = useLocation();
   if (session.restoring) return <Spinner label="Signing you in…" />;
+  if (!session.me && (session.embedded || inFrame())) {
+    // Inside an LMS a sign-in form cannot keep a session (no cookies): send people back to the LMS instead.
+    return (
+      <main id="main" className="embedded-page" tabIndex={-1}>
+        <div className="card lti-error" role="alert">
+          <h1>Your session has ended</h1>
+          <p>{EXPIRED_LINK}</p>
+        </div>
+      </main>
+    );
+  }
   if (!session.me) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   return <>{children}</>;
 }
@@ -45,6 +60,14 @@ export function App() {
   return (
     <Routes>
       <Route path="/login" element={<Login />} />
+      <Route
+        path="/lti/app"
+        element={
+          <Suspense fallback={<Spinner label="Opening the activity…" />}>
+            <LtiApp />
+          </Suspense>
+        }
+      />
       {/* Public: outside the sign-in shell, so a share link works for anyone (signed in or not). */}
       <Route
         path="/credentials/verify"
@@ -109,6 +132,14 @@ export function App() {
           element={
             <Suspense fallback={<Spinner label="Opening…" />}>
               <AdminOverview />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/lti/deep-link/:id"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <DeepLinkPicker />
             </Suspense>
           }
         />

@@ -7,7 +7,8 @@ import { BrowserRouter } from "react-router";
 import { App } from "./App";
 import { restoreSession } from "./lib/auth";
 
-void restoreSession();
+// A launch (/lti/app) starts a new embedded session itself: restoring an older one would race it.
+if (globalThis.location?.pathname !== "/lti/app") void restoreSession();
 
 const root = document.getElementById("root");
 if (root) {

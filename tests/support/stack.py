@@ -111,9 +111,10 @@ async def auth_headers(client: AsyncTestClient[Litestar], email: str, org: str) 
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
-def run_live_server(app: Litestar) -> tuple[str, uvicorn.Server, threading.Thread]:
-    """A real uvicorn server on a free loopback port, in a thread (for WebSocket, SSE and fuzz tests)."""
-    port = free_port()
+def run_live_server(app: Litestar, port: int | None = None) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """A real uvicorn server on a free loopback port (or ``port``, when the app's public URL names it
+    beforehand), in a thread (for WebSocket, SSE and fuzz tests)."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

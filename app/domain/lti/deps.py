@@ -1,13 +1,16 @@
-"""Providers of the LTI launch services (dependency injection)."""
+"""Providers of the LTI services: the launch and the Deep Linking picker's API (dependency injection)."""
 
 from __future__ import annotations
 
 from litestar.di import Provide
 
+from app.db.engine import TenantDatabase
 from app.domain.auth.deps import provide_auth_service
 from app.domain.components import Components
+from app.domain.lti.deep_linking import DeepLinkingService
 from app.domain.lti.launch import LaunchService
 from app.domain.lti.platform_keys import PlatformKeys
+from app.lib.security.principal import Principal
 
 
 def provide_launch_service(components: Components, request_id: str) -> LaunchService:
@@ -22,3 +25,15 @@ def provide_launch_service(components: Components, request_id: str) -> LaunchSer
 
 
 launch_dependencies = {"launch_service": Provide(provide_launch_service, sync_to_thread=False)}
+
+
+# Deep Linking (the picker's API)
+def provide_deep_linking_service(
+    tenant_db: TenantDatabase, components: Components, principal: Principal, request_id: str
+) -> DeepLinkingService:
+    return DeepLinkingService(
+        tenant_db, principal, request_id, settings=components.settings, redis=components.redis, root_db=components.db
+    )
+
+
+deep_linking_dependencies = {"deep_linking_service": Provide(provide_deep_linking_service, sync_to_thread=False)}

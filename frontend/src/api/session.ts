@@ -9,6 +9,11 @@
  * The server also forgives the same cookie presented again within a few seconds
  * (LYCEUM_REFRESH_REUSE_GRACE_SECONDS), for browsers without Web Locks. Signing out in one tab signs
  * every tab out. (docs/security.md, "The web app's session cookie".)
+ *
+ * Embedded mode (LTI, docs/lti/in-the-lms.md): inside an LMS iframe third-party cookies are blocked, so a
+ * launch's session keeps its refresh token in memory (and in this tab's sessionStorage when the browser
+ * allows it, so a reload inside the iframe survives) and refreshes by body (`{refresh_token}`). It talks to
+ * no other tab: the LMS tab's session is not the one a tab of Lyceum opened directly holds.
  */
 import type { components } from "./schema";
 
@@ -24,6 +29,19 @@ const REFRESH_LOCK = "lyceum.refresh"; // held by the one tab refreshing the ses
 // the lock next knows a new token is on its way over the channel, which may deliver it a moment later.
 const REFRESHED_AT_KEY = "lyceum.refreshed_at";
 const SHARED_TOKEN_WAIT_MS = 3_000; // bounds only a lost message: then this tab refreshes itself
+export const EMBEDDED_KEY = "lyceum.embedded"; // sessionStorage: an embedded (LTI) session of this tab
+
+/** Where an embedded session came from, for the "Opened from <LMS>" line. */
+export interface EmbeddedContext {
+  platform: string; // the LMS registration's name
+  context: string; // the LMS course's title (or label), may be empty
+}
+
+interface EmbeddedStored {
+  refreshToken: string;
+  org: string;
+  context: EmbeddedContext;
+}
 
 type TabMessage = { type: "tokens"; tokens: TokenPair; at: number } | { type: "signed-out" };
 
@@ -37,6 +55,7 @@ export interface SessionState {
   me: Me | null;
   org: string | null;
   restoring: boolean; // a session cookie is being exchanged on start-up
+  embedded: EmbeddedContext | null; // an LTI launch's cookie-less session (refresh token by body)
 }
 
 type Listener = () => void;
@@ -51,6 +70,25 @@ export function csrfToken(): string | null {
   return null;
 }
 
+function readEmbedded(): EmbeddedStored | null {
+  try {
+    const raw = globalThis.sessionStorage?.getItem(EMBEDDED_KEY);
+    const parsed = raw ? (JSON.parse(raw) as EmbeddedStored) : null;
+    return parsed && typeof parsed.refreshToken === "string" && parsed.context ? parsed : null;
+  } catch {
+    return null; // storage blocked (a third-party iframe in some browsers): memory only
+  }
+}
+
+function writeEmbedded(value: EmbeddedStored | null): void {
+  try {
+    if (value) globalThis.sessionStorage?.setItem(EMBEDDED_KEY, JSON.stringify(value));
+    else globalThis.sessionStorage?.removeItem(EMBEDDED_KEY);
+  } catch {
+    // storage blocked: the session lives as long as the page
+  }
+}
+
 function refreshedAt(): number {
   try {
     return Number(globalThis.localStorage?.getItem(REFRESHED_AT_KEY) ?? 0) || 0;
@@ -60,7 +98,15 @@ function refreshedAt(): number {
 }
 
 export class SessionStore {
-  private state: SessionState = { accessToken: null, expiresAt: 0, me: null, org: null, restoring: false };
+  private state: SessionState = {
+    accessToken: null,
+    expiresAt: 0,
+    me: null,
+    org: null,
+    restoring: false,
+    embedded: null,
+  };
+  private embeddedRefresh: string | null = null; // the embedded session's refresh token (never a cookie)
   private readonly listeners = new Set<Listener>();
   private refreshing: Promise<boolean> | null = null;
   private readonly channel: BroadcastChannel | null = null;
@@ -73,6 +119,11 @@ export class SessionStore {
     } catch {
       // storage disabled: nothing to clean up or prefill
     }
+    const embedded = readEmbedded();
+    if (embedded) {
+      this.embeddedRefresh = embedded.refreshToken;
+      this.state = { ...this.state, org: embedded.org, embedded: embedded.context };
+    }
     if (this.hasStoredSession()) this.state = { ...this.state, restoring: true };
     try {
       this.channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
@@ -84,6 +135,7 @@ export class SessionStore {
 
   /** Another tab refreshed (take its access token instead of refreshing again) or signed out. */
   private fromOtherTab(message: TabMessage): void {
+    if (this.state.embedded) return; // the LMS launch's session is this tab's own
     if (message?.type === "tokens") {
       // The other tab's clock stamped it: count the lifetime from then, not from now.
       const expiresAt = message.at + message.tokens.expires_in * 1000;
@@ -96,6 +148,7 @@ export class SessionStore {
   }
 
   private tell(message: TabMessage): void {
+    if (this.state.embedded) return;
     try {
       this.channel?.postMessage(message);
     } catch {
@@ -121,7 +174,21 @@ export class SessionStore {
 
   /** Whether the browser holds a session cookie (its readable CSRF half is the tell). */
   hasStoredSession(): boolean {
+    if (this.state.embedded) return this.embeddedRefresh !== null;
     return csrfToken() !== null;
+  }
+
+  /** Start an embedded (LTI) session from a launch's token pair: the refresh token stays out of cookies. */
+  startEmbedded(tokens: { access_token: string; refresh_token: string; expires_in: number }, org: string, context: EmbeddedContext): void {
+    this.embeddedRefresh = tokens.refresh_token;
+    writeEmbedded({ refreshToken: tokens.refresh_token, org, context });
+    this.set({
+      accessToken: tokens.access_token,
+      expiresAt: Date.now() + tokens.expires_in * 1000,
+      org,
+      embedded: context,
+      restoring: false,
+    });
   }
 
   accept(tokens: TokenPair, org?: string): void {
@@ -147,6 +214,11 @@ export class SessionStore {
    * tabs unless they told us. */
   clear(tellOthers = true): void {
     const hadSession = this.state.accessToken !== null || this.state.me !== null;
+    if (this.state.embedded) {
+      this.embeddedRefresh = null;
+      writeEmbedded(null);
+      tellOthers = false;
+    }
     this.set({ accessToken: null, expiresAt: 0, me: null, restoring: false });
     if (tellOthers && hadSession) this.tell({ type: "signed-out" });
   }
@@ -168,6 +240,7 @@ export class SessionStore {
 
   /** Take turns with the other tabs; a tab that finds a fresh token (shared while it waited) is done. */
   private async refreshOnce(): Promise<boolean> {
+    if (this.state.embedded) return this.doEmbeddedRefresh();
     const locks = (globalThis.navigator as { locks?: LockManagerLike } | undefined)?.locks;
     if (!locks?.request) return this.doRefresh();
     const before = this.state.accessToken;
@@ -192,6 +265,35 @@ export class SessionStore {
       });
     } catch {
       return this.doRefresh(); // locks unavailable (an opaque origin): the server's grace window covers it
+    }
+  }
+
+  /** The embedded session's refresh: the token in the body, no cookie sent or expected. */
+  private async doEmbeddedRefresh(): Promise<boolean> {
+    const refreshToken = this.embeddedRefresh;
+    if (!refreshToken) return false;
+    try {
+      const response = await fetch("/v1/auth/refresh", {
+        method: "POST",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: refreshToken }),
+      });
+      if (!response.ok) {
+        if (response.status === 401 || response.status === 403 || response.status === 422) this.clear();
+        return false;
+      }
+      const tokens = (await response.json()) as TokenPair;
+      const embedded = this.state.embedded;
+      if (!tokens.refresh_token || !embedded) return false;
+      this.startEmbedded(
+        { access_token: tokens.access_token, refresh_token: tokens.refresh_token, expires_in: tokens.expires_in },
+        this.state.org ?? "",
+        embedded,
+      );
+      return true;
+    } catch {
+      return false; // offline: keep the refresh token and try again later
     }
   }
 

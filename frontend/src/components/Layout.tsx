@@ -1,7 +1,9 @@
 import { useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 
+import "../styles/lti.css";
 import { signOut } from "../lib/auth";
+import { inFrame } from "../lib/lti";
 import { SearchBox } from "./SearchBox";
 import { isStaff } from "../lib/roles";
 import { useSession } from "../lib/useSession";
@@ -50,7 +52,7 @@ export function focusHeadingWhenShown(): (() => void) | undefined {
 
 export function Layout() {
   useFocusHeadingOnNavigation();
-  const { me } = useSession();
+  const { me, embedded } = useSession();
   const navigate = useNavigate();
   const [leaving, setLeaving] = useState(false);
 
@@ -61,6 +63,31 @@ export function Layout() {
     } finally {
       navigate("/login", { replace: true, state: { signedOut: true } });
     }
+  }
+
+  // Inside an LMS (an LTI launch, or any iframe): a slim bar in place of the header, so the page fits a
+  // 600-800 px iframe, and a line naming the LMS it was opened from.
+  if (embedded || inFrame()) {
+    return (
+      <div className="embedded">
+        <a className="skip-link" href="#main">
+          Skip to content
+        </a>
+        <header className="embedded-bar">
+          <span className="brand small">Lyceum</span>
+          {embedded && (
+            <span className="muted small" data-testid="lti-context">
+              Opened from {embedded.platform}
+              {embedded.context ? ` · ${embedded.context}` : ""}
+            </span>
+          )}
+          <span className="muted small whoami">{me?.name}</span>
+        </header>
+        <main id="main" tabIndex={-1}>
+          <Outlet />
+        </main>
+      </div>
+    );
   }
 
   return (

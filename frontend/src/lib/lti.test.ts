@@ -1,89 +1,49 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-import { checkForm, EMPTY_FORM, formOf, parseDeploymentIds, serverFieldErrors, type Platform } from "./lti";
+import { EXPIRED_LINK, exchangeLaunchCode, inFrame, targetPath } from "./lti";
 
-const filled = {
-  ...EMPTY_FORM,
-  name: " Canvas ",
-  issuer: "https://canvas.instructure.com",
-  client_id: " 10000000000001 ",
-  auth_login_url: "https://sso.canvaslms.com/api/lti/authorize_redirect",
-  auth_token_url: "https://sso.canvaslms.com/login/oauth2/token",
-  key_set_url: "https://sso.canvaslms.com/api/lti/security/jwks",
-  deployment_ids: "1:abc\n2:def, 1:abc\n\n",
-  frame_origins: "https://school.instructure.com\n",
-};
-
-describe("parseDeploymentIds", () => {
-  it("splits on lines and commas, trims, drops blanks and repeats", () => {
-    expect(parseDeploymentIds(" a \nb,c\n\n a ,")).toEqual(["a", "b", "c"]);
-    expect(parseDeploymentIds("")).toEqual([]);
+describe("LTI launch helpers", () => {
+  it("leads each target to its page", () => {
+    expect(targetPath({ kind: "item", course_id: "c1", item_id: "i1" })).toBe("/courses/c1/items/i1");
+    expect(targetPath({ kind: "course", course_id: "c1" })).toBe("/courses/c1");
+    expect(targetPath({ kind: "item", course_id: "c1", item_id: null })).toBe("/courses/c1");
+    expect(targetPath({ kind: "deep_link", deep_link_id: "abc/def" })).toBe("/lti/deep-link/abc%2Fdef");
+    expect(targetPath({ kind: "home" })).toBe("/");
   });
-});
 
-describe("checkForm", () => {
-  it("builds the request body of the contract", () => {
-    expect(checkForm(filled)).toEqual({
-      body: {
-        name: "Canvas",
-        issuer: "https://canvas.instructure.com",
-        client_id: "10000000000001",
-        auth_login_url: "https://sso.canvaslms.com/api/lti/authorize_redirect",
-        auth_token_url: "https://sso.canvaslms.com/login/oauth2/token",
-        key_set_url: "https://sso.canvaslms.com/api/lti/security/jwks",
-        deployment_ids: ["1:abc", "2:def"],
-        frame_origins: ["https://school.instructure.com"],
-      },
+  it("exchanges the code without cookies", async () => {
+    const body = { access_token: "a", refresh_token: "r", expires_in: 900, target: { kind: "home" } };
+    const fetcher = vi.fn(async () => new Response(JSON.stringify(body), { status: 200 }));
+    expect((await exchangeLaunchCode("code-1", fetcher)).access_token).toBe("a");
+    const [url, init] = fetcher.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe("/v1/lti/session");
+    expect(init.credentials).toBe("omit");
+    expect(JSON.parse(init.body as string)).toEqual({ code: "code-1" });
+  });
+
+  it("says a used or expired code in human words", async () => {
+    for (const status of [400, 404, 410, 422]) {
+      const fetcher = vi.fn(async () => new Response("{}", { status }));
+      await expect(exchangeLaunchCode("old", fetcher)).rejects.toThrow(EXPIRED_LINK);
+    }
+    const down = vi.fn(async () => new Response("{}", { status: 503 }));
+    await expect(exchangeLaunchCode("x", down)).rejects.toThrow(/problem opening/);
+    const offline = vi.fn(async () => {
+      throw new TypeError("offline");
     });
+    await expect(exchangeLaunchCode("x", offline)).rejects.toThrow(/can't be reached/);
   });
 
-  it("names each missing or malformed field", () => {
-    const result = checkForm({ ...filled, client_id: "  ", key_set_url: "ftp://x", auth_login_url: "not a url", frame_origins: "*" });
-    expect(result).toEqual({
-      errors: {
-        client_id: "Required.",
-        key_set_url: expect.stringContaining("https://"),
-        auth_login_url: expect.stringContaining("URL"),
-        frame_origins: expect.stringContaining("https://"),
+  it("knows when it is framed", () => {
+    expect(inFrame(window)).toBe(false);
+    const framed = { self: {}, top: {} } as unknown as Window;
+    expect(inFrame(framed)).toBe(true);
+    const guarded = {
+      self: {},
+      get top(): Window {
+        throw new DOMException("cross-origin", "SecurityError");
       },
-    });
-    expect(Object.keys((checkForm(EMPTY_FORM) as { errors: object }).errors).sort()).toEqual(
-      ["auth_login_url", "auth_token_url", "client_id", "issuer", "key_set_url"],
-    );
-  });
-});
-
-describe("server errors and editing", () => {
-  it("maps problem pointers to fields", () => {
-    expect(
-      serverFieldErrors({
-        status: 422,
-        errors: [
-          { pointer: "#/key_set_url", detail: "must use https" },
-          { pointer: "#/deployment_ids/1", detail: "must not be blank" },
-          { pointer: "#/unknown", detail: "ignored" },
-        ],
-      }),
-    ).toEqual({ key_set_url: "must use https", deployment_ids: "must not be blank" });
-    expect(serverFieldErrors(undefined)).toEqual({});
-  });
-
-  it("fills the form from a registration, one deployment per line", () => {
-    const platform = {
-      id: "p1",
-      name: "Moodle",
-      issuer: "https://moodle.example.edu",
-      client_id: "abc",
-      auth_login_url: "https://moodle.example.edu/mod/lti/auth.php",
-      auth_token_url: "https://moodle.example.edu/mod/lti/token.php",
-      key_set_url: "https://moodle.example.edu/mod/lti/certs.php",
-      deployment_ids: ["1", "2"],
-      frame_origins: [],
-      registered_by: "dynamic",
-      created_at: "2026-11-30T18:00:00Z",
-      updated_at: "2026-11-30T18:00:00Z",
-    } as Platform;
-    expect(formOf(platform).deployment_ids).toBe("1\n2");
-    expect(checkForm(formOf(platform))).toHaveProperty("body.deployment_ids", ["1", "2"]);
+    } as unknown as Window;
+    expect(inFrame(guarded)).toBe(true);
   });
 });

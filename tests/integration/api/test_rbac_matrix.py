@@ -103,6 +103,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/lti/login"): PUBLIC,
     ("POST", "/lti/launch"): PUBLIC,  # the LMS posts the id_token here (415 page here: not a form)
     ("POST", "/v1/lti/session"): PUBLIC,  # the one-time launch code is the credential (400 here: no code)
+    # Deep Linking picker (issue 14): staff; the launching instructor only (404 here: no such request).
+    ("GET", "/v1/lti/deep-linking/{dl_id:str}"): STAFF,
+    ("POST", "/v1/lti/deep-linking/{dl_id:str}/response"): STAFF,
     ("GET", "/v1/admin/issuer"): ADMINS,
     ("PUT", "/v1/admin/issuer"): ADMINS,  # 400 here (no name): nothing changes
     ("POST", "/v1/admin/issuer/keys/rotate"): ADMINS,

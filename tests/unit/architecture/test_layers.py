@@ -159,6 +159,7 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/lti/jwks.py",  # /lti/jwks.json: the tool keys are the deployment's (no tenant)
         "app/domain/lti/dynamic.py",  # /lti/register: the org the admin's invitation names
         "app/domain/lti/frame_origins.py",  # the web app's frame-ancestors: every org's platforms (definer)
+        "app/domain/lti/deep_linking.py",  # signs with the tool key, which belongs to no tenant
     }
     offenders = []
     for path in python_files("app.domain"):

@@ -12,9 +12,9 @@ import {
   type Invite,
   type Platform,
   type PlatformForm,
-} from "../../lib/lti";
+} from "../../lib/ltiPlatforms";
 import { useResource } from "../../lib/useResource";
-import "../../styles/lti.css";
+import "../../styles/ltiPlatforms.css";
 
 const FIELDS: { key: keyof PlatformForm; label: string; hint: string; multiline?: boolean }[] = [
   { key: "name", label: "Name", hint: "For you: e.g. “Canvas (production)”." },
