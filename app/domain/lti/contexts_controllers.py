@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from app.domain.lti.contexts import LtiContextOut, LtiContextService, RosterSyncQueued
-from app.domain.lti.contexts_deps import lti_context_dependencies
+from app.domain.lti.deps import lti_context_dependencies
 from app.lib.auth import is_staff
 from app.lib.pagination import Page
 

@@ -7,6 +7,7 @@ from litestar.di import Provide
 from app.db.engine import TenantDatabase
 from app.domain.auth.deps import provide_auth_service
 from app.domain.components import Components
+from app.domain.lti.contexts import LtiContextService
 from app.domain.lti.deep_linking import DeepLinkingService
 from app.domain.lti.launch import LaunchService
 from app.domain.lti.platform_keys import PlatformKeys
@@ -37,3 +38,13 @@ def provide_deep_linking_service(
 
 
 deep_linking_dependencies = {"deep_linking_service": Provide(provide_deep_linking_service, sync_to_thread=False)}
+
+
+# Linked LMS contexts and roster sync (AGS/NRPS)
+def provide_lti_context_service(
+    tenant_db: TenantDatabase, components: Components, principal: Principal, request_id: str
+) -> LtiContextService:
+    return LtiContextService(tenant_db, principal, request_id, queue=components.queue, settings=components.settings)
+
+
+lti_context_dependencies = {"lti_context_service": Provide(provide_lti_context_service, sync_to_thread=False)}

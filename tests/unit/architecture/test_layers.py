@@ -160,6 +160,9 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/lti/dynamic.py",  # /lti/register: the org the admin's invitation names
         "app/domain/lti/frame_origins.py",  # the web app's frame-ancestors: every org's platforms (definer)
         "app/domain/lti/deep_linking.py",  # signs with the tool key, which belongs to no tenant
+        "app/domain/lti/ags.py",  # lti_post_score jobs and their sweep carry their org
+        "app/domain/lti/nrps.py",  # lti_sync_roster jobs carry their org; the nightly sync spans every org
+        "app/domain/lti/service_token.py",  # the tool key (no tenant) signs a platform's token request
     }
     offenders = []
     for path in python_files("app.domain"):

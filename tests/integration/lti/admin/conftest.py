@@ -32,6 +32,13 @@ async def lti_client(lti_settings: Settings, seeded: Any) -> AsyncIterator[Clien
 
 
 @pytest.fixture(scope="module")
+async def strict_client(settings: Settings, seeded: Any) -> AsyncIterator[Client]:
+    """An app with LYCEUM_LTI_ALLOW_PRIVATE off, as in production (the suite's settings turn it on)."""
+    async with AsyncTestClient(app=create_app(replace(settings, lti_allow_private=False))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
 async def demo_admin(lti_client: Client) -> dict[str, str]:
     return await auth_headers(lti_client, "admin@demo.test", "demo")
 

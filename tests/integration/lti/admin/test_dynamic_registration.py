@@ -174,10 +174,11 @@ async def test_a_platform_failure_is_reported_and_the_invitation_kept(
 
 
 async def test_private_addresses_are_refused_in_production_settings(
-    client: Client, platform_server: PlatformServer
+    strict_client: Client, platform_server: PlatformServer
 ) -> None:
-    """The suite's main app runs with LYCEUM_LTI_ALLOW_PRIVATE off: a loopback configuration URL is refused
-    before any request leaves the tool (SSRF)."""
+    """With LYCEUM_LTI_ALLOW_PRIVATE off, as in production: a loopback configuration URL is refused before
+    any request leaves the tool (SSRF)."""
+    client = strict_client
     from tests.support.stack import auth_headers
 
     headers = await auth_headers(client, "admin@demo.test", "demo")

@@ -97,12 +97,12 @@ async def test_validation_names_each_wrong_field(lti_client: Client, demo_admin:
 
 
 async def test_https_is_required_unless_private_addresses_are_allowed(
-    client: Client, lti_client: Client, demo_admin: dict[str, str]
+    strict_client: Client, lti_client: Client, demo_admin: dict[str, str]
 ) -> None:
     local = platform_body(base="http://127.0.0.1:9")
-    # The suite's main app runs with LYCEUM_LTI_ALLOW_PRIVATE off, like production.
-    headers = await auth_headers(client, "admin@demo.test", "demo")
-    problem = _problem(await client.post("/v1/admin/lti/platforms", json=local, headers=headers), 422)
+    # With LYCEUM_LTI_ALLOW_PRIVATE off, as in production.
+    headers = await auth_headers(strict_client, "admin@demo.test", "demo")
+    problem = _problem(await strict_client.post("/v1/admin/lti/platforms", json=local, headers=headers), 422)
     assert any("https" in e["detail"] for e in problem["errors"])
     assert (await lti_client.post("/v1/admin/lti/platforms", json=local, headers=demo_admin)).status_code == 201
 
