@@ -196,16 +196,14 @@ def cmd_courses_validate(args: argparse.Namespace) -> None:
     print(f"lyceum: {path} is valid")
 
 
-def cmd_openapi(args: argparse.Namespace) -> None:
-    """Write the OpenAPI document; the web app's typed client is generated from it at build time."""
-    import json
-
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document as ``lyceum openapi`` writes it (also built in-process by the contract test)."""
     import msgspec
 
     from app.asgi import create_app
     from app.domain.tutor.schemas import TutorEvent
 
-    schema = create_app(_settings(args)).openapi_schema.to_schema()
+    schema: dict[str, Any] = create_app(settings).openapi_schema.to_schema()
     # The streamed tutor events travel over WebSocket/SSE, which OpenAPI cannot describe as responses;
     # add their shapes as components so the web app's client is typed from the same source of truth.
     (event_union,), components = msgspec.json.schema_components(
@@ -214,6 +212,14 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     components["TutorEvent"] = event_union
     for name, component in components.items():
         schema["components"]["schemas"].setdefault(name, component)
+    return schema
+
+
+def cmd_openapi(args: argparse.Namespace) -> None:
+    """Write the OpenAPI document; the web app's typed client is generated from it at build time."""
+    import json
+
+    schema = openapi_document(_settings(args))
     text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     if args.output == "-":
         sys.stdout.write(text)

@@ -155,7 +155,32 @@ _SERVER_FIXTURES = frozenset(
 )
 
 
+# The longest modules, longest first, run before everything else. `pytest -n 2 --dist loadfile` hands whole
+# files to the workers in collection order (pyproject's `--no-loadscope-reorder` keeps that order instead of
+# xdist's default "most tests first", which put these few-test modules last, serialized on one worker at the
+# tail). The cpu_hog modules come first so they overlap each other (one shared pool of hogs) rather than
+# slowing everything else down for the whole run. Only the order changes; every test still runs.
+SLOW_FIRST = (
+    "integration/platform/test_restarts.py",  # cpu_hog
+    "integration/credentials/test_killed_worker.py",  # cpu_hog
+    "integration/grading/test_killed_worker.py",  # cpu_hog
+    "integration/api/test_fuzz.py",
+    "integration/platform/test_cli.py",
+    "unit/search/test_embedding.py",
+    "integration/search/test_gold_recall.py",
+    "integration/grading/test_query_counts.py",
+    "integration/search/test_chroma_server.py",
+)
+
+
+def _start_rank(item: pytest.Item, tests: Path) -> int:
+    relative = item.path.relative_to(tests).as_posix() if item.path.is_relative_to(tests) else ""
+    return SLOW_FIRST.index(relative) if relative in SLOW_FIRST else len(SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    items.sort(key=lambda item: _start_rank(item, tests))  # stable: the rest keep their order
     unit = Path(__file__).parent / "unit"
     misplaced = [
         item.nodeid
