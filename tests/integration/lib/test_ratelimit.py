@@ -98,18 +98,24 @@ async def test_matches_reference_model(limiter: TokenBucketLimiter, ns: str) -> 
 
 
 async def test_burst_then_retry_after(limiter: TokenBucketLimiter, redis: Redis, redis_prefix: str, ns: str) -> None:
-    only = [Bucket("user", ns + "user", 10, 0.5)]
+    rate = 0.05  # tokens per second: slow enough that no token refills while the burst runs, even when loaded
+    only = [Bucket("user", ns + "user", 10, rate)]
+    started = time.monotonic()
     decisions = [await limiter.hit(only) for _ in range(11)]
+    # The bucket refills while the hits run: after t seconds it holds rate·t of a token, so the refusal's wait
+    # is 1/rate - t and the bucket is full again in 10/rate - t (bounds from the measured time, not luck).
+    elapsed = time.monotonic() - started
     assert [d.allowed for d in decisions] == [True] * 10 + [False]
     assert [d.remaining for d in decisions[:10]] == list(range(9, -1, -1))
     refused = decisions[-1]
     assert refused.limiting.name == "user"
-    assert refused.retry_after == pytest.approx(1 / 0.5, abs=0.05)
-    assert refused.reset == pytest.approx(10 / 0.5, abs=0.1)
+    assert 1 / rate - elapsed - 0.05 <= refused.retry_after <= 1 / rate + 0.05
+    assert 10 / rate - elapsed - 0.1 <= refused.reset <= 10 / rate + 0.1
     assert decisions[0].retry_after == 0
     # The key expires about when the bucket would be full again.
     ttl_ms = await redis.pttl(redis_prefix + ns + "user")
-    assert 19_000 <= ttl_ms <= 20_100
+    elapsed = time.monotonic() - started
+    assert (10 / rate - elapsed - 1) * 1000 <= ttl_ms <= (10 / rate) * 1000 + 100
 
 
 async def test_cost_takes_several_tokens(limiter: TokenBucketLimiter, ns: str) -> None:
