@@ -1,5 +1,5 @@
 """LTI 1.3 launch: OIDC login initiation, the launch (id_token validation, provisioning) and the one-time
-code the web app exchanges for a session. docs/lti/launch.md has the sequence and the checks in order.
+code the web app exchanges for a session. docs/lti.md (Launch) has the sequence and the checks in order.
 
 Cookie-less by design: the state and nonce live in Redis (single use: GETDEL / SET NX), optionally mirrored
 in the platform's postMessage storage; the web app gets a one-time code, never a token, in its URL.

@@ -10,7 +10,7 @@
  * (LYCEUM_REFRESH_REUSE_GRACE_SECONDS), for browsers without Web Locks. Signing out in one tab signs
  * every tab out. (docs/security.md, "The web app's session cookie".)
  *
- * Embedded mode (LTI, docs/lti/in-the-lms.md): inside an LMS iframe third-party cookies are blocked, so a
+ * Embedded mode (LTI, docs/lti.md, "Lyceum inside the LMS"): inside an LMS iframe third-party cookies are blocked, so a
  * launch's session keeps its refresh token in memory (and in this tab's sessionStorage when the browser
  * allows it, so a reload inside the iframe survives) and refreshes by body (`{refresh_token}`). It talks to
  * no other tab: the LMS tab's session is not the one a tab of Lyceum opened directly holds.

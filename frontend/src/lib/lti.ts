@@ -1,5 +1,5 @@
 /**
- * LTI in the web app (docs/lti/in-the-lms.md): the launch code exchange, where a launch leads, and whether
+ * LTI in the web app (docs/lti.md, "Lyceum inside the LMS"): the launch code exchange, where a launch leads, and whether
  * the app runs embedded (in an LMS iframe, or opened by a launch) so it can use its compact layout.
  */
 import { session } from "../api/session";
