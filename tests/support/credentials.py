@@ -79,16 +79,6 @@ async def load_small_course(settings: Settings, org_slug: str, slug: str, title:
     await _clear_course_cache(settings)
 
 
-async def owner_sql(settings: Settings, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
-    engine = create_engine(owner_url(settings.database_url), pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            result = await conn.execute(text(statement), params or {})
-            return list(result.all()) if result.returns_rows else []
-    finally:
-        await engine.dispose()
-
-
 async def course_outline(client: Client, headers: dict[str, str], slug: str) -> dict[str, Any]:
     courses = (await client.get("/v1/courses", headers=headers, params={"limit": 100})).json()["items"]
     course_id = next(c["id"] for c in courses if c["slug"] == slug)

@@ -35,9 +35,9 @@ from tests.support.credentials import (
     complete_small_course,
     course_outline,
     load_small_course,
-    owner_sql,
     wait_for_credentials,
 )
+from tests.support.databases import owner_sql
 from tests.support.grading import Client, new_learner
 from tests.support.stack import auth_headers
 

@@ -36,8 +36,8 @@ from app.domain.credentials.issuance import IssuanceService
 from app.lib.jobs import QUEUE_NAME, create_queue, credential_job_key
 from app.lib.redis import create_redis
 from app.seed import _complete_course, seed
-from tests.support.credentials import load_small_course, owner_sql
-from tests.support.databases import scratch_database
+from tests.support.credentials import load_small_course
+from tests.support.databases import owner_sql, scratch_database
 from tests.support.stack import RUN_ID, make_settings
 
 ROOT = Path(__file__).resolve().parents[3]

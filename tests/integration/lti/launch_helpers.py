@@ -6,37 +6,25 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
-
 from app.config import Settings
-from app.db.engine import create_engine, owner_url
+from tests.support.databases import owner_sql
 from tests.support.lti.platform import TestPlatform, insert_registration
 from tests.support.lti.server import PlatformServer
 
 
-async def owner_rows(settings: Settings, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
-    engine = create_engine(owner_url(settings.database_url), pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            result = await conn.execute(text(statement), params or {})
-            return list(result.all()) if result.returns_rows else []
-    finally:
-        await engine.dispose()
-
-
 async def org_id(settings: Settings, slug: str) -> uuid.UUID:
-    rows = await owner_rows(settings, "select id from organizations where slug = :slug", {"slug": slug})
+    rows = await owner_sql(settings, "select id from organizations where slug = :slug", {"slug": slug})
     return uuid.UUID(str(rows[0][0]))
 
 
 async def other_org_slug(settings: Settings) -> str:
-    rows = await owner_rows(settings, "select slug from organizations where slug <> 'demo' order by slug limit 1")
+    rows = await owner_sql(settings, "select slug from organizations where slug <> 'demo' order by slug limit 1")
     return str(rows[0][0])
 
 
 async def an_item(settings: Settings, slug: str, kind: str = "assessment") -> tuple[uuid.UUID, uuid.UUID]:
     """(item id, course id) of one of the org's items of ``kind``."""
-    rows = await owner_rows(
+    rows = await owner_sql(
         settings,
         "select i.id, i.course_id from items i join organizations o on o.id = i.org_id "
         "where o.slug = :slug and i.kind = :kind order by i.slug limit 1",
@@ -53,7 +41,7 @@ async def registered(settings: Settings, server: PlatformServer, slug: str = "de
 
 async def lti_user_rows(settings: Settings, platform: TestPlatform, sub: str) -> list[Any]:
     """(user id, org id) of every LTI user of ``sub`` under ``platform``."""
-    return await owner_rows(
+    return await owner_sql(
         settings,
         "select user_id, org_id from lti_users where platform_id = :platform and sub = :sub",
         {"platform": platform.id, "sub": sub},
@@ -62,7 +50,7 @@ async def lti_user_rows(settings: Settings, platform: TestPlatform, sub: str) ->
 
 async def roles_of(settings: Settings, user_id: uuid.UUID) -> list[tuple[str, str]]:
     """(org slug, role) of every membership of the user."""
-    rows = await owner_rows(
+    rows = await owner_sql(
         settings,
         "select o.slug, m.role from memberships m join organizations o on o.id = m.org_id "
         "where m.user_id = :user order by o.slug, m.role",

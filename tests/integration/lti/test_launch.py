@@ -21,10 +21,10 @@ from tests.integration.lti.launch_helpers import (
     an_item,
     lti_user_rows,
     other_org_slug,
-    owner_rows,
     registered,
     roles_of,
 )
+from tests.support.databases import owner_sql
 from tests.support.lti.platform import ADMIN, INSTRUCTOR, LEARNER, launch_code, page_data
 from tests.support.lti.server import PlatformServer, running_platform_server
 
@@ -74,17 +74,17 @@ async def test_resource_link_launch_provisions_and_enrols_the_learner(
     user_id = uuid.UUID(str(rows[0][0]))
     assert str(session["user"]["id"]) == str(user_id)
     assert await roles_of(settings, user_id) == [("demo", "learner")]
-    enrolments = await owner_rows(
+    enrolments = await owner_sql(
         settings, "select status from enrollments where user_id = :u and course_id = :c", {"u": user_id, "c": course_id}
     )
     assert [r[0] for r in enrolments] == ["active"]
-    link = await owner_rows(
+    link = await owner_sql(
         settings,
         "select item_id, course_id, lineitem_url, score_maximum from lti_resource_links where platform_id = :p",
         {"p": platform.id},
     )
     assert [(r[0], r[1], r[2], r[3]) for r in link] == [(item_id, course_id, f"{platform.issuer}/lineitems/1", 1.0)]
-    context = await owner_rows(
+    context = await owner_sql(
         settings,
         "select course_id, nrps_url, ags_lineitems_url from lti_contexts where platform_id = :p",
         {"p": platform.id},
@@ -97,7 +97,7 @@ async def test_resource_link_launch_provisions_and_enrols_the_learner(
     assert me.status_code == 200, me.text
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
     assert refreshed.status_code == 200, refreshed.text
-    audit = await owner_rows(
+    audit = await owner_sql(
         settings, "select count(*) from audit_log where actor_id = :u and action = 'lti.launch'", {"u": user_id}
     )
     assert audit[0][0] == 1
@@ -213,7 +213,7 @@ async def test_concurrent_first_launches_provision_one_user(
         sessions.append(exchanged.json())
     assert {s["user"]["id"] for s in sessions} == {str(user_id)}
     assert await roles_of(settings, user_id) == [("demo", "learner")]
-    members = await owner_rows(
+    members = await owner_sql(
         settings,
         "select count(*) from lti_context_members m join lti_users u on u.id = m.lti_user_pk where u.user_id = :u",
         {"u": user_id},
@@ -236,14 +236,14 @@ async def test_a_registration_provisions_only_into_its_own_org(
     assert len(rows) == 1
     user_id = uuid.UUID(str(rows[0][0]))
     assert await roles_of(settings, user_id) == [(other, "learner")]
-    in_demo = await owner_rows(
+    in_demo = await owner_sql(
         settings,
         "select count(*) from lti_resource_links l join organizations o on o.id = l.org_id "
         "where l.platform_id = :p and o.slug = 'demo'",
         {"p": platform.id},
     )
     assert in_demo[0][0] == 0
-    enrolled = await owner_rows(settings, "select count(*) from enrollments where user_id = :u", {"u": user_id})
+    enrolled = await owner_sql(settings, "select count(*) from enrollments where user_id = :u", {"u": user_id})
     assert enrolled[0][0] == 0
 
 
@@ -255,7 +255,7 @@ async def test_exchange_refuses_a_user_deactivated_since_the_launch(
     response = await platform.launch_response(client, sub=sub)
     assert response.status_code == 200
     user_id = (await lti_user_rows(settings, platform, sub))[0][0]
-    await owner_rows(settings, "update users set is_active = false where id = :u", {"u": user_id})
+    await owner_sql(settings, "update users set is_active = false where id = :u", {"u": user_id})
     refused = await client.post("/v1/lti/session", json={"code": launch_code(response.text)})
     assert refused.status_code == 401
     assert refused.headers["content-type"].startswith("application/problem+json")
