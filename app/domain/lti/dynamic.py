@@ -170,9 +170,9 @@ class DynamicRegistrationService:
             except UnsafeUrl as exc:
                 raise RegistrationRefused(400, f"The platform's registration endpoint is refused: {exc}") from exc
             except PlatformHttpError as exc:
-                raise RegistrationRefused(502, f"The platform refused the tool's registration: {exc}") from exc
+                raise RegistrationRefused(400, f"The platform refused the tool's registration: {exc}") from exc
             except ValueError as exc:
-                raise RegistrationRefused(502, "The platform's registration answer was not JSON.") from exc
+                raise RegistrationRefused(400, "The platform's registration answer was not JSON.") from exc
         finally:
             await http.aclose()
         return await self._store(grant, configuration, client)
@@ -183,7 +183,7 @@ class DynamicRegistrationService:
         except UnsafeUrl as exc:
             raise RegistrationRefused(400, f"The openid_configuration URL is refused: {exc}") from exc
         except PlatformHttpError as exc:
-            raise RegistrationRefused(502, f"The platform's openid-configuration could not be read: {exc}") from exc
+            raise RegistrationRefused(400, f"The platform's openid-configuration could not be read: {exc}") from exc
         if not isinstance(configuration, dict):
             raise RegistrationRefused(400, "The platform's openid-configuration is not a JSON object.")
         issuer = _text(configuration.get("issuer"))
@@ -205,7 +205,7 @@ class DynamicRegistrationService:
 
     async def _store(self, grant: dict[str, Any], configuration: dict[str, Any], client: Any) -> LtiPlatform:
         if not isinstance(client, dict) or _text(client.get("client_id")) is None:
-            raise RegistrationRefused(502, "The platform's registration answer has no client_id.")
+            raise RegistrationRefused(400, "The platform's registration answer has no client_id.")
         tool_config = client.get(TOOL_CONFIGURATION)
         tool_config = tool_config if isinstance(tool_config, dict) else {}
         deployment = _text(tool_config.get("deployment_id"))

@@ -168,7 +168,7 @@ async def test_a_platform_failure_is_reported_and_the_invitation_kept(
     platform = RegistrationPlatform(platform_server)
     # The LMS hands out a token its endpoint then refuses.
     page = await lti_client.get(_path(invite_url, platform, token="wrong-token"))
-    assert page.status_code == 502
+    assert page.status_code == 400
     assert "refused the tool&#x27;s registration" in page.text
     assert (await lti_client.get(_path(invite_url, platform))).status_code == 200
 
@@ -212,4 +212,4 @@ async def test_a_broken_configuration_is_refused(
         "GET", platform.configuration_path, lambda _: Reply(200, "not json", content_type="text/plain")
     )
     page = await lti_client.get(_path(await _invite(lti_client, demo_admin), platform))
-    assert page.status_code == 502
+    assert page.status_code == 400
