@@ -47,6 +47,7 @@ from app.domain.lti.schemas import (
 )
 from app.lib.errors import LyceumError
 from app.lib.lti import claims as c
+from app.lib.lti.deeplink import DEFAULT_SCORE_MAXIMUM as DEEP_LINK_SCORE_MAXIMUM
 from app.lib.lti.idtoken import MAX_ID_TOKEN_BYTES, Expected, IdTokenError, LaunchClaims, validate_id_token
 from app.lib.lti.roles import lyceum_role
 
@@ -367,7 +368,9 @@ class LaunchService:
         if item is None and link.item_id is not None:
             item = await session.get(Item, link.item_id)
         if item is not None and item.kind == "assessment" and link.score_maximum is None:
-            link.score_maximum = 1.0  # AGS: a score is posted as a fraction of this when the link had none
+            # The maximum Lyceum's deep-linking content items ask the platform's line item for: a score is
+            # posted as a fraction of it, so it must match the gradebook column the platform made from them.
+            link.score_maximum = DEEP_LINK_SCORE_MAXIMUM
         if item is not None:
             return LtiSessionTarget(kind="item", course_id=item.course_id, item_id=item.id)
         course_id = course_id or link.course_id or (context.course_id if context is not None else None)

@@ -83,7 +83,7 @@ async def test_resource_link_launch_provisions_and_enrols_the_learner(
         "select item_id, course_id, lineitem_url, score_maximum from lti_resource_links where platform_id = :p",
         {"p": platform.id},
     )
-    assert [(r[0], r[1], r[2], r[3]) for r in link] == [(item_id, course_id, f"{platform.issuer}/lineitems/1", 1.0)]
+    assert [(r[0], r[1], r[2], r[3]) for r in link] == [(item_id, course_id, f"{platform.issuer}/lineitems/1", 100.0)]
     context = await owner_sql(
         settings,
         "select course_id, nrps_url, ags_lineitems_url from lti_contexts where platform_id = :p",
