@@ -25,7 +25,7 @@ from saq import Worker
 from app.lib.lti import claims as c
 from app.lib.lti.deeplink import CLAIM, DL_CLAIM
 from app.server.components import components_of
-from tests.integration.lti.launch_helpers import owner_rows
+from tests.support.databases import owner_sql
 from tests.support.grading import Client, assessment_spec, wait_for
 from tests.support.lti.platform import INSTRUCTOR, LEARNER, TestPlatform
 from tests.support.lti.server import PlatformServer
@@ -58,7 +58,7 @@ async def wait_for_scores(services: PlatformServices, context: str) -> list[Scor
 
 
 async def quiz_item(settings: Any) -> tuple[uuid.UUID, uuid.UUID]:
-    rows = await owner_rows(
+    rows = await owner_sql(
         settings,
         "select i.id, i.course_id from items i join organizations o on o.id = i.org_id "
         "join courses c on c.id = i.course_id where o.slug = 'demo' and c.slug = :course and i.slug = :slug",
@@ -173,7 +173,7 @@ async def test_register_deep_link_launch_submit_and_the_gradebook_hears_it(
 
     # The launch enrolled the learner; the quiz sits behind the course's earlier items, opened here as a
     # learner who had worked through them (progress events, not an LTI concern).
-    email = (await owner_rows(settings, "select email from users where id = :id", {"id": learner["user"]["id"]}))[0][0]
+    email = (await owner_sql(settings, "select email from users where id = :id", {"id": learner["user"]["id"]}))[0][0]
     await open_assessments_of(settings, str(email), COURSE)
 
     # 4. The learner submits the quiz with the session's token, one answer wrong so the fraction is not 1.
