@@ -93,6 +93,15 @@ def _kill(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def hog_count() -> int:
+    """One busy loop per core, less the cores the suite's other xdist workers already keep busy: with two
+    workers on two cores, one hog plus the other worker's tests leave no core idle, and a second hog would only
+    halve everyone's speed (the recovery tests' deadlines are what the load is for, not the CPU time)."""
+    cores = os.cpu_count() or 2
+    other_workers = max(0, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) - 1)
+    return max(1, cores - other_workers)
+
+
 @contextlib.contextmanager
 def every_core_busy() -> Iterator[int]:
     """Hold the machine-wide pool for the block; yields the number of hog processes."""
@@ -109,7 +118,7 @@ def every_core_busy() -> Iterator[int]:
         if not hogs:
             hogs = [
                 subprocess.Popen([sys.executable, "-c", _HOG, str(STATE)], start_new_session=True).pid
-                for _ in range(os.cpu_count() or 2)
+                for _ in range(hog_count())
             ]
             _write({"holders": holders, "hogs": hogs})
     try:

@@ -24,7 +24,13 @@ from app.domain.lti.pages import error_page, redirect_page, storage_page
 from app.domain.lti.schemas import LtiSessionOut, LtiSessionRequest
 from app.lib.auth import PUBLIC
 
-log = structlog.get_logger("lyceum.lti")
+
+def _log() -> structlog.stdlib.BoundLogger:
+    # A logger per refusal, not one bound at import: structlog caches a logger's processors on first use, and
+    # refusals are rare enough that binding per call costs nothing (and log capture in tests sees them).
+    return structlog.get_logger("lyceum.lti")  # type: ignore[no-any-return]
+
+
 MAX_FORM_FIELDS = 50
 FORM = "application/x-www-form-urlencoded"
 
@@ -51,12 +57,12 @@ async def form_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def refused(request: Request[Any, Any, Any], exc: LaunchRefused, step: str) -> Response[str]:
-    log.warning("lti_refused", step=step, code=exc.code, reason=exc.detail, status=exc.status, path=request.url.path)
+    _log().warning("lti_refused", step=step, code=exc.code, reason=exc.detail, status=exc.status, path=request.url.path)
     return error_page(exc.status, exc.code, exc.detail)
 
 
 def unavailable(request: Request[Any, Any, Any], step: str) -> Response[str]:
-    log.error("lti_unavailable", step=step, path=request.url.path)
+    _log().error("lti_unavailable", step=step, path=request.url.path)
     response = error_page(503, "unavailable", "Lyceum is briefly unavailable; try again in a moment")
     response.headers["Retry-After"] = "5"
     return response

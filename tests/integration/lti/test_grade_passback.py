@@ -229,15 +229,20 @@ async def test_a_crash_between_commit_and_enqueue_is_recovered_by_the_sweep(
     import app.domain.grading.services as grading
 
     lost: list[Any] = []
+    announced = asyncio.Event()
 
     async def crash(queue: Any, settings: Any, posts: Any) -> int:
         lost.extend(posts)  # the process died after the commit: nothing was queued
+        if posts:
+            announced.set()
         return 0
 
     monkeypatch.setattr(grading, "enqueue_scores", crash)
     world = await build_world(lsclient, platform, item_slug=QUIZ)
     try:
         graded = await submit_quiz(lsclient, world)
+        # The worker announces after the commit that made the submission "graded": wait for that step too.
+        await asyncio.wait_for(announced.wait(), timeout=90)
         assert lost, "the grade owed a score post"
         (score,) = await wait_scores(platform, world.context, 1)  # the sweep queued it
         assert_fully_graded(score, world, graded["score"] / graded["max_score"] * 20, 20)

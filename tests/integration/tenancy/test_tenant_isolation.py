@@ -76,7 +76,9 @@ async def test_unscoped_select_for_org_a_returns_no_rows_of_org_b(db: Database, 
     assert member_orgs == {demo}
     assert visible_orgs == {demo}
     assert emails
-    assert all(e.endswith("@demo.test") for e in emails)
+    # Visible users are demo's members only (other tests add LMS-provisioned demo users at @lti.invalid).
+    assert not any(e.endswith("@acme.test") for e in emails), emails
+    assert "admin@acme.test" not in emails
     assert acme not in course_orgs
 
 
