@@ -22,7 +22,11 @@ def provide_registration_admin_service(
 
 def provide_dynamic_registration_service(components: Components, request_id: str) -> DynamicRegistrationService:
     return DynamicRegistrationService(
-        db=components.db, settings=components.settings, redis=components.redis, request_id=request_id
+        db=components.db,
+        settings=components.settings,
+        redis=components.redis,
+        http=components.lti_http,
+        request_id=request_id,
     )
 
 

@@ -109,6 +109,7 @@ class DynamicRegistrationService:
     db: Database
     settings: Settings
     redis: Redis
+    http: PlatformHttp  # the process's SSRF-guarded platform client (components.lti_http)
     request_id: str = ""
 
     async def register(
@@ -156,25 +157,20 @@ class DynamicRegistrationService:
     async def _with_invite(
         self, grant: dict[str, Any], configuration_url: str, registration_token: str | None
     ) -> LtiPlatform:
-        allow_private = self.settings.lti_allow_private
-        http = PlatformHttp(allow_private=allow_private, timeout=self.settings.lti_http_timeout_seconds)
+        configuration = await self._configuration(self.http, configuration_url)
+        endpoint = str(configuration["registration_endpoint"])
+        headers = {"Accept": "application/json"}
+        if registration_token:
+            headers["Authorization"] = f"Bearer {registration_token}"
         try:
-            configuration = await self._configuration(http, configuration_url)
-            endpoint = str(configuration["registration_endpoint"])
-            headers = {"Accept": "application/json"}
-            if registration_token:
-                headers["Authorization"] = f"Bearer {registration_token}"
-            try:
-                response = await http.request("POST", endpoint, headers=headers, json=tool_registration(self.settings))
-                client = response.json()
-            except UnsafeUrl as exc:
-                raise RegistrationRefused(400, f"The platform's registration endpoint is refused: {exc}") from exc
-            except PlatformHttpError as exc:
-                raise RegistrationRefused(400, f"The platform refused the tool's registration: {exc}") from exc
-            except ValueError as exc:
-                raise RegistrationRefused(400, "The platform's registration answer was not JSON.") from exc
-        finally:
-            await http.aclose()
+            response = await self.http.request("POST", endpoint, headers=headers, json=tool_registration(self.settings))
+            client = response.json()
+        except UnsafeUrl as exc:
+            raise RegistrationRefused(400, f"The platform's registration endpoint is refused: {exc}") from exc
+        except PlatformHttpError as exc:
+            raise RegistrationRefused(400, f"The platform refused the tool's registration: {exc}") from exc
+        except ValueError as exc:
+            raise RegistrationRefused(400, "The platform's registration answer was not JSON.") from exc
         return await self._store(grant, configuration, client)
 
     async def _configuration(self, http: PlatformHttp, url: str) -> dict[str, Any]:
