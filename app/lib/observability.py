@@ -50,6 +50,9 @@ DB_POOL_SIZE = Gauge("lyceum_db_pool_size", "Database connections held by the po
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+_CHATTY_LIBRARY_LOGGERS = ("httpx", "httpcore", "chromadb", "httpx2")
+
+
 def configure_logging(level: str, json: bool) -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -65,6 +68,11 @@ def configure_logging(level: str, json: bool) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # Libraries' own request lines (httpx under the Chroma client, the SDK) are not Lyceum's log: a console
+    # full of `INFO:httpx:HTTP Request: ...` after the banner hid the lines that matter. DEBUG shows them.
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in _CHATTY_LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
 
 
 def _route_template(scope: Scope) -> str:
