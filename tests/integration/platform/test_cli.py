@@ -1,23 +1,17 @@
-"""The `lyceum` command: course validation, and `lyceum up` on a machine with nothing running.
+"""The `lyceum` command: course validation, the OpenAPI export, the banner.
 
-`lyceum up` is started exactly as outside checks do: in the background, polling /health, then SIGTERM.
-DATABASE_URL/REDIS_URL are removed so it starts its own embedded PostgreSQL and Redis.
+`lyceum up` itself, started on an empty data dir exactly as outside checks do (in the background, polling
+/health, then SIGTERM, with its own embedded PostgreSQL and Redis), is tested in test_restarts.py, whose
+platform is that start: one cold start of the whole platform instead of two.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
-import pytest
-
-from app.server.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -63,70 +57,6 @@ def test_courses_validate_names_file_path_and_reason(tmp_path: Path) -> None:
     assert str(broken) in result.stderr
     assert "bloom_level" in result.stderr
     assert "memorise" in result.stderr
-
-
-@pytest.mark.slow
-def test_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["LYCEUM_LOG_LEVEL"] = "WARNING"
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # A first start creates the database cluster, migrates and seeds: on a loaded 2-core machine that took
-        # more than 90 s once. The deadline only bounds a broken start; a healthy one returns as soon as ready.
-        deadline = time.monotonic() + 600
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "lyceum up did not become ready"
-            try:
-                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        # Sign-in fails closed (503 with Retry-After) while the rate limiter's fail-fast Redis calls time out,
-        # which a heavily loaded machine can cause right after start-up: a client honours Retry-After.
-        while True:
-            login = httpx.post(
-                f"{url}/v1/auth/login",
-                timeout=10,
-                json={"email": "learner@demo.test", "password": "lyceum-demo", "org": "demo"},
-            )
-            if login.status_code != 503 or time.monotonic() > deadline:
-                break
-            assert login.headers.get("Retry-After"), login.text
-            time.sleep(1)
-        assert login.status_code == 200, login.text
-        courses = httpx.get(
-            f"{url}/v1/courses", timeout=10, headers={"Authorization": f"Bearer {login.json()['access_token']}"}
-        )
-        assert courses.json()["total"] >= 3
-        assert httpx.get(f"{url}/v1/config", timeout=10).json() == {"demo_mode": True}  # demo seed: demo mode
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
-    assert "learner@demo.test" in output
-    assert url in output
-    assert "lyceum: stopped" in output
-    # One clear start-up: a sentence for the embedded servers, one banner, the demo data counted as the
-    # README counts it, no platformdirs warning and no uvicorn start-up chatter.
-    assert "lyceum: starting embedded PostgreSQL and Redis in" in output
-    assert output.count("Lyceum is running at") == 1
-    assert "4 courses (3 per organisation" in output
-    assert "RuntimeDirWarning" not in output
-    assert "Uvicorn running on" not in output
-    assert (tmp_path / "data" / "postgres").is_dir()  # data persists in the data dir
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"{url}/health", timeout=1)
 
 
 def test_banner_names_the_url_the_docs_and_the_demo_data() -> None:

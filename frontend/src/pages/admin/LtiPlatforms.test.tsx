@@ -1,3 +1,4 @@
+// @vitest-environment jsdom
 import axe from "axe-core";
 import { act } from "react";
 import { createRoot, type Root } from "react-dom/client";
