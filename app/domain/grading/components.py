@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.config import Settings
-from app.domain.grading.claude import ClaudeRubricGrader
 from app.domain.grading.graders import OfflineRubricGrader, RubricGrader
 from app.domain.grading.ports import ReviewQueue
 
@@ -20,9 +19,14 @@ class GradingComponents:
     @classmethod
     def build(cls, settings: Settings, review_queue: ReviewQueue) -> GradingComponents:
         if settings.anthropic_api_key.value:
+            # Imported only with a key: the SDK is the largest import of a process (about a third of
+            # `lyceum up`'s start-up imports), and the offline grader, migrations and seeding never need it.
+            from app.domain.grading.claude import ClaudeRubricGrader
+
             return cls(rubric_grader=ClaudeRubricGrader(settings), offline=False, review_queue=review_queue)
         return cls(rubric_grader=OfflineRubricGrader(), offline=True, review_queue=review_queue)
 
     async def aclose(self) -> None:
-        if isinstance(self.rubric_grader, ClaudeRubricGrader):
-            await self.rubric_grader.aclose()
+        close = getattr(self.rubric_grader, "aclose", None)  # the Claude grader holds an HTTP client
+        if close is not None:
+            await close()
