@@ -10,11 +10,12 @@ filters every table the function reads exactly as in ``Database.transaction``. T
 first two arguments, supplied by ``TenantDatabase.read_row``, so a caller cannot leave the tenant out.
 
 The connections come from a small asyncpg pool of their own (opened on first use; the same application-role
-credentials as the engine; at most ``2 x pool_size`` connections, as the engine's pool with its overflow).
+credentials as the engine; at most ``LYCEUM_DB_POOL_SIZE`` connections, closed after a minute idle: a read holds
+one for a single round trip).
 Nothing is ever set for the session, so a connection needs no reset when it goes back to the pool (asyncpg's
 default reset is one more round trip). A read is retried once on a connection that turned out dead (PostgreSQL
-restarted); PostgreSQL still unreachable after that, or no answer in time, is a 503, like the engine's
-``OperationalError``.
+restarted); no connection to be had (PostgreSQL down, out of connection slots, none free within 10 s) or no
+answer in time is a 503, like the engine's ``OperationalError``.
 
 Add a read here only for a hot path that reads little: a new ``lyceum_read_*`` function needs a migration.
 """
@@ -65,14 +66,20 @@ class TenantReads:
         for attempt in range(2):
             try:
                 pool = self._pool or await self._open()
-                async with pool.acquire(timeout=10) as connection:
-                    row: Row | None = await connection.fetchrow(sql, org_id, user_id, *args)
-                    return row
-            except TimeoutError as exc:  # no connection free in time, or PostgreSQL hung: no second wait
+                connection = await pool.acquire(timeout=10)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # No connection: PostgreSQL down, out of connection slots, or none free in time.
+                raise _unavailable() from exc
+            try:
+                row: Row | None = await connection.fetchrow(sql, org_id, user_id, *args)
+                return row
+            except TimeoutError as exc:  # PostgreSQL did not answer: no second wait
                 raise _unavailable() from exc
             except _CONNECTION_ERRORS as exc:
                 if attempt == 1:
                     raise _unavailable() from exc
+            finally:
+                await pool.release(connection)
         raise AssertionError("unreachable")
 
     def _statement(self, function: str, arity: int) -> str:
@@ -92,6 +99,7 @@ class TenantReads:
                     self._dsn,
                     min_size=0,
                     max_size=self._max_size,
+                    max_inactive_connection_lifetime=60,  # idle connections go back to PostgreSQL
                     reset=_no_reset,
                     timeout=5,  # connect, as the engine: fail in seconds when PostgreSQL is unreachable
                     command_timeout=30,

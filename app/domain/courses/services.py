@@ -38,6 +38,7 @@ from app.domain.courses.schemas import (
     RequirementOut,
 )
 from app.domain.mastery.gates import gate_conflict, unmet_requirements
+from app.lib.coalesce import coalesced
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page, paginated
 
@@ -115,8 +116,9 @@ class CourseService(TenantService):
 
     async def _cache_get(self, key: str) -> bytes | None:
         # The fail-fast client: a hung Redis costs this read at most its short timeout (app/lib/redis.py).
+        # Coalesced: the outline reads of concurrent requests go as one MGET (app/lib/coalesce.py).
         try:
-            cached: bytes | None = await self.cache.get(key)  # type: ignore[assignment]
+            cached: bytes | None = (await coalesced(self.cache).mget(key))[0]
         except RedisError:
             return None  # Redis down: read through to PostgreSQL
         return cached
