@@ -53,7 +53,7 @@ class Database:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         # One-round-trip reads for the hottest paths (app/db/reads.py); its pool opens on first use.
-        self.reads = TenantReads(engine.url, max_size=pool_size)
+        self.reads = TenantReads(engine.url, max_size=max(2, pool_size // 2))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

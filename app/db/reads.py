@@ -10,8 +10,8 @@ filters every table the function reads exactly as in ``Database.transaction``. T
 first two arguments, supplied by ``TenantDatabase.read_row``, so a caller cannot leave the tenant out.
 
 The connections come from a small asyncpg pool of their own (opened on first use; the same application-role
-credentials as the engine; at most ``LYCEUM_DB_POOL_SIZE`` connections, closed after a minute idle: a read holds
-one for a single round trip).
+credentials as the engine; at most half of ``LYCEUM_DB_POOL_SIZE`` connections, closed after a minute idle: a
+read holds one for a single round trip).
 Nothing is ever set for the session, so a connection needs no reset when it goes back to the pool (asyncpg's
 default reset is one more round trip). A read is retried once on a connection that turned out dead (PostgreSQL
 restarted); no connection to be had (PostgreSQL down, out of connection slots, none free within 10 s) or no
