@@ -44,6 +44,30 @@ from app.lib.pagination import fetch_page, paginated
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
+DECODED_OUTLINES_MAX = 256
+
+
+class _DecodedOutlines:
+    """The last decoded outline per cache key, reused while Redis returns the very same bytes: every request
+    for a course reads the cached JSON, and decoding it again is pure waste. Equal bytes decode to an equal
+    outline, so this never serves anything Redis does not hold; the shared struct is only read (the caller's
+    enrollment goes into a copy). Bounded: past ``DECODED_OUTLINES_MAX`` keys the oldest goes."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[bytes, CourseDetail]] = {}
+
+    def decode(self, key: str, raw: bytes) -> CourseDetail:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == raw:
+            return entry[1]
+        outline = _detail_decoder.decode(raw)
+        if key not in self._entries and len(self._entries) >= DECODED_OUTLINES_MAX:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (raw, outline)
+        return outline
+
+
+_outlines = _DecodedOutlines()
 
 
 def course_cache_key(prefix: str, org_id: UUID, course_id: UUID) -> str:
@@ -94,7 +118,7 @@ class CourseService(TenantService):
         key = course_cache_key(self.settings.redis_key_prefix, self.principal.org_id, course_id)
         cached = await self._cache_get(key)
         if cached is not None:
-            outline = _detail_decoder.decode(cached)
+            outline = _outlines.decode(key, cached)
             row = await self.db.read_row("lyceum_read_enrollment", course_id)
             enrollment = None if row is None else EnrollmentState(id=row[0], status=row[1])
         else:
@@ -124,20 +148,59 @@ class CourseService(TenantService):
         return cached
 
     async def _load_detail(self, session: AsyncSession, course_id: UUID) -> CourseDetail:
-        course = await session.get(Course, course_id)
-        if course is None or not course.is_published:
-            raise NotFound("No such course in your organization")
-        modules = list(
-            await session.scalars(
-                select(CourseModule).where(CourseModule.course_id == course_id).order_by(CourseModule.position)
+        # Core rows, not ORM objects: the outline is built straight from the columns it shows (issue 15).
+        course = (
+            await session.execute(
+                select(
+                    Course.id,
+                    Course.slug,
+                    Course.title,
+                    Course.summary,
+                    Course.description,
+                    Course.level,
+                    Course.tags,
+                    Course.estimated_hours,
+                    Course.version,
+                ).where(Course.id == course_id, Course.is_published.is_(True))
             )
-        )
-        items = list(await session.scalars(select(Item).where(Item.course_id == course_id).order_by(Item.position)))
-        competencies = list(
-            await session.scalars(select(Competency).where(Competency.course_id == course_id).order_by(Competency.slug))
-        )
-        prereqs, skills = await self._edges(session, [i.id for i in items])
-        gates = await self._requirements(session, [i.id for i in items])
+        ).first()
+        if course is None:
+            raise NotFound("No such course in your organization")
+        modules = (
+            await session.execute(
+                select(
+                    CourseModule.id, CourseModule.slug, CourseModule.title, CourseModule.summary, CourseModule.position
+                )
+                .where(CourseModule.course_id == course_id)
+                .order_by(CourseModule.position)
+            )
+        ).all()
+        items = (
+            await session.execute(
+                select(
+                    Item.id,
+                    Item.module_id,
+                    Item.slug,
+                    Item.kind,
+                    Item.title,
+                    Item.bloom_level,
+                    Item.position,
+                    Item.estimated_minutes,
+                )
+                .where(Item.course_id == course_id)
+                .order_by(Item.position)
+            )
+        ).all()
+        competencies = (
+            await session.execute(
+                select(Competency.id, Competency.slug, Competency.name, Competency.description)
+                .where(Competency.course_id == course_id)
+                .order_by(Competency.slug)
+            )
+        ).all()
+        item_ids = [i.id for i in items]
+        prereqs, skills = await self._edges(session, item_ids)
+        gates = await self._requirements(session, item_ids)
         by_module: dict[UUID, list[ItemOutline]] = defaultdict(list)
         for i in items:
             by_module[i.module_id].append(
