@@ -7,14 +7,15 @@ refused and when to retry. Time comes from the Redis server clock, so client clo
 Redis failures surface as ``RateLimiterUnavailable``; whether to fail open or closed is the caller's
 policy, not this module's.
 
-Coalescing (issue 15): the ``hit`` calls made in one turn of the event loop go to Redis together, as one
-EVALSHA of a batch script that runs the same token-bucket code once per call, in call order. Each decision
-is exactly what that call alone would have decided at that point (the batch is the calls run back to back,
+Coalescing (issue 15): concurrent ``hit`` calls (those of one event-loop tick, and those that arrive
+while the previous batch is in flight: app/lib/coalesce.py) go to Redis together, as one EVALSHA of a
+batch script that runs the same token-bucket code once per call, in call order. Each decision is exactly
+what that call alone would have decided at that point (the batch is the calls run back to back,
 atomically), so nothing is over-admitted and the reference model still holds; what changes is the cost:
-one round trip and one reply for all the requests of a tick instead of one each (redis-py's per-command
-Python is most of a decision's CPU). A lone call still uses the plain script. A failure (Redis down, slow,
-pool exhausted) fails every call of the batch with ``RateLimiterUnavailable``, as it would have failed
-each of them.
+one round trip and one reply for a batch of requests instead of one each (redis-py's per-command Python
+is most of a decision's CPU). A lone call still uses the plain script. A failure (Redis down, slow, pool
+exhausted) fails every call of the batch with ``RateLimiterUnavailable``, as it would have failed each of
+them; a call waits at most for the batch in flight plus its own (two short timeouts when Redis hangs).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from app.config import RateLimit
+from app.lib.coalesce import Coalescer
 
 __all__ = [
     "Bucket",
@@ -115,7 +117,25 @@ end
 return table.concat(out, ';')
 """
 
-_Pending = tuple[list[str], list[int | float], "asyncio.Future[Any]"]
+_Command = tuple[list[str], list[int | float]]
+
+
+class _Decisions(Coalescer[_Command, Any]):
+    """The limiter's coalescer: a batch of one runs the plain script, a larger one the batch script."""
+
+    def __init__(self, limiter: _LuaLimiter) -> None:
+        super().__init__()
+        self._limiter = limiter
+
+    def _split(
+        self, calls: list[tuple[_Command, asyncio.Future[Any]]]
+    ) -> list[list[tuple[_Command, asyncio.Future[Any]]]]:
+        return [calls[start : start + MAX_BATCH] for start in range(0, len(calls), MAX_BATCH)]
+
+    async def _run(self, calls: Sequence[_Command]) -> list[Any]:
+        if len(calls) == 1:
+            return [await self._limiter._run_one(*calls[0])]
+        return await self._limiter._run_batch(calls)
 
 
 class _LuaLimiter:
@@ -127,48 +147,22 @@ class _LuaLimiter:
         self._source = files("app.lib.ratelimit").joinpath(self._script_name).read_text(encoding="utf-8")
         self._script = redis.register_script(self._source)
         self._batch_script = redis.register_script(_BATCH_HEAD + self._source + _BATCH_TAIL)
-        self._coalesce = coalesce
-        self._pending: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
-        self._sending: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak references
-        self.round_trips = 0  # EVALSHA commands sent by ``hit`` (tests and benchmarks read it)
+        self._decisions = _Decisions(self) if coalesce else None
+        self._single_trips = 0
+
+    @property
+    def round_trips(self) -> int:
+        """EVALSHA commands sent by ``hit`` (tests and benchmarks read it)."""
+        return self._single_trips + (self._decisions.round_trips if self._decisions else 0)
 
     async def hit(self, buckets: Sequence[Bucket], cost: int = 1) -> Decision:
         """Charge ``cost`` to every bucket, or to none if any bucket cannot pay; one round trip, shared
-        with the other calls of this event-loop tick when coalescing."""
+        with the concurrent calls when coalescing (app/lib/coalesce.py)."""
         keys, args = self._command(buckets, cost)
-        if not self._coalesce:
-            self.round_trips += 1
+        if self._decisions is None:
+            self._single_trips += 1
             return _decision(await self._run_one(keys, args), buckets)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        pending = self._pending.setdefault(loop, [])
-        pending.append((keys, args, future))
-        if len(pending) == 1:  # the first call of this tick schedules the send, after the others joined
-            loop.call_soon(self._flush, loop)
-        return _decision(await future, buckets)
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        pending = self._pending.pop(loop, [])
-        for start in range(0, len(pending), MAX_BATCH):
-            task = loop.create_task(self._send(pending[start : start + MAX_BATCH]))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[_Pending]) -> None:
-        self.round_trips += 1
-        try:
-            if len(batch) == 1:
-                replies: list[Any] = [await self._run_one(batch[0][0], batch[0][1])]
-            else:
-                replies = await self._run_batch(batch)
-        except Exception as exc:  # every call of the batch fails as it would have alone
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
-            if not future.done():  # a cancelled caller was charged anyway, as with a call in flight
-                future.set_result(reply)
+        return _decision(await self._decisions._call((keys, args)), buckets)
 
     async def _run_one(self, keys: list[str], args: list[int | float]) -> Any:
         try:
@@ -178,10 +172,10 @@ class _LuaLimiter:
                 raise RateLimiterUnavailable(f"rate limiter: redis unavailable: {exc}") from exc
             raise
 
-    async def _run_batch(self, batch: list[_Pending]) -> list[Any]:
+    async def _run_batch(self, batch: Sequence[_Command]) -> list[Any]:
         keys: list[str] = []
         args: list[int | float] = [len(batch)]
-        for call_keys, call_args, _ in batch:
+        for call_keys, call_args in batch:
             keys += call_keys
             args.append(len(call_keys))
             args += call_args

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 import pytest
 from redis.asyncio import Redis
@@ -73,3 +74,22 @@ async def test_a_cancelled_caller_does_not_break_the_batch(redis: Redis, redis_p
     done = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(done[cancelled], asyncio.CancelledError)
     assert [d for i, d in enumerate(done) if i != cancelled] == [[b"v"], [b"v"]]
+
+
+async def test_calls_during_a_batch_in_flight_go_as_the_next_batch(redis: Redis, redis_prefix: str) -> None:
+    ns = f"{redis_prefix}coalesce:{uuid.uuid4().hex}:"
+    await redis.set(ns + "x", b"v")
+    started = asyncio.Event()
+
+    class Watched(CoalescedReads):
+        async def _run(self, calls: Sequence[tuple[str, ...]]) -> list[list[bytes | None]]:
+            started.set()
+            return await super()._run(calls)
+
+    reader = Watched(redis)
+    first = asyncio.ensure_future(reader.mget(ns + "x"))
+    await started.wait()  # the first MGET is on its way: what follows waits for it
+    later = await asyncio.gather(*(reader.mget(ns + "x", ns + f"none{i}") for i in range(5)))
+    assert await first == [b"v"]
+    assert later == [[b"v", None]] * 5
+    assert reader.round_trips == 2
