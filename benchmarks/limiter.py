@@ -3,8 +3,11 @@
     uv run python benchmarks/limiter.py --redis-url redis://127.0.0.1:6379/15 --seconds 3
 
 1. sequential      one awaited ``hit`` at a time (latency-bound: one round trip per decision)
-2. concurrent_50   50 tasks calling ``hit`` at once over the client's connection pool
-3. pipelined_200   ``hit_many`` batches of 200 EVALSHA in one pipeline (one round trip per batch)
+2. concurrent_50   50 tasks calling ``hit`` at once over the client's connection pool, one EVALSHA each
+                   (``coalesce=False``: the limiter before issue 15)
+3. coalesced_50    the same 50 tasks with coalescing (the default): the calls of one event-loop tick go
+                   as one EVALSHA of the batch script; ``coalesced_50_calls_per_round_trip`` says how many
+4. pipelined_200   ``hit_many`` batches of 200 EVALSHA in one pipeline (one round trip per batch)
 
 Every decision checks three buckets (user, org, global), the shape the API middleware uses; limits
 are high so nearly every call is allowed, which is the expensive path (it writes all three hashes).
@@ -54,6 +57,7 @@ async def _sequential(limiter: TokenBucketLimiter, calls: Sequence[list[Bucket]]
 
 
 async def _concurrent(limiter: TokenBucketLimiter, calls: Sequence[list[Bucket]], seconds: float) -> float:
+    """Decisions/s of 50 concurrent tasks (coalesced or not, as the limiter was built)."""
     counts = [0] * CONCURRENCY
     start = time.perf_counter()
     deadline = start + seconds
@@ -86,13 +90,28 @@ async def measure_limiter(redis_url: str, seconds: float = 3.0) -> dict[str, flo
     prefix = f"bench:ratelimit:{uuid.uuid4().hex[:10]}:"
     calls = _calls(20 * BATCH, random.Random(7))
     try:
-        limiter = TokenBucketLimiter(redis, prefix)
+        limiter = TokenBucketLimiter(redis, prefix, coalesce=False)
+        coalescing = TokenBucketLimiter(redis, prefix)
         await limiter.hit(calls[0])  # load the script, open a connection
+        await asyncio.gather(coalescing.hit(calls[1]), coalescing.hit(calls[2]))  # and the batch script
         results = {
             "sequential_per_s": await _sequential(limiter, calls, seconds),
             f"concurrent_{CONCURRENCY}_per_s": await _concurrent(limiter, calls, seconds),
-            f"pipelined_{BATCH}_per_s": await _pipelined(limiter, calls, seconds),
         }
+        trips_before = coalescing.round_trips
+        decided = 0
+
+        async def counted() -> float:
+            nonlocal decided
+            rate = await _concurrent(coalescing, calls, seconds)
+            decided = int(rate * seconds)
+            return rate
+
+        results[f"coalesced_{CONCURRENCY}_per_s"] = await counted()
+        results[f"coalesced_{CONCURRENCY}_calls_per_round_trip"] = decided / max(
+            1, coalescing.round_trips - trips_before
+        )
+        results[f"pipelined_{BATCH}_per_s"] = await _pipelined(limiter, calls, seconds)
         latency_ms = 1000 / results["sequential_per_s"]
         results["sequential_latency_ms"] = latency_ms
         return results
@@ -113,6 +132,8 @@ def main() -> None:
     for name, value in results.items():
         if name.endswith("_ms"):
             print(f"{name:<{width}}  {value:>12,.2f} ms")
+        elif name.endswith("_round_trip"):
+            print(f"{name:<{width}}  {value:>12,.1f} calls")
         else:
             print(f"{name:<{width}}  {value:>12,.0f} decisions/s")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
+from app.db.reads import Row, TenantReads
 
 _SET_TENANT = text("select set_config('app.current_org', :org, true), set_config('app.current_user', :user, true)")
 
@@ -47,13 +49,15 @@ def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
 class Database:
     """The application-role engine plus the one way to open a transaction: scoped to an org."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pool_size: int = 5) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # One-round-trip reads for the hottest paths (app/db/reads.py); its pool opens on first use.
+        self.reads = TenantReads(engine.url, max_size=max(2, pool_size // 2))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_engine(app_url(settings), settings.db_pool_size))
+        return cls(create_engine(app_url(settings), settings.db_pool_size), settings.db_pool_size)
 
     @asynccontextmanager
     async def transaction(self, org_id: UUID | None, user_id: UUID | None = None) -> AsyncIterator[AsyncSession]:
@@ -67,6 +71,7 @@ class Database:
         return TenantDatabase(self, org_id, user_id)
 
     async def dispose(self) -> None:
+        await self.reads.close()
         await self.engine.dispose()
 
 
@@ -81,3 +86,8 @@ class TenantDatabase:
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self._db.transaction(self.org_id, self.user_id)
+
+    async def read_row(self, function: str, *args: Any) -> Row | None:
+        """The first row of ``lyceum_read_<name>(org, user, *args)``: the tenant set and the rows read in one
+        statement and one round trip (app/db/reads.py)."""
+        return await self._db.reads.fetchrow(function, self.org_id, self.user_id, *args)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,13 +113,16 @@ class RateLimitMiddleware:
         if decision is None:
             await self.app(scope, receive, send)
             return
-        headers = rate_limit_headers(decision)
+        # Appended as raw header pairs (no handler sets RateLimit headers itself, and a refusal never gets
+        # here): MutableScopeHeaders' search-and-replace cost ~5 % of a cached course read (issue 15).
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in rate_limit_headers(decision).items()
+        ]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                mutable = MutableScopeHeaders.from_message(message)
-                for name, value in headers.items():
-                    mutable[name] = value
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -38,11 +38,36 @@ from app.domain.courses.schemas import (
     RequirementOut,
 )
 from app.domain.mastery.gates import gate_conflict, unmet_requirements
+from app.lib.coalesce import coalesced
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page, paginated
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
+DECODED_OUTLINES_MAX = 256
+
+
+class _DecodedOutlines:
+    """The last decoded outline per cache key, reused while Redis returns the very same bytes: every request
+    for a course reads the cached JSON, and decoding it again is pure waste. Equal bytes decode to an equal
+    outline, so this never serves anything Redis does not hold; the shared struct is only read (the caller's
+    enrollment goes into a copy). Bounded: past ``DECODED_OUTLINES_MAX`` keys the oldest goes."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[bytes, CourseDetail]] = {}
+
+    def decode(self, key: str, raw: bytes) -> CourseDetail:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == raw:
+            return entry[1]
+        outline = _detail_decoder.decode(raw)
+        if key not in self._entries and len(self._entries) >= DECODED_OUTLINES_MAX:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (raw, outline)
+        return outline
+
+
+_outlines = _DecodedOutlines()
 
 
 def course_cache_key(prefix: str, org_id: UUID, course_id: UUID) -> str:
@@ -85,51 +110,97 @@ class CourseService(TenantService):
 
     async def detail(self, course_id: UUID) -> CourseDetail:
         """The course outline, shared by the org and read through a Redis cache keyed by org (so the cache
-        is tenant-safe too), plus the caller's own enrollment read in an RLS transaction (never cached)."""
+        is tenant-safe too), plus the caller's own enrollment read under row-level security (never cached).
+
+        The hot path (outline cached) reads the enrollment in one round trip (app/db/reads.py): the tenant is
+        set and the row read in one statement, no SQLAlchemy session. A cache miss builds the outline in an
+        RLS transaction and reads the enrollment in the same transaction."""
         key = course_cache_key(self.settings.redis_key_prefix, self.principal.org_id, course_id)
         cached = await self._cache_get(key)
-        async with self._tx() as session:
-            if cached is not None:
-                outline = _detail_decoder.decode(cached)
-            else:
+        if cached is not None:
+            outline = _outlines.decode(key, cached)
+            row = await self.db.read_row("lyceum_read_enrollment", course_id)
+            enrollment = None if row is None else EnrollmentState(id=row[0], status=row[1])
+        else:
+            async with self._tx() as session:
                 outline = await self._load_detail(session, course_id)
-            enrollment = (
-                await session.execute(
-                    select(Enrollment.id, Enrollment.status).where(
-                        Enrollment.course_id == course_id, Enrollment.user_id == self.principal.user_id
+                found = (
+                    await session.execute(
+                        select(Enrollment.id, Enrollment.status).where(
+                            Enrollment.course_id == course_id, Enrollment.user_id == self.principal.user_id
+                        )
                     )
-                )
-            ).first()
-        if cached is None:
+                ).first()
+            enrollment = None if found is None else EnrollmentState(id=found.id, status=found.status)
             with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
                 await self.cache.set(key, _encoder.encode(outline), ex=self.settings.course_cache_seconds)
         if enrollment is None:
             return outline
-        return msgspec.structs.replace(outline, enrollment=EnrollmentState(id=enrollment.id, status=enrollment.status))
+        return msgspec.structs.replace(outline, enrollment=enrollment)
 
     async def _cache_get(self, key: str) -> bytes | None:
         # The fail-fast client: a hung Redis costs this read at most its short timeout (app/lib/redis.py).
+        # Coalesced: the outline reads of concurrent requests go as one MGET (app/lib/coalesce.py).
         try:
-            cached: bytes | None = await self.cache.get(key)  # type: ignore[assignment]
+            cached: bytes | None = (await coalesced(self.cache).mget(key))[0]
         except RedisError:
             return None  # Redis down: read through to PostgreSQL
         return cached
 
     async def _load_detail(self, session: AsyncSession, course_id: UUID) -> CourseDetail:
-        course = await session.get(Course, course_id)
-        if course is None or not course.is_published:
-            raise NotFound("No such course in your organization")
-        modules = list(
-            await session.scalars(
-                select(CourseModule).where(CourseModule.course_id == course_id).order_by(CourseModule.position)
+        # Core rows, not ORM objects: the outline is built straight from the columns it shows (issue 15).
+        course = (
+            await session.execute(
+                select(
+                    Course.id,
+                    Course.slug,
+                    Course.title,
+                    Course.summary,
+                    Course.description,
+                    Course.level,
+                    Course.tags,
+                    Course.estimated_hours,
+                    Course.version,
+                ).where(Course.id == course_id, Course.is_published.is_(True))
             )
-        )
-        items = list(await session.scalars(select(Item).where(Item.course_id == course_id).order_by(Item.position)))
-        competencies = list(
-            await session.scalars(select(Competency).where(Competency.course_id == course_id).order_by(Competency.slug))
-        )
-        prereqs, skills = await self._edges(session, [i.id for i in items])
-        gates = await self._requirements(session, [i.id for i in items])
+        ).first()
+        if course is None:
+            raise NotFound("No such course in your organization")
+        modules = (
+            await session.execute(
+                select(
+                    CourseModule.id, CourseModule.slug, CourseModule.title, CourseModule.summary, CourseModule.position
+                )
+                .where(CourseModule.course_id == course_id)
+                .order_by(CourseModule.position)
+            )
+        ).all()
+        items = (
+            await session.execute(
+                select(
+                    Item.id,
+                    Item.module_id,
+                    Item.slug,
+                    Item.kind,
+                    Item.title,
+                    Item.bloom_level,
+                    Item.position,
+                    Item.estimated_minutes,
+                )
+                .where(Item.course_id == course_id)
+                .order_by(Item.position)
+            )
+        ).all()
+        competencies = (
+            await session.execute(
+                select(Competency.id, Competency.slug, Competency.name, Competency.description)
+                .where(Competency.course_id == course_id)
+                .order_by(Competency.slug)
+            )
+        ).all()
+        item_ids = [i.id for i in items]
+        prereqs, skills = await self._edges(session, item_ids)
+        gates = await self._requirements(session, item_ids)
         by_module: dict[UUID, list[ItemOutline]] = defaultdict(list)
         for i in items:
             by_module[i.module_id].append(

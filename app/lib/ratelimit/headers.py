@@ -9,6 +9,7 @@ Example, for buckets [user, org] with the user bucket limiting:
 
 from __future__ import annotations
 
+import functools
 import math
 
 from app.lib.ratelimit.limiter import Bucket, Decision
@@ -18,14 +19,26 @@ __all__ = ["rate_limit_headers"]
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
     headers = {
-        "RateLimit-Policy": ", ".join(
-            f"{_sf_string(b.name)};q={b.burst};w={_window_seconds(b)}" for b in decision.buckets
-        ),
-        "RateLimit": f"{_sf_string(decision.limiting.name)};r={max(0, decision.remaining)};t={_ceil(decision.reset)}",
+        "RateLimit-Policy": _policy(tuple((b.name, b.burst, b.per_second) for b in decision.buckets)),
+        "RateLimit": f"{_sf_name(decision.limiting.name)};r={max(0, decision.remaining)};t={_ceil(decision.reset)}",
     }
     if not decision.allowed:
         headers["Retry-After"] = str(max(1, _ceil(decision.retry_after)))
     return headers
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(buckets: tuple[tuple[str, int, float], ...]) -> str:
+    """The policy header depends on the configured limits only: built once per set of limits (issue 15)."""
+    return ", ".join(
+        f"{_sf_string(name)};q={burst};w={_window_seconds(Bucket(name, '', burst, per_second))}"
+        for name, burst, per_second in buckets
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _sf_name(name: str) -> str:
+    return _sf_string(name)
 
 
 def _ceil(seconds: float) -> int:

@@ -35,6 +35,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.lib.coalesce import coalesced
 from app.lib.errors import NotAuthenticated
 from app.lib.observability import DENYLIST_ERRORS
 from app.lib.security.principal import Principal
@@ -69,6 +70,8 @@ def _text(value: bytes | str | None) -> str:
 class TokenDenylist:
     def __init__(self, redis: Redis, prefix: str, loader: AuthStateLoader, cache_seconds: int) -> None:
         self._redis = redis
+        # The two keys of a check are read with every other check of the same event-loop tick (one MGET).
+        self._reads = coalesced(redis)
         self._prefix = prefix
         self._loader = loader
         self._cache_seconds = cache_seconds
@@ -82,7 +85,7 @@ class TokenDenylist:
     async def state(self, org_id: UUID, user_id: UUID) -> AuthState:
         state_key, generation_key = self._state_key(org_id, user_id), self._generation_key(user_id)
         try:
-            cached, generation = await self._redis.mget(state_key, generation_key)
+            cached, generation = await self._reads.mget(state_key, generation_key)
         except (RedisError, OSError):
             DENYLIST_ERRORS.labels("database").inc()
             return await self._loader(org_id, user_id)

@@ -23,6 +23,7 @@ from app.lib.ratelimit import (
     bucket,
     rate_limit_headers,
 )
+from app.lib.ratelimit.limiter import MAX_BATCH
 
 NEGLIGIBLE = 0.001  # tokens/s: nothing refills during a test
 
@@ -172,6 +173,73 @@ async def test_global_cap_under_concurrency(wide_redis: Redis, redis_prefix: str
     assert all(d.limiting.name == "global" for d in decisions if not d.allowed)
 
 
+# --- coalescing: the calls of one event-loop tick share one EVALSHA -------------------------------
+
+
+async def test_coalesced_calls_match_the_reference_model(limiter: TokenBucketLimiter, ns: str) -> None:
+    """Waves of concurrent calls over shared buckets: each wave is one round trip, and every decision is
+    the one the reference model takes for the calls in order (no over-admission from batching)."""
+    users = [Bucket("user", f"{ns}user:{i}", 3, NEGLIGIBLE) for i in range(6)]
+    org = Bucket("org", ns + "org", 40, NEGLIGIBLE)
+    glob = Bucket("global", ns + "global", 25, NEGLIGIBLE)
+    model_users = [ModelBucket(3, NEGLIGIBLE) for _ in users]
+    model_org, model_glob = ModelBucket(40, NEGLIGIBLE), ModelBucket(25, NEGLIGIBLE)
+    rng = random.Random(99)
+    before = limiter.round_trips
+    waves = 6
+    for _ in range(waves):
+        picks = [rng.randrange(len(users)) for _ in range(rng.randrange(2, 12))]
+        costs = [rng.choice((1, 1, 2)) for _ in picks]
+        decisions = await asyncio.gather(
+            *(limiter.hit([users[u], org, glob], cost) for u, cost in zip(picks, costs, strict=True))
+        )
+        expected = [
+            model_hit([model_users[u], model_org, model_glob], 0.0, cost) for u, cost in zip(picks, costs, strict=True)
+        ]
+        assert [d.allowed for d in decisions] == expected
+    assert limiter.round_trips - before == waves
+    assert model_glob.level(0.0) < 25  # the global bucket was actually drawn down
+
+
+async def test_coalesced_refusals_carry_their_own_bucket(limiter: TokenBucketLimiter, ns: str) -> None:
+    glob = Bucket("global", ns + "global", 4, NEGLIGIBLE)
+    calls = [[Bucket("user", f"{ns}user:{i % 3}", 1, NEGLIGIBLE), glob] for i in range(6)]
+    decisions = await asyncio.gather(*(limiter.hit(c) for c in calls))
+    assert [d.allowed for d in decisions] == [True, True, True, False, False, False]
+    assert [d.limiting.name for d in decisions[3:]] == ["user", "user", "user"]
+    assert decisions[0].limiting.name == "user"
+    assert decisions[0].remaining == 0
+
+
+async def test_coalesced_calls_share_one_connection(redis_url: str, redis: Redis, redis_prefix: str, ns: str) -> None:
+    # The five calls that exhaust a one-connection pool without coalescing (test below) go as one batch.
+    client = Redis.from_url(redis_url, max_connections=1)
+    limiter = TokenBucketLimiter(client, redis_prefix)
+    only = [Bucket("user", ns + "user", 10, NEGLIGIBLE)]
+    try:
+        results = await asyncio.gather(*(limiter.hit(only) for _ in range(5)))
+    finally:
+        await client.aclose()
+    assert sorted(d.remaining for d in results) == [5, 6, 7, 8, 9]
+    assert limiter.round_trips == 1
+
+
+async def test_a_batch_larger_than_the_cap_is_split(wide_redis: Redis, redis_prefix: str, ns: str) -> None:
+    limiter = TokenBucketLimiter(wide_redis, redis_prefix)
+    glob = Bucket("global", ns + "global", 10_000, NEGLIGIBLE)
+    decisions = await asyncio.gather(*(limiter.hit([glob]) for _ in range(MAX_BATCH + 5)))
+    assert all(d.allowed for d in decisions)
+    assert limiter.round_trips == 2
+    assert (await limiter.hit([glob])).remaining == 10_000 - MAX_BATCH - 5 - 1
+
+
+async def test_batch_script_cache_miss_is_recovered(limiter: TokenBucketLimiter, ns: str) -> None:
+    only = [Bucket("user", ns + "user", 3, NEGLIGIBLE)]
+    limiter._batch_script.sha = "0" * 40
+    decisions = await asyncio.gather(limiter.hit(only), limiter.hit(only))
+    assert [d.remaining for d in decisions] == [2, 1]
+
+
 async def test_hit_many_is_pipelined_hit(limiter: TokenBucketLimiter, ns: str) -> None:
     glob = Bucket("global", ns + "global", 30, NEGLIGIBLE)
     calls = [[Bucket("user", f"{ns}user:{i % 10}", 2, NEGLIGIBLE), glob] for i in range(50)]
@@ -226,6 +294,9 @@ async def test_redis_down_raises_unavailable(ns: str) -> None:
             await limiter.hit(only)
         with pytest.raises(RateLimiterUnavailable):
             await limiter.hit_many([only])
+        # A coalesced batch fails as a whole: every call gets "no decision".
+        results = await asyncio.gather(*(limiter.hit(only) for _ in range(4)), return_exceptions=True)
+        assert all(isinstance(r, RateLimiterUnavailable) for r in results)
     finally:
         await client.aclose()
 
@@ -233,8 +304,9 @@ async def test_redis_down_raises_unavailable(ns: str) -> None:
 async def test_pool_exhaustion_raises_unavailable(redis_url: str, redis: Redis, redis_prefix: str, ns: str) -> None:
     # redis-py raises MaxConnectionsError (a ConnectionError) when its pool is full; that is
     # "no decision", like Redis being down. Size the limiter's pool for the expected concurrency.
+    # (Without coalescing: coalesced, these five calls share one connection; see the test below.)
     client = Redis.from_url(redis_url, max_connections=1)
-    limiter = TokenBucketLimiter(client, redis_prefix)
+    limiter = TokenBucketLimiter(client, redis_prefix, coalesce=False)
     only = [Bucket("user", ns + "user", 10, 1.0)]
     try:
         results = await asyncio.gather(*(limiter.hit(only) for _ in range(5)), return_exceptions=True)
@@ -262,9 +334,14 @@ async def silent_server() -> AsyncIterator[int]:
 
 async def test_redis_timeout_raises_unavailable(silent_server: int, ns: str) -> None:
     client = _client(f"redis://127.0.0.1:{silent_server}/0")
+    only = [Bucket("user", ns + "user", 3, 1.0)]
     try:
         with pytest.raises(RateLimiterUnavailable):
-            await TokenBucketLimiter(client, "x:").hit([Bucket("user", ns + "user", 3, 1.0)])
+            await TokenBucketLimiter(client, "x:").hit(only)
+        limiter = TokenBucketLimiter(client, "x:")
+        results = await asyncio.gather(*(limiter.hit(only) for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(r, RateLimiterUnavailable) for r in results)
+        assert limiter.round_trips == 1
     finally:
         await client.aclose()
 
