@@ -90,6 +90,12 @@ class TutorService(TenantService):
             return await self._open(data)
 
     async def _open(self, data: SessionCreate) -> SessionOut:
+        out, mode_changed = await self._open_tx(data)
+        if mode_changed:  # after the commit: connections loaded from now on see the new default mode
+            await self.tutor.chats.invalidate_session(out.id)
+        return out
+
+    async def _open_tx(self, data: SessionCreate) -> tuple[SessionOut, bool]:
         async with self._tx() as session:
             course = await session.get(Course, data.course_id)
             if course is None or not course.is_published:
@@ -109,10 +115,11 @@ class TutorService(TenantService):
                 .with_for_update()
             )
             if existing is not None and data.resume:
+                mode_changed = existing.mode != data.mode
                 existing.mode = data.mode  # the default for messages sent without a mode
                 out = self._out(existing)
                 out.reused = True
-                return out
+                return out, mode_changed
             if existing is not None:
                 existing.status = "closed"
                 record_audit_by(
@@ -147,10 +154,19 @@ class TutorService(TenantService):
             out = self._out(chat)
         p = self.principal  # announced after the commit, in the background (never delays the response)
         bus_events.session_started(self.events, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
-        return out
+        return out, False
 
     async def for_chat(self, session_id: UUID) -> ChatSession:
-        """Only the learner who owns a session may talk in it (instructors read transcripts)."""
+        """Only the learner who owns a session may talk in it (instructors read transcripts).
+
+        Served from the process's chat cache while the org's and the session's versions hold
+        (``chat_cache.py``): a reconnect or another tab costs one Redis MGET instead of eight queries."""
+        chat, _ = await self.tutor.chats.chat(self.principal.org_id, session_id, lambda: self._load_chat(session_id))
+        if chat.user_id != self.principal.user_id:
+            raise Forbidden("This tutoring session belongs to someone else")
+        return chat
+
+    async def _load_chat(self, session_id: UUID) -> ChatSession:
         async with self._tx() as session:
             chat = await session.get(AISession, session_id)
             if chat is None:
