@@ -1,5 +1,6 @@
-"""Process-wide cache of what a tutor connection and its turns load from PostgreSQL: the session's
-``ChatSession`` (course material, budget limits, org slug) and the org's prompt overrides.
+"""Process-wide cache of what a tutor connection and its turns load from PostgreSQL: a session's row
+(owner, course, item, default mode), the material of a course item with the org's slug and budget limits
+(``TutorService.for_chat``), and the org's prompt overrides (``TurnRunner._lookup``).
 
 Loading a session for chatting took eight ORM queries in one RLS transaction on every connection, and the
 prompt overrides one more query on every turn: most of the set-up CPU of a turn (docs/performance.md).
@@ -28,15 +29,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
 from redis.asyncio import Redis
-
-from app.domain.tutor.chat import ChatSession
 
 log = structlog.get_logger("lyceum.tutor.cache")
 T = TypeVar("T")
@@ -62,7 +61,7 @@ class ChatCache:
         self._prefix = prefix
         self.max_age = max_age
         self._max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, UUID, UUID | str], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, UUID, Hashable], _Entry] = OrderedDict()
 
     def _org_key(self, org_id: UUID) -> str:
         return f"{self._prefix}tutor:version:org:{org_id}"
@@ -82,7 +81,7 @@ class ChatCache:
             return None
         return values[0], values[1] if session_id is not None else None
 
-    def get(self, kind: str, org_id: UUID, key: UUID | str, versions: Versions | None) -> Any | None:
+    def get(self, kind: str, org_id: UUID, key: Hashable, versions: Versions | None) -> Any | None:
         if versions is None:
             return None
         entry = self._entries.get((kind, org_id, key))
@@ -94,26 +93,13 @@ class ChatCache:
         self._entries.move_to_end((kind, org_id, key))
         return entry.value
 
-    def put(self, kind: str, org_id: UUID, key: UUID | str, versions: Versions | None, value: Any) -> None:
+    def put(self, kind: str, org_id: UUID, key: Hashable, versions: Versions | None, value: Any) -> None:
         if versions is None:
             return
         self._entries[(kind, org_id, key)] = _Entry(versions, time.monotonic(), value)
         self._entries.move_to_end((kind, org_id, key))
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
-
-    async def chat(
-        self, org_id: UUID, session_id: UUID, load: Callable[[], Awaitable[ChatSession]]
-    ) -> tuple[ChatSession, bool]:
-        """The session (from the cache while its versions hold, else ``load()``d and remembered) and
-        whether it came from the cache. ``load`` raises for unknown or foreign sessions: nothing is cached."""
-        versions = await self.versions(org_id, session_id)
-        cached = self.get("chat", org_id, session_id, versions)
-        if isinstance(cached, ChatSession):
-            return cached, True
-        chat = await load()
-        self.put("chat", org_id, session_id, versions, chat)
-        return chat, False
 
     async def invalidate_org(self, org_id: UUID) -> None:
         """An admin changed the org's budgets or prompts: every process reloads them on next use."""
