@@ -12,7 +12,9 @@ figure is the API process's user+system CPU time (``/proc/PID/stat``) over the m
 the turns: unlike latency it hardly moves when other work shares the cores. With two reply lengths (1 and
 60 tokens) it also prints the per-token cost, (cpu(60) - cpu(1)) / 59, and the set-up-and-record cost
 (the 1-token figure). ``--profile DIR`` records the measured turns with py-spy (``--format raw``, one
-file per length) when py-spy is installed. Uses DATABASE_URL/REDIS_URL when set, else embedded servers.
+file per length) when py-spy is installed. ``--baseline DIR`` runs the API from another checkout (same
+virtualenv) interleaved with this one, so a before/after comparison shares the machine's load; ``--rounds``
+repeats everything for the spread. Uses DATABASE_URL/REDIS_URL when set, else embedded servers.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from app.server.embedded import EmbeddedStack, free_port
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-ant-benchmark"
 TICKS = os.sysconf("SC_CLK_TCK")
+# Prose without digits, like a tutor's reply (digit runs are held back briefly as possible personal data).
+VOCABULARY = "think about what the server must remember between two requests and why that matters"
+UVICORN = ("-m", "uvicorn", "app.asgi:create_app", "--factory", "--log-level", "warning", "--ws", "websockets-sansio")
 
 
 def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
@@ -49,7 +54,7 @@ def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
 
     fake = FakeAnthropic()
     url = fake.start()
-    vocabulary = "think about what the server must remember between two requests and why that matters".split()
+    vocabulary = VOCABULARY.split(" ")
     reply = " ".join(vocabulary[i % len(vocabulary)] for i in range(tokens))
     fake.script(reply=reply, tokens_per_chunk=1, chunk_delay=1 / rate)
     port_queue.put(url)
@@ -83,7 +88,9 @@ async def ws_turn(url: str, session_id: str, headers: dict[str, str], message_id
                 raise RuntimeError(f"tutor answered {event}")
 
 
-async def run_length(args: argparse.Namespace, base_env: dict[str, str], tokens: int) -> dict[str, float]:
+async def run_length(
+    args: argparse.Namespace, base_env: dict[str, str], tokens: int, root: Path = ROOT
+) -> dict[str, float]:
     queue: Any = multiprocessing.Queue()
     fake = multiprocessing.Process(target=_run_fake, args=(queue, tokens, args.rate), daemon=True)
     fake.start()
@@ -91,10 +98,9 @@ async def run_length(args: argparse.Namespace, base_env: dict[str, str], tokens:
     port = free_port()
     env = {**base_env, "ANTHROPIC_BASE_URL": fake_url}
     api = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measurement
-        [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--port", str(port)]
-        + ["--log-level", "warning", "--ws", "websockets-sansio"],
-        env=env,
-        cwd=ROOT,
+        [sys.executable, *UVICORN, "--port", str(port)],
+        env={**env, "PYTHONPATH": str(root)},
+        cwd=root,
     )
     url = f"http://127.0.0.1:{port}"
     spy: subprocess.Popen[bytes] | None = None
@@ -135,8 +141,8 @@ async def run_length(args: argparse.Namespace, base_env: dict[str, str], tokens:
             sessions = [await new_session() for _ in range(args.turns)]
             await asyncio.sleep(0.5)  # let the session creations' background work settle
             if args.profile and shutil.which("py-spy"):
-                out = Path(args.profile) / f"turns-{tokens}tok.txt"
-                spy = subprocess.Popen(
+                out = Path(args.profile) / f"turns-{tokens}tok{'-baseline' if root != ROOT else ''}.txt"
+                spy = subprocess.Popen(  # noqa: ASYNC220 - before the measured window
                     ["py-spy", "record", "-p", str(api.pid), "--format", "raw", "-r", "250", "-o", str(out)],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -189,16 +195,23 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         settings = load_settings({k: v for k, v in env.items() if k.startswith(("LYCEUM_", "DATABASE", "REDIS"))})
         await migrate(settings)
         await seed(settings)
-        if args.profile:
-            Path(args.profile).mkdir(parents=True, exist_ok=True)
         results: dict[str, Any] = {}
-        for tokens in args.tokens:
-            results[str(tokens)] = await run_length(args, env, tokens)
-            print(json.dumps({str(tokens): results[str(tokens)]}), flush=True)
-        if len(args.tokens) == 2:
-            (low, a), (high, b) = sorted((t, results[str(t)]["cpu_ms_per_turn"]) for t in args.tokens)
-            results["per_token_us"] = (b - a) * 1000 / (high - low)
-            results["setup_and_record_ms"] = a
+        trees = {"": ROOT, **({"baseline": args.baseline} if args.baseline else {})}
+        for round_ in range(args.rounds):
+            for tokens in args.tokens:
+                for tree, root in trees.items():  # interleaved, so both trees see the same machine load
+                    name = f"{tree}/{tokens}" if tree else str(tokens)
+                    figures = await run_length(args, env, tokens, root)
+                    results.setdefault(name, []).append(figures)
+                    print(json.dumps({name: figures, "round": round_}), flush=True)
+        for tree in trees:
+            prefix = f"{tree}/" if tree else ""
+            if len(args.tokens) == 2:
+                low, high = sorted(args.tokens)
+                a = [r["cpu_ms_per_turn"] for r in results[f"{prefix}{low}"]]
+                b = [r["cpu_ms_per_turn"] for r in results[f"{prefix}{high}"]]
+                results[f"{prefix}setup_and_record_ms"] = a
+                results[f"{prefix}per_token_us"] = [(y - x) * 1000 / (high - low) for x, y in zip(a, b, strict=True)]
         return results
     finally:
         stack.stop()
@@ -211,5 +224,11 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--tokens", type=lambda s: [int(x) for x in s.split(",")], default=[1, 60])
     parser.add_argument("--rate", type=float, default=200.0, help="model tokens per second per stream")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat everything, for the run-to-run spread")
+    parser.add_argument("--baseline", default="", help="another checkout (e.g. main's worktree) measured alongside")
     parser.add_argument("--profile", default="", help="directory for py-spy raw profiles of the measured turns")
-    print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
+    arguments = parser.parse_args()
+    if arguments.profile:
+        Path(arguments.profile).mkdir(parents=True, exist_ok=True)
+    arguments.baseline = Path(arguments.baseline).resolve() if arguments.baseline else None
+    print(json.dumps(asyncio.run(main(arguments)), indent=2))
