@@ -243,7 +243,7 @@ def _wait_healthy(url: str, api: ChildProcess, stop: dict[str, bool], timeout: f
 def cmd_up(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
     from app.lib.observability import configure_logging
-    from app.lib.sockets import server_max_frame_bytes
+    from app.lib.sockets import uvicorn_ws_args
     from app.seed import seed, seed_demo_activity
 
     settings = _settings(args)
@@ -290,19 +290,8 @@ def cmd_up(args: argparse.Namespace) -> None:
                 # Uvicorn's start-up lines repeat what the banner says; its warnings and errors still show.
                 "--log-level",
                 "debug" if live.log_level.upper() == "DEBUG" else "warning",
-                "--ws",
-                "websockets-sansio",
-                # Protocol-level keep-alive pings on tutor sockets; dead peers are dropped.
-                "--ws-ping-interval",
-                str(live.ws_ping_interval_seconds),
-                "--ws-ping-timeout",
-                str(live.ws_ping_interval_seconds),
-                "--ws-per-message-deflate",
-                str(live.ws_compression).lower(),
-                # Frames above the largest any socket accepts are refused before uvicorn buffers them
-                # (default 16 MiB); each socket then holds its own, smaller limit (app/lib/sockets.py).
-                "--ws-max-size",
-                str(server_max_frame_bytes(live)),
+                # WebSocket options (keep-alive pings, compression, frame limit): app/lib/sockets.py.
+                *uvicorn_ws_args(live),
             ],
             env,
         )

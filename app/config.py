@@ -144,6 +144,9 @@ class Settings:
     # (0: off) while its set-up runs; the whole retrieval waits at most the timeout, Chroma at most half of it.
     tutor_sources: int = 3
     tutor_retrieval_timeout_seconds: float = 0.15
+    # How long a process may reuse a tutor session's loaded material and limits (app/domain/tutor/chat_cache.py);
+    # admin changes to budgets and prompts invalidate at once, this bounds a content reload. 0 turns it off.
+    tutor_context_cache_seconds: float = 300.0
     # Prices per million tokens, "model=input/output" pairs separated by commas.
     tutor_model_prices: str = "claude-sonnet-4-5=3/15,claude-haiku-4-5=1/5,offline=0/0"
     budget_org_monthly_tokens: int = 5_000_000
@@ -354,6 +357,8 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     parse_prices(settings.tutor_model_prices)
     if not 0 <= settings.tutor_sources <= 10:
         raise ConfigError("LYCEUM_TUTOR_SOURCES must be between 0 and 10")
+    if settings.tutor_context_cache_seconds < 0:
+        raise ConfigError("LYCEUM_TUTOR_CONTEXT_CACHE_SECONDS must not be negative")
     if settings.tutor_retrieval_timeout_seconds <= 0:
         raise ConfigError("LYCEUM_TUTOR_RETRIEVAL_TIMEOUT_SECONDS must be positive")
     if settings.page_max_limit < 1:

@@ -13,8 +13,23 @@ reply:
 
 It prints added time-to-first-token p50/p99 (Lyceum minus direct), relayed tokens/s as a ratio of
 direct (tokens counted as words of text, since Lyceum may coalesce deltas into one frame when a client
-falls behind), and the API process's resident memory per idle authenticated WebSocket with --idle open.
-A few unmeasured warm-up turns per transport run first (--warmup).
+falls behind), the API's CPU per turn (``cpu_ms_per_turn``: user+sys CPU of the API process and its
+children from /proc/<pid>/stat over the measured turns, divided by the turns; ``cpu_us_per_token`` the
+same per relayed token), and the API process's resident memory (``idle.kib_per_connection``) and CPU
+(``idle.cpu_percent`` of one core, over --idle-seconds) with --idle authenticated WebSockets open and idle.
+A few unmeasured warm-up turns per transport run first (--warmup). A level with fewer than --min-turns
+streams is repeated (one burst after another) until it has that many turns, so its CPU figure is not
+a handful of 10 ms clock ticks.
+
+Burst mode (--levels): N turns start at the same instant. Sustained mode (--sustained 20,50): --streams
+WebSockets stay open and turns arrive at a fixed Poisson rate (turns/s) for --sustained-seconds, each on
+an open socket that is not busy; the same arrival times drive the direct baseline (SDK) and SSE (one
+POST per turn), and it prints added TTFT p50/p95/p99 and the inter-token gap p99 against direct.
+--tokens 1 gives one-token replies: set-up and record cost without the per-token relay cost.
+
+Cores (--pin, on by default with 2+ CPUs): the API runs on CPU 0, the fake model and this driver on
+CPU 1 (os.sched_setaffinity), so the API's figures are not queued behind the load generator.
+PostgreSQL and Redis are not pinned. --json PATH writes the results there as well as to stdout.
 Uses DATABASE_URL/REDIS_URL when set, else embedded servers in a temporary directory.
 
     uv run python benchmarks/tutor_stream.py --grounding [--turns 100] [--concurrency 20] [--rounds 5]
@@ -31,9 +46,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import multiprocessing
 import os
+import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,8 +66,9 @@ import httpx
 from anthropic import AsyncAnthropic
 from websockets.asyncio.client import connect
 
-from app.config import load_settings
+from app.config import Settings, load_settings
 from app.db.bootstrap import migrate
+from app.lib.sockets import uvicorn_ws_args
 from app.seed import seed
 from app.server.embedded import EmbeddedStack, free_port
 
@@ -62,6 +82,14 @@ class Sample:
     gaps: list[float] = field(default_factory=list)
     tokens: int = 0
     total: float = 0.0
+    parts: list[str] = field(default_factory=list)
+
+    def finish(self, start: float) -> Sample:
+        """Count the reply's tokens on the whole text (a word split across two frames is one token)."""
+        self.total = time.perf_counter() - start
+        self.tokens = words("".join(self.parts))
+        self.parts = []
+        return self
 
 
 def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
@@ -103,38 +131,49 @@ async def direct_stream(client: AsyncAnthropic) -> Sample:
                 sample = Sample(first_token=now - start)
             else:
                 sample.gaps.append(now - last)
-            sample.tokens += words(text)
+            sample.parts.append(text)
             last = now
     assert sample is not None
-    sample.total = time.perf_counter() - start
-    return sample
+    return sample.finish(start)
+
+
+async def ws_turn(ws: Any, index: int, text: str = "How do I start?") -> Sample:
+    """One turn on an open tutor socket: send a message, read deltas until ``done``."""
+    start = time.perf_counter()
+    await ws.send(json.dumps({"type": "message", "id": f"bench-{index}-{start}", "text": text}))
+    sample: Sample | None = None
+    last = start
+    while True:
+        event = json.loads(await ws.recv())
+        now = time.perf_counter()
+        if event["type"] == "delta":
+            if sample is None:
+                sample = Sample(first_token=now - start)
+            else:
+                sample.gaps.append(now - last)
+            sample.parts.append(event["text"])
+            last = now
+        elif event["type"] in ("done", "blocked", "error"):
+            if event["type"] != "done":
+                raise RuntimeError(f"tutor answered {event}")
+            break
+    assert sample is not None
+    return sample.finish(start)
+
+
+def ws_connect(url: str, session_id: str, headers: dict[str, str], **options: Any) -> Any:
+    return connect(
+        f"{url.replace('http', 'ws')}/v1/tutor/sessions/{session_id}/ws", additional_headers=headers, **options
+    )
 
 
 async def ws_stream(
     url: str, session_id: str, headers: dict[str, str], index: int, text: str = "How do I start?"
 ) -> Sample:
-    async with connect(
-        f"{url.replace('http', 'ws')}/v1/tutor/sessions/{session_id}/ws", additional_headers=headers, max_queue=None
-    ) as ws:
+    """A turn on a new socket (connect, authenticate, load the session: all part of the turn's cost)."""
+    async with ws_connect(url, session_id, headers, max_queue=None) as ws:
         start = time.perf_counter()
-        await ws.send(json.dumps({"type": "message", "id": f"bench-{index}-{start}", "text": text}))
-        sample: Sample | None = None
-        last = start
-        while True:
-            event = json.loads(await ws.recv())
-            now = time.perf_counter()
-            if event["type"] == "delta":
-                if sample is None:
-                    sample = Sample(first_token=now - start)
-                else:
-                    sample.gaps.append(now - last)
-                sample.tokens += words(event["text"])
-                last = now
-            elif event["type"] in ("done", "blocked", "error"):
-                if event["type"] != "done":
-                    raise RuntimeError(f"tutor answered {event}")
-                break
-    assert sample is not None
+        sample = await ws_turn(ws, index, text)
     sample.total = time.perf_counter() - start
     return sample
 
@@ -162,23 +201,28 @@ async def sse_stream(
                     sample = Sample(first_token=now - start)
                 else:
                     sample.gaps.append(now - last)
-                sample.tokens += words(json.loads(line[5:])["text"])
+                sample.parts.append(json.loads(line[5:])["text"])
                 last = now
     assert sample is not None
-    sample.total = time.perf_counter() - start
-    return sample
+    return sample.finish(start)
 
 
-def summarise(samples: list[Sample]) -> dict[str, float]:
+def summarise(samples: list[Sample], wall: float | None = None) -> dict[str, float]:
+    """Latency percentiles and relayed tokens/s: all tokens over ``wall`` seconds (a burst's duration),
+    or without it (turns at a steady rate) the mean of each stream's own tokens/s."""
     ttft = [s.first_token * 1000 for s in samples]
     gaps = [g * 1000 for s in samples for g in s.gaps]
-    wall = max(s.total for s in samples)
+    tokens_per_s = (
+        sum(s.tokens for s in samples) / wall if wall else statistics.fmean(s.tokens / s.total for s in samples)
+    )
     return {
+        "turns": float(len(samples)),
         "ttft_p50_ms": statistics.median(ttft),
+        "ttft_p95_ms": percentile(ttft, 0.95),
         "ttft_p99_ms": percentile(ttft, 0.99),
         "gap_p50_ms": statistics.median(gaps) if gaps else 0.0,
         "gap_p99_ms": percentile(gaps, 0.99),
-        "tokens_per_s": sum(s.tokens for s in samples) / wall,
+        "tokens_per_s": tokens_per_s,
     }
 
 
@@ -189,10 +233,121 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn --workers runs the API in children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys CPU of the API process and its live children (/proc/<pid>/stat fields 14-17: utime,
+    stime, and the children it already reaped), in seconds. Clock ticks are 10 ms: measure many turns."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])
+    return total / _TICK
+
+
+@dataclass
+class CpuWindow:
+    """API CPU over a block of turns: ``cpu_ms_per_turn`` and ``cpu_us_per_token`` for the summary."""
+
+    pid: int
+    start: float = 0.0
+
+    def __enter__(self) -> CpuWindow:
+        self.start = cpu_seconds(self.pid)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.used = cpu_seconds(self.pid) - self.start
+
+    def figures(self, samples: list[Sample]) -> dict[str, float]:
+        tokens = sum(s.tokens for s in samples)
+        return {
+            "cpu_ms_per_turn": self.used * 1000 / len(samples),
+            "cpu_us_per_token": self.used * 1e6 / tokens if tokens else float("nan"),
+        }
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Pin a process and all its threads to one CPU (no-op with fewer than two CPUs)."""
+    if (os.cpu_count() or 1) < 2:
+        return
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(task.name), {cpu})
+
+
+def raise_fd_limit() -> None:
+    """Thousands of idle sockets need thousands of descriptors, here and in the API (inherited)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def api_command(settings: Settings, port: int) -> list[str]:
+    """The API as `lyceum up` runs it (the same uvicorn WebSocket options)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.asgi:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        *uvicorn_ws_args(settings),
+    ]
+
+
+def added(row: dict[str, Any], transport: str) -> dict[str, float]:
+    direct, relayed = row["direct"], row[transport]
+    return {
+        f"{transport}_added_ttft_p50_ms": relayed["ttft_p50_ms"] - direct["ttft_p50_ms"],
+        f"{transport}_added_ttft_p95_ms": relayed["ttft_p95_ms"] - direct["ttft_p95_ms"],
+        f"{transport}_added_ttft_p99_ms": relayed["ttft_p99_ms"] - direct["ttft_p99_ms"],
+        f"{transport}_added_gap_p99_ms": relayed["gap_p99_ms"] - direct["gap_p99_ms"],
+        f"{transport}_tokens_ratio": relayed["tokens_per_s"] / direct["tokens_per_s"],
+    }
+
+
+async def bursts(sessions: list[str], level: int, turn: Any) -> tuple[list[Sample], float]:
+    """Bursts of ``level`` turns started at once (``turn(session_id, index)``), one burst after another
+    until every session had its turn; the samples and the bursts' durations (start to last end), summed."""
+    samples: list[Sample] = []
+    wall = 0.0
+    for first in range(0, len(sessions), level):
+        start = time.perf_counter()
+        samples += await asyncio.gather(*(turn(sid, i) for i, sid in enumerate(sessions[first : first + level])))
+        wall += time.perf_counter() - start
+    return samples, wall
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    raise_fd_limit()
     data_dir = Path(tempfile.mkdtemp(prefix="lyceum-tutor-bench-"))
     stack = EmbeddedStack(data_dir, persist=False)
     database_url, redis_url = stack.start(os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", ""))
+    if args.pin:
+        pin(os.getpid(), 1)  # the driver, and the fake it starts next, on CPU 1 (the database servers are not)
     queue: Any = multiprocessing.Queue()
     fake = multiprocessing.Process(target=_run_fake, args=(queue, args.tokens, args.rate), daemon=True)
     fake.start()
@@ -220,31 +375,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     await migrate(settings)
     await seed(settings)
     api = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measurement
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.asgi:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--ws",
-            "websockets-sansio",
-        ],
+        api_command(settings, port),
         env=env,
         cwd=ROOT,
+        # The API on CPU 0 from its first instruction (its threads inherit it).
+        preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if args.pin else None,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=1000)) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get(f"{url}/health")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
+            await wait_healthy(http, url, 300)  # a first start on a loaded machine can take minutes
             login = await http.post(
                 f"{url}/v1/auth/login", json={"email": "learner@demo.test", "password": "lyceum-demo", "org": "demo"}
             )
@@ -263,26 +403,36 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 await direct_stream(sdk)
                 await ws_stream(url, warm, headers, -1 - index)
                 await sse_stream(http, url, warm, headers, -1 - index)
-            results: dict[str, Any] = {}
-            for level in args.levels:
-                sessions = [await new_session() for _ in range(level)]
-                direct = await asyncio.gather(*(direct_stream(sdk) for _ in range(level)))
-                ws = await asyncio.gather(*(ws_stream(url, sessions[i], headers, i) for i in range(level)))
-                sse = await asyncio.gather(*(sse_stream(http, url, sessions[i], headers, i) for i in range(level)))
-                d, w, s = summarise(direct), summarise(ws), summarise(sse)
-                results[str(level)] = {
-                    "direct": d,
-                    "ws": w,
-                    "sse": s,
-                    "ws_added_ttft_p50_ms": w["ttft_p50_ms"] - d["ttft_p50_ms"],
-                    "ws_added_ttft_p99_ms": w["ttft_p99_ms"] - d["ttft_p99_ms"],
-                    "sse_added_ttft_p50_ms": s["ttft_p50_ms"] - d["ttft_p50_ms"],
-                    "sse_added_ttft_p99_ms": s["ttft_p99_ms"] - d["ttft_p99_ms"],
-                    "ws_tokens_ratio": w["tokens_per_s"] / d["tokens_per_s"],
-                    "sse_tokens_ratio": s["tokens_per_s"] / d["tokens_per_s"],
+            results: dict[str, Any] = {
+                "config": {
+                    "tokens": args.tokens,
+                    "rate": args.rate,
+                    "pinned": "api: cpu 0; fake model and driver: cpu 1" if args.pin else "no",
+                    "cpus": os.cpu_count(),
                 }
+            }
+            for level in args.levels:
+                rounds = max(1, math.ceil(args.min_turns / level))
+                sessions = [await new_session() for _ in range(level * rounds)]
+                direct, direct_wall = await bursts(sessions, level, lambda _sid, _i: direct_stream(sdk))
+                with CpuWindow(api.pid) as ws_cpu:
+                    ws, ws_wall = await bursts(sessions, level, lambda sid, i: ws_stream(url, sid, headers, i))
+                with CpuWindow(api.pid) as sse_cpu:
+                    sse, sse_wall = await bursts(sessions, level, lambda sid, i: sse_stream(http, url, sid, headers, i))
+                row: dict[str, Any] = {
+                    "direct": summarise(direct, direct_wall),
+                    "ws": {**summarise(ws, ws_wall), **ws_cpu.figures(ws)},
+                    "sse": {**summarise(sse, sse_wall), **sse_cpu.figures(sse)},
+                    "load_avg_1m": os.getloadavg()[0],
+                }
+                results[str(level)] = {**row, **added(row, "ws"), **added(row, "sse")}
+            for rate in args.sustained:
+                results[f"sustained_{rate:g}"] = await sustained(
+                    args, rate, url, http, headers, sdk, api.pid, new_session
+                )
             await sdk.close()
-            results["idle"] = await idle_memory(url, headers, await new_session(), api.pid, args.idle)
+            if args.idle:
+                results["idle"] = await idle_load(url, headers, await new_session(), api.pid, args)
         return results
     finally:
         api.terminate()
@@ -291,26 +441,110 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         stack.stop()
 
 
-async def idle_memory(url: str, headers: dict[str, str], session_id: str, pid: int, count: int) -> dict[str, float]:
+async def sustained(
+    args: argparse.Namespace,
+    rate: float,
+    url: str,
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    sdk: AsyncAnthropic,
+    api_pid: int,
+    new_session: Any,
+) -> dict[str, Any]:
+    """--streams open sockets, turns arriving at ``rate`` per second (Poisson), the same arrival times for
+    direct, WebSocket and SSE; the WebSocket turns go to an open socket that is not busy."""
+    turns = max(1, round(rate * args.sustained_seconds))
+    chance = random.Random(f"{rate}-{turns}")  # the same schedule in every run
+    arrivals, at = [], 0.0
+    for _ in range(turns):
+        at += chance.expovariate(rate)
+        arrivals.append(at)
+
+    async def paced(start_turn: Any) -> list[Sample]:
+        tasks = []
+        begin = time.perf_counter()
+        for index, arrival in enumerate(arrivals):
+            delay = begin + arrival - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(start_turn(index)))
+        return list(await asyncio.gather(*tasks))
+
+    direct = await paced(lambda _index: direct_stream(sdk))
+    sessions = [await new_session() for _ in range(args.streams)]
+    sockets = []
+    for batch in range(0, len(sessions), 50):
+        sockets += await asyncio.gather(
+            *(ws_connect(url, sid, headers, max_queue=None) for sid in sessions[batch : batch + 50])
+        )
+    free: asyncio.Queue[Any] = asyncio.Queue()
+    for ws in sockets:
+        free.put_nowait(ws)
+    waited = 0
+
+    async def on_socket(index: int) -> Sample:
+        nonlocal waited
+        if free.empty():
+            waited += 1  # more turns in flight than open sockets: the figure then includes this wait
+        ws = await free.get()
+        try:
+            return await ws_turn(ws, index)
+        finally:
+            free.put_nowait(ws)
+
+    with CpuWindow(api_pid) as ws_cpu:
+        ws_samples = await paced(on_socket)
+    for ws in sockets:
+        await ws.close()
+    sse_sessions = [await new_session() for _ in range(args.streams)]
+    with CpuWindow(api_pid) as sse_cpu:
+        sse_samples = await paced(
+            lambda index: sse_stream(http, url, sse_sessions[index % len(sse_sessions)], headers, index)
+        )
+    row: dict[str, Any] = {
+        "rate": rate,
+        "streams": args.streams,
+        "direct": summarise(direct),
+        "ws": {**summarise(ws_samples), **ws_cpu.figures(ws_samples), "waited_for_socket": float(waited)},
+        "sse": {**summarise(sse_samples), **sse_cpu.figures(sse_samples)},
+        "load_avg_1m": os.getloadavg()[0],
+    }
+    return {**row, **added(row, "ws"), **added(row, "sse")}
+
+
+async def idle_load(
+    url: str, headers: dict[str, str], session_id: str, pid: int, args: argparse.Namespace
+) -> dict[str, float]:
+    """Memory and CPU of the API with ``args.idle`` authenticated tutor sockets open and idle. The driver
+    sends no pings of its own (a browser does not), so the CPU is the server's keep-alive and timers."""
+    count = args.idle
     await asyncio.sleep(1)
     before = rss_kib(pid)
+    with CpuWindow(pid) as quiet:
+        await asyncio.sleep(args.idle_seconds / 2)
+    quiet_percent = quiet.used * 100 / (args.idle_seconds / 2)
     sockets = []
     for batch in range(0, count, 100):
         sockets += await asyncio.gather(
-            *(
-                connect(f"{url.replace('http', 'ws')}/v1/tutor/sessions/{session_id}/ws", additional_headers=headers)
-                for _ in range(min(100, count - batch))
-            )
+            *(ws_connect(url, session_id, headers, ping_interval=None) for _ in range(min(100, count - batch)))
         )
     await asyncio.sleep(2)
     after = rss_kib(pid)
-    for ws in sockets:
-        await ws.close()
+    with CpuWindow(pid) as idle:
+        await asyncio.sleep(args.idle_seconds)
+    still_open = sum(1 for ws in sockets if ws.close_code is None)
+    for batch in range(0, len(sockets), 500):
+        await asyncio.gather(*(ws.close() for ws in sockets[batch : batch + 500]))
     return {
         "connections": float(count),
+        "still_open": float(still_open),
         "rss_before_kib": float(before),
         "rss_after_kib": float(after),
         "kib_per_connection": (after - before) / count,
+        "seconds": args.idle_seconds,
+        "cpu_percent": idle.used * 100 / args.idle_seconds,
+        "cpu_percent_without_sockets": quiet_percent,
+        "load_avg_1m": os.getloadavg()[0],
     }
 
 
@@ -326,8 +560,9 @@ def start_api(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def wait_healthy(http: httpx.AsyncClient, url: str) -> None:
-    for _ in range(300):
+async def wait_healthy(http: httpx.AsyncClient, url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             if (await http.get(f"{url}/health")).status_code == 200:
                 return
@@ -507,13 +742,59 @@ def grounding_main(args: argparse.Namespace) -> None:
         )
 
 
+def int_list(value: str) -> list[int]:
+    return [int(x) for x in value.split(",") if x.strip()]
+
+
+def float_list(value: str) -> list[float]:
+    return [float(x) for x in value.split(",") if x.strip()]
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\nreplies of {results['config']['tokens']} tokens; pinned: {results['config']['pinned']}")
+    print(
+        "\n| load | transport | added TTFT p50 / p95 / p99 ms | added gap p99 ms | tokens/s ratio "
+        "| API CPU ms/turn | µs/token | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for level, row in results.items():
+        if level in ("idle", "config"):
+            continue
+        sustained = level.startswith("sustained")
+        name = f"{row['rate']:g} turns/s, {row['streams']} open" if sustained else f"{level} at once"
+        for transport in ("ws", "sse"):
+            print(
+                f"| {name} | {transport} | {row[f'{transport}_added_ttft_p50_ms']:.1f} / "
+                f"{row[f'{transport}_added_ttft_p95_ms']:.1f} / {row[f'{transport}_added_ttft_p99_ms']:.1f} | "
+                f"{row[f'{transport}_added_gap_p99_ms']:.1f} | {row[f'{transport}_tokens_ratio']:.3f} | "
+                f"{row[transport]['cpu_ms_per_turn']:.2f} | {row[transport]['cpu_us_per_token']:.0f} | "
+                f"{row['load_avg_1m']:.1f} |"
+            )
+    if "idle" in results:
+        idle = results["idle"]
+        print(
+            f"\nidle WebSockets: {idle['connections']:.0f} open ({idle['still_open']:.0f} still open after "
+            f"{idle['seconds']:g} s), {idle['kib_per_connection']:.1f} KiB each, API CPU {idle['cpu_percent']:.2f} % "
+            f"of a core ({idle['cpu_percent_without_sockets']:.2f} % without them), load {idle['load_avg_1m']:.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--levels", default="1,50,200", type=lambda v: [int(x) for x in v.split(",")])
-    parser.add_argument("--tokens", type=int, default=60, help="tokens per scripted reply")
+    parser.add_argument("--levels", default="1,50,200", type=int_list, help="burst sizes ('' for none)")
+    parser.add_argument("--tokens", type=int, default=60, help="tokens per scripted reply (1: set-up cost only)")
     parser.add_argument("--rate", type=float, default=50.0, help="tokens per second per stream from the fake")
-    parser.add_argument("--idle", type=int, default=2000, help="idle WebSockets for the memory figure")
+    parser.add_argument("--min-turns", type=int, default=20, help="repeat a smaller burst up to this many turns")
+    parser.add_argument("--sustained", default="", type=float_list, help="turn rates per second, e.g. 20,50")
+    parser.add_argument("--streams", type=int, default=200, help="--sustained: open WebSockets")
+    parser.add_argument("--sustained-seconds", type=float, default=20.0, help="--sustained: seconds of arrivals")
+    parser.add_argument("--idle", type=int, default=2000, help="idle WebSockets for the memory figure (0: skip)")
+    parser.add_argument("--idle-seconds", type=float, default=45.0, help="CPU window with the idle sockets open")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured turns per transport before measuring")
+    parser.add_argument(
+        "--pin", action=argparse.BooleanOptionalAction, default=True, help="API on CPU 0, fake and driver on CPU 1"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--grounding", action="store_true", help="TTFT with grounding on vs off, retrieval time")
     parser.add_argument("--turns", type=int, default=100, help="--grounding: one-at-a-time turns per side")
     parser.add_argument("--concurrency", type=int, default=20, help="--grounding: turns at once per round")
@@ -522,20 +803,12 @@ def main() -> None:
     if parsed.grounding:
         grounding_main(parsed)
         return
+    parsed.pin = parsed.pin and (os.cpu_count() or 1) >= 2
     results = asyncio.run(measure(parsed))
     print(json.dumps(results, indent=2))
-    print("\n| concurrency | transport | added TTFT p50 ms | added TTFT p99 ms | tokens/s ratio |")
-    print("|---|---|---|---|---|")
-    for level, row in results.items():
-        if level == "idle":
-            continue
-        for transport in ("ws", "sse"):
-            print(
-                f"| {level} | {transport} | {row[f'{transport}_added_ttft_p50_ms']:.1f} | "
-                f"{row[f'{transport}_added_ttft_p99_ms']:.1f} | {row[f'{transport}_tokens_ratio']:.3f} |"
-            )
-    idle = results["idle"]
-    print(f"\nidle WebSockets: {idle['connections']:.0f} open, {idle['kib_per_connection']:.1f} KiB each")
+    if parsed.json:
+        parsed.json.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
 
 
 if __name__ == "__main__":

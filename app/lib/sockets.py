@@ -95,6 +95,25 @@ def server_max_frame_bytes(settings: Settings) -> int:
     return -(-largest // _SERVER_FRAME_STEP) * _SERVER_FRAME_STEP
 
 
+def uvicorn_ws_args(settings: Settings) -> list[str]:
+    """Uvicorn's WebSocket options, the same for `lyceum up` and the benchmarks."""
+    return [
+        "--ws",
+        "websockets-sansio",
+        # Protocol-level keep-alive pings on tutor sockets; dead peers are dropped.
+        "--ws-ping-interval",
+        str(settings.ws_ping_interval_seconds),
+        "--ws-ping-timeout",
+        str(settings.ws_ping_interval_seconds),
+        "--ws-per-message-deflate",
+        str(settings.ws_compression).lower(),
+        # Frames above the largest any socket accepts are refused before uvicorn buffers them
+        # (default 16 MiB); each socket then holds its own, smaller limit (above).
+        "--ws-max-size",
+        str(server_max_frame_bytes(settings)),
+    ]
+
+
 async def receive_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str | bytes:
     """The next text (or binary) frame; WebSocketDisconnect when the client left, FrameTooBig above ``max_bytes``."""
     message = await socket.receive()

@@ -15,7 +15,13 @@ def provide_admin_service(
 ) -> AdminService:
     tutor = components.tutor
     return AdminService(
-        tenant_db, principal, request_id, settings=components.settings, budget=tutor.budget, prompts=tutor.prompts
+        tenant_db,
+        principal,
+        request_id,
+        settings=components.settings,
+        budget=tutor.budget,
+        prompts=tutor.prompts,
+        chats=tutor.chats,
     )
 
 

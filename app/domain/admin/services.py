@@ -19,6 +19,7 @@ from app.domain.admin.schemas import (
 from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
 from app.domain.tutor.budgets import TokenBudget, budget_scopes
+from app.domain.tutor.chat_cache import ChatCache
 from app.domain.tutor.prompts import PromptError, PromptRegistry
 from app.domain.tutor.services import budget_limits
 from app.lib.errors import NotFound
@@ -32,6 +33,7 @@ class AdminService(TenantService):
     settings: Settings
     budget: TokenBudget
     prompts: PromptRegistry
+    chats: ChatCache  # tutor processes cache limits and prompts: told after each change commits
 
     def _defaults(self) -> BudgetSettings:
         s = self.settings
@@ -93,6 +95,7 @@ class AdminService(TenantService):
                 after={k: getattr(data, k) for k in data.__struct_fields__},
                 request_id=self.request_id,
             )
+        await self.chats.invalidate_org(self.principal.org_id)
         return await self.budgets()
 
     async def prompt_versions(self, name: str) -> list[PromptVersionOut]:
@@ -136,6 +139,7 @@ class AdminService(TenantService):
                 after={"weight": data.weight, "active": data.active},
                 request_id=self.request_id,
             )
+        await self.chats.invalidate_org(self.principal.org_id)
         return PromptVersionOut(name, version, data.weight, data.active, "org", data.system)
 
     async def compare(self, name: str) -> PromptComparison:

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.tutor.budgets import TokenBudget
+from app.domain.tutor.chat_cache import ChatCache
 from app.domain.tutor.guardrails import classifier
 from app.domain.tutor.guardrails.model_check import ModelCheck
 from app.domain.tutor.guardrails.policy import PolicyStore
@@ -24,6 +25,7 @@ class TutorComponents:
     prompts: PromptRegistry
     budget: TokenBudget
     objects: ObjectStore
+    chats: ChatCache
     guard: ModelCheck | None = None  # the model-based input check; only with a model key
 
     @classmethod
@@ -37,6 +39,7 @@ class TutorComponents:
             prompts=PromptRegistry(settings.content_dir / "prompts"),
             budget=TokenBudget(limiter_redis, settings.redis_key_prefix),
             objects=LocalObjectStore(settings.objects_path),
+            chats=ChatCache(limiter_redis, settings.redis_key_prefix, max_age=settings.tutor_context_cache_seconds),
             guard=ModelCheck(settings) if settings.anthropic_api_key else None,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -53,13 +54,20 @@ async def course_protected_texts(session: AsyncSession, course_id: UUID, except_
 
 
 async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
-    course = await session.get(Course, chat.course_id)
+    context = await build_material(session, chat.course_id, chat.item_id)
+    mode = _mode(chat.mode)
+    return context if context.mode == mode else replace(context, mode=mode)
+
+
+async def build_material(session: AsyncSession, course_id: UUID, item_id: UUID | None) -> TutorContext:
+    """The tutor's material for a course item (shared by every session on it), in the default mode."""
+    course = await session.get(Course, course_id)
     if course is None:
         raise LookupError("course not found")
-    item = await session.get(Item, chat.item_id) if chat.item_id else None
+    item = await session.get(Item, item_id) if item_id else None
     course_protected = await course_protected_texts(session, course.id, item.id if item is not None else None)
     if item is None:
-        return TutorContext(course_title=course.title, mode=_mode(chat.mode), course_protected=course_protected)
+        return TutorContext(course_title=course.title, course_protected=course_protected)
     assessment = await session.scalar(select(Assessment).where(Assessment.item_id == item.id))
     siblings = list(
         await session.scalars(
@@ -71,7 +79,6 @@ async def build_context(session: AsyncSession, chat: AISession) -> TutorContext:
     tutoring = tutoring_material(course.extra, item, [i for i in siblings if i.kind == "lesson"] + prerequisites)
     return TutorContext(
         course_title=course.title,
-        mode=_mode(chat.mode),
         item_title=item.title,
         item_body=item.body,
         item_kind=item.kind,
@@ -111,8 +118,20 @@ def _related(item: Item) -> RelatedItem:
     return RelatedItem(title=item.title, body=item.body[:RELATED_BODY_CHARS])
 
 
-def _mode(value: str) -> Mode:
+def mode_of(value: str) -> Mode:
+    """A stored mode as the tutor knows it (anything unknown is the default, socratic)."""
     return "hint" if value == "hint" else "explain" if value == "explain" else "socratic"
 
 
-__all__ = ["UUID", "build_context", "course_protected_texts", "protected_texts", "tutoring_material"]
+_mode = mode_of
+
+
+__all__ = [
+    "UUID",
+    "build_context",
+    "build_material",
+    "course_protected_texts",
+    "mode_of",
+    "protected_texts",
+    "tutoring_material",
+]

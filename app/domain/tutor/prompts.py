@@ -40,6 +40,16 @@ class PromptFile(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @dataclass(frozen=True, slots=True)
+class Override:
+    """An org's row for one version of a prompt (``prompt_templates``)."""
+
+    version: str
+    system: str
+    weight: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ChosenPrompt:
     name: str
     version: str
@@ -97,10 +107,23 @@ class PromptRegistry:
         """Org overrides merge into the file's versions: same version replaces it, a new version joins the
         experiment, an inactive override withdraws that version. If nothing eligible is left, the file's
         versions apply, so an admin's edit can never stop the tutor."""
+        return self.choose_from(name, user_id, await self.overrides(session, name))
+
+    async def overrides(self, session: AsyncSession, name: str) -> tuple[Override, ...]:
+        """The org's overrides of prompt ``name`` (the session's tenant; RLS), as plain values to cache."""
+        rows = await session.execute(
+            select(PromptTemplate.version, PromptTemplate.system, PromptTemplate.weight, PromptTemplate.active).where(
+                PromptTemplate.name == name
+            )
+        )
+        return tuple(Override(version, system, weight, active) for version, system, weight, active in rows)
+
+    def choose_from(self, name: str, user_id: UUID, overrides: Sequence[Override]) -> ChosenPrompt:
+        """``choose`` with the org's overrides already loaded (see there)."""
         base = self.file(name)
         file_versions = {v.version: (v.system, v.weight) for v in base.versions}
         templates = dict(file_versions)
-        for override in await session.scalars(select(PromptTemplate).where(PromptTemplate.name == name)):
+        for override in overrides:
             if override.active:
                 templates[override.version] = (override.system, override.weight)
             else:

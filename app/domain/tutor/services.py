@@ -18,9 +18,12 @@ from app.domain.base import TenantService
 from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.chat import ChatSession
+from app.domain.tutor.chat_cache import Versions
 from app.domain.tutor.components import TutorComponents
-from app.domain.tutor.context import build_context
+from app.domain.tutor.context import build_material, mode_of
 from app.domain.tutor.grounding import stored_sources
+from app.domain.tutor.providers.base import Mode as ContextMode
+from app.domain.tutor.providers.base import TutorContext
 from app.domain.tutor.schemas import (
     MODES,
     FeedbackIn,
@@ -44,6 +47,25 @@ async def budget_limits(session: AsyncSession, settings: Settings) -> BudgetLimi
         user_daily=(row and row.user_daily_tokens) or settings.budget_user_daily_tokens,
         session=(row and row.session_tokens) or settings.budget_session_tokens,
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionRow:
+    """What a connection needs of a session's row; only the mode ever changes (a resume bumps its version)."""
+
+    user_id: UUID
+    course_id: UUID
+    item_id: UUID | None
+    mode: ContextMode
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Material:
+    """What every session on one course item shares: the tutor's material, the org's slug and limits."""
+
+    context: TutorContext
+    org_slug: str
+    limits: BudgetLimits
 
 
 def with_mode(chat: ChatSession, mode: str | None) -> ChatSession:
@@ -90,6 +112,16 @@ class TutorService(TenantService):
             return await self._open(data)
 
     async def _open(self, data: SessionCreate) -> SessionOut:
+        out, mode_changed = await self._open_tx(data)
+        chats, org_id = self.tutor.chats, self.principal.org_id
+        if mode_changed:  # after the commit: connections loaded from now on see the new default mode
+            await chats.invalidate_session(out.id)
+        # The learner connects next: remember the row, so their socket need not read it back.
+        row = SessionRow(self.principal.user_id, out.course_id, out.item_id, mode_of(out.mode))
+        chats.put("session", org_id, out.id, await chats.versions(org_id, out.id), row)
+        return out
+
+    async def _open_tx(self, data: SessionCreate) -> tuple[SessionOut, bool]:
         async with self._tx() as session:
             course = await session.get(Course, data.course_id)
             if course is None or not course.is_published:
@@ -109,10 +141,11 @@ class TutorService(TenantService):
                 .with_for_update()
             )
             if existing is not None and data.resume:
+                mode_changed = existing.mode != data.mode
                 existing.mode = data.mode  # the default for messages sent without a mode
                 out = self._out(existing)
                 out.reused = True
-                return out
+                return out, mode_changed
             if existing is not None:
                 existing.status = "closed"
                 record_audit_by(
@@ -147,28 +180,69 @@ class TutorService(TenantService):
             out = self._out(chat)
         p = self.principal  # announced after the commit, in the background (never delays the response)
         bus_events.session_started(self.events, p.org_id, chat.id, p.user_id, course.id, data.item_id, data.mode)
-        return out
+        return out, False
 
     async def for_chat(self, session_id: UUID) -> ChatSession:
-        """Only the learner who owns a session may talk in it (instructors read transcripts)."""
+        """Only the learner who owns a session may talk in it (instructors read transcripts).
+
+        Two parts, each cached per process while its versions hold (``chat_cache.py``): the session's row
+        (owner, course, item, default mode; cached when this process opened or loaded the session) and
+        the material of its course and item with the org's slug and budget limits (shared by every
+        session on that item). A connection to a known session costs one Redis MGET; a new session on a
+        known item one single-row query, instead of eight queries in both cases."""
+        chats, org_id = self.tutor.chats, self.principal.org_id
+        versions = await chats.versions(org_id, session_id)
+        row = chats.get("session", org_id, session_id, versions)
+        material = chats.get("material", org_id, (row.course_id, row.item_id), versions) if row else None
+        if not isinstance(row, SessionRow) or not isinstance(material, Material):
+            row, material = await self._load_chat(session_id, row, versions)
+        if row.user_id != self.principal.user_id:
+            raise Forbidden("This tutoring session belongs to someone else")
+        context = material.context
+        if context.mode != row.mode:
+            context = dataclasses.replace(context, mode=row.mode)
+        return ChatSession(
+            id=session_id,
+            org_id=org_id,
+            org_slug=material.org_slug,
+            user_id=row.user_id,
+            course_id=row.course_id,
+            item_id=row.item_id,
+            context=context,
+            limits=material.limits,
+        )
+
+    async def _load_chat(
+        self, session_id: UUID, row: SessionRow | None, versions: Versions | None
+    ) -> tuple[SessionRow, Material]:
+        """One transaction for what the cache did not hold (RLS: only this org's session can be found)."""
+        chats, org_id = self.tutor.chats, self.principal.org_id
         async with self._tx() as session:
-            chat = await session.get(AISession, session_id)
-            if chat is None:
-                raise NotFound("No such tutoring session")
-            if chat.user_id != self.principal.user_id:
-                raise Forbidden("This tutoring session belongs to someone else")
-            org = await session.get(Organization, self.principal.org_id)
-            assert org is not None
-            return ChatSession(
-                id=chat.id,
-                org_id=chat.org_id,
-                org_slug=org.slug,
-                user_id=chat.user_id,
-                course_id=chat.course_id,
-                item_id=chat.item_id,
-                context=await build_context(session, chat),
-                limits=await budget_limits(session, self.settings),
-            )
+            if row is None:
+                found = (
+                    await session.execute(
+                        select(AISession.user_id, AISession.course_id, AISession.item_id, AISession.mode).where(
+                            AISession.id == session_id
+                        )
+                    )
+                ).first()
+                if found is None:
+                    raise NotFound("No such tutoring session")
+                row = SessionRow(found.user_id, found.course_id, found.item_id, mode_of(found.mode))
+                if row.user_id != self.principal.user_id:
+                    raise Forbidden("This tutoring session belongs to someone else")
+                chats.put("session", org_id, session_id, versions, row)
+            material = chats.get("material", org_id, (row.course_id, row.item_id), versions)
+            if not isinstance(material, Material):
+                org = await session.get(Organization, org_id)
+                assert org is not None
+                material = Material(
+                    context=await build_material(session, row.course_id, row.item_id),
+                    org_slug=org.slug,
+                    limits=await budget_limits(session, self.settings),
+                )
+                chats.put("material", org_id, (row.course_id, row.item_id), versions, material)
+        return row, material
 
     async def transcript(self, session_id: UUID) -> Transcript:
         async with self._tx() as session:

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import or_, select
+from sqlalchemy import Table, insert, or_, select
 
 from app.config import Settings
 from app.db.engine import Database
@@ -24,6 +24,7 @@ from app.db.models import AIInteraction
 from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_scopes
 from app.domain.tutor.chat import ChatSession, TurnState
+from app.domain.tutor.chat_cache import cached
 from app.domain.tutor.components import TutorComponents
 from app.domain.tutor.grounding import Grounding, Retriever, stored_sources
 from app.domain.tutor.guardrails.confidence import confidence_score
@@ -59,6 +60,7 @@ log = structlog.get_logger("lyceum.tutor")
 Emit = Callable[[TutorEvent], Awaitable[None]]
 PROMPT_NAME = "tutor"
 _HISTORY_STATUSES = ("completed", "cancelled")
+_ROW: Table = AIInteraction.__table__  # type: ignore[assignment]  # Core statements on the hot path: no ORM objects to build per row
 # Decoded turn contents by object key (content-addressed, so never stale), for the history of the next
 # turns of a session: bounded, least recently used first out.
 CONTENT_CACHE_SIZE = 2048
@@ -259,23 +261,37 @@ class TurnRunner:
         return None
 
     async def _lookup(self, message_id: str) -> _Setup:
-        """One transaction: an earlier answer to this message id, the prompt version, the session's turns."""
+        """One transaction: an earlier answer to this message id, the prompt version, the session's turns.
+
+        The org's prompt overrides come from the chat cache while the org's version holds (its Redis read
+        runs beside the query); the rows are read as plain columns, and the full row only for a replay."""
+        chats = self.tutor.chats
+        versions = asyncio.ensure_future(chats.versions(self.chat.org_id))
         async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             # One query serves both the resend check and the history: the session's answered turns plus
             # any row carrying this client message id.
-            answered = AIInteraction.status.in_(_HISTORY_STATUSES)
-            wanted = or_(answered, AIInteraction.client_message_id == message_id) if message_id else answered
-            rows = list(
-                await session.scalars(
-                    select(AIInteraction)
-                    .where(AIInteraction.session_id == self.chat.id, wanted)
-                    .order_by(AIInteraction.created_at)
+            answered = _ROW.c.status.in_(_HISTORY_STATUSES)
+            wanted = or_(answered, _ROW.c.client_message_id == message_id) if message_id else answered
+            rows = (
+                await session.execute(
+                    select(_ROW.c.id, _ROW.c.client_message_id, _ROW.c.status, _ROW.c.object_key)
+                    .where(_ROW.c.session_id == self.chat.id, wanted)
+                    .order_by(_ROW.c.created_at)
                 )
-            )
-            replay = next((r for r in rows if message_id and r.client_message_id == message_id), None)
+            ).all()
+            replay = next((r.id for r in rows if message_id and r.client_message_id == message_id), None)
+            current = await versions  # never raises: None when Redis cannot say (then no cache)
             if replay is not None:
-                return _Setup(replay=replay)
-            chosen = await self.tutor.prompts.choose(session, PROMPT_NAME, self.chat.user_id)
+                return _Setup(replay=await session.get(AIInteraction, replay))
+            overrides = await cached(
+                chats,
+                "prompts",
+                self.chat.org_id,
+                PROMPT_NAME,
+                current,
+                lambda: self.tutor.prompts.overrides(session, PROMPT_NAME),
+            )
+        chosen = self.tutor.prompts.choose_from(PROMPT_NAME, self.chat.user_id, overrides)
         history = [r for r in rows if r.status in _HISTORY_STATUSES]
         contents = await asyncio.gather(*(self._content(r.object_key) for r in history))
         turns = [Turn(user=c.get("user", ""), reply=c.get("reply", "")) for c in contents]
@@ -466,7 +482,11 @@ class TurnRunner:
         output_tokens = state.used_output_tokens()
         price_in, price_out = self.settings.model_price(state.model or self.settings.tutor_model)
         now = time.monotonic()
-        row = AIInteraction(
+        interaction_id = uuid4()
+        # A Core insert of plain values: the ORM's unit of work (identity map, flush, refresh) cost more
+        # CPU than the row itself, and nothing reads the object back.
+        row = dict(
+            id=interaction_id,
             org_id=self.chat.org_id,
             session_id=self.chat.id,
             user_id=self.chat.user_id,
@@ -494,10 +514,10 @@ class TurnRunner:
             latency_retrieval_ms=state.grounding.retrieval_ms,
         )
         async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
-            session.add(row)
+            await session.execute(insert(_ROW).values(row))
         if state.status == "blocked":
-            bus_events.blocked(self.events, self.chat, state, row.id)  # background: never delays the turn
-        return row.id
+            bus_events.blocked(self.events, self.chat, state, interaction_id)  # background: never delays the turn
+        return interaction_id
 
     async def _replay(self, row: AIInteraction, message_id: str, emit: Emit) -> None:
         """A message id already answered (a resend after a reconnect) gets the stored answer, not a new one."""

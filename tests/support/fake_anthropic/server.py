@@ -199,7 +199,10 @@ class FakeAnthropic:
 
     def start(self) -> str:
         """Start serving on a free loopback port; returns the base URL (``http://127.0.0.1:PORT``)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not the default protocol 0: asyncio sets TCP_NODELAY on accepted connections only
+        # when the listening socket says it is TCP (``sock.proto``); without it Nagle holds the first small
+        # write on a reused keep-alive connection until the client's delayed ACK (~40 ms on Linux).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
