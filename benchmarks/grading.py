@@ -138,6 +138,8 @@ async def grading_rate(
             the grade), and the count of those is printed."""
             quiet = time.monotonic()
             while not (posted.is_set() and owners.keys() <= announced):
+                if poster.done() and poster.exception() is not None:
+                    raise RuntimeError("a submission failed") from poster.exception()
                 delivery = await feed.next(0.01)  # None after 10 ms without one: look at ``posted`` again
                 if delivery is not None and delivery.event.type in DONE:
                     announced.add(delivery.event.data["submission_id"])
