@@ -21,8 +21,13 @@ class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SubmissionAccepted(msgspec.Struct):
+    """The stored answer. ``status`` is ``queued`` for work the worker grades (AI, code); an exact-answer
+    assessment (multiple choice) is graded before the response, and ``submission`` then carries the result
+    exactly as GET /v1/submissions/{id} shows it (null while the answer is still queued)."""
+
     id: UUID
     status: str
+    submission: SubmissionOut | None = None
 
 
 class DisagreeIn(msgspec.Struct, forbid_unknown_fields=True):

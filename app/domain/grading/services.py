@@ -159,7 +159,8 @@ async def latest_grades(
     return {grade.submission_id: grade for grade in await session.scalars(newest)}
 
 
-class _Outcome(msgspec.Struct, frozen=True):
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Outcome:
     """What grading decided, captured inside the transaction and announced after the commit."""
 
     status: str
@@ -168,9 +169,27 @@ class _Outcome(msgspec.Struct, frozen=True):
     course_id: UUID
     item_id: UUID
     user_id: UUID
+    result: GradeResult | None  # None: no grade (the grader failed), a person grades it
+    grade: Grade | None = None  # the row written (the request's response shows it)
+    review: ReviewItem | None = None  # the review item opened, if any
     graded: events.AssessmentGraded | None = None  # mastery evidence recorded in the same transaction
     completed: tuple[tuple[UUID, UUID], ...] = ()  # (org, enrollment) the grade completed: queue credentials
     lti_scores: tuple[tuple[UUID, UUID], ...] = ()  # (org, score post) owed to LMS gradebooks: queue their jobs
+
+
+class _GradingFailed(Exception):
+    """Grading an exact answer inside the request failed (its cause is chained): the request stores the
+    answer ungraded instead and leaves it to the worker."""
+
+
+# Graded by the answer key alone: no network, no sandbox, a few microseconds of CPU. These are graded in
+# the submitting request's transaction; every other kind goes through the queue to the worker.
+EXACT_KINDS = frozenset({"multiple_choice"})
+_SAMPLING = random.Random()  # noqa: S311  # the quality sample's draws, not security: one per process
+
+
+def grade_exactly(assessment: Assessment, answer: dict[str, Any]) -> GradeResult:
+    return grade_multiple_choice(dict(assessment.spec), list(answer["choices"]))
 
 
 class _PracticeRuns:
@@ -255,21 +274,44 @@ class SubmissionService(TenantService):
         return await self.assessment(assessment_id)
 
     async def submit(self, assessment_id: UUID, data: SubmissionIn) -> SubmissionAccepted:
+        """Store the answer. An exact-answer assessment (``EXACT_KINDS``) is graded, routed and recorded in
+        this same transaction and announced after its commit: the answer and its grade commit together or
+        not at all. Model- and sandbox-graded work is queued for the worker."""
         s = self.settings
         limit = bucket("user", f"rl:submit:user:{self.principal.user_id}", s.rate_limit_submit_user)
         await enforce(s, self.limiter, "submit", [limit], fail_open=True)
+        recorder = GradeRecorder(settings=s, review_queue=self.review_queue, events=self.events, queue=self.queue)
+        try:
+            accepted, outcome = await self._accept(assessment_id, data, recorder)
+        except _GradingFailed as exc:
+            # A bug or a database hiccup in grading must not lose the answer (nor be a 5xx): store it
+            # ungraded, and the worker grades it (retrying, then dead-lettering) as it does any job.
+            log.warning("exact_grading_deferred", assessment_id=str(assessment_id), error=repr(exc.__cause__))
+            accepted, outcome = await self._accept(assessment_id, data, None)
+        if outcome is None:
+            await enqueue_grading(self.queue, s, accepted.id, self.principal.org_id)
+        else:
+            await recorder.announce(self.principal.org_id, outcome)
+        return accepted
+
+    async def _accept(
+        self, assessment_id: UUID, data: SubmissionIn, recorder: GradeRecorder | None
+    ) -> tuple[SubmissionAccepted, _Outcome | None]:
+        """The new submission (and, with ``recorder``, for an exact-answer assessment, its grade) in one
+        transaction. Raises ``_GradingFailed`` (rolling it all back) when grading itself fails."""
+        s = self.settings
         async with self._tx() as session:
             assessment = await self._assessment(session, assessment_id)
             answer = validate_answer(assessment, data, s.submission_max_bytes)
             enrolled = await session.scalar(
-                select(Enrollment.id).where(
+                select(Enrollment).where(
                     Enrollment.course_id == assessment.course_id, Enrollment.user_id == self.principal.user_id
                 )
             )
             if enrolled is None:
                 raise Conflict("Enroll in the course before submitting", extra={"code": "not_enrolled"})
             # Locked (prerequisites) or gated (competencies) assessments refuse answers, as their pages do.
-            lock = await item_lock(session, enrolled, self.principal.user_id, assessment.item_id)
+            lock = await item_lock(session, enrolled.id, self.principal.user_id, assessment.item_id)
             if lock is not None:
                 raise lock
             submission = Submission(
@@ -280,10 +322,18 @@ class SubmissionService(TenantService):
                 answer=answer,
             )
             session.add(submission)
-            await session.flush()
-            submission_id = submission.id
-        await enqueue_grading(self.queue, s, submission_id, self.principal.org_id)
-        return SubmissionAccepted(id=submission_id, status="queued")
+            if recorder is None or assessment.kind not in EXACT_KINDS:
+                await session.flush()
+                return SubmissionAccepted(id=submission.id, status="queued"), None
+            # Not flushed yet: ``apply`` decides its status first, so the row is inserted once, already graded.
+            try:
+                result = grade_exactly(assessment, answer)
+                outcome = await recorder.apply(session, submission, assessment, result, None, enrollment=enrolled)
+                await session.flush()
+                out = submission_out(submission, outcome.grade, outcome.review)
+            except Exception as exc:
+                raise _GradingFailed from exc
+        return SubmissionAccepted(id=out.id, status=out.status, submission=out), outcome
 
     async def run_visible_tests(self, assessment_id: UUID, code: str) -> TestRunOut:
         """Run the code against the task's VISIBLE tests in the sandbox, for practice: no submission, no grade.
@@ -490,6 +540,109 @@ async def enqueue_grading(queue: Queue, settings: Settings, submission_id: UUID,
     return job is not None
 
 
+@dataclasses.dataclass(eq=False, repr=False, kw_only=True)
+class GradeRecorder:
+    """Write a grade and announce it after the commit: the one path shared by the request that grades an
+    exact answer (``SubmissionService.submit``) and the worker (``GradingService``). ``apply`` runs in the
+    caller's transaction; ``announce`` only after it committed, so the feed never announces a grade that was
+    rolled back. A crash between the two loses no grade (it is committed): credentials and LMS scores owed
+    are queued again by the worker's sweeps (``issue_pending_credentials``, ``lti_post_pending_scores``)."""
+
+    settings: Settings
+    review_queue: ReviewQueue
+    events: EventBus
+    queue: Queue
+    rng: random.Random = dataclasses.field(default_factory=lambda: _SAMPLING)  # review sampling, not security
+
+    def route(self, assessment: Assessment, result: GradeResult | None) -> str | None:
+        """Why a person must look (or None): no grade, low confidence, or the random quality sample."""
+        if result is None:
+            return "grader_error"
+        if result.confidence < assessment.confidence_threshold:
+            return "low_confidence"
+        if self.rng.random() < self.settings.review_sample_rate:
+            return "sample"
+        return None
+
+    async def apply(
+        self,
+        session: AsyncSession,
+        submission: Submission,
+        assessment: Assessment,
+        result: GradeResult | None,
+        escalation: str | None,
+        *,
+        enrollment: Enrollment | None = None,
+    ) -> _Outcome:
+        """Write the grade, the review item and progress events; returns what to announce after commit.
+        ``enrollment``: the learner's, when the caller has already read it."""
+        reason = self.route(assessment, result)
+        submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
+        # The submission's row first (inserted here when the request grades it, updated in the worker): the
+        # grade and review rows refer to it, and the unit of work does not order rows by foreign keys.
+        await session.flush()
+        grade = review = None
+        if result is not None:
+            grade = grade_row(submission, assessment, result)
+            session.add(grade)
+        if reason is not None:
+            review = self.review_queue.open(submission, assessment, reason)
+            review.decision_reason = escalation or ""
+            session.add(review)
+        graded = None
+        if submission.status == "graded" and grade is not None:
+            graded = await record_grade_progress(session, submission, assessment, grade, enrollment=enrollment)
+        return _Outcome(
+            status=submission.status,
+            reason=reason,
+            submission_id=submission.id,
+            course_id=assessment.course_id,
+            item_id=assessment.item_id,
+            user_id=submission.user_id,
+            result=result,
+            grade=grade,
+            review=review,
+            graded=graded,
+            completed=tuple(completed_enrollments(session)),
+            lti_scores=await record_scores(session, submission, assessment, grade),
+        )
+
+    async def announce(self, org_id: UUID, outcome: _Outcome) -> str:
+        """After the commit: queue what the grade owes (credentials, LMS scores) and publish it."""
+        o, result = outcome, outcome.result
+        await enqueue_credentials(self.queue, self.settings, o.completed)
+        await enqueue_scores(self.queue, self.settings, o.lti_scores)
+        if o.status == "in_review":
+            await self.events.publish(
+                org_id,
+                events.SubmissionEscalated(
+                    submission_id=o.submission_id,
+                    course_id=o.course_id,
+                    item_id=o.item_id,
+                    user_id=o.user_id,
+                    reason=str(o.reason),
+                    confidence=result.confidence if result else None,
+                ),
+            )
+        elif result is not None:
+            await self.events.publish(
+                org_id,
+                events.SubmissionGraded(
+                    submission_id=o.submission_id,
+                    course_id=o.course_id,
+                    item_id=o.item_id,
+                    user_id=o.user_id,
+                    score=result.score,
+                    max_score=result.max_score,
+                    graded_by=result.graded_by,
+                    grader=grader_of(result.graded_by, result.prompt_version, result.details),
+                ),
+            )
+        if o.graded is not None:
+            await self.events.publish(org_id, o.graded)
+        return o.status
+
+
 @dataclasses.dataclass(eq=False, repr=False)
 class GradingService:
     """The worker side: grade a submission exactly once (``grading``: the graders and the review queue)
@@ -508,6 +661,16 @@ class GradingService:
     def _tx(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.db.transaction(self.org_id)
 
+    @property
+    def recorder(self) -> GradeRecorder:
+        return GradeRecorder(
+            settings=self.settings,
+            review_queue=self.grading.review_queue,
+            events=self.events,
+            queue=self.queue,
+            rng=self.rng,
+        )
+
     async def grade(self, submission_id: UUID) -> str:
         """Returns the final status. Already graded (a duplicate or re-run job): does nothing."""
         async with self._tx() as session:
@@ -518,17 +681,19 @@ class GradingService:
                 return submission.status
             assessment = await session.get(Assessment, submission.assessment_id)
             assert assessment is not None
-            if assessment.kind == "multiple_choice":
-                # Exact grading needs no network: grade and record in this one transaction.
-                result = grade_multiple_choice(dict(assessment.spec), list(submission.answer["choices"]))
-                outcome = await self._apply(session, submission, assessment, result, None)
+            if assessment.kind in EXACT_KINDS:
+                # Submitted answers are graded in the request; one lands here only when that failed (or was
+                # submitted before exact grading moved there): grade and record it in this one transaction.
+                outcome = await self.recorder.apply(
+                    session, submission, assessment, grade_exactly(assessment, submission.answer), None
+                )
             else:
                 submission.status = "grading"
                 submission.heartbeat_at = func.now()  # the database's clock, the one the sweep compares with
                 outcome = None
                 answer, kind, spec = dict(submission.answer), assessment.kind, dict(assessment.spec)
         if outcome is not None:
-            return await self._announce(outcome, result)
+            return await self.recorder.announce(self.org_id, outcome)
         try:
             graded: GradeResult | None = await self._run_grader(kind, spec, answer)
             escalation = None
@@ -538,8 +703,6 @@ class GradingService:
         return await self._record(submission_id, graded, escalation)
 
     async def _run_grader(self, kind: str, spec: dict[str, Any], answer: dict[str, Any]) -> GradeResult:
-        if kind == "multiple_choice":
-            return grade_multiple_choice(spec, list(answer["choices"]))
         if kind == "short_answer":
             rubric = msgspec.convert(spec["rubric"], Rubric)
             return await grade_short_answer(self.grading.rubric_grader, rubric, spec["prompt"], answer["text"])
@@ -581,87 +744,8 @@ class GradingService:
                 return submission.status  # another run finished first: grade once
             assessment = await session.get(Assessment, submission.assessment_id)
             assert assessment is not None
-            outcome = await self._apply(session, submission, assessment, result, escalation)
-        return await self._announce(outcome, result)
-
-    def _route(self, assessment: Assessment, result: GradeResult | None) -> str | None:
-        """Why a person must look (or None): no grade, low confidence, or the random quality sample."""
-        if result is None:
-            return "grader_error"
-        if result.confidence < assessment.confidence_threshold:
-            return "low_confidence"
-        if self.rng.random() < self.settings.review_sample_rate:
-            return "sample"
-        return None
-
-    async def _apply(
-        self,
-        session: AsyncSession,
-        submission: Submission,
-        assessment: Assessment,
-        result: GradeResult | None,
-        escalation: str | None,
-    ) -> _Outcome:
-        """Write the grade, the review item and progress events; returns what to announce after commit."""
-        reason = self._route(assessment, result)
-        grade = None
-        if result is not None:
-            grade = grade_row(submission, assessment, result)
-            session.add(grade)
-        if reason is not None:
-            review = self.grading.review_queue.open(submission, assessment, reason)
-            review.decision_reason = escalation or ""
-            session.add(review)
-        submission.status = "in_review" if reason in ("grader_error", "low_confidence") else "graded"
-        graded = None
-        if submission.status == "graded" and grade is not None:
-            graded = await record_grade_progress(session, submission, assessment, grade)
-        return _Outcome(
-            status=submission.status,
-            reason=reason,
-            submission_id=submission.id,
-            course_id=assessment.course_id,
-            item_id=assessment.item_id,
-            user_id=submission.user_id,
-            graded=graded,
-            completed=tuple(completed_enrollments(session)),
-            lti_scores=await record_scores(session, submission, assessment, grade),
-        )
-
-    async def _announce(self, outcome: _Outcome, result: GradeResult | None) -> str:
-        """Publish after the commit, so the feed never announces a grade that was rolled back."""
-        o = outcome
-        await enqueue_credentials(self.queue, self.settings, o.completed)
-        await enqueue_scores(self.queue, self.settings, o.lti_scores)
-        if o.status == "in_review":
-            await self.events.publish(
-                self.org_id,
-                events.SubmissionEscalated(
-                    submission_id=o.submission_id,
-                    course_id=o.course_id,
-                    item_id=o.item_id,
-                    user_id=o.user_id,
-                    reason=str(o.reason),
-                    confidence=result.confidence if result else None,
-                ),
-            )
-        elif result is not None:
-            await self.events.publish(
-                self.org_id,
-                events.SubmissionGraded(
-                    submission_id=o.submission_id,
-                    course_id=o.course_id,
-                    item_id=o.item_id,
-                    user_id=o.user_id,
-                    score=result.score,
-                    max_score=result.max_score,
-                    graded_by=result.graded_by,
-                    grader=grader_of(result.graded_by, result.prompt_version, result.details),
-                ),
-            )
-        if o.graded is not None:
-            await self.events.publish(self.org_id, o.graded)
-        return outcome.status
+            outcome = await self.recorder.apply(session, submission, assessment, result, escalation)
+        return await self.recorder.announce(self.org_id, outcome)
 
     async def dead_letter(self, submission_id: UUID, job_key: str, attempts: int, reason: str) -> None:
         """Grading failed for good: mark the submission failed (in words) and keep the job for admins."""

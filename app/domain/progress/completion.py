@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Assessment, Enrollment, Grade, Item, ItemCompetency, Submission
-from app.domain.progress.services import append_progress_event, complete_course_if_finished
+from app.domain.progress.services import append_progress_events, complete_course_if_finished
 from app.domain.spaced.services import open_review_cards
 from app.lib.event_payloads import AssessmentGraded
 
@@ -30,6 +31,8 @@ async def record_grade_progress(
     assessment: Assessment,
     grade: Grade,
     actor_id: UUID | None = None,
+    *,
+    enrollment: Enrollment | None = None,
 ) -> AssessmentGraded | None:
     """Every final grade is a progress event; a pass (``grade.passed``, from ``passes``) also completes the
     assessment item. The grading worker and a reviewer's decision both tell progress about a grade here.
@@ -37,20 +40,23 @@ async def record_grade_progress(
     ``assessment.graded`` is keyed by the grade id (``assessment.graded:<grade_id>``), so recording the same
     grade again (a redelivered job, a retried decision) appends nothing: the mastery projection, folded from
     these events in the same transaction, counts each grade once. Returns the bus announcement to publish
-    after the commit (None when the learner is not enrolled)."""
-    enrollment = await session.scalar(
-        select(Enrollment).where(Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id)
-    )
+    after the commit (None when the learner is not enrolled). ``enrollment``: the learner's in the course,
+    when the caller has already read it (the submitting request has)."""
+    if enrollment is None:
+        enrollment = await session.scalar(
+            select(Enrollment).where(
+                Enrollment.user_id == submission.user_id, Enrollment.course_id == assessment.course_id
+            )
+        )
     if enrollment is None:
         return None
-    item_slug = await session.scalar(select(Item.slug).where(Item.id == assessment.item_id))
-    competencies = list(
-        await session.scalars(
-            select(ItemCompetency.competency_id)
-            .where(ItemCompetency.item_id == assessment.item_id)
-            .order_by(ItemCompetency.competency_id)
-        )
+    # The item's slug and competencies in one statement (the competency ids in a stable order).
+    ordered = aggregate_order_by(ItemCompetency.competency_id, ItemCompetency.competency_id)
+    competency_ids = (
+        select(func.array_agg(ordered)).where(ItemCompetency.item_id == assessment.item_id).scalar_subquery()
     )
+    row = (await session.execute(select(Item.slug, competency_ids).where(Item.id == assessment.item_id))).one()
+    item_slug, competencies = row[0], list(row[1] or ())  # array_agg of no rows is NULL
     payload = {
         "grade_id": str(grade.id),
         "item_id": str(assessment.item_id),
@@ -62,15 +68,14 @@ async def record_grade_progress(
         "passed": grade.passed,
         "graded_by": grade.graded_by,
     }
-    _, created = await append_progress_event(
-        session, enrollment, "assessment.graded", payload, f"assessment.graded:{grade.id}"
-    )
+    # One append for the grade and, for a pass, the item's completion (one lock, one version read).
+    appends = [("assessment.graded", payload, f"assessment.graded:{grade.id}")]
+    if grade.passed:
+        appends.append(("assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"))
+    [(_, created), *_] = await append_progress_events(session, enrollment, appends)
     if not created:
         return None  # this grade is already recorded (and announced): nothing new
     if grade.passed:
-        await append_progress_event(
-            session, enrollment, "assessment.passed", payload, f"passed:{enrollment.id}:{assessment.item_id}"
-        )
         # Spaced review (issue 12 §7): the pass opens review cards for the item's competencies, as of
         # when the learner answered; an existing card is kept (app/domain/spaced/services.py).
         await open_review_cards(

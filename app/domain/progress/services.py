@@ -7,7 +7,7 @@ into the set of completed items and, with the course's prerequisite graph, what 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -24,7 +24,7 @@ from app.domain.courses.schemas import CourseDetail, ItemOutline
 from app.domain.courses.services import CourseService
 from app.domain.credentials.enqueue import enqueue_credentials
 from app.domain.mastery.gates import MissingCompetency, gate_conflict, unmet_requirements
-from app.domain.mastery.projector import project_event
+from app.domain.mastery.projector import is_evidence, project_event
 from app.domain.progress.ledger import completed_items
 from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgress
 from app.lib.errors import Conflict, NotFound
@@ -52,32 +52,61 @@ async def append_progress_event(
 
     Returns (event, created). The caller holds the transaction; the enrollment row is locked here so
     concurrent appends to one stream serialise instead of colliding on (stream_id, version)."""
+    [appended] = await append_progress_events(session, enrollment, [(event_type, payload, idempotency_key)])
+    return appended
+
+
+async def append_progress_events(
+    session: AsyncSession,
+    enrollment: Enrollment,
+    events: Sequence[tuple[str, Mapping[str, Any], str]],
+) -> list[tuple[ProgressEvent, bool]]:
+    """Append several events (type, payload, idempotency key) to the stream in order, as one write: one
+    lock, one look-up of the keys, one version read, one insert, and the mastery projection refolded once.
+    A key already in the stream returns its first event (created False) and takes no version."""
     await session.execute(select(Enrollment.id).where(Enrollment.id == enrollment.id).with_for_update())
-    existing = await session.scalar(
-        select(ProgressEvent).where(
-            ProgressEvent.org_id == enrollment.org_id, ProgressEvent.idempotency_key == idempotency_key
+    keys = [key for _, _, key in events]
+    existing = {
+        e.idempotency_key: e
+        for e in await session.scalars(
+            select(ProgressEvent).where(
+                ProgressEvent.org_id == enrollment.org_id, ProgressEvent.idempotency_key.in_(keys)
+            )
         )
+    }
+    version = int(
+        await session.scalar(
+            select(func.coalesce(func.max(ProgressEvent.version), 0)).where(ProgressEvent.stream_id == enrollment.id)
+        )
+        or 0
     )
-    if existing is not None:
-        return existing, False
-    version = await session.scalar(
-        select(func.coalesce(func.max(ProgressEvent.version), 0)).where(ProgressEvent.stream_id == enrollment.id)
-    )
-    event = ProgressEvent(
-        org_id=enrollment.org_id,
-        stream_id=enrollment.id,
-        version=int(version or 0) + 1,
-        type=event_type,
-        user_id=enrollment.user_id,
-        course_id=enrollment.course_id,
-        payload=dict(payload),
-        idempotency_key=idempotency_key,
-    )
-    session.add(event)
-    await session.flush()
-    # The mastery projection moves in the same transaction as the ledger (never behind, never ahead).
-    await project_event(session, enrollment, event)
-    return event, True
+    appended: list[tuple[ProgressEvent, bool]] = []
+    for event_type, payload, key in events:
+        if key in existing:
+            appended.append((existing[key], False))
+            continue
+        version += 1
+        event = ProgressEvent(
+            org_id=enrollment.org_id,
+            stream_id=enrollment.id,
+            version=version,
+            type=event_type,
+            user_id=enrollment.user_id,
+            course_id=enrollment.course_id,
+            payload=dict(payload),
+            idempotency_key=key,
+        )
+        session.add(event)
+        existing[key] = event
+        appended.append((event, True))
+    created = [event for event, new in appended if new]
+    if created:
+        await session.flush()
+        # The mastery projection moves in the same transaction as the ledger (never behind, never ahead). It
+        # refolds the whole stream on evidence, so one refold after the last evidence covers the batch.
+        evidence = [e for e in created if is_evidence(e.type, e.payload)]
+        await project_event(session, enrollment, evidence[-1] if evidence else created[-1])
+    return appended
 
 
 async def complete_course_if_finished(

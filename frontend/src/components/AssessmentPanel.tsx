@@ -135,7 +135,13 @@ export function AssessmentPanel({ itemId, onGraded }: { itemId: string; onGraded
         }),
       );
       idempotency.current = newKey();
-      setSubmission({ ...(submission ?? ({} as Submission)), id: accepted.id, status: accepted.status, answer: body } as Submission);
+      if (accepted.submission) {
+        // Exact-answer assessments are graded before the response: show the grade now, no polling.
+        setSubmission(accepted.submission);
+        if (accepted.submission.status === "graded") graded.current();
+      } else {
+        setSubmission({ ...(submission ?? ({} as Submission)), id: accepted.id, status: accepted.status, answer: body } as Submission);
+      }
     } catch (err) {
       setError(errorText(err));
     } finally {
