@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import anthropic
 import msgspec
 import structlog
-from anthropic.types import ToolChoiceToolParam, ToolParam, UserMessageParam
 
 from app.config import Settings
+
+if TYPE_CHECKING:  # the SDK itself is imported when a check is built: processes without a key never load it
+    from anthropic.types import ToolChoiceToolParam, ToolParam
 
 log = structlog.get_logger("lyceum.guardrails.model_check")
 
@@ -136,6 +137,8 @@ class ModelCheck:
     """One per process (``TutorComponents.guard``), sharing one HTTP connection pool."""
 
     def __init__(self, settings: Settings) -> None:
+        import anthropic
+
         self.model = settings.tutor_fallback_model or settings.tutor_model
         self._client = anthropic.AsyncAnthropic(
             api_key=settings.anthropic_api_key.value,
@@ -147,6 +150,8 @@ class ModelCheck:
         )
 
     async def check(self, text: str, recent: Sequence[str] = ()) -> CheckResult:
+        import anthropic  # already loaded by __init__: a dictionary look-up
+
         try:
             # The raw response, decoded by msgspec into the few fields the verdict needs: the SDK's own
             # parse built a pydantic object graph per check, a sizeable share of a turn's set-up CPU.
@@ -155,7 +160,7 @@ class ModelCheck:
                 model=self.model,
                 max_tokens=MAX_TOKENS,
                 system=SYSTEM_PROMPT,
-                messages=[UserMessageParam(role="user", content=_conversation(text, recent))],
+                messages=[{"role": "user", "content": _conversation(text, recent)}],
                 tools=[TOOL],
                 tool_choice=_TOOL_CHOICE,
             )
