@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.server.api_process import default_api_processes
 from app.server.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,6 +66,22 @@ def test_courses_validate_names_file_path_and_reason(tmp_path: Path) -> None:
     assert "memorise" in result.stderr
 
 
+def api_processes_of(parent: int) -> list[int]:
+    """Pids of the API processes (app.server.api_process) whose parent is ``parent``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == parent and b"app.server.api_process" in argv:
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.slow
 def test_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -110,6 +127,8 @@ def test_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert courses.json()["total"] >= 3
         assert httpx.get(f"{url}/v1/config", timeout=10).json() == {"demo_mode": True}  # demo seed: demo mode
+        # One API process per core this machine gives it (issue 15), each a child of `lyceum up`.
+        assert len(api_processes_of(process.pid)) == default_api_processes()
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
