@@ -342,13 +342,17 @@ def cmd_up(args: argparse.Namespace) -> None:
         # Every process `lyceum up` runs is restarted with backoff if it dies (app/server/supervisor.py).
         supervisor = Supervisor([*stack.servers(), *children])
         try:
-            for child in children:
+            # The other API processes start once the first answers: on a busy machine N interpreters
+            # importing the app at once each take about N times as long, and the banner waits for one.
+            for child in [*servers, apis[0], worker]:
                 child.start()
-            if not _wait_healthy(url, apis, stop):
+            if not _wait_healthy(url, apis[:1], stop):
                 if not stop["requested"]:
                     print("lyceum: the API did not become healthy; see the log above", file=sys.stderr)
                 stop["requested"] = True
             else:
+                for api in apis[1:]:
+                    api.start()
                 print(banner(url, report, processes), flush=True)
             while not stop["requested"]:
                 supervisor.check()
