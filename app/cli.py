@@ -228,16 +228,40 @@ def cmd_openapi(args: argparse.Namespace) -> None:
         print(f"lyceum: wrote {args.output}", file=sys.stderr)
 
 
-def _wait_healthy(url: str, api: ChildProcess, stop: dict[str, bool], timeout: float = 300) -> bool:
+def _wait_healthy(url: str, apis: list[ChildProcess], stop: dict[str, bool], timeout: float = 300) -> bool:
     # Generous on purpose: on a busy 2-core laptop the API's first start (imports, the guardrail classifier
-    # warming up) answered /health only after minutes. A healthy start returns at the first answer.
+    # warming up) answered /health only after minutes. A healthy start returns at the first answer: the
+    # kernel hands connections only to API processes that already listen, so whoever answers is ready.
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and api.alive() and not stop["requested"]:
+    while time.monotonic() < deadline and any(api.alive() for api in apis) and not stop["requested"]:
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=5) as response:  # noqa: S310
             if response.status == 200:
                 return True
         time.sleep(0.2)
     return False
+
+
+def api_process_count(requested: int | None, settings: Settings) -> int:
+    """How many API processes `lyceum up` runs: --workers, else LYCEUM_API_WORKERS, else one per core.
+    One where the kernel cannot spread connections over several (docs/decisions/0013-api-processes.md)."""
+    from app.config import MAX_API_WORKERS
+    from app.server.api_process import default_api_processes, reuse_port_supported
+
+    count = requested or settings.api_workers or default_api_processes()
+    if not 1 <= count <= MAX_API_WORKERS:
+        sys.exit(f"lyceum: --workers must be between 1 and {MAX_API_WORKERS} (got {count})")
+    if count > 1 and not reuse_port_supported():
+        if requested or settings.api_workers:
+            print("lyceum: several API processes need Linux (SO_REUSEPORT); running one", file=sys.stderr)
+        return 1
+    return count
+
+
+def _refuse_a_busy_port(host: str, port: int) -> None:
+    from app.server.api_process import port_in_use
+
+    if (busy := port_in_use(host, port)) is not None:
+        sys.exit(f"lyceum: cannot listen on {host}:{port}: {busy.strerror or busy}")
 
 
 def cmd_up(args: argparse.Namespace) -> None:
@@ -248,6 +272,11 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json or settings.is_production)
+    processes = api_process_count(args.workers, settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    # Before anything starts: the API processes share the port with SO_REUSEPORT, so a second `lyceum up`
+    # on the same port would not fail to bind, it would silently serve half the connections.
+    _refuse_a_busy_port(host, port)
     stop = {"requested": False}
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -272,14 +301,13 @@ def cmd_up(args: argparse.Namespace) -> None:
             chroma_url, chroma = chroma_child(live, env)
             env["CHROMA_URL"] = chroma_url
             servers.append(chroma)
-        host, port = args.host or live.host, args.port or live.port
         url = f"http://{host}:{port}"
         api = ChildProcess(
             "api",
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                "app.server.api_process",  # uvicorn, listening with SO_REUSEPORT beside its siblings
                 "app.asgi:create_app",
                 "--factory",
                 "--host",
@@ -295,19 +323,26 @@ def cmd_up(args: argparse.Namespace) -> None:
             ],
             env,
         )
+        # One API process per core on the same host:port (docs/decisions/0013-api-processes.md): each a
+        # child of its own, so the supervisor restarts whichever dies while the others go on serving.
+        apis = [api] if processes == 1 else [replace(api, name=f"api-{n}") for n in range(1, processes + 1)]
         worker = ChildProcess("worker", [sys.executable, "-m", "app.cli", "worker"], env)
-        children = [*servers, api, worker]
+        children = [*servers, *apis, worker]
         # Every process `lyceum up` runs is restarted with backoff if it dies (app/server/supervisor.py).
         supervisor = Supervisor([*stack.servers(), *children])
         try:
-            for child in children:
+            # The other API processes start once the first answers: on a busy machine N interpreters
+            # importing the app at once each take about N times as long, and the banner waits for one.
+            for child in [*servers, apis[0], worker]:
                 child.start()
-            if not _wait_healthy(url, api, stop):
+            if not _wait_healthy(url, apis[:1], stop):
                 if not stop["requested"]:
                     print("lyceum: the API did not become healthy; see the log above", file=sys.stderr)
                 stop["requested"] = True
             else:
-                print(banner(url, report), flush=True)
+                for api in apis[1:]:
+                    api.start()
+                print(banner(url, report, processes), flush=True)
             while not stop["requested"]:
                 supervisor.check()
                 time.sleep(0.3)
@@ -368,11 +403,12 @@ def lti_banner_lines(url: str) -> list[str]:
     ]
 
 
-def banner(url: str, report: SeedReport) -> str:
+def banner(url: str, report: SeedReport, api_processes: int = 1) -> str:
     """The one block `lyceum up` prints once the API answers: where to go, who to sign in as, what is loaded."""
+    processes = f" ({api_processes} API processes)" if api_processes > 1 else ""
     lines = [
         "",
-        f"  Lyceum is running at {url}",
+        f"  Lyceum is running at {url}{processes}",
         "",
         f"  Web app   {url}  (sign in as learner@demo.test, organisation demo)",
         f"  API docs  {url}/schema",
@@ -393,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default=None, help="interface to bind (default LYCEUM_HOST or 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="port (default LYCEUM_PORT or 8000)")
     up.add_argument("--data-dir", default=None, help="where embedded data lives (default .lyceum)")
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="API processes on the port (default LYCEUM_API_WORKERS, or one per core)",
+    )
     up.set_defaults(func=cmd_up)
     for name, func, text in (
         ("migrate", cmd_migrate, "apply database migrations"),

@@ -21,6 +21,7 @@ import msgspec
 
 Environment = Literal["development", "test", "production"]
 DEFAULT_APP_PASSWORD = "lyceum_app"  # noqa: S105 - development default; production refuses it
+MAX_API_WORKERS = 64  # `lyceum up --workers`, LYCEUM_API_WORKERS: a typo (6400) must not fork 6400 APIs
 
 
 class ConfigError(ValueError):
@@ -82,6 +83,8 @@ class Settings:
     data_dir: Path = Path(".lyceum")
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes `lyceum up` runs on host:port (SO_REUSEPORT); 0 = one per core this process may use.
+    api_workers: int = 0
     database_url: str = ""
     redis_url: str = ""
     db_app_user: str = "lyceum_app"
@@ -354,6 +357,8 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError("LYCEUM_SEARCH_CANDIDATES must be between 1 and 1000")
     if not 1 <= settings.port <= 65535:
         raise ConfigError(f"LYCEUM_PORT={settings.port} is not a TCP port")
+    if settings.api_workers > MAX_API_WORKERS:
+        raise ConfigError(f"LYCEUM_API_WORKERS must be between 0 (one per core) and {MAX_API_WORKERS}")
     parse_prices(settings.tutor_model_prices)
     if not 0 <= settings.tutor_sources <= 10:
         raise ConfigError("LYCEUM_TUTOR_SOURCES must be between 0 and 10")

@@ -30,6 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_settings(database_url: str, redis_url: str, redis_prefix: str, data_dir: Path, **env: str) -> Settings:
+    return load_settings(settings_env(database_url, redis_url, redis_prefix, data_dir, **env))
+
+
+def settings_env(database_url: str, redis_url: str, redis_prefix: str, data_dir: Path, **env: str) -> dict[str, str]:
+    """The environment of the test settings: what make_settings loads, and what API processes started as
+    subprocesses are given (tests/integration/platform/test_api_processes.py)."""
     base = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -54,7 +60,7 @@ def make_settings(database_url: str, redis_url: str, redis_prefix: str, data_dir
         "LYCEUM_LTI_ALLOW_PRIVATE": "1",
     }
     base.update(env)
-    return load_settings(base)
+    return base
 
 
 # Sign-in fails closed (503 with Retry-After) while the rate limiter's fail-fast Redis calls time out, which

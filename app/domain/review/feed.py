@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,11 +31,12 @@ import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.response import ServerSentEventMessage
+from litestar.types import WebSocketSendEvent
 
 from app.domain.components import Components
 from app.lib.errors import ValidationFailed
 from app.lib.event_payloads import TypedFeedEvent
-from app.lib.events import FeedEvent, SlowConsumer, Subscription, valid_event_id
+from app.lib.events import Delivery, FeedEvent, SlowConsumer, Subscription, valid_event_id
 from app.lib.sockets import (
     AUTH_FRAME_MAX_BYTES,
     CLOSE_BAD_REQUEST,
@@ -118,22 +120,44 @@ async def serve_feed_socket(socket: WebSocket[Any, Any, Any], components: Compon
         await close_quietly(socket, CLOSE_TRY_AGAIN, "feed unavailable")
 
 
+_last_event: tuple[Delivery | None, WebSocketSendEvent] = (None, {"type": "websocket.send", "bytes": None, "text": ""})
+
+
+def _event_message(delivery: Delivery) -> WebSocketSendEvent:
+    """The ``websocket.send`` message of a delivery, built once per event and process: the hub hands the
+    same delivery to every socket one after another, and nothing between here and uvicorn changes a
+    websocket.send message (the wrappers only look at its type), so one dict serves them all."""
+    global _last_event
+    if _last_event[0] is not delivery:
+        _last_event = (delivery, {"type": "websocket.send", "bytes": None, "text": delivery.text})
+    return _last_event[1]
+
+
 class FeedSocket:
-    """One connected feed socket: a pump (events, pings), a reader (notices the client leaving) and the
-    slow-consumer signal, whichever ends first ends the connection."""
+    """One connected feed socket: a pump (events), a keep-alive (pings when idle), a reader (notices the
+    client leaving) and the slow-consumer signal; whichever of pump, reader and signal ends first ends
+    the connection.
+
+    Per event and socket the work is one queue hand-over and one send: the pump waits for the next
+    event without a timeout, because ``asyncio.wait_for`` (Python 3.11) creates a task and a timer on
+    every call, which at 500 sockets was 500 of each per event. Idle pings come from a timer of their
+    own that only fires when the socket has been quiet."""
 
     def __init__(self, socket: WebSocket[Any, Any, Any], sub: Subscription, ping_seconds: float) -> None:
         self.socket = socket
         self.sub = sub
         self.ping_seconds = ping_seconds or None
+        self._loop = asyncio.get_running_loop()
+        self._last_sent = self._loop.time()
 
     async def serve(self) -> None:
         pump = asyncio.create_task(self._pump())
         reader = asyncio.create_task(self._read())
         dropped = asyncio.create_task(self.sub.dropped.wait())
-        tasks = (pump, reader, dropped)
+        ending = (pump, reader, dropped)
+        tasks = (*ending, asyncio.create_task(self._keep_alive())) if self.ping_seconds else ending
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
         finally:
             # The pump may be stuck sending to a client that stopped reading: cancel it, do not wait on it.
             for task in tasks:
@@ -153,7 +177,12 @@ class FeedSocket:
         await close_quietly(self.socket, CLOSE_NORMAL)
 
     async def _send(self, text: str) -> None:
-        await self.socket.send_text(text)
+        await self._send_message({"type": "websocket.send", "bytes": None, "text": text})
+
+    async def _send_message(self, message: WebSocketSendEvent) -> None:
+        # Straight to the connection's ASGI send (what send_text ends in, less two calls and a dict).
+        await self.socket.send(message)
+        self._last_sent = self._loop.time()
 
     async def _pump(self) -> None:
         sub = self.sub
@@ -164,8 +193,21 @@ class FeedSocket:
                 if not ready and sub.replay_done:
                     await self._send(_encoder.encode(ReadyFrame(replayed=sub.replayed)).decode())
                     ready = True
-                delivery = await sub.next(self.ping_seconds)
-                await self._send(_PING if delivery is None else delivery.text)
+                delivery = await sub.next()
+                assert delivery is not None  # only a timeout gives None
+                await self._send_message(_event_message(delivery))
+
+    async def _keep_alive(self) -> None:
+        """A ping frame once the socket has been quiet for its period: ``ping_seconds`` times a factor
+        drawn per socket between 0.75 and 1, so feeds opened together (a reconnect wave after a deploy)
+        drift apart instead of pinging all at once, one period after another."""
+        assert self.ping_seconds is not None
+        period = self.ping_seconds * random.uniform(0.75, 1.0)  # noqa: S311 - spreading load, not a secret
+        with contextlib.suppress(WebSocketDisconnect, OSError):
+            while True:
+                await asyncio.sleep(max(0.0, self._last_sent + period - self._loop.time()))
+                if self._loop.time() - self._last_sent >= period:
+                    await self._send(_PING)
 
     async def _read(self) -> None:
         # Nothing to act on; reading is how we notice the client leaving (or sending too much).

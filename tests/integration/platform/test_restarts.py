@@ -30,6 +30,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.server.api_process import default_api_processes
 from app.server.embedded import free_port
 from tests.support.data_dirs import embedded_data_dir
 from tests.support.fake_anthropic.server import FakeAnthropic
@@ -345,6 +346,48 @@ async def test_a_first_start_prints_one_banner_and_serves_the_demo(platform: Pla
     courses = await http.get("/v1/courses", headers=headers)
     assert courses.json()["total"] >= 3
     assert (await http.get("/v1/config")).json() == {"demo_mode": True}  # demo seed: demo mode
+
+
+def api_processes_of(parent: int) -> list[int]:
+    """Pids of the API processes (app.server.api_process) whose parent is ``parent``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == parent and b"app.server.api_process" in argv:
+            found.append(int(entry.name))
+    return found
+
+
+async def test_one_api_process_per_core_and_a_dead_one_is_restarted(
+    platform: Platform, http: httpx.AsyncClient
+) -> None:
+    """One API process per core this machine gives ``lyceum up`` (issue 15), each its child; when one dies
+    the others go on serving the port while the supervisor starts another."""
+    apis: list[int] = []
+
+    async def all_started() -> bool:  # the others start once the first answers /health
+        apis[:] = api_processes_of(platform.pid)
+        return len(apis) >= default_api_processes()
+
+    await until(all_started, "one API process per core", platform)
+    assert len(apis) == default_api_processes()
+    if len(apis) < 2:
+        return
+    os.kill(apis[0], signal.SIGKILL)
+
+    async def replaced() -> bool:
+        assert (await http.get("/health")).status_code == 200  # the others keep serving
+        return bool(set(api_processes_of(platform.pid)) - set(apis))
+
+    await until(replaced, "the dead API process to be restarted", platform)
+    restarted = [line for line in platform.log().splitlines() if "component_restarted" in line]
+    assert any("component=api-" in line for line in restarted), platform.tail()
 
 
 async def test_supervisor_restarts_a_dead_redis_and_postgres_and_ready_follows(

@@ -192,6 +192,17 @@ def new_tutor_session(url: str, learner: dict[str, str]) -> dict[str, Any]:
     return dict(response.json())
 
 
+async def test_an_idle_feed_socket_is_kept_alive_with_pings(feed_servers: tuple[str, str]) -> None:
+    """LYCEUM_FEED_PING_SECONDS is 1 here: a quiet socket gets ping frames, again and again."""
+    url, _ = feed_servers
+    instructor = login(url, "instructor@demo.test")
+    async with connect(ws(url, "limit=0"), additional_headers=instructor) as feed:
+        await until_ready(feed)
+        pings = 0
+        while pings < 2:  # other tests' live events may come in between
+            pings += json.loads(await asyncio.wait_for(feed.recv(), 30))["type"] == "ping"
+
+
 async def next_of_type(feed: Any, kind: str) -> dict[str, Any]:
     while (message := await frame(feed))["type"] != kind:
         pass

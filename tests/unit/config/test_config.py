@@ -14,6 +14,9 @@ from app.config import ConfigError, RateLimit, load_settings
     [
         ({"LYCEUM_PORT": "eighty"}, "LYCEUM_PORT"),
         ({"LYCEUM_PORT": "70000"}, "LYCEUM_PORT"),
+        ({"LYCEUM_API_WORKERS": "6400"}, "LYCEUM_API_WORKERS"),
+        ({"LYCEUM_API_WORKERS": "-2"}, "LYCEUM_API_WORKERS"),
+        ({"LYCEUM_API_WORKERS": "two"}, "LYCEUM_API_WORKERS"),
         ({"LYCEUM_ENVIRONMENT": "staging"}, "LYCEUM_ENVIRONMENT"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL"),
