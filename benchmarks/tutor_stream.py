@@ -557,10 +557,11 @@ async def idle_load(
     still_open = sum(1 for ws in sockets if ws.close_code is None)
     await close_all(sockets)
     await asyncio.sleep(3)
-    closed = rss_kib(pid)
-    sockets, _ = await open_all()
-    reopened = rss_kib(pid)
-    await close_all(sockets)
+    closed = reopened = rss_kib(pid)
+    if args.idle_reopen:
+        sockets, _ = await open_all()
+        reopened = rss_kib(pid)
+        await close_all(sockets)
     return {
         "connections": float(count),
         "still_open": float(still_open),
@@ -569,7 +570,7 @@ async def idle_load(
         "kib_per_connection": (after - before) / count,
         "kib_per_connection_second_half": second_half,
         "rss_after_close_kib": float(closed),
-        "kib_per_connection_reopened": (reopened - closed) / count,
+        "kib_per_connection_reopened": (reopened - closed) / count if args.idle_reopen else float("nan"),
         "seconds": args.idle_seconds,
         "cpu_percent": idle.used * 100 / args.idle_seconds,
         "cpu_percent_without_sockets": quiet_percent,
@@ -823,6 +824,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200, help="--sustained: open WebSockets")
     parser.add_argument("--sustained-seconds", type=float, default=20.0, help="--sustained: seconds of arrivals")
     parser.add_argument("--idle", type=int, default=2000, help="idle WebSockets for the memory figure (0: skip)")
+    parser.add_argument("--idle-reopen", action="store_true", help="close the idle sockets and open them again")
     parser.add_argument("--idle-seconds", type=float, default=45.0, help="CPU window with the idle sockets open")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured turns per transport before measuring")
     parser.add_argument(

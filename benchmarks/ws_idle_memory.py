@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     import uvicorn
 
     from app.config import load_settings
-    from app.lib.sockets import server_max_frame_bytes
+    from app.lib.sockets import WS_PROTOCOL, server_max_frame_bytes
     from app.server.embedded import free_port
 
     settings = load_settings({k: v for k, v in os.environ.items() if k.startswith(("LYCEUM_", "DATABASE", "REDIS"))})
@@ -82,7 +82,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         port=port,
         log_level="warning",
         access_log=False,
-        ws="websockets-sansio",
+        ws=WS_PROTOCOL,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_interval_seconds,
         ws_per_message_deflate=settings.ws_compression,
