@@ -74,6 +74,7 @@ from app.server.embedded import EmbeddedStack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-ant-benchmark"
+TURN_TIMEOUT = 180.0  # a turn that has not finished by then is counted as failed, not waited for for ever
 
 
 @dataclass
@@ -343,7 +344,8 @@ async def bursts(sessions: list[str], level: int, turn: Any) -> tuple[list[Sampl
     for first in range(0, len(sessions), level):
         start = time.perf_counter()
         samples += await asyncio.gather(
-            *(turn(sid, i) for i, sid in enumerate(sessions[first : first + level])), return_exceptions=True
+            *(asyncio.wait_for(turn(sid, i), TURN_TIMEOUT) for i, sid in enumerate(sessions[first : first + level])),
+            return_exceptions=True,
         )
         wall += time.perf_counter() - start
     return samples, wall
@@ -475,7 +477,7 @@ async def sustained(
             delay = begin + arrival - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(start_turn(index)))
+            tasks.append(asyncio.create_task(asyncio.wait_for(start_turn(index), TURN_TIMEOUT)))
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
     direct = await paced(lambda _index: direct_stream(sdk))
