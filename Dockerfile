@@ -48,5 +48,5 @@ EXPOSE 8000
 # --ws-max-size: refuse WebSocket frames above 64 KiB before buffering them (uvicorn's default is 16 MiB);
 # it must be at least the largest frame a socket accepts (docs/configuration.md, "WebSocket frames").
 CMD ["uvicorn", "app.asgi:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--ws", "websockets-sansio", "--ws-ping-interval", "20", "--ws-ping-timeout", "20", \
+     "--no-access-log", "--ws", "app.server.ws_protocol:LyceumWebSocketProtocol", "--ws-ping-interval", "20", "--ws-ping-timeout", "20", \
      "--ws-max-size", "65536"]

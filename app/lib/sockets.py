@@ -60,6 +60,7 @@ FRAME_ENVELOPE_BYTES = 4096
 # One character of a message can take 12 bytes in JSON: a non-BMP character escaped as a surrogate pair.
 _JSON_BYTES_PER_CHAR = 12
 _SERVER_FRAME_STEP = 64 * 1024
+WS_PROTOCOL = "app.server.ws_protocol:LyceumWebSocketProtocol"
 
 SLOW_CONSUMERS = Counter(
     "lyceum_ws_slow_consumers_total",
@@ -98,8 +99,9 @@ def server_max_frame_bytes(settings: Settings) -> int:
 def uvicorn_ws_args(settings: Settings) -> list[str]:
     """Uvicorn's WebSocket options, the same for `lyceum up` and the benchmarks."""
     return [
+        # uvicorn's websockets-sansio protocol with staggered keep-alive pings (app/server/ws_protocol.py).
         "--ws",
-        "websockets-sansio",
+        WS_PROTOCOL,
         # Protocol-level keep-alive pings on tutor sockets; dead peers are dropped.
         "--ws-ping-interval",
         str(settings.ws_ping_interval_seconds),

@@ -17,15 +17,16 @@ import structlog
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from app.config import Settings
 from app.domain.components import Components
 from app.domain.deps import provide_tenant_db
+from app.domain.tutor.chat import ChatSession
 from app.domain.tutor.deps import provide_tutor_service, turn_runner
 from app.domain.tutor.schemas import MODES, DeltaEvent, ErrorEvent, TutorEvent
 from app.domain.tutor.services import with_mode
 from app.domain.tutor.turns import TurnRunner
 from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
 from app.lib.inputs import check_decoded, decode_frame
+from app.lib.security.principal import Principal
 from app.lib.sockets import (
     CLOSE_FORBIDDEN,
     CLOSE_MESSAGE_TOO_BIG,
@@ -48,14 +49,34 @@ COALESCE_BACKLOG = 16  # queued events at which waiting deltas are merged into o
 
 class TutorConnection:
     """One tutor socket. Idle sockets are most of them (a learner keeps the panel open between
-    questions), so the send queue and its sender task are created on the first event, not per socket,
-    and the attributes live in slots."""
+    questions), so the turn runner (with its search service and retriever), the send queue and its
+    sender task are created on the first message or event, not per socket, and the attributes live in
+    slots."""
 
-    __slots__ = ("closing", "max_frame_bytes", "queue", "queue_size", "runner", "sender", "socket", "turn", "turn_id")
+    __slots__ = (
+        "chat",
+        "closing",
+        "components",
+        "max_frame_bytes",
+        "principal",
+        "queue",
+        "queue_size",
+        "runner",
+        "sender",
+        "socket",
+        "turn",
+        "turn_id",
+    )
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], runner: TurnRunner, settings: Settings) -> None:
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], components: Components, chat: ChatSession, principal: Principal
+    ) -> None:
         self.socket = socket
-        self.runner = runner
+        self.components = components
+        self.chat = chat
+        self.principal = principal
+        self.runner: TurnRunner | None = None
+        settings = components.settings
         self.queue_size = settings.ws_send_queue_size
         self.max_frame_bytes = tutor_frame_max_bytes(settings)
         self.queue: asyncio.Queue[TutorEvent | object] | None = None
@@ -169,6 +190,8 @@ class TutorConnection:
                 )
                 return
             # The mode is per message (optional; the conversation's own mode otherwise).
+            if self.runner is None:
+                self.runner = turn_runner(self.components, self.chat, self.principal)
             runner = self.runner if mode is None else self.runner.for_chat(with_mode(self.runner.chat, mode))
             self.turn_id = message_id
             self.turn = asyncio.create_task(runner.run(message_id, frame.get("text"), self.emit))
@@ -204,6 +227,6 @@ async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], components: Compo
     except Forbidden:
         await socket.close(code=CLOSE_FORBIDDEN, reason="not your session")
         return
-    await TutorConnection(socket, turn_runner(components, chat, principal), components.settings).serve()
+    await TutorConnection(socket, components, chat, principal).serve()
     with contextlib.suppress(Exception):
         await socket.close(code=CLOSE_NORMAL)
