@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from asyncpg.exceptions import CannotConnectNowError, TooManyConnectionsError  # type: ignore[import-untyped]
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.lib.errors import (
     PROBLEM_BASE,
@@ -140,7 +142,35 @@ def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Re
     return _lyceum_error(request, Conflict("The change conflicts with existing data"))
 
 
+# The server's own "no room for you" refusals: capacity, not a bug, and gone once the load passes.
+_SERVER_BUSY = ("too many connections", "remaining connection slots are reserved", "the database system is")
+
+
+def is_dependency_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means PostgreSQL or Redis cannot serve this request right now (down, restarting, or
+    out of connections: the pool's checkout timed out or the server refused one more), so the right answer
+    is "try again shortly" (503 with Retry-After, WebSocket 1013, a tutor ``unavailable`` event), not a 5xx
+    that reads as a bug. Shared by the HTTP handlers and the streaming paths, which have no handler map."""
+    if isinstance(
+        exc,
+        PoolTimeout
+        | OperationalError
+        | RedisConnectionError
+        | RedisTimeoutError
+        | ConnectionError
+        | TooManyConnectionsError
+        | CannotConnectNowError,
+    ):
+        return True
+    if isinstance(exc, DBAPIError):
+        message = str(exc.orig) if exc.orig else str(exc)
+        return any(phrase in message for phrase in _SERVER_BUSY)
+    return False
+
+
 def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    if is_dependency_unavailable(exc):
+        return _dependency_down(request, exc)
     message = str(exc.orig) if exc.orig else str(exc)
     if "invalid input" in message or "out of range" in message or "value too long" in message:
         return _lyceum_error(request, ValidationFailed("A value is not valid for the database"))
@@ -175,7 +205,10 @@ exception_handlers: ExceptionHandlersMap = {
     RedisConnectionError: _dependency_down,
     RedisTimeoutError: _dependency_down,
     ConnectionError: _dependency_down,
+    PoolTimeout: _dependency_down,
+    TooManyConnectionsError: _dependency_down,
+    CannotConnectNowError: _dependency_down,
     Exception: _unexpected,
 }
 
-__all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "is_dependency_unavailable", "problem_response"]

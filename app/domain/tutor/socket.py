@@ -26,6 +26,7 @@ from app.domain.tutor.services import with_mode
 from app.domain.tutor.turns import TurnRunner
 from app.lib.errors import Forbidden, LyceumError, NotFound, ValidationFailed
 from app.lib.inputs import check_decoded, decode_frame
+from app.lib.problems import is_dependency_unavailable
 from app.lib.security.principal import Principal
 from app.lib.sockets import (
     CLOSE_FORBIDDEN,
@@ -33,6 +34,7 @@ from app.lib.sockets import (
     CLOSE_NORMAL,
     CLOSE_NOT_FOUND,
     CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN,
     SLOW_CONSUMERS,
     FrameTooBig,
     accept_authenticated,
@@ -226,6 +228,11 @@ async def serve_tutor_socket(socket: WebSocket[Any, Any, Any], components: Compo
         return
     except Forbidden:
         await socket.close(code=CLOSE_FORBIDDEN, reason="not your session")
+        return
+    except Exception as exc:
+        if not is_dependency_unavailable(exc):  # out of database connections, Redis down: come back later
+            raise
+        await socket.close(code=CLOSE_TRY_AGAIN, reason="busy, try again shortly")
         return
     await TutorConnection(socket, components, chat, principal).serve()
     with contextlib.suppress(Exception):

@@ -51,8 +51,9 @@ from app.domain.tutor.providers.base import (
 )
 from app.domain.tutor.providers.tokens import estimate_request_tokens
 from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent, ErrorEvent, TutorEvent, Usage
-from app.lib.errors import RateLimited
+from app.lib.errors import RETRY_AFTER_SECONDS, RateLimited
 from app.lib.events import EventBus
+from app.lib.problems import is_dependency_unavailable
 from app.lib.ratelimit import TokenBucketLimiter, bucket
 from app.lib.throttle import enforce
 
@@ -126,6 +127,21 @@ class TurnRunner:
                 state.status = "cancelled"
                 await asyncio.shield(self._finish(state, emit))
             raise
+        except Exception as exc:
+            # PostgreSQL or Redis out of connections or down: the learner is told to try again (the same
+            # message id is safe to resend) instead of waiting for a `done` that never comes. A budget hold
+            # taken before the failure is given back when its lifetime ends (budget_reserve.lua).
+            if not is_dependency_unavailable(exc):
+                raise
+            log.warning("tutor_turn_unavailable", error_type=type(exc).__name__)
+            await emit(
+                ErrorEvent(
+                    code="unavailable",
+                    detail="Lyceum is busy right now; try again shortly.",
+                    message_id=message_id,
+                    retry_after=float(RETRY_AFTER_SECONDS),
+                )
+            )
 
     async def _run(self, state: TurnState, text: Any, emit: Emit) -> None:
         message_id = state.message_id
