@@ -165,6 +165,7 @@ SLOW_FIRST = (
     "integration/credentials/test_killed_worker.py",  # cpu_hog
     "integration/grading/test_killed_worker.py",  # cpu_hog
     "integration/api/test_fuzz.py",
+    "integration/platform/test_api_processes.py",  # two API processes started once for the module
     "integration/platform/test_cli.py",
     "unit/search/test_embedding.py",
     "integration/search/test_gold_recall.py",
