@@ -49,6 +49,7 @@ from app.lib.events import REVIEW_DECIDED, SUBMISSION_GRADED, EventBus, ReviewDe
 from app.lib.redis import create_redis
 from app.seed import seed
 from app.server.embedded import EmbeddedStack, free_port
+from benchmarks.procstat import cpu_seconds, load_average, rss_kib
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "lyceum-bench:"
@@ -127,23 +128,12 @@ def _start_api(port: int, env: dict[str, str], deflate: bool, cpus: set[int] | N
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of ``pids`` (and their finished, waited-for children), from /proc."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of ``pids`` (and their finished, waited-for children)."""
+    return sum(cpu_seconds(pid, reaped=True) for pid in pids)
 
 
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return round(rss_kib(pid) / 1024, 1)
 
 
 def _layout(api_processes: int, pin: bool) -> tuple[list[set[int] | None], set[int] | None]:
@@ -230,12 +220,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(args.warmup):
                 await bus.publish(org, _graded("warmup"))
                 await asyncio.sleep(args.interval)
-            cpu_before, load_before = _cpu_seconds(pids), _load()
+            cpu_before, load_before = _cpu_seconds(pids), load_average()
             for seq in range(args.events):
                 await bus.publish(org, _graded(f"run-{run}", score=seq))
                 await asyncio.sleep(args.interval)
             cpu = _cpu_seconds(pids) - cpu_before
-            runs.append({"run": run, "cpu_s": cpu, "load": f"{load_before} -> {_load()}"})
+            runs.append({"run": run, "cpu_s": cpu, "load": f"{load_before} -> {load_average()}"})
         await bus.publish(
             org, ReviewDecided(submission_id=uuid.uuid4(), reviewer_id=uuid.uuid4(), decision="accept", score=0)
         )

@@ -40,22 +40,16 @@ from app.config import Settings
 from app.lib.events import EventBus
 from app.lib.jobs import create_queue
 from app.server.components import components_of
+from benchmarks.procstat import cpu_seconds
 from benchmarks.stack import start_stack
 from tests.support.grading import assessment_spec
 from tests.support.progress import open_assessments_of
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNERS = 20  # like 20 learners pressing Submit continuously, one answer in flight each
-TICK = os.sysconf("SC_CLK_TCK")
 QUIZ, ESSAY = "http-fundamentals-quiz", "schema-review"
 # Settled and announced: graded, or (short answers the offline grader is unsure of) sent to a person.
 DONE = frozenset({"submission.graded", "submission.escalated"})
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of one process, from /proc (fields 14 and 15 of its stat line)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 @dataclass

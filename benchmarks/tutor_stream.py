@@ -71,6 +71,7 @@ from app.db.bootstrap import migrate
 from app.lib.sockets import uvicorn_ws_args
 from app.seed import seed
 from app.server.embedded import EmbeddedStack, free_port
+from benchmarks.procstat import cpu_seconds, rss_kib
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-ant-benchmark"
@@ -232,43 +233,6 @@ def summarise(samples: list[Sample], wall: float | None = None) -> dict[str, flo
     }
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(pid: int) -> list[int]:
-    """The process and its descendants (uvicorn --workers runs the API in children)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """user+sys CPU of the API process and its live children (/proc/<pid>/stat fields 14-17: utime,
-    stime, and the children it already reaped), in seconds. Clock ticks are 10 ms: measure many turns."""
-    total = 0
-    for current in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(v) for v in fields[11:15])
-    return total / _TICK
-
-
 @dataclass
 class CpuWindow:
     """API CPU over a block of turns: ``cpu_ms_per_turn`` and ``cpu_us_per_token`` for the summary."""
@@ -277,11 +241,11 @@ class CpuWindow:
     start: float = 0.0
 
     def __enter__(self) -> CpuWindow:
-        self.start = cpu_seconds(self.pid)
+        self.start = cpu_seconds(self.pid, tree=True, reaped=True)
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.used = cpu_seconds(self.pid) - self.start
+        self.used = cpu_seconds(self.pid, tree=True, reaped=True) - self.start
 
     def figures(self, samples: list[Sample]) -> dict[str, float]:
         samples = [s for s in samples if isinstance(s, Sample)]  # failed turns cost CPU too: a bias upwards

@@ -42,10 +42,10 @@ from app.config import load_settings
 from app.db.bootstrap import migrate
 from app.seed import seed
 from app.server.embedded import EmbeddedStack, free_port
+from benchmarks.procstat import cpu_seconds, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-ant-benchmark"
-TICKS = os.sysconf("SC_CLK_TCK")
 # Prose without digits, like a tutor's reply (digit runs are held back briefly as possible personal data).
 VOCABULARY = "think about what the server must remember between two requests and why that matters"
 UVICORN = ("-m", "uvicorn", "app.asgi:create_app", "--factory", "--log-level", "warning", "--ws", "websockets-sansio")
@@ -62,16 +62,6 @@ def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
     port_queue.put(url)
     while True:
         time.sleep(3600)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` and its threads (fields 14 and 15 of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split(" ", 3)[0]
 
 
 async def ws_turn(url: str, session_id: str, headers: dict[str, str], message_id: str) -> int:
