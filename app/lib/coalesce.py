@@ -18,6 +18,7 @@ with the fail-fast client: its timeouts and circuit breaker apply to the batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -44,7 +45,7 @@ class Coalescer(Generic[CallT, ResultT]):
 
     def __init__(self) -> None:
         self._queues: dict[asyncio.AbstractEventLoop, _Queue[CallT, ResultT]] = {}
-        self._sending: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak references
+        self._sending: set[asyncio.Task[Any]] = set()  # held until done: the loop keeps only weak references
         self.round_trips = 0
 
     async def _call(self, call: CallT) -> ResultT:
@@ -64,36 +65,45 @@ class Coalescer(Generic[CallT, ResultT]):
         calls, queue.calls = queue.calls, []
         for batch in self._split(calls):
             queue.in_flight += 1
-            task = loop.create_task(self._send(loop, queue, batch))
+            task = loop.create_task(self._send(batch))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(functools.partial(self._sent, loop, queue, batch))
         if not queue.in_flight:
             self._queues.pop(loop, None)
 
-    async def _send(
+    async def _send(self, batch: list[tuple[CallT, asyncio.Future[ResultT]]]) -> Sequence[ResultT]:
+        self.round_trips += 1
+        return await self._run([call for call, _ in batch])
+
+    def _sent(
         self,
         loop: asyncio.AbstractEventLoop,
         queue: _Queue[CallT, ResultT],
         batch: list[tuple[CallT, asyncio.Future[ResultT]]],
+        task: asyncio.Task[Sequence[ResultT]],
     ) -> None:
-        self.round_trips += 1
-        try:
-            results = await self._run([call for call, _ in batch])
-        except Exception as exc:  # every call of the batch fails as its own command would have
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+        """The batch's outcome to its callers, then the next batch. A done callback rather than the send's own
+        ``finally``: a send cancelled before it first ran (the loop shutting down cancels every task at once)
+        never runs its body, and its callers, some shielded from that cancellation (a tutor turn recording
+        itself), would wait forever, with the queue stuck "in flight"."""
+        self._sending.discard(task)
+        pending = [future for _, future in batch if not future.done()]
+        if task.cancelled():
+            for future in pending:
+                future.cancel()
+        elif (exc := task.exception()) is not None:  # every call fails as its own command would have
+            for future in pending:
+                future.set_exception(exc)
         else:
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, future), result in zip(batch, task.result(), strict=True):
                 if not future.done():  # a cancelled caller's command ran anyway, as one in flight does
                     future.set_result(result)
-        finally:
-            queue.in_flight -= 1
-            if not queue.in_flight:
-                if queue.calls:  # what arrived meanwhile goes now, as one batch
-                    self._flush(loop, queue)
-                else:
-                    self._queues.pop(loop, None)
+        queue.in_flight -= 1
+        if not queue.in_flight:
+            if queue.calls:  # what arrived meanwhile goes now, as one batch
+                self._flush(loop, queue)
+            else:
+                self._queues.pop(loop, None)
 
     def _split(
         self, calls: list[tuple[CallT, asyncio.Future[ResultT]]]

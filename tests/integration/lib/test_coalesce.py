@@ -93,3 +93,33 @@ async def test_calls_during_a_batch_in_flight_go_as_the_next_batch(redis: Redis,
     assert await first == [b"v"]
     assert later == [[b"v", None]] * 5
     assert reader.round_trips == 2
+
+
+class _NeverAnswers(coalesce.Coalescer[str, str]):
+    """A backend that never answers: the send stays in flight until it is cancelled."""
+
+    async def _run(self, calls: Sequence[str]) -> Sequence[str]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_cancelled_send_releases_its_callers_even_shielded_ones() -> None:
+    """When the loop shuts down it cancels every task at once, the batch's send included. A caller that is
+    shielded from that cancellation (a tutor turn recording itself) must not wait forever for the batch:
+    that hung the test session's teardown."""
+    coalescer = _NeverAnswers()
+    for started in (False, True):  # cancelled before its first step, and while awaiting the backend
+        caller = asyncio.ensure_future(asyncio.shield(coalescer._call("x")))
+        for _ in range(20):  # the call runs, then its flush (call_soon) creates the send
+            if coalescer._sending:
+                break
+            await asyncio.sleep(0)
+        assert coalescer._sending, "the batch is in flight"
+        if started:
+            for _ in range(3):
+                await asyncio.sleep(0)  # the send runs up to the backend's wait
+        for send in list(coalescer._sending):
+            send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller, 10)  # bounds a failing run only
+    assert not coalescer._queues  # nothing stuck "in flight": the next call sends at once
