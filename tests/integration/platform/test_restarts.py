@@ -188,7 +188,10 @@ def _platform(root: Path, fake_anthropic_server: FakeAnthropic) -> Iterator[Plat
 
 @pytest.fixture(scope="module")
 async def http(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.url, timeout=60) as client:
+    # No kept-alive connections: the API processes behind the port are killed and restarted here, and a
+    # request must not be sent down a connection to one that just died (a fresh connection reaches a live one).
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=platform.url, timeout=60, limits=limits) as client:
         await platform.wait_healthy(client)
         yield client
 
