@@ -43,25 +43,12 @@ from app.db.bootstrap import migrate
 from app.seed import seed
 from app.server.embedded import EmbeddedStack, free_port
 from benchmarks.procstat import cpu_seconds, load_average
+from benchmarks.tutor_stream import _run_fake  # the same fake model, scripted the same way
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-ant-benchmark"
 # Prose without digits, like a tutor's reply (digit runs are held back briefly as possible personal data).
-VOCABULARY = "think about what the server must remember between two requests and why that matters"
 UVICORN = ("-m", "uvicorn", "app.asgi:create_app", "--factory", "--log-level", "warning", "--ws", "websockets-sansio")
-
-
-def _run_fake(port_queue: Any, tokens: int, rate: float) -> None:
-    from tests.support.fake_anthropic.server import FakeAnthropic
-
-    fake = FakeAnthropic()
-    url = fake.start()
-    vocabulary = VOCABULARY.split(" ")
-    reply = " ".join(vocabulary[i % len(vocabulary)] for i in range(tokens))
-    fake.script(reply=reply, tokens_per_chunk=1, chunk_delay=1 / rate)
-    port_queue.put(url)
-    while True:
-        time.sleep(3600)
 
 
 async def ws_turn(url: str, session_id: str, headers: dict[str, str], message_id: str) -> int:
