@@ -39,6 +39,7 @@ from app.db.models.review_card import ReviewCard
 from app.db.models.review_due_count import ReviewDueCount
 from app.db.models.review_item import REVIEW_REASONS, ReviewItem
 from app.db.models.review_log import ReviewLog
+from app.db.models.sso import SSO_PROTOCOLS, SsoConnection, SsoIdentity
 from app.db.models.status_list import StatusList
 from app.db.models.submission import Submission
 from app.db.models.user import User
@@ -50,6 +51,7 @@ __all__ = [
     "REVIEW_REASONS",
     "ROLES",
     "SCORE_POST_STATES",
+    "SSO_PROTOCOLS",
     "AIFeedback",
     "AIInteraction",
     "AISession",
@@ -90,6 +92,8 @@ __all__ = [
     "ReviewDueCount",
     "ReviewItem",
     "ReviewLog",
+    "SsoConnection",
+    "SsoIdentity",
     "StatusList",
     "Submission",
     "User",

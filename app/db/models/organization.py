@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String
 from sqlalchemy.dialects.postgresql import JSONB as JsonB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,3 +17,6 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     settings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    # Members sign in through the org's SSO connection only; its admins keep password sign-in (break-glass,
+    # docs/sso.md). Issue 16.
+    sso_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
