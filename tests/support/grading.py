@@ -28,7 +28,11 @@ Client = AsyncTestClient[Litestar]
 PASSWORD = "grading-pass-1"
 GRADING_ENV = {
     "LYCEUM_REVIEW_SAMPLE_RATE": "0",  # deterministic routing in tests
-    "LYCEUM_GRADING_HEARTBEAT_SECONDS": "2",
+    # SAQ retries a running job untouched this long. The in-process worker shares its event loop with the test's
+    # client and app, and on a loaded machine that loop can stall for seconds: at 2 s a live job was swept and
+    # run twice (twice the model requests, a credential job still waiting for its retry). Recovery tests that
+    # kill a worker set their own, shorter heartbeat in their own processes.
+    "LYCEUM_GRADING_HEARTBEAT_SECONDS": "10",
     "LYCEUM_RATE_LIMIT_SUBMIT_USER": "1000/1s",
 }
 
