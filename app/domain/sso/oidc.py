@@ -288,7 +288,7 @@ class OidcService:
                 raise SsoRefused(
                     "token_refused", f"the identity provider refused the code ({exc.error or 'error'})", 401
                 ) from exc
-            except (httpx2.HTTPError, ProviderUnavailable, ValueError) as exc:
+            except (httpx2.HTTPError, httpx2.InvalidURL, ProviderUnavailable, ValueError, UnicodeError) as exc:
                 raise SsoRefused("token_failed", f"the identity provider's token endpoint failed ({exc})") from exc
             id_token = token.get("id_token") if isinstance(token, dict) else None
             if not isinstance(id_token, str) or not id_token:
@@ -322,7 +322,7 @@ class OidcService:
             if response.status_code != 200 or len(response.content) > MAX_RESPONSE_BYTES:
                 return {}
             info = response.json()
-        except (httpx2.HTTPError, ProviderUnavailable, ValueError, OAuthError):
+        except (httpx2.HTTPError, httpx2.InvalidURL, ProviderUnavailable, ValueError, UnicodeError, OAuthError):
             return {}
         # Core §5.3.2: the userinfo sub must be the ID token's, else the response is not about this user.
         if not isinstance(info, dict) or info.get("sub") != claims.get("sub"):

@@ -63,6 +63,7 @@ def check_issuer_url(url: str, settings: Settings) -> None:
     """Shape checks that need no DNS (an admin's input is checked with this at once). Raises ProviderUnavailable."""
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
         raise ProviderUnavailable("bad_url", f"{url!r} is not a URL") from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -88,7 +89,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+        except (OSError, UnicodeError, ValueError) as exc:
             raise ProviderUnavailable("unresolvable", f"{host!r} does not resolve") from exc
         addresses = [str(info[4][0]) for info in infos]
         if not addresses:
@@ -171,7 +172,8 @@ class OidcMetadata:
         try:
             async with httpx2.AsyncClient(**provider_client(self.settings)) as http:
                 response = await http.get(url, headers={"Accept": "application/json"})
-        except httpx2.HTTPError as exc:
+        except (httpx2.HTTPError, httpx2.InvalidURL, ValueError, UnicodeError) as exc:
+            # InvalidURL is no HTTPError; odd hosts fail in IDNA encoding (UnicodeError): all are the admin's URL.
             raise ProviderUnavailable("unreachable", f"{url} could not be reached ({type(exc).__name__})") from exc
         if response.status_code != 200:
             raise ProviderUnavailable("unreachable", f"{url} answered {response.status_code}")

@@ -164,3 +164,30 @@ async def test_an_unsafe_return_path_falls_back_to_home(client: Client, oidc_pro
     issuer.sign_in_as(f"s-{uuid.uuid4().hex[:8]}", new_email())
     for unsafe in ("//evil.example/x", "https://evil.example", "/\\\\evil.example"):
         assert (await sign_in(client, next_path=unsafe))["return_to"] == "/"
+
+
+async def test_bad_input_is_a_4xx_never_a_5xx(client: Client) -> None:
+    admin = await auth_headers(client, "admin@acme.test", "acme")
+    bodies: list[object] = [
+        {},
+        {"display_name": "x", "issuer": "http://127.0.0.1:99999/", "client_id": "x"},
+        {"display_name": "x", "issuer": "http://\u00e9\u00e9.test/" + "a" * 900, "client_id": "x"},
+        {"display_name": "x", "issuer": "https://idp.test", "client_id": "x", "role_mapping": {"a": "king"}},
+        {"display_name": "x", "issuer": "https://idp.test", "client_id": "x", "allowed_domains": ["not a domain"]},
+        {"display_name": "x", "issuer": "https://idp.test", "client_id": "x", "unknown": 1},
+        [],
+    ]
+    for body in bodies:
+        response = await client.put("/v1/admin/sso/oidc", json=body, headers=admin)
+        assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+    for body in [{}, {"code": "a" * 500}, {"code": "not valid!"}, {"code": "x", "refresh_mode": "carrier-pigeon"}]:
+        response = await client.post("/v1/sso/session", json=body)
+        assert 400 <= response.status_code < 500, (body, response.text)
+    huge = {"code": "c" * 10_000, "state": "s" * 10_000}
+    provider_error = {"error": "<b>denied</b>", "state": "s", "error_description": "<b>x</b>"}
+    for params in [huge, {"state": "s" * 300, "code": "c"}, provider_error]:
+        response = await client.get("/v1/auth/sso/acme/callback", params=params)
+        assert 400 <= response.status_code < 500, (params, response.text)
+        assert "<b>" not in response.text
+    response = await client.get("/v1/auth/sso/acme/login", params={"next": "n" * 1000}, follow_redirects=False)
+    assert 400 <= response.status_code < 500
