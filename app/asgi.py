@@ -49,6 +49,7 @@ from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.search.controllers import SearchController
 from app.domain.spaced.controllers import SpacedReviewController
+from app.domain.sso.controllers import SsoAdminController, SsoAuthController, SsoSessionController
 from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
@@ -108,6 +109,9 @@ V1_CONTROLLERS = [
     LtiContextController,  # LTI services (AGS/NRPS)
     LtiPlatformAdminController,  # LTI (issue 14): registrations and invitations
     DeepLinkingController,  # LTI Deep Linking 2.0 (issue 14)
+    SsoAuthController,  # single sign-on (issue 16): providers, OIDC login and callback
+    SsoSessionController,  # single sign-on's one-time code exchange
+    SsoAdminController,  # single sign-on administration (OIDC, SSO required)
 ]
 
 

@@ -219,6 +219,15 @@ class Settings:
     lti_retries: int = 5  # attempts of an AGS score post or roster sync before it goes to the dead letters
     lti_roster_sync_cron: str = "30 2 * * *"  # the nightly NRPS sync of every linked context (UTC)
     lti_key_grace_days: int = 7  # a retired tool key stays in /lti/jwks.json this long
+    # Single sign-on (docs/sso.md). OIDC issuers must be https on public addresses; these two open that up for
+    # development and the test suite's provider on 127.0.0.1 only (http issuers; loopback/private addresses).
+    sso_allow_http_issuers: bool = False
+    sso_allow_private_issuers: bool = False
+    sso_state_ttl_seconds: int = 600  # an OIDC login's state (PKCE verifier, nonce): single use, this long at most
+    sso_code_ttl_seconds: int = 120  # the one-time code the web app exchanges for a session
+    sso_clock_leeway_seconds: int = 60  # exp / iat tolerance on ID tokens
+    sso_metadata_cache_seconds: int = 300  # discovery documents and key sets; an unknown kid refetches at once
+    sso_http_timeout_seconds: float = 10.0  # every call to an identity provider
 
     @property
     def base_url(self) -> str:

@@ -22,6 +22,8 @@ const CredentialShare = lazy(() => import("./pages/credentials/Share"));
 // LTI (issue 14): where a launch lands, and the Deep Linking picker; only LMS users ever open them.
 const LtiApp = lazy(() => import("./pages/lti/LtiApp"));
 const DeepLinkPicker = lazy(() => import("./pages/lti/DeepLinkPicker"));
+// Single sign-on (issue 16): where a provider's sign-in lands.
+const SsoComplete = lazy(() => import("./pages/SsoComplete"));
 const VerifyCredential = lazy(() => import("./pages/credentials/Share").then((m) => ({ default: m.VerifyCredentialPage })));
 
 /** Where "/" (and signing in without a deep link) leads: admins to their overview, instructors to the
@@ -60,6 +62,14 @@ export function App() {
   return (
     <Routes>
       <Route path="/login" element={<Login />} />
+      <Route
+        path="/sso/complete"
+        element={
+          <Suspense fallback={<Spinner label="Signing you in…" />}>
+            <SsoComplete />
+          </Suspense>
+        }
+      />
       <Route
         path="/lti/app"
         element={

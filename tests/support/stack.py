@@ -58,6 +58,9 @@ def settings_env(database_url: str, redis_url: str, redis_prefix: str, data_dir:
         "LYCEUM_TUTOR_RETRIEVAL_TIMEOUT_SECONDS": "2",
         # The test LTI platform listens on 127.0.0.1 (tests/support/lti): allow the tool to call it.
         "LYCEUM_LTI_ALLOW_PRIVATE": "1",
+        # The test OIDC provider is http on 127.0.0.1 (tests/support/oidc_provider.py).
+        "LYCEUM_SSO_ALLOW_HTTP_ISSUERS": "1",
+        "LYCEUM_SSO_ALLOW_PRIVATE_ISSUERS": "1",
     }
     base.update(env)
     return base

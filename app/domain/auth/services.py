@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.engine import Database
-from app.db.models import Membership, RefreshToken, User
+from app.db.models import Membership, Organization, RefreshToken, User
 from app.domain.audit.services import record_audit, record_audit_by
 from app.domain.auth.revocation import end_all_logins
 from app.domain.auth.schemas import TokenPair
-from app.lib.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
+from app.lib.errors import Forbidden, InvalidCredentials, NotAuthenticated, ValidationFailed
 from app.lib.notify import SecurityNotice, send_security_notice
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.security.denylist import TokenDenylist
@@ -35,6 +35,10 @@ from app.lib.text import normalise_email
 from app.lib.throttle import enforce, login_buckets, password_buckets
 
 log = structlog.get_logger("lyceum.auth")
+
+
+class SsoRequired(Forbidden):
+    slug, title = "sso-required", "Single sign-on required"
 
 
 class _GracePair(msgspec.Struct):
@@ -68,6 +72,7 @@ class AuthService:
             org_id = await session.scalar(text("select lyceum_org_id_for_slug(:slug)"), {"slug": org_slug})
         user: User | None = None
         roles: frozenset[str] = frozenset()
+        sso_required = False
         if org_id is not None:
             async with self.db.transaction(org_id) as session:
                 user = await session.scalar(select(User).where(User.email == email))
@@ -75,18 +80,28 @@ class AuthService:
                     roles = frozenset(
                         await session.scalars(select(Membership.role).where(Membership.user_id == user.id))
                     )
+                sso_required = bool(
+                    await session.scalar(select(Organization.sso_required).where(Organization.id == org_id))
+                )
         # Always verify (against a dummy hash when there is no user) so timing does not reveal accounts.
         password_ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if org_id is None or user is None or not user.is_active or not roles or not password_ok:
             raise InvalidCredentials("Email, password or organization is not correct")
+        # Said only after the password matched, so it reveals nothing to someone guessing. Admins keep their
+        # password (break-glass: a broken identity provider must not lock the org out; docs/sso.md).
+        if sso_required and "admin" not in roles:
+            raise SsoRequired(
+                'This organization signs in with single sign-on: use the "Sign in with" button for your '
+                "organization instead of a password"
+            )
         return await self._issue(
             org_id, user.id, roles, family_id=uuid.uuid4(), version=user.token_version, action="auth.login"
         )
 
     async def sign_in_federated(self, org_id: UUID, user_id: UUID, *, action: str) -> TokenPair:
         """A new login (token pair) for a user an outside identity provider has just vouched for: an LTI
-        launch today, SSO (issue 16) later. No password; the user must be active and hold a role in the org.
-        ``action`` names the door in the audit log (``lti.launch``)."""
+        launch or an SSO sign-in (issue 16). No password; the user must be active and hold a role in the org.
+        ``action`` names the door in the audit log (``lti.launch``, ``sso.oidc``, ``sso.saml``)."""
         async with self.db.transaction(org_id, user_id) as session:
             user = await session.get(User, user_id)
             roles = frozenset(

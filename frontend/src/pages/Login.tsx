@@ -3,6 +3,7 @@ import { Navigate, useLocation, useNavigate } from "react-router";
 
 import { ApiError, api } from "../api/client";
 import { signIn } from "../lib/auth";
+import { buttonLabel, fetchProviders, loginHref, orgSlug, type SsoProviders } from "../lib/sso";
 import { useSession } from "../lib/useSession";
 
 const WRONG_CREDENTIALS = "That email and password don't match an account in this organisation. Check both and try again.";
@@ -32,6 +33,27 @@ function useDemoMode(): boolean {
   return demo;
 }
 
+/** The organisation's single sign-on providers, looked up shortly after typing stops (GET /v1/auth/sso/{org}). */
+function useSsoProviders(org: string): SsoProviders | null {
+  const [found, setFound] = useState<SsoProviders | null>(null);
+  useEffect(() => {
+    const slug = orgSlug(org);
+    if (!slug) {
+      setFound(null);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      void fetchProviders(slug).then((answer) => live && setFound(answer));
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [org]);
+  return found;
+}
+
 export function Login() {
   const session = useSession();
   const navigate = useNavigate();
@@ -43,6 +65,7 @@ export function Login() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const demo = useDemoMode();
+  const sso = useSsoProviders(org);
 
   if (session.me) return <Navigate to={state.from ?? "/"} replace />;
 
@@ -99,6 +122,20 @@ export function Login() {
         <button type="submit" className="button" disabled={busy || !email || !password || !org}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
+        {sso && sso.providers.length > 0 && (
+          <div className="sso-providers" aria-label="Single sign-on" role="group" data-testid="sso-providers">
+            <p className="muted small">
+              {sso.sso_required
+                ? "This organisation signs in with single sign-on. Use your organisation's account:"
+                : "Or use your organisation's account:"}
+            </p>
+            {sso.providers.map((provider) => (
+              <a key={provider.protocol} className="button secondary" href={loginHref(provider, state.from)}>
+                {buttonLabel(provider)}
+              </a>
+            ))}
+          </div>
+        )}
         {demo && (
           <p className="muted small" data-testid="demo-hint">
             Trying Lyceum locally? The demo learner is <code>learner@demo.test</code> in organisation <code>demo</code>;

@@ -126,6 +126,18 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/lti/jwks.json"): PUBLIC,
     ("GET", "/lti/register"): PUBLIC,
     ("POST", "/lti/register"): PUBLIC,
+    # Single sign-on (issue 16): the sign-in page's providers, the OIDC login and callback (a browser with no
+    # session; 404/400 pages here) and the one-time code exchange are public; configuration is the admin's
+    # (tests/integration/sso/).
+    ("GET", "/v1/auth/sso/{org:str}"): PUBLIC,
+    ("GET", "/v1/auth/sso/{org:str}/login"): PUBLIC,
+    ("GET", "/v1/auth/sso/{org:str}/callback"): PUBLIC,
+    ("POST", "/v1/sso/session"): PUBLIC,  # the one-time code is the credential (400 here: no code)
+    ("GET", "/v1/admin/sso/oidc"): ADMINS,
+    ("PUT", "/v1/admin/sso/oidc"): ADMINS,  # 400 here (no body)
+    ("DELETE", "/v1/admin/sso/oidc"): ADMINS,
+    ("GET", "/v1/admin/sso/settings"): ADMINS,
+    ("PUT", "/v1/admin/sso/settings"): ADMINS,  # 400 here (no body)
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -205,6 +217,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{list_id:str}", str(uuid.uuid4()))
         .replace("{credential_id:uuid}", str(uuid.uuid4()))
         .replace("{platform_id:uuid}", str(uuid.uuid4()))
+        .replace("{org:str}", "demo")
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):
