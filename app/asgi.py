@@ -49,6 +49,7 @@ from app.domain.review.controllers import ReviewFeedController
 from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.search.controllers import SearchController
 from app.domain.spaced.controllers import SpacedReviewController
+from app.domain.sso.saml_controllers import SamlAdminController, SamlSignInController
 from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
@@ -108,6 +109,8 @@ V1_CONTROLLERS = [
     LtiContextController,  # LTI services (AGS/NRPS)
     LtiPlatformAdminController,  # LTI (issue 14): registrations and invitations
     DeepLinkingController,  # LTI Deep Linking 2.0 (issue 14)
+    SamlSignInController,  # SAML single sign-on (issue 16)
+    SamlAdminController,
 ]
 
 

@@ -30,6 +30,7 @@ from uuid import UUID
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Membership, SsoConnection, SsoIdentity, User
@@ -120,24 +121,25 @@ async def ensure_sso_user(
             user_id, linked = existing.id, True
         else:
             user_id, created = uuid.uuid4(), True
-            inserted = await session.execute(
-                insert(User)
-                .values(
-                    id=user_id,
-                    email=email,
-                    name=(identity.name or email.partition("@")[0])[:200],
-                    password_hash=None,  # SSO-only: signs in through the provider
-                    is_active=True,
-                )
-                .on_conflict_do_nothing(index_elements=["email"])
-                .returning(User.id)
-            )
-            if inserted.scalar_one_or_none() is None:
+            # A plain INSERT in a savepoint: ON CONFLICT and RETURNING both need the new row to pass the users
+            # select policy, which it does not until its membership exists (RLS, migration 0001).
+            try:
+                async with session.begin_nested():
+                    await session.execute(
+                        insert(User).values(
+                            id=user_id,
+                            email=email,
+                            name=(identity.name or email.partition("@")[0])[:200],
+                            password_hash=None,  # SSO-only: signs in through the provider
+                            is_active=True,
+                        )
+                    )
+            except IntegrityError as exc:
                 # The address belongs to an account outside this org: never linked across orgs.
                 raise Conflict(
                     "This email belongs to a Lyceum account outside this organization; an admin of this "
                     "organization can add that account, then single sign-on links to it"
-                )
+                ) from exc
         session.add(
             SsoIdentity(
                 org_id=org_id,
