@@ -136,13 +136,14 @@ class TestIdp:
         self,
         *,
         in_response_to: str | None,
-        audience: str,
+        audience: str | None,
         recipient: str,
         name_id: str,
         name_id_format: str = EMAIL_FORMAT,
         attributes: dict[str, list[str]] | None = None,
         not_before: datetime | None = None,
         not_on_or_after: datetime | None = None,
+        confirmation_not_on_or_after: datetime | None = None,
         issuer: str | None = None,
         assertion_id: str | None = None,
         sign_with: SigningKey | None = None,
@@ -151,6 +152,12 @@ class TestIdp:
         now = datetime.now(UTC)
         not_before = not_before or now - timedelta(seconds=30)
         not_on_or_after = not_on_or_after or now + timedelta(minutes=5)
+        confirmation_not_on_or_after = confirmation_not_on_or_after or not_on_or_after
+        restriction = (
+            f"<saml:AudienceRestriction><saml:Audience>{escape(audience)}</saml:Audience></saml:AudienceRestriction>"
+            if audience is not None
+            else ""
+        )
         irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
         statements = "".join(
             f'<saml:Attribute Name={quoteattr(name)} NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">'
@@ -166,12 +173,11 @@ class TestIdp:
             "<saml:Subject>"
             f"<saml:NameID Format={quoteattr(name_id_format)}>{escape(name_id)}</saml:NameID>"
             f'<saml:SubjectConfirmation Method="{BEARER}">'
-            f'<saml:SubjectConfirmationData NotOnOrAfter="{_instant(not_on_or_after)}" '
+            f'<saml:SubjectConfirmationData NotOnOrAfter="{_instant(confirmation_not_on_or_after)}" '
             f"Recipient={quoteattr(recipient)}{irt}/>"
             "</saml:SubjectConfirmation></saml:Subject>"
             f'<saml:Conditions NotBefore="{_instant(not_before)}" NotOnOrAfter="{_instant(not_on_or_after)}">'
-            f"<saml:AudienceRestriction><saml:Audience>{escape(audience)}</saml:Audience></saml:AudienceRestriction>"
-            "</saml:Conditions>"
+            f"{restriction}</saml:Conditions>"
             f'<saml:AuthnStatement AuthnInstant="{_instant(now)}" SessionIndex="_s{uuid.uuid4().hex}">'
             "<saml:AuthnContext><saml:AuthnContextClassRef>"
             "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -181,7 +187,13 @@ class TestIdp:
         )
         return sign_element(xml, sign_with or self.key) if signed else xml
 
-    def response(self, *assertions: str, in_response_to: str | None, destination: str | None) -> str:
+    def response(
+        self,
+        *assertions: str,
+        in_response_to: str | None,
+        destination: str | None,
+        status: str = "urn:oasis:names:tc:SAML:2.0:status:Success",
+    ) -> str:
         """A Response around ``assertions`` (as given: signed, unsigned, several), base64 for the POST binding."""
         irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
         dest = f" Destination={quoteattr(destination)}" if destination else ""
@@ -189,7 +201,7 @@ class TestIdp:
             f'<samlp:Response xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_r{uuid.uuid4().hex}" Version="2.0" '
             f'IssueInstant="{_instant(datetime.now(UTC))}"{dest}{irt}>'
             f"<saml:Issuer>{escape(self.entity_id)}</saml:Issuer>"
-            '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+            f"<samlp:Status><samlp:StatusCode Value={quoteattr(status)}/></samlp:Status>"
             + "".join(assertions)
             + "</samlp:Response>"
         )

@@ -224,6 +224,29 @@ async def test_xml_signature_wrapping_inside_the_forged_assertion_is_refused(
     assert await users_with_email(settings, victim) == []
 
 
+async def test_an_idp_error_status_is_refused(client: Client, idp: TestIdp) -> None:
+    """The IdP answers with an error (the user cancelled, or is not assigned to the app): no assertion."""
+    started = await start(client)
+    response = idp.response(
+        in_response_to=started.request_id,
+        destination=started.acs_url,
+        status="urn:oasis:names:tc:SAML:2.0:status:Responder",
+    )
+    assert_refused(await post_acs(client, response), "idp_error")
+
+
+async def test_a_code_works_only_for_its_org(client: Client, idp: TestIdp) -> None:
+    started = await start(client)
+    response = idp.response(
+        valid_assertion(idp, started, new_email()), in_response_to=started.request_id, destination=started.acs_url
+    )
+    code = code_of((await post_acs(client, response)).text)
+    other = await client.post("/v1/auth/sso/no-such-org/saml/session", json={"code": code})
+    assert other.status_code == 400, other.text
+    again = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
+    assert again.status_code == 400  # used up by the attempt: sign in again
+
+
 async def test_a_response_that_is_not_saml_is_refused(client: Client, idp: TestIdp) -> None:
     await start(client)
     not_xml = base64.b64encode(b"this is not xml").decode()
