@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from lxml import etree
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.errors import OneLogin_Saml2_Error
@@ -87,9 +88,13 @@ class ServiceProvider:
             raise SamlError("sp_misconfigured", f"this service provider's settings are unusable ({exc})") from exc
 
     def metadata_xml(self) -> str:
-        """SP metadata (entity id, ACS with the POST binding, signed assertions wanted), unsigned."""
+        """SP metadata (entity id, ACS with the POST binding, signed assertions wanted), unsigned. Without the
+        library's ``validUntil`` (two days from the request): an admin uploads this file to their IdP once, and
+        an IdP honouring the date would drop it after two days although nothing in it changes."""
         metadata = self.settings(None).get_sp_metadata()
-        return metadata.decode() if isinstance(metadata, bytes) else str(metadata)
+        root = etree.fromstring(metadata if isinstance(metadata, bytes) else str(metadata).encode())
+        root.attrib.pop("validUntil", None)
+        return str(etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode())
 
     def authn_request(self, idp: IdpMetadata, relay_state: str = "") -> tuple[str, str]:
         """(request id, the IdP URL to redirect the browser to) for a new AuthnRequest (HTTP-Redirect binding)."""

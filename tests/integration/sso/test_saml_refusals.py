@@ -3,6 +3,7 @@ code, no user). Each test changes one thing in an otherwise valid response from 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,6 +151,19 @@ async def test_the_same_response_twice_is_refused(client: Client, settings: Sett
     first = await post_acs(client, response)
     assert first.status_code == 200, first.text
     assert_refused(await post_acs(client, response), "unknown_request")  # its request was used up
+
+
+async def test_the_same_response_posted_twice_at_once_signs_in_once(
+    client: Client, settings: Settings, idp: TestIdp
+) -> None:
+    started = await start(client)
+    email = new_email()
+    response = idp.response(
+        valid_assertion(idp, started, email), in_response_to=started.request_id, destination=started.acs_url
+    )
+    answers = await asyncio.gather(post_acs(client, response), post_acs(client, response))
+    assert sorted(a.status_code for a in answers) == [200, 400]
+    assert len(await users_with_email(settings, email)) == 1
 
 
 async def test_a_replayed_assertion_is_refused_by_the_replay_cache(

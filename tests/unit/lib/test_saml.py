@@ -27,6 +27,12 @@ def test_lxml_and_xmlsec_share_one_libxml2() -> None:
     assert xmlsec.get_libxml_version() == lxml.etree.LIBXML_VERSION
 
 
+def test_sp_metadata_has_no_expiry_date() -> None:
+    root = lxml.etree.fromstring(SP.metadata_xml().encode())
+    assert root.get("entityID") == SP.entity_id
+    assert root.get("validUntil") is None
+
+
 def test_metadata_gives_entity_id_sso_url_and_certificates() -> None:
     idp = TestIdp()
     metadata = parse_idp_metadata(idp.metadata_xml())
