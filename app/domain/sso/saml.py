@@ -146,7 +146,7 @@ def external_identity(connection: SsoConnection, assertion: saml_sp.ValidatedAss
         )
         role_values = tuple(v.strip() for v in values if v.strip())
     return ExternalIdentity(
-        subject=assertion.name_id[:500],
+        subject=assertion.name_id,
         email=email[:320],
         email_verified=bool(extra.get("email_verified", False)),
         name=name[:200],
@@ -263,6 +263,15 @@ class SamlSignInService:
         )
         if not fresh:
             raise SamlRefused("replayed", "this assertion was already used to sign in")
+        if assertion.name_id_format == saml_sp.TRANSIENT_NAMEID:
+            # A new subject at every sign-in: each would be a new identity (a new account, or a refused link).
+            raise SamlRefused(
+                "transient_nameid",
+                "the identity provider sends a transient NameID; configure it to "
+                "send a persistent or email-address NameID",
+            )
+        if not assertion.name_id or len(assertion.name_id) > 500:
+            raise SamlRefused("bad_nameid", "the assertion's NameID is missing or longer than 500 characters")
         identity = external_identity(connection, assertion)
         try:
             async with self.db.transaction(org_id) as session:

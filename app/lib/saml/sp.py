@@ -36,6 +36,7 @@ from app.lib.saml.metadata import IdpMetadata
 MAX_RESPONSE_BYTES = 512 * 1024  # base64 of a response; real ones are a few KB
 MAX_CLOCK_SKEW_SECONDS = 300  # the library's own fixed drift: a connection may ask for less, never more
 EMAIL_NAMEID = OneLogin_Saml2_Constants.NAMEID_EMAIL_ADDRESS
+TRANSIENT_NAMEID = OneLogin_Saml2_Constants.NAMEID_TRANSIENT
 
 
 class SamlError(Exception):

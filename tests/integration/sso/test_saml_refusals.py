@@ -139,6 +139,16 @@ async def test_not_before_within_the_connections_skew_is_accepted_beyond_it_refu
     await refused(client, settings, idp, "not_yet_valid", not_before=now + timedelta(seconds=200))
 
 
+async def test_a_transient_nameid_is_refused(client: Client, settings: Settings, idp: TestIdp) -> None:
+    await refused(
+        client,
+        settings,
+        idp,
+        "transient_nameid",
+        name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+    )
+
+
 async def test_a_wrong_issuer_is_refused(client: Client, settings: Settings, idp: TestIdp) -> None:
     await refused(client, settings, idp, "wrong_issuer", issuer="https://another-idp.example/saml")
 
