@@ -50,6 +50,7 @@ from app.domain.review.queue_controllers import ReviewQueueController
 from app.domain.search.controllers import SearchController
 from app.domain.spaced.controllers import SpacedReviewController
 from app.domain.sso.controllers import SsoAdminController, SsoAuthController, SsoSessionController
+from app.domain.sso.saml_controllers import SamlAdminController, SamlSignInController
 from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
@@ -112,6 +113,8 @@ V1_CONTROLLERS = [
     SsoAuthController,  # single sign-on (issue 16): providers, OIDC login and callback
     SsoSessionController,  # single sign-on's one-time code exchange
     SsoAdminController,  # single sign-on administration (OIDC, SSO required)
+    SamlSignInController,  # SAML single sign-on (issue 16)
+    SamlAdminController,
 ]
 
 
