@@ -52,6 +52,7 @@ from app.domain.spaced.controllers import SpacedReviewController
 from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
+from app.domain.webhooks.controllers import WebhookAdminController
 from app.lib import edge
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
 from app.lib.idempotency import IdempotencyMiddleware
@@ -108,6 +109,7 @@ V1_CONTROLLERS = [
     LtiContextController,  # LTI services (AGS/NRPS)
     LtiPlatformAdminController,  # LTI (issue 14): registrations and invitations
     DeepLinkingController,  # LTI Deep Linking 2.0 (issue 14)
+    WebhookAdminController,  # webhooks (issue 16): endpoints, delivery log, replay
 ]
 
 

@@ -219,6 +219,14 @@ class Settings:
     lti_retries: int = 5  # attempts of an AGS score post or roster sync before it goes to the dead letters
     lti_roster_sync_cron: str = "30 2 * * *"  # the nightly NRPS sync of every linked context (UTC)
     lti_key_grace_days: int = 7  # a retired tool key stays in /lti/jwks.json this long
+    # Webhooks (docs/webhooks.md). Endpoint URLs on loopback, private or link-local addresses are refused (SSRF)
+    # at registration and again at each delivery unless this is set: development and the test receiver only.
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = 10.0  # one delivery: connect + send + the receiver's answer
+    # Consecutive failed deliveries to one endpoint that open its circuit breaker, and how long it stays
+    # open before one delivery probes it (half-open).
+    webhooks_breaker_threshold: int = 5
+    webhooks_breaker_cooldown_seconds: int = 300
 
     @property
     def base_url(self) -> str:

@@ -58,6 +58,8 @@ def settings_env(database_url: str, redis_url: str, redis_prefix: str, data_dir:
         "LYCEUM_TUTOR_RETRIEVAL_TIMEOUT_SECONDS": "2",
         # The test LTI platform listens on 127.0.0.1 (tests/support/lti): allow the tool to call it.
         "LYCEUM_LTI_ALLOW_PRIVATE": "1",
+        # The test webhook receiver listens on 127.0.0.1 (tests/support/webhooks.py); strict-mode tests turn it off.
+        "LYCEUM_WEBHOOKS_ALLOW_PRIVATE": "1",
     }
     base.update(env)
     return base

@@ -126,6 +126,15 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/lti/jwks.json"): PUBLIC,
     ("GET", "/lti/register"): PUBLIC,
     ("POST", "/lti/register"): PUBLIC,
+    # Webhooks (issue 16): org admins only (integration/webhooks/test_admin_api.py; 404 here: unknown ids).
+    ("GET", "/v1/admin/webhooks"): ADMINS,
+    ("POST", "/v1/admin/webhooks"): ADMINS,  # 400 here (no body)
+    ("GET", "/v1/admin/webhooks/{endpoint_id:uuid}"): ADMINS,
+    ("PATCH", "/v1/admin/webhooks/{endpoint_id:uuid}"): ADMINS,
+    ("DELETE", "/v1/admin/webhooks/{endpoint_id:uuid}"): ADMINS,
+    ("POST", "/v1/admin/webhooks/{endpoint_id:uuid}/rotate-secret"): ADMINS,
+    ("GET", "/v1/admin/webhooks/{endpoint_id:uuid}/deliveries"): ADMINS,
+    ("POST", "/v1/admin/webhooks/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay"): ADMINS,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
