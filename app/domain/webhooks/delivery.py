@@ -211,7 +211,8 @@ class Deliverer:
         claimed = await self._claim(delivery_id, now)
         if not isinstance(claimed, _Claim):
             return claimed
-        headers = sign_headers(claimed.secret, claimed.message_id, now, claimed.body)
+        # Signed when sent (not at ``now``, which only decides what is due): receivers reject stale timestamps.
+        headers = sign_headers(claimed.secret, claimed.message_id, datetime.now(UTC), claimed.body)
         result = await send(
             claimed.url,
             claimed.body,
