@@ -24,12 +24,12 @@ from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
 from app.domain.webhooks.delivery import enqueue_delivery, secret_aad
 from app.domain.webhooks.schemas import (
-    DeliveryOut,
-    EndpointCreated,
-    EndpointIn,
-    EndpointOut,
-    EndpointUpdate,
-    SecretOut,
+    WebhookDeliveryOut,
+    WebhookEndpointCreated,
+    WebhookEndpointIn,
+    WebhookEndpointOut,
+    WebhookEndpointUpdate,
+    WebhookSecretOut,
 )
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.lti.http import resolve_public
@@ -45,8 +45,8 @@ def breaker_state(endpoint: WebhookEndpoint, now: datetime) -> Literal["closed",
     return "open" if endpoint.breaker_open_until > now else "half_open"
 
 
-def endpoint_out(row: WebhookEndpoint) -> EndpointOut:
-    return EndpointOut(
+def endpoint_out(row: WebhookEndpoint) -> WebhookEndpointOut:
+    return WebhookEndpointOut(
         id=row.id,
         url=row.url,
         events=list(row.events),
@@ -94,7 +94,7 @@ class WebhookAdminService(TenantService):
             raise NotFound("No such webhook endpoint in this organization")
         return row
 
-    async def create(self, data: EndpointIn) -> EndpointCreated:
+    async def create(self, data: WebhookEndpointIn) -> WebhookEndpointCreated:
         url = await self._check_url(data.url)
         secret = new_secret()
         endpoint_id = uuid.uuid4()
@@ -123,9 +123,9 @@ class WebhookAdminService(TenantService):
                 after=_snapshot(row),
                 request_id=self.request_id,
             )
-            return EndpointCreated(id=row.id, url=row.url, events=list(row.events), secret=secret)
+            return WebhookEndpointCreated(id=row.id, url=row.url, events=list(row.events), secret=secret)
 
-    async def list(self, page: LimitOffset) -> OffsetPagination[EndpointOut]:
+    async def list(self, page: LimitOffset) -> OffsetPagination[WebhookEndpointOut]:
         async with self._tx() as session:
             total = await session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0
             rows = await session.scalars(
@@ -138,11 +138,11 @@ class WebhookAdminService(TenantService):
                 items=[endpoint_out(r) for r in rows], limit=page.limit, offset=page.offset, total=total
             )
 
-    async def get(self, endpoint_id: UUID) -> EndpointOut:
+    async def get(self, endpoint_id: UUID) -> WebhookEndpointOut:
         async with self._tx() as session:
             return endpoint_out(await self._row(session, endpoint_id))
 
-    async def update(self, endpoint_id: UUID, change: EndpointUpdate) -> EndpointOut:
+    async def update(self, endpoint_id: UUID, change: WebhookEndpointUpdate) -> WebhookEndpointOut:
         async with self._tx() as session:
             row = await self._row(session, endpoint_id, lock=True)
             before = _snapshot(row)
@@ -185,7 +185,7 @@ class WebhookAdminService(TenantService):
             )
             await session.delete(row)
 
-    async def rotate_secret(self, endpoint_id: UUID) -> SecretOut:
+    async def rotate_secret(self, endpoint_id: UUID) -> WebhookSecretOut:
         secret = new_secret()
         async with self._tx() as session:
             row = await self._row(session, endpoint_id, lock=True)
@@ -198,9 +198,9 @@ class WebhookAdminService(TenantService):
                 entity_id=row.id,
                 request_id=self.request_id,
             )
-        return SecretOut(id=endpoint_id, secret=secret)
+        return WebhookSecretOut(id=endpoint_id, secret=secret)
 
-    async def deliveries(self, endpoint_id: UUID, page: LimitOffset) -> OffsetPagination[DeliveryOut]:
+    async def deliveries(self, endpoint_id: UUID, page: LimitOffset) -> OffsetPagination[WebhookDeliveryOut]:
         """The endpoint's delivery log, newest first."""
         async with self._tx() as session:
             await self._row(session, endpoint_id)
@@ -221,7 +221,7 @@ class WebhookAdminService(TenantService):
             items = [_delivery_out(d, t) for d, t in rows.tuples()]
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    async def replay(self, endpoint_id: UUID, delivery_id: UUID) -> DeliveryOut:
+    async def replay(self, endpoint_id: UUID, delivery_id: UUID) -> WebhookDeliveryOut:
         """Send a delivery again from a fresh retry schedule (a failed one, or a delivered one the receiver
         lost). Receivers see the same ``webhook-id``, so an idempotent receiver handles it once."""
         async with self._tx() as session:
@@ -260,8 +260,8 @@ class WebhookAdminService(TenantService):
         return out
 
 
-def _delivery_out(d: WebhookDelivery, event_type: str) -> DeliveryOut:
-    return DeliveryOut(
+def _delivery_out(d: WebhookDelivery, event_type: str) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut(
         id=d.id,
         event_id=d.event_id,
         event_type=event_type,

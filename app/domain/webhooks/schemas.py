@@ -23,19 +23,19 @@ EndpointUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 EventTypes = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=20)]
 
 
-class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
+class WebhookEndpointIn(msgspec.Struct, forbid_unknown_fields=True):
     url: EndpointUrl
     events: EventTypes
 
 
-class EndpointUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class WebhookEndpointUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """A partial change: fields left out stay. Enabling clears the breaker and the disabled notice."""
 
     events: EventTypes | None = None
     enabled: bool | None = None
 
 
-class EndpointCreated(msgspec.Struct):
+class WebhookEndpointCreated(msgspec.Struct):
     """The new endpoint with its signing secret: shown this once, never again."""
 
     id: UUID
@@ -44,14 +44,14 @@ class EndpointCreated(msgspec.Struct):
     secret: str
 
 
-class SecretOut(msgspec.Struct):
+class WebhookSecretOut(msgspec.Struct):
     """A rotated secret: shown this once; the old one stops signing at once."""
 
     id: UUID
     secret: str
 
 
-class EndpointOut(msgspec.Struct):
+class WebhookEndpointOut(msgspec.Struct):
     id: UUID
     url: str
     events: list[str]
@@ -67,7 +67,7 @@ class EndpointOut(msgspec.Struct):
     updated_at: datetime
 
 
-class DeliveryOut(msgspec.Struct):
+class WebhookDeliveryOut(msgspec.Struct):
     """One entry of the delivery log: an event owed to the endpoint and how sending it went."""
 
     id: UUID

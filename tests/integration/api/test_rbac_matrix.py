@@ -214,6 +214,8 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{list_id:str}", str(uuid.uuid4()))
         .replace("{credential_id:uuid}", str(uuid.uuid4()))
         .replace("{platform_id:uuid}", str(uuid.uuid4()))
+        .replace("{endpoint_id:uuid}", str(uuid.uuid4()))
+        .replace("{delivery_id:uuid}", str(uuid.uuid4()))
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):
