@@ -6,6 +6,7 @@ import { useResource } from "../../lib/useResource";
 import { useSession } from "../../lib/useSession";
 import { IssuerSection } from "./Issuer";
 import { LtiPlatformsSection } from "./LtiPlatforms";
+import { WebhooksSection } from "./Webhooks";
 import "../../styles/teach.css";
 
 const tokens = (v: number | null | undefined) => (v === null || v === undefined ? "no limit" : `${v.toLocaleString("en-GB")} tokens`);
@@ -92,6 +93,7 @@ export default function AdminOverview() {
       </div>
       <IssuerSection />
       <LtiPlatformsSection />
+      <WebhooksSection />
     </section>
   );
 }
