@@ -1,9 +1,9 @@
 """Each change writes its webhook event from its own place, in its own transaction: a course completing
 (``course.completed``), its credential issued and revoked (``credential.issued``, ``credential.revoked``),
-and a person provisioned on first sign-in through an LMS (``user.provisioned``, and ``enrollment.created``
-through an LMS). SSO's first sign-in calls the same ``record_event`` in ``ensure_sso_user``; enrolment and
-item completion through the API are in test_outbox.py; grades and review decisions use the same
-``record_event`` in ``record_grade_progress`` and ``ReviewService.decide``."""
+a person provisioned on first sign-in through an LMS (``user.provisioned``, and ``enrollment.created``
+through an LMS), and a final grade (``assessment.graded``, and a pass's ``item.completed``). SSO's first
+sign-in (``ensure_sso_user``) and a reviewer's decision (``ReviewService.decide``: ``review.decided``) call
+the same ``record_event``; enrolment and item completion through the API are in test_outbox.py."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db.engine import Database
-from app.db.models import Enrollment, Item, LtiPlatform, WebhookEvent
+from app.db.models import Assessment, Enrollment, Grade, Item, LtiPlatform, Submission, WebhookEvent
 from app.domain.credentials.issuance import IssuanceService
 from app.domain.lti.provisioning import LtiPerson, ensure_user, set_enrollment
+from app.domain.progress.completion import record_grade_progress
 from app.domain.progress.services import append_progress_events, complete_course_if_finished
 from tests.integration.webhooks.conftest import Client
 from tests.support.accounts import bearer, new_member
@@ -139,3 +140,46 @@ async def test_an_lms_launch_provisions_and_enrols_with_events(
     assert events[0].data == {"user_id": str(provisioned.user_id), "role": "learner", "source": "lti"}
     async with db.transaction(demo_org) as session:
         await session.delete(await session.get(LtiPlatform, platform.id))
+
+
+async def test_a_final_grade_writes_assessment_graded_and_the_pass_item_completed(
+    client: Client, hook: dict[str, Any], demo_admin: dict[str, str], db: Database, demo_org: uuid.UUID
+) -> None:
+    """``record_grade_progress`` (the grading worker's and a reviewer's one way to tell progress about a grade)
+    writes ``assessment.graded`` with the grade, and a pass completes the item, in the grade's transaction."""
+    changed = await client.patch(
+        f"/v1/admin/webhooks/{hook['id']}",
+        headers=demo_admin,
+        json={"events": ["enrollment.created", "item.completed", "assessment.graded"]},
+    )
+    assert changed.status_code == 200
+    member = await new_member(client)
+    headers = bearer(await login(client, member["email"], "demo", member["password"]))
+    async with db.transaction(demo_org) as session:
+        assessment = (await session.scalars(select(Assessment).limit(1))).one()
+    enrolled = await client.post(f"/v1/courses/{assessment.course_id}/enrollments", headers=headers)
+    assert enrolled.status_code == 201
+    user_id = uuid.UUID(member["id"])
+    async with db.transaction(demo_org) as session:
+        submission = Submission(
+            org_id=demo_org, assessment_id=assessment.id, user_id=user_id, status="graded", answer={}
+        )
+        session.add(submission)
+        await session.flush()
+        grade = Grade(
+            org_id=demo_org, submission_id=submission.id, score=9, max_score=10, passed=True, graded_by="auto"
+        )
+        session.add(grade)
+        await session.flush()
+        graded = await record_grade_progress(session, submission, assessment, grade)
+        assert graded is not None
+        assert await record_grade_progress(session, submission, assessment, grade) is None  # the same grade again
+    events = await events_of(db, demo_org, member["id"])
+    # Deliveries are not ordered (docs/webhooks.md): which of the two is written first does not matter.
+    by_type = {e.type: e.data for e in events}
+    assert sorted(by_type) == ["assessment.graded", "enrollment.created", "item.completed"]
+    assert len(events) == 3
+    assert by_type["assessment.graded"]["grade_id"] == str(grade.id)
+    assert by_type["assessment.graded"]["passed"] is True
+    assert by_type["item.completed"]["kind"] == "assessment"
+    assert by_type["item.completed"]["item_id"] == str(assessment.item_id)
