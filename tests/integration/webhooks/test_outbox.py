@@ -7,19 +7,24 @@ when changes and relays run concurrently."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from app.config import Settings
 from app.db.engine import Database
 from app.db.models import Course, Enrollment, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.domain.progress.services import append_progress_event
 from app.domain.webhooks.delivery import relay_org
 from app.domain.webhooks.outbox import record_event
+from app.domain.webhooks.wakeup import RelayWakeup
 from app.lib.event_payloads import CredentialIssued, EnrollmentCreated, ReviewClaimed
+from app.lib.jobs import create_queue
 from tests.integration.webhooks.conftest import Client
 from tests.support.accounts import bearer, new_member
 from tests.support.stack import login
@@ -201,3 +206,33 @@ async def test_the_endpoint_subscriptions_are_read_under_row_level_security(
     """Another org's transaction sees none of demo's endpoints, so its changes write nothing for them."""
     async with db.transaction(uuid.uuid4()) as session:
         assert (await session.scalars(select(WebhookEndpoint))).all() == []
+
+
+async def test_the_commit_wakes_the_relay(
+    subscribed: dict[str, Any], db: Database, demo_org: uuid.UUID, settings: Settings
+) -> None:
+    """The worker's listener hears the outbox's NOTIFY once the change commits and relays at once: the
+    event gets its delivery with no cron and no poll in between (no worker runs in this module)."""
+    queue = create_queue(replace(settings, redis_key_prefix=settings.redis_key_prefix + "wakeup:"))
+    wakeup = RelayWakeup(db, queue, settings)
+    wakeup.start()
+    try:
+        payload = EnrollmentCreated(enrollment_id=uuid.uuid4(), course_id=uuid.uuid4(), user_id=uuid.uuid4())
+        async with db.transaction(demo_org) as session:
+            event_id = await record_event(session, demo_org, payload)
+        assert event_id is not None
+        deadline = time.monotonic() + 30  # bounds a failure only
+        relayed = None
+        while relayed is None and time.monotonic() < deadline:
+            async with db.transaction(demo_org) as session:
+                relayed = await session.scalar(select(WebhookEvent.relayed_at).where(WebhookEvent.id == event_id))
+            await asyncio.sleep(0.05)
+        assert relayed is not None
+        async with db.transaction(demo_org) as session:
+            endpoints = list(
+                await session.scalars(select(WebhookDelivery.endpoint_id).where(WebhookDelivery.event_id == event_id))
+            )
+        assert [str(e) for e in endpoints] == [subscribed["id"]]
+    finally:
+        await wakeup.stop()
+        await queue.disconnect()
