@@ -2,8 +2,9 @@
 
 - **Relay** (``relay``): per org, the outbox rows not yet relayed are locked ``FOR UPDATE SKIP LOCKED``
   (two relays running at once take disjoint rows), one delivery is inserted per subscribed enabled endpoint
-  (unique per (event, endpoint): a second insert does nothing) and the rows are marked relayed, all in one
-  transaction; after the commit each new delivery gets a ``webhooks_deliver`` job keyed by its id.
+  registered before the event (unique per (event, endpoint): a second insert does nothing) and the rows
+  are marked relayed, all in one transaction; after the commit each new delivery gets a
+  ``webhooks_deliver`` job keyed by its id.
 - **Deliverer** (``Deliverer.deliver``, the job): claims the delivery (a short lease, so the HTTP call holds
   no transaction), asks the endpoint's circuit breaker, signs and POSTs the body, and records the answer.
   A failure schedules the next attempt on ``RETRY_SCHEDULE`` with jitter; the last one marks the delivery
@@ -121,7 +122,9 @@ async def relay_org(db: Database, org_id: UUID, *, limit: int = RELAY_BATCH) -> 
             }
             for event in events
             for endpoint in endpoints
-            if event.type in endpoint.events
+            # An endpoint gets the events of its types that happened once it was registered, not older ones
+            # still waiting in the outbox (written for another endpoint).
+            if event.type in endpoint.events and endpoint.created_at <= event.created_at
         ]
         created: list[UUID] = []
         if rows:

@@ -190,3 +190,11 @@ async def test_enabling_rechecks_the_url(
     refused = await strict_client.patch(path, headers=demo_admin, json={"enabled": True})
     assert refused.status_code == 422, refused.text
     assert (await client.delete(path, headers=demo_admin)).status_code == 204
+
+
+async def test_a_malformed_body_is_a_400_problem(client: Client, demo_admin: dict[str, str]) -> None:
+    response = await client.post(
+        "/v1/admin/webhooks", headers={**demo_admin, "Content-Type": "application/json"}, content=b"{not json"
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -236,3 +236,27 @@ async def test_the_commit_wakes_the_relay(
     finally:
         await wakeup.stop()
         await queue.disconnect()
+
+
+async def test_an_endpoint_gets_no_event_from_before_it_was_registered(
+    client: Client,
+    demo_admin: dict[str, str],
+    receiver: Receiver,
+    subscribed: dict[str, Any],
+    db: Database,
+    demo_org: uuid.UUID,
+) -> None:
+    payload = EnrollmentCreated(enrollment_id=uuid.uuid4(), course_id=uuid.uuid4(), user_id=uuid.uuid4())
+    async with db.transaction(demo_org) as session:
+        event_id = await record_event(session, demo_org, payload)  # waits in the outbox, not yet relayed
+    late = await client.post(
+        "/v1/admin/webhooks", headers=demo_admin, json={"url": receiver.url("/late"), "events": ["enrollment.created"]}
+    )
+    assert late.status_code == 201
+    await relay_org(db, demo_org)
+    async with db.transaction(demo_org) as session:
+        endpoints = list(
+            await session.scalars(select(WebhookDelivery.endpoint_id).where(WebhookDelivery.event_id == event_id))
+        )
+    assert [str(e) for e in endpoints] == [subscribed["id"]]
+    assert (await client.delete(f"/v1/admin/webhooks/{late.json()['id']}", headers=demo_admin)).status_code == 204
