@@ -54,6 +54,7 @@ from app.domain.sso.saml_controllers import SamlAdminController, SamlSignInContr
 from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
+from app.domain.webhooks.controllers import WebhookAdminController
 from app.lib import edge
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
 from app.lib.idempotency import IdempotencyMiddleware
@@ -115,6 +116,7 @@ V1_CONTROLLERS = [
     SsoAdminController,  # single sign-on administration (OIDC, SSO required)
     SamlSignInController,  # SAML single sign-on (issue 16)
     SamlAdminController,
+    WebhookAdminController,  # webhooks (issue 16): endpoints, delivery log, replay
 ]
 
 

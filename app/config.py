@@ -228,6 +228,14 @@ class Settings:
     sso_clock_leeway_seconds: int = 60  # exp / iat tolerance on ID tokens
     sso_metadata_cache_seconds: int = 300  # discovery documents and key sets; an unknown kid refetches at once
     sso_http_timeout_seconds: float = 10.0  # every call to an identity provider
+    # Webhooks (docs/webhooks.md). Endpoint URLs on loopback, private or link-local addresses are refused (SSRF)
+    # at registration and again at each delivery unless this is set: development and the test receiver only.
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = 10.0  # one delivery: connect + send + the receiver's answer
+    # Consecutive failed deliveries to one endpoint that open its circuit breaker, and how long it stays
+    # open before one delivery probes it (half-open).
+    webhooks_breaker_threshold: int = 5
+    webhooks_breaker_cooldown_seconds: int = 300
 
     @property
     def base_url(self) -> str:

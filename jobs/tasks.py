@@ -22,6 +22,7 @@ from app.domain.lti.nrps import PermanentSyncFailure, RosterSync, contexts_with_
 from app.domain.lti.service_token import ServiceTokens
 from app.domain.search.indexer import ContentIndexer
 from app.domain.spaced.services import DueCounter
+from app.domain.webhooks.delivery import Deliverer, due_deliveries, enqueue_delivery, relay
 
 log = structlog.get_logger("lyceum.jobs")
 
@@ -265,3 +266,28 @@ async def lti_sync_rosters(ctx: Context, *, limit: int = 10_000) -> int:
     for context_pk, org_id in await contexts_with_roster(components.db, limit):
         queued += await enqueue_roster_sync(components.queue, components.settings, org_id, context_pk)
     return queued
+
+
+# ---------------------------------------------------------------------------------------------- webhooks
+
+
+async def webhooks_deliver(ctx: Context, *, org_id: str, delivery_id: str) -> str:
+    """Send one webhook delivery (once per due attempt: the deliverer claims it first). Failures are the
+    deliverer's to record and schedule (RETRY_SCHEDULE, the breaker, the dead letter and auto-disable after
+    the last attempt), so this job raises only for our own faults (the database away), and SAQ's retry or
+    the sweep picks the delivery up again."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    deliverer = Deliverer(db=components.db, org_id=UUID(org_id), settings=components.settings)
+    return await deliverer.deliver(UUID(delivery_id))
+
+
+async def webhooks_relay(ctx: Context) -> dict[str, int]:
+    """Every LYCEUM_GRADING_HEARTBEAT_SECONDS (the worker's LISTEN wake-up relays at once; this catches what
+    it missed): outbox rows to deliveries, then a job for every delivery whose attempt is due (retries, jobs
+    Redis lost, deliveries postponed by an open breaker). A delivery with a live job is refused by its key."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    made = await relay(components.db, components.queue, components.settings)
+    queued = 0
+    for delivery_id, org_id in await due_deliveries(components.db):
+        queued += await enqueue_delivery(components.queue, components.settings, org_id, delivery_id)
+    return {"relayed": made, "queued": queued}

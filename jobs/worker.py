@@ -10,6 +10,7 @@ from saq.types import Context, PartialTimersDict
 
 from app.config import Settings, get_settings
 from app.domain.grading.sandbox import SandboxUnavailable, isolation_for, sandbox_policy
+from app.domain.webhooks.wakeup import RelayWakeup
 from app.lib.jobs import QUEUE_NAME, create_queue
 from app.lib.observability import configure_logging
 from app.server.components import Components, build_components, close_components
@@ -20,7 +21,12 @@ log = structlog.get_logger("lyceum.worker")
 
 def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[Context]:
     async def startup(ctx: Context) -> None:
-        ctx["components"] = build_components(settings)  # type: ignore[typeddict-unknown-key]
+        components = build_components(settings)
+        ctx["components"] = components  # type: ignore[typeddict-unknown-key]
+        # Webhooks: relay the outbox as soon as a transaction that wrote to it commits (LISTEN/NOTIFY).
+        wakeup = RelayWakeup(components.db, components.queue, settings)
+        wakeup.start()
+        ctx["webhooks_wakeup"] = wakeup  # type: ignore[typeddict-unknown-key]
         log.info("worker_started", queue=QUEUE_NAME)
         try:  # say at start, not at the first code submission, whether code can be graded here
             await isolation_for(sandbox_policy(settings))
@@ -28,6 +34,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             log.error("code_grading_unavailable", hint="code submissions go to human review until fixed (ADR 0007)")
 
     async def shutdown(ctx: Context) -> None:
+        wakeup: RelayWakeup | None = ctx.get("webhooks_wakeup")  # type: ignore[assignment]
+        if wakeup is not None:
+            await wakeup.stop()
         components: Components | None = ctx.get("components")  # type: ignore[assignment]
         if components is not None:
             await close_components(components)
@@ -52,6 +61,8 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             tasks.lti_post_pending_scores,
             tasks.lti_sync_roster,
             tasks.lti_sync_rosters,
+            tasks.webhooks_deliver,
+            tasks.webhooks_relay,
         ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
@@ -61,6 +72,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             CronJob(tasks.issue_pending_credentials, cron=every_seconds_cron(every)),
             CronJob(tasks.lti_post_pending_scores, cron=every_seconds_cron(every)),
             CronJob(tasks.lti_sync_rosters, cron=settings.lti_roster_sync_cron, retries=3, timeout=600),
+            CronJob(tasks.webhooks_relay, cron=every_seconds_cron(every), timeout=300),
         ],
         timers=timers,
         startup=startup,

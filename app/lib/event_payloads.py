@@ -21,9 +21,12 @@ import msgspec
 __all__ = [
     "ASSESSMENT_GRADED",
     "BUDGET_ALERT",
+    "COURSE_COMPLETED",
     "CREDENTIAL_ISSUED",
     "CREDENTIAL_REVOKED",
+    "ENROLLMENT_CREATED",
     "EVENT_TYPES",
+    "ITEM_COMPLETED",
     "PAYLOADS",
     "REVIEW_CLAIMED",
     "REVIEW_DECIDED",
@@ -31,12 +34,16 @@ __all__ = [
     "SUBMISSION_GRADED",
     "TUTOR_BLOCKED",
     "TUTOR_SESSION_STARTED",
+    "USER_PROVISIONED",
     "AssessmentGraded",
     "BudgetAlert",
+    "CourseCompleted",
     "CredentialIssued",
     "CredentialRevoked",
+    "EnrollmentCreated",
     "EventPayload",
     "GuardrailOutcome",
+    "ItemCompleted",
     "ReviewClaimed",
     "ReviewDecided",
     "SubmissionEscalated",
@@ -44,6 +51,7 @@ __all__ = [
     "TutorBlocked",
     "TutorSessionStarted",
     "TypedFeedEvent",
+    "UserProvisioned",
 ]
 
 SUBMISSION_ESCALATED: Final = "submission.escalated"
@@ -181,6 +189,52 @@ class CredentialRevoked(EventPayload, frozen=True):
     course_id: UUID
     user_id: UUID
     reason: str  # the staff member's stated reason (about the credential, not learner text)
+
+
+# Events that only webhooks carry (issue 16; docs/webhooks.md): not on the live bus, so not in PAYLOADS.
+ENROLLMENT_CREATED: Final = "enrollment.created"
+ITEM_COMPLETED: Final = "item.completed"
+COURSE_COMPLETED: Final = "course.completed"
+USER_PROVISIONED: Final = "user.provisioned"
+
+
+class EnrollmentCreated(EventPayload, frozen=True):
+    """A learner enrolled in a course (through the API or an LMS launch)."""
+
+    TYPE: ClassVar[str] = ENROLLMENT_CREATED
+    enrollment_id: UUID
+    course_id: UUID
+    user_id: UUID
+
+
+class ItemCompleted(EventPayload, frozen=True):
+    """An item was completed: a lesson or exercise marked done, or an assessment passed."""
+
+    TYPE: ClassVar[str] = ITEM_COMPLETED
+    enrollment_id: UUID
+    course_id: UUID
+    item_id: UUID
+    user_id: UUID
+    kind: str  # "lesson", "exercise" or "assessment"
+
+
+class CourseCompleted(EventPayload, frozen=True):
+    """Every item of an enrolment's course is done: the enrolment completed (once)."""
+
+    TYPE: ClassVar[str] = COURSE_COMPLETED
+    enrollment_id: UUID
+    course_id: UUID
+    user_id: UUID
+    completed_at: datetime
+
+
+class UserProvisioned(EventPayload, frozen=True):
+    """A new account was created on first sign-in through an LMS (LTI) or an identity provider (SSO)."""
+
+    TYPE: ClassVar[str] = USER_PROVISIONED
+    user_id: UUID
+    role: str
+    source: Literal["lti", "oidc", "saml"]
 
 
 PAYLOADS: Final[dict[str, type[EventPayload]]] = {

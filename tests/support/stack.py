@@ -61,6 +61,8 @@ def settings_env(database_url: str, redis_url: str, redis_prefix: str, data_dir:
         # The test OIDC provider is http on 127.0.0.1 (tests/support/oidc_provider.py).
         "LYCEUM_SSO_ALLOW_HTTP_ISSUERS": "1",
         "LYCEUM_SSO_ALLOW_PRIVATE_ISSUERS": "1",
+        # The test webhook receiver listens on 127.0.0.1 (tests/support/webhooks.py); strict-mode tests turn it off.
+        "LYCEUM_WEBHOOKS_ALLOW_PRIVATE": "1",
     }
     base.update(env)
     return base

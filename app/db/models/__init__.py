@@ -43,10 +43,12 @@ from app.db.models.sso import SSO_PROTOCOLS, SsoConnection, SsoIdentity
 from app.db.models.status_list import StatusList
 from app.db.models.submission import Submission
 from app.db.models.user import User
+from app.db.models.webhook import DELIVERY_STATES, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.lib.roles import ROLES
 
 __all__ = [
     "BLOOM_LEVELS",
+    "DELIVERY_STATES",
     "ITEM_KINDS",
     "REVIEW_REASONS",
     "ROLES",
@@ -97,6 +99,9 @@ __all__ = [
     "StatusList",
     "Submission",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
 
 ORG_SCOPED_TABLES = tuple(

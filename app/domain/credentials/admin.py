@@ -26,6 +26,7 @@ from app.domain.credentials.schemas import (
     IssuerProfileIn,
 )
 from app.domain.credentials.status import lock_status_list, sign_status_list
+from app.domain.webhooks.outbox import record_event
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.event_payloads import CredentialRevoked
 from app.lib.events import EventBus
@@ -196,8 +197,9 @@ class CredentialAdminService(TenantService):
             )
             row = (await session.execute(self._query().where(Credential.id == credential_id))).one()
             out = _row_out(*row)
-        await self.events.publish(
-            self.principal.org_id,
-            CredentialRevoked(credential_id=out.id, course_id=out.course_id, user_id=out.user_id, reason=reason),
-        )
+            revoked = CredentialRevoked(
+                credential_id=out.id, course_id=out.course_id, user_id=out.user_id, reason=reason
+            )
+            await record_event(session, self.principal.org_id, revoked)  # webhooks: with the revocation
+        await self.events.publish(self.principal.org_id, revoked)
         return out

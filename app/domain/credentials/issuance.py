@@ -29,6 +29,7 @@ from app.domain.audit.services import record_audit
 from app.domain.credentials.badge import course_badge_data_url
 from app.domain.credentials.issuer import issuer_identity, signing_key
 from app.domain.credentials.status import allocate_status_entry
+from app.domain.webhooks.outbox import record_event
 from app.lib.event_payloads import CredentialIssued
 from app.lib.jobs import credential_job_key
 from app.lib.vc.credential import build_credential, identity_object
@@ -195,6 +196,7 @@ class IssuanceService:
         )
         await session.flush()
         announcement = CredentialIssued(credential_id=credential_id, course_id=course.id, user_id=user.id)
+        await record_event(session, org_id, announcement)  # webhooks: in the issuing transaction
         return IssueResult("issued", credential_id, announcement)
 
     async def dead_letter(

@@ -35,6 +35,8 @@ from app.db.models import (
 )
 from app.domain.audit.services import record_audit
 from app.domain.progress.services import append_progress_event
+from app.domain.webhooks.outbox import record_event
+from app.lib.event_payloads import UserProvisioned
 from app.lib.lti.roles import lyceum_role
 from app.lib.roles import Role
 
@@ -111,6 +113,7 @@ async def ensure_user(
             after={"platform_id": str(platform.id), "role": role},
             request_id=request_id,
         )
+        await record_event(session, platform.org_id, UserProvisioned(user_id=user_id, role=role, source="lti"))
     else:
         await _set_role(session, platform.org_id, existing.user_id, role)
         if person.display_name != "LMS user":

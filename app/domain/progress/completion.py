@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Assessment, Enrollment, Grade, Item, ItemCompetency, Submission
 from app.domain.progress.services import append_progress_events, complete_course_if_finished
 from app.domain.spaced.services import open_review_cards
+from app.domain.webhooks.outbox import record_event
 from app.lib.event_payloads import AssessmentGraded
 
 
@@ -75,6 +76,18 @@ async def record_grade_progress(
     [(_, created), *_] = await append_progress_events(session, enrollment, appends)
     if not created:
         return None  # this grade is already recorded (and announced): nothing new
+    graded = AssessmentGraded(
+        grade_id=grade.id,
+        submission_id=submission.id,
+        course_id=assessment.course_id,
+        item_id=assessment.item_id,
+        user_id=submission.user_id,
+        competency_ids=competencies,
+        score=grade.score,
+        max_score=grade.max_score,
+        passed=grade.passed,
+    )
+    await record_event(session, enrollment.org_id, graded)  # webhooks: with the grade, in its transaction
     if grade.passed:
         # Spaced review (issue 12 §7): the pass opens review cards for the item's competencies, as of
         # when the learner answered; an existing card is kept (app/domain/spaced/services.py).
@@ -88,14 +101,4 @@ async def record_grade_progress(
         )
         # The last assessment of a course (graded, or passed by a reviewer's override) finishes it.
         await complete_course_if_finished(session, enrollment, actor_id)
-    return AssessmentGraded(
-        grade_id=grade.id,
-        submission_id=submission.id,
-        course_id=assessment.course_id,
-        item_id=assessment.item_id,
-        user_id=submission.user_id,
-        competency_ids=competencies,
-        score=grade.score,
-        max_score=grade.max_score,
-        passed=grade.passed,
-    )
+    return graded

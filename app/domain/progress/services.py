@@ -25,9 +25,11 @@ from app.domain.courses.services import CourseService
 from app.domain.credentials.enqueue import enqueue_credentials
 from app.domain.mastery.gates import MissingCompetency, gate_conflict, unmet_requirements
 from app.domain.mastery.projector import is_evidence, project_event
-from app.domain.progress.ledger import completed_items
+from app.domain.progress.ledger import COMPLETION_EVENTS, completed_items
 from app.domain.progress.schemas import CompletionOut, CourseProgress, ItemProgress
+from app.domain.webhooks.outbox import record_event
 from app.lib.errors import Conflict, NotFound
+from app.lib.event_payloads import CourseCompleted, EnrollmentCreated, EventPayload, ItemCompleted
 
 SELF_COMPLETABLE_KINDS = ("lesson", "exercise")
 # ``session.info`` key: the (org, enrollment) pairs a transaction completed, for its caller to act on after
@@ -106,7 +108,36 @@ async def append_progress_events(
         # refolds the whole stream on evidence, so one refold after the last evidence covers the batch.
         evidence = [e for e in created if is_evidence(e.type, e.payload)]
         await project_event(session, enrollment, evidence[-1] if evidence else created[-1])
+        for event in created:  # webhooks: in the same transaction as the ledger (the outbox)
+            announced = _webhook_payload(enrollment, event)
+            if announced is not None:
+                await record_event(session, enrollment.org_id, announced, occurred_at=event.created_at)
     return appended
+
+
+def _webhook_payload(enrollment: Enrollment, event: ProgressEvent) -> EventPayload | None:
+    """The webhook event a new ledger row announces (``assessment.graded`` is recorded by grading itself,
+    with the grade: app/domain/progress/completion.py)."""
+    if event.type == "enrolled":
+        return EnrollmentCreated(
+            enrollment_id=enrollment.id, course_id=enrollment.course_id, user_id=enrollment.user_id
+        )
+    if event.type in COMPLETION_EVENTS and isinstance(event.payload.get("item_id"), str):
+        return ItemCompleted(
+            enrollment_id=enrollment.id,
+            course_id=enrollment.course_id,
+            item_id=UUID(event.payload["item_id"]),
+            user_id=enrollment.user_id,
+            kind="assessment" if event.type == "assessment.passed" else str(event.payload.get("kind", "")),
+        )
+    if event.type == "course.completed":
+        return CourseCompleted(
+            enrollment_id=enrollment.id,
+            course_id=enrollment.course_id,
+            user_id=enrollment.user_id,
+            completed_at=event.created_at,
+        )
+    return None
 
 
 async def complete_course_if_finished(

@@ -37,6 +37,7 @@ from app.domain.review.schemas import (
     ReviewMetrics,
     TestResultOut,
 )
+from app.domain.webhooks.outbox import record_event
 from app.lib import events
 from app.lib.errors import Conflict, NotFound, ValidationFailed
 from app.lib.events import EventBus
@@ -242,6 +243,7 @@ class ReviewService(TenantService):
             decided = events.ReviewDecided(
                 submission_id=submission.id, reviewer_id=me, decision=data.action, score=final.score
             )
+            await record_event(session, self.principal.org_id, decided)  # webhooks: with the decision
             completed = completed_enrollments(session)
             lti_scores = await record_scores(session, submission, assessment, final)
         await enqueue_credentials(self.jobs, self.settings, completed)

@@ -35,7 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Membership, SsoConnection, SsoIdentity, User
 from app.domain.audit.services import record_audit
+from app.domain.webhooks.outbox import record_event
 from app.lib.errors import Conflict, Forbidden
+from app.lib.event_payloads import UserProvisioned
 from app.lib.roles import ROLES, Role
 from app.lib.text import normalise_email
 
@@ -164,6 +166,10 @@ async def ensure_sso_user(
             after={"connection_id": str(connection.id), "protocol": connection.protocol, "role": role},
             request_id=request_id,
         )
+        provisioned = UserProvisioned(
+            user_id=user_id, role=role, source="saml" if connection.protocol == "saml" else "oidc"
+        )
+        await record_event(session, org_id, provisioned)  # webhooks: with the new account
     elif linked:
         record_audit(
             session,

@@ -148,6 +148,15 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("DELETE", "/v1/admin/sso/oidc"): ADMINS,
     ("GET", "/v1/admin/sso/settings"): ADMINS,
     ("PUT", "/v1/admin/sso/settings"): ADMINS,  # 400 here (no body)
+    # Webhooks (issue 16): org admins only (integration/webhooks/test_admin_api.py; 404 here: unknown ids).
+    ("GET", "/v1/admin/webhooks"): ADMINS,
+    ("POST", "/v1/admin/webhooks"): ADMINS,  # 400 here (no body)
+    ("GET", "/v1/admin/webhooks/{endpoint_id:uuid}"): ADMINS,
+    ("PATCH", "/v1/admin/webhooks/{endpoint_id:uuid}"): ADMINS,
+    ("DELETE", "/v1/admin/webhooks/{endpoint_id:uuid}"): ADMINS,
+    ("POST", "/v1/admin/webhooks/{endpoint_id:uuid}/rotate-secret"): ADMINS,
+    ("GET", "/v1/admin/webhooks/{endpoint_id:uuid}/deliveries"): ADMINS,
+    ("POST", "/v1/admin/webhooks/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay"): ADMINS,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -228,6 +237,8 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{credential_id:uuid}", str(uuid.uuid4()))
         .replace("{platform_id:uuid}", str(uuid.uuid4()))
         .replace("{org:str}", "demo")
+        .replace("{endpoint_id:uuid}", str(uuid.uuid4()))
+        .replace("{delivery_id:uuid}", str(uuid.uuid4()))
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):

@@ -7,6 +7,7 @@ import { useSession } from "../../lib/useSession";
 import { IssuerSection } from "./Issuer";
 import { LtiPlatformsSection } from "./LtiPlatforms";
 import { SingleSignOnSection } from "./SingleSignOn";
+import { WebhooksSection } from "./Webhooks";
 import "../../styles/teach.css";
 
 const tokens = (v: number | null | undefined) => (v === null || v === undefined ? "no limit" : `${v.toLocaleString("en-GB")} tokens`);
@@ -94,6 +95,7 @@ export default function AdminOverview() {
       <IssuerSection />
       <LtiPlatformsSection />
       <SingleSignOnSection />
+      <WebhooksSection />
     </section>
   );
 }

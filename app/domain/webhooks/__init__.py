@@ -1,0 +1,1 @@
+"""Signed webhooks with a transactional outbox (issue 16): docs/webhooks.md."""
