@@ -8,10 +8,20 @@ import { useSession } from "../lib/useSession";
 
 const WRONG_CREDENTIALS = "That email and password don't match an account in this organisation. Check both and try again.";
 
+/** The sign-in buttons to point at when SSO is required, as people see them on this page. */
+function ssoButtons(sso: SsoProviders | null): string {
+  const labels = (sso?.providers ?? []).map((provider) => `"${buttonLabel(provider)}"`);
+  return labels.length ? `Use ${labels.join(" or ")} below.` : "Use your organisation's sign-in button instead.";
+}
+
 /** The page's own words for a failed sign-in; the server's text is for API clients (and in US spelling). */
-export function signInMessage(err: unknown): string {
+export function signInMessage(err: unknown, sso: SsoProviders | null = null): string {
   if (err instanceof ApiError) {
     if (err.status === 401) return WRONG_CREDENTIALS;
+    // SSO required (docs/sso.md): the password was right, but members of this org sign in through their provider.
+    if (err.status === 403 && err.problem.type?.endsWith("/sso-required")) {
+      return `Members of this organisation sign in with single sign-on, not a password. ${ssoButtons(sso)}`;
+    }
     if (err.status === 422 || err.status === 400) return "Check the organisation and email address, then try again.";
   }
   return err instanceof Error ? err.message : String(err);
@@ -59,7 +69,8 @@ export function Login() {
   const navigate = useNavigate();
   const location = useLocation();
   const state = (location.state ?? {}) as { from?: string; signedOut?: boolean };
-  const [org, setOrg] = useState(session.org ?? "demo");
+  // `?org=` from the SSO error page's "Back to sign-in" link, so the organisation's buttons are there again.
+  const [org, setOrg] = useState(() => orgSlug(new URLSearchParams(location.search).get("org") ?? "") ?? session.org ?? "demo");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -77,7 +88,7 @@ export function Login() {
       await signIn(org.trim().toLowerCase(), email.trim(), password);
       navigate(state.from ?? "/", { replace: true });
     } catch (err) {
-      setError(signInMessage(err));
+      setError(signInMessage(err, sso));
     } finally {
       setBusy(false);
     }

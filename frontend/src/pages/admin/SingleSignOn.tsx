@@ -1,4 +1,4 @@
-import { useRef, useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
 
 import { ErrorNote, Spinner } from "../../components/Status";
 import {
@@ -315,10 +315,15 @@ function RequiredSwitch({ version }: { version: number }) {
   const settings = useResource(() => oidc.settings(), [version]);
   const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
+  // The switch shows the state asked for until the reloaded settings arrive: a controlled checkbox would
+  // otherwise flip back to the old state while the server answers (and be announced so).
+  const [asked, setAsked] = useState<boolean | null>(null);
   const status = useRef<HTMLParagraphElement>(null);
+  useEffect(() => setAsked(null), [settings.data]);
 
   async function toggle(required: boolean) {
     setBusy(true);
+    setAsked(required);
     setNotice(null);
     try {
       await oidc.setRequired(required);
@@ -328,6 +333,7 @@ function RequiredSwitch({ version }: { version: number }) {
       });
       settings.reload();
     } catch (error) {
+      setAsked(null);
       setNotice({ text: error instanceof Error ? error.message : String(error), error: true });
     } finally {
       setBusy(false);
@@ -343,7 +349,7 @@ function RequiredSwitch({ version }: { version: number }) {
         <input
           type="checkbox"
           role="switch"
-          checked={settings.data.sso_required}
+          checked={asked ?? settings.data.sso_required}
           disabled={busy}
           onChange={(e) => void toggle(e.target.checked)}
           aria-describedby="sso-required-hint"
