@@ -17,6 +17,7 @@ from tests.integration.sso.saml_helpers import (
     audit_actions,
     code_of,
     configure,
+    exchange,
     new_email,
     post_acs,
     sign_in,
@@ -131,10 +132,10 @@ async def test_the_code_is_single_use_and_carries_the_return_path(client: Client
     assert "access_token" not in page.text
     assert "refresh_token" not in page.text
     code = code_of(page.text)
-    first = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
+    first = await exchange(client, code)
     assert first.status_code == 200
     assert first.json()["return_to"] == "/courses"
-    again = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
+    again = await exchange(client, code)
     assert again.status_code == 400
     assert again.headers["content-type"].startswith("application/problem+json")
 
@@ -147,7 +148,7 @@ async def test_an_unsafe_return_path_becomes_home(client: Client, idp: TestIdp) 
     page = await post_acs(
         client, idp.response(assertion, in_response_to=started.request_id, destination=started.acs_url)
     )
-    session = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code_of(page.text)})
+    session = await exchange(client, code_of(page.text))
     assert session.json()["return_to"] == "/"
 
 
