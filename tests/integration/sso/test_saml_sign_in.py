@@ -140,6 +140,33 @@ async def test_the_code_is_single_use_and_carries_the_return_path(client: Client
     assert again.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_the_web_app_page_takes_the_code_as_it_does_oidcs(client: Client, idp: TestIdp) -> None:
+    """The browser path: the ACS answers the shared hand-off page (the one OIDC's callback answers), which
+    sends the browser to the web app's ``/sso/complete?code=…``; that page (frontend/src/lib/sso.ts) posts
+    the code to ``POST /v1/sso/session`` with ``refresh_mode: "cookie"`` and gets a cookie session."""
+    started = await start(client, next_path="/learn")
+    assertion = idp.assertion(
+        in_response_to=started.request_id, audience=started.sp_entity_id, recipient=started.acs_url, name_id=new_email()
+    )
+    page = await post_acs(
+        client, idp.response(assertion, in_response_to=started.request_id, destination=started.acs_url)
+    )
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    session = await exchange(client, code_of(page.text), refresh_mode="cookie")  # code_of: /sso/complete only
+    try:
+        assert session.status_code == 200, session.text
+        body = session.json()
+        assert body["protocol"] == "saml"
+        assert body["return_to"] == "/learn"
+        assert "refresh_token" not in body
+        assert body["csrf_token"]
+        assert client.cookies.get("lyceum_refresh")
+    finally:
+        client.cookies.clear()
+
+
 async def test_an_unsafe_return_path_becomes_home(client: Client, idp: TestIdp) -> None:
     started = await start(client, next_path="//evil.example/steal")
     assertion = idp.assertion(
