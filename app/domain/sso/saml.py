@@ -1,4 +1,4 @@
-"""SAML 2.0 sign-in for an org (issue 16 §2): the AuthnRequest, the ACS, SP metadata and the web app's code exchange.
+"""SAML 2.0 sign-in for an org (issue 16 §2): the AuthnRequest, the ACS and SP metadata.
 
 The sequence (docs/sso.md, SAML):
 1. ``GET /v1/auth/sso/{org}/saml/login``: an AuthnRequest (HTTP-Redirect binding) to the IdP from the org's
@@ -7,20 +7,19 @@ The sequence (docs/sso.md, SAML):
    Redis (GETDEL: whatever follows, it cannot answer twice), then every check of app/lib/saml/sp.py, then the
    assertion id goes into the replay cache until the assertion's own expiry (SET NX). The assertion becomes an
    ``ExternalIdentity`` and ``ensure_sso_user`` provisions or links the user in a transaction of the org.
-3. The browser goes to the web app with a one-time code (never a token in a URL), which the web app exchanges at
-   ``POST /v1/auth/sso/{org}/saml/session`` for the same JWT + rotating refresh pair a password login gets
-   (``AuthService.sign_in_federated``, audited as ``sso.saml``).
+3. The shared SSO hand-off (app/domain/sso/handoff.py) takes over: the grant (``protocol: "saml"``) goes under a
+   one-time code and the browser to the web app's ``/sso/complete?code=…`` (never a token in a URL); the web app
+   exchanges the code once at ``POST /v1/sso/session``, the same exchange OIDC uses, for the JWT + rotating
+   refresh pair a password login gets (``AuthService.sign_in_federated``, audited as ``sso.saml``).
 
 Every refusal is a ``SamlRefused`` (a 4xx page with a stable code, logged with the reason); none creates a session.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 from uuid import UUID
 
 import msgspec
@@ -30,18 +29,17 @@ from sqlalchemy import select, text
 
 from app.config import Settings
 from app.db.engine import Database
-from app.db.models import Organization, SsoConnection, User
-from app.domain.auth.services import AuthService
+from app.db.models import SsoConnection
+from app.domain.sso.handoff import issue_code, safe_return_path
 from app.domain.sso.provisioning import ExternalIdentity, ensure_sso_user
-from app.domain.sso.saml_schemas import PendingRequest, SamlSessionOut, SamlSessionUser, SignInGrant
+from app.domain.sso.saml_schemas import PendingRequest
+from app.domain.sso.schemas import SsoGrant
 from app.lib.errors import LyceumError
 from app.lib.saml import sp as saml_sp
 from app.lib.saml.metadata import IdpMetadata, MetadataError, parse_idp_metadata
 
 REQUEST_TTL_SECONDS = 600  # an AuthnRequest answers within this (the user may have to sign in at the IdP)
-CODE_TTL_SECONDS = 120  # the one-time code the web app exchanges for a session
 DEFAULT_CLOCK_SKEW_SECONDS = 120
-WEB_LANDING = "/sso/complete"  # the web app's page that exchanges the code (shared with OIDC)
 
 # Where IdPs put the email and name when the admin names no attribute: the plain names (Keycloak, Google
 # Workspace as configured in docs/sso.md), the eduPerson/LDAP OIDs, and the WS-Fed claim URIs (Entra ID, ADFS).
@@ -85,24 +83,11 @@ class SamlRefused(Exception):
         self.status = status
 
 
-class SamlCodeInvalid(LyceumError):
-    status, slug, title = 400, "sso-code", "This sign-in code is unknown, expired or already used"
-
-
 def service_provider(settings: Settings, org_slug: str) -> saml_sp.ServiceProvider:
     """Our SP for the org: one entity id per org (an IdP app per org), named by its metadata URL (a common
     convention: an admin can paste it as the entity id and the IdP can fetch it)."""
     base = f"{settings.base_url}/v1/auth/sso/{org_slug}/saml"
     return saml_sp.ServiceProvider(entity_id=f"{base}/metadata", acs_url=f"{base}/acs")
-
-
-def safe_next(value: str | None) -> str:
-    """A path inside the web app to return to, or "/": never another origin (``//host``, ``/\\host``, a scheme)."""
-    if not value or len(value) > 500 or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return "/"
-    if any(ord(char) < 0x20 or char == "\\" for char in value):
-        return "/"
-    return value
 
 
 def clock_skew(connection: SsoConnection) -> int:
@@ -163,13 +148,9 @@ class SamlSignInService:
     request_id: str = ""
     _: KW_ONLY
     settings: Settings
-    auth: AuthService
 
     def _key(self, *parts: str) -> str:
         return f"{self.settings.redis_key_prefix}sso:saml:{':'.join(parts)}"
-
-    def _code_key(self, code: str) -> str:
-        return f"{self.settings.redis_key_prefix}sso:code:{code}"  # the shared SSO hand-off's key
 
     async def _org_id(self, org_slug: str) -> UUID:
         if len(org_slug) > 63:
@@ -217,7 +198,7 @@ class SamlSignInService:
             request_id, url = service_provider(self.settings, org_slug).authn_request(idp)
         except saml_sp.SamlError as exc:
             raise SamlRefused(exc.code, exc.detail, 409) from exc
-        pending = PendingRequest(org_id=org_id, connection_id=connection.id, return_to=safe_next(next_path))
+        pending = PendingRequest(org_id=org_id, connection_id=connection.id, return_to=safe_return_path(next_path))
         await self.redis.set(self._key("request", request_id), msgspec.json.encode(pending), ex=REQUEST_TTL_SECONDS)
         log.info("saml_login", org_id=str(org_id), connection_id=str(connection.id))
         return url
@@ -279,9 +260,10 @@ class SamlSignInService:
                 user = await ensure_sso_user(session, attached, identity, request_id=self.request_id)
         except LyceumError as exc:  # SsoNotAllowed (403), Conflict (409): the reason is the message
             raise SamlRefused(exc.slug, exc.detail.rstrip("."), exc.status) from exc
-        code = secrets.token_urlsafe(32)
-        grant = SignInGrant(org_id=org_id, user_id=user.user_id, role=user.role, return_to=pending.return_to)
-        await self.redis.set(self._code_key(code), msgspec.json.encode(grant), ex=CODE_TTL_SECONDS)
+        grant = SsoGrant(
+            org_id=org_id, user_id=user.user_id, role=user.role, protocol="saml", return_to=pending.return_to
+        )
+        next_url = await issue_code(self.redis, self.settings, grant)  # the shared hand-off (handoff.py)
         log.info(
             "saml_signed_in",
             org_id=str(org_id),
@@ -290,27 +272,4 @@ class SamlSignInService:
             linked=user.linked,
             role=user.role,
         )
-        return f"{WEB_LANDING}?{urlencode({'code': code})}"
-
-    # --- 3. The web app's code exchange ---------------------------------------------------------------
-    async def exchange(self, org_slug: str, code: str) -> SamlSessionOut:
-        raw = await self.redis.getdel(self._code_key(code))  # one exchange only
-        if raw is None:
-            raise SamlCodeInvalid("Sign in again to get a new one.")
-        grant = msgspec.json.decode(raw, type=SignInGrant)
-        async with self.db.transaction(grant.org_id, grant.user_id) as session:
-            org = await session.get(Organization, grant.org_id)
-            name = await session.scalar(select(User.name).where(User.id == grant.user_id))
-        if grant.protocol != "saml" or org is None or org.slug != org_slug:
-            raise SamlCodeInvalid("This code was issued for another organization.")
-        pair = await self.auth.sign_in_federated(grant.org_id, grant.user_id, action="sso.saml")
-        assert pair.refresh_token is not None
-        return SamlSessionOut(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            expires_in=pair.expires_in,
-            token_type=pair.token_type,
-            org=org.slug,
-            user=SamlSessionUser(id=grant.user_id, name=name or "", role=grant.role),
-            return_to=grant.return_to,
-        )
+        return next_url

@@ -1,5 +1,6 @@
-"""SAML routes: the sign-in (``/v1/auth/sso/{org}/saml/...``: login, ACS, SP metadata, code exchange; public)
-and the org admin's connection (``/v1/admin/sso/saml``).
+"""SAML routes: the sign-in (``/v1/auth/sso/{org}/saml/...``: login, ACS, SP metadata; public) and the org
+admin's connection (``/v1/admin/sso/saml``). The ACS hands the browser to the web app with a one-time code
+that the shared exchange (``POST /v1/sso/session``, app/domain/sso/controllers.py) trades for a session.
 
 The browser-facing handlers answer HTML pages, never a framework 500 or a JSON problem a browser would show raw:
 a ``SamlRefused`` becomes the error page (its 4xx) with the reason logged; Redis down is a 503 page.
@@ -17,11 +18,12 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_302_FOUND
 from redis.exceptions import RedisError
 
+from app.domain.sso.pages import redirect_page
 from app.domain.sso.saml import SamlRefused, SamlSignInService
 from app.domain.sso.saml_admin import SamlAdminService
 from app.domain.sso.saml_deps import saml_admin_dependencies, saml_sign_in_dependencies
-from app.domain.sso.saml_pages import error_page, redirect_page
-from app.domain.sso.saml_schemas import SamlConnectionIn, SamlConnectionOut, SamlSessionOut, SamlSessionRequest
+from app.domain.sso.saml_pages import error_page
+from app.domain.sso.saml_schemas import SamlConnectionIn, SamlConnectionOut
 from app.lib.auth import PUBLIC, is_admin
 
 FORM = "application/x-www-form-urlencoded"
@@ -139,17 +141,6 @@ class SamlSignInController(Controller):
             media_type="application/samlmetadata+xml",
             headers={"Cache-Control": "public, max-age=300", "Content-Disposition": 'inline; filename="metadata.xml"'},
         )
-
-    @post(
-        "/session",
-        opt={PUBLIC: True},
-        status_code=HTTP_200_OK,
-        summary="Exchange a SAML sign-in's one-time code for a token pair (the web app, once)",
-    )
-    async def session(
-        self, org: str, data: SamlSessionRequest, saml_sign_in_service: SamlSignInService
-    ) -> SamlSessionOut:
-        return await saml_sign_in_service.exchange(org, data.code)
 
 
 class SamlAdminController(Controller):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar.di import Provide
 
 from app.db.engine import TenantDatabase
-from app.domain.auth.deps import provide_auth_service
 from app.domain.components import Components
 from app.domain.sso.saml import SamlSignInService
 from app.domain.sso.saml_admin import SamlAdminService
@@ -13,13 +12,7 @@ from app.lib.security.principal import Principal
 
 
 def provide_saml_sign_in_service(components: Components, request_id: str) -> SamlSignInService:
-    return SamlSignInService(
-        components.db,
-        components.redis,
-        request_id,
-        settings=components.settings,
-        auth=provide_auth_service(components, request_id),
-    )
+    return SamlSignInService(components.db, components.redis, request_id, settings=components.settings)
 
 
 def provide_saml_admin_service(

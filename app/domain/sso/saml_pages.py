@@ -1,4 +1,5 @@
-"""The HTML the SAML endpoints answer a browser with: the ACS's hand-off to the web app and the error page.
+"""The HTML error page of the SAML endpoints (the ACS's hand-off to the web app is the shared one of
+app/domain/sso/pages.py, as OIDC's callback answers it).
 
 Like the LTI pages (app/domain/lti/pages.py): data as escaped JSON in ``<script type="application/json"
 id="sso-data">``, a nonce'd inline script, a CSP that allows nothing else, never cached.
@@ -13,11 +14,6 @@ from typing import Any
 
 from litestar import Response
 from litestar.enums import MediaType
-
-_REDIRECT_JS = """
-const d = JSON.parse(document.getElementById("sso-data").textContent);
-window.location.replace(d.next);
-"""
 
 
 def _json_for_script(data: dict[str, Any]) -> str:
@@ -49,12 +45,6 @@ def _page(title: str, body: str, *, status: int, data: dict[str, Any], js: str =
             "Referrer-Policy": "no-referrer",  # the next URL carries a one-time code
         },
     )
-
-
-def redirect_page(next_url: str) -> Response[str]:
-    """The ACS's answer: a page (not a 302, so the code is never in a Location header logged with the POST)."""
-    body = f'<h1>Signing you in…</h1><p><a href="{html.escape(next_url)}">Continue</a> if nothing happens.</p>'
-    return _page("Signing in", body, status=200, data={"page": "sso-saml-complete", "next": next_url}, js=_REDIRECT_JS)
 
 
 def error_page(status: int, code: str, detail: str, org_slug: str = "") -> Response[str]:

@@ -1,5 +1,6 @@
-"""API shapes of SAML single sign-on: the org admin's connection (``/v1/admin/sso/saml``), the web app's one-time
-code exchange, and what a sign-in keeps in Redis between the AuthnRequest, the ACS and the exchange."""
+"""API shapes of SAML single sign-on: the org admin's connection (``/v1/admin/sso/saml``) and what a sign-in keeps
+in Redis between the AuthnRequest and the ACS. The one-time code the ACS hands the web app is the shared
+hand-off's ``SsoGrant`` (app/domain/sso/schemas.py), exchanged at ``POST /v1/sso/session``."""
 
 from __future__ import annotations
 
@@ -69,44 +70,9 @@ class SamlConnectionOut(msgspec.Struct):
     updated_at: datetime | None = None
 
 
-class SamlSessionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-class SamlSessionUser(msgspec.Struct):
-    id: UUID
-    name: str
-    role: str
-
-
-class SamlSessionOut(msgspec.Struct):
-    """A signed-in session, the same token pair a password sign-in gets, and the page to open (the shape of the
-    shared SSO exchange's answer)."""
-
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str
-    org: str
-    user: SamlSessionUser
-    protocol: str = "saml"
-    return_to: str = "/"
-
-
 class PendingRequest(msgspec.Struct):
     """``sso:saml:request:<id>``: an AuthnRequest we issued (single use), whose it is and where to go after."""
 
     org_id: UUID
     connection_id: UUID
-    return_to: str = "/"
-
-
-class SignInGrant(msgspec.Struct):
-    """``sso:code:<code>``: a completed sign-in waiting for the web app's one exchange. The same fields and key as
-    the OIDC hand-off's grant, so one exchange (and one web app page, ``/sso/complete``) serves both protocols."""
-
-    org_id: UUID
-    user_id: UUID
-    role: str
-    protocol: str = "saml"
     return_to: str = "/"

@@ -124,12 +124,11 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/admin/lti/registrations"): ADMINS,
     ("GET", "/v1/admin/lti/tool"): ADMINS,
     # SAML single sign-on (issue 16; integration/sso/test_saml_*.py): the SP's endpoints are public (the browser
-    # arrives with no session; login 404 page here when no connection, ACS 415 page: not a form, session 400: no
-    # code); the connection is the org admin's.
+    # arrives with no session; login 404 page here when no connection, ACS 415 page: not a form; the ACS's code is
+    # exchanged at the shared POST /v1/sso/session); the connection is the org admin's.
     ("GET", "/v1/auth/sso/{org:str}/saml/login"): PUBLIC,
     ("POST", "/v1/auth/sso/{org:str}/saml/acs"): PUBLIC,
     ("GET", "/v1/auth/sso/{org:str}/saml/metadata"): PUBLIC,
-    ("POST", "/v1/auth/sso/{org:str}/saml/session"): PUBLIC,
     ("GET", "/v1/admin/sso/saml"): ADMINS,
     ("PUT", "/v1/admin/sso/saml"): ADMINS,  # 400 here (no body)
     ("DELETE", "/v1/admin/sso/saml"): ADMINS,  # 404 here unless configured

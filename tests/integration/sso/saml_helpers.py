@@ -1,5 +1,6 @@
-"""Helpers of the SAML tests: the demo org's connection to a test IdP, a browser's trip through login and ACS,
-and owner-role SQL to look behind row-level security."""
+"""Helpers of the SAML tests: the demo org's connection to a test IdP, a browser's trip through login and ACS
+and the web app's code exchange (the shared ``POST /v1/sso/session``), and owner-role SQL to look behind
+row-level security."""
 
 from __future__ import annotations
 
@@ -81,9 +82,17 @@ def page_data(page: str) -> dict[str, Any]:
 
 
 def code_of(page: str) -> str:
+    """The one-time code of the ACS's hand-off page: the shared one (``/sso/complete?code=…``, as OIDC's)."""
     data = page_data(page)
-    assert data["page"] == "sso-saml-complete", data
-    return parse_qs(urlsplit(data["next"]).query)["code"][0]
+    assert data["page"] == "sso-complete", data
+    url = urlsplit(data["next"])
+    assert url.path == "/sso/complete", data
+    return parse_qs(url.query)["code"][0]
+
+
+async def exchange(client: Client, code: str, refresh_mode: str = "body") -> Any:
+    """The web app's one exchange at ``/sso/complete``: the shared ``POST /v1/sso/session`` (both protocols)."""
+    return await client.post("/v1/sso/session", json={"code": code, "refresh_mode": refresh_mode})
 
 
 async def sign_in(
@@ -109,7 +118,7 @@ async def sign_in(
         client, idp.response(assertion, in_response_to=started.request_id, destination=started.acs_url), org
     )
     assert page.status_code == 200, page.text
-    exchanged = await client.post(f"/v1/auth/sso/{org}/saml/session", json={"code": code_of(page.text)})
+    exchanged = await exchange(client, code_of(page.text))
     assert exchanged.status_code == 200, exchanged.text
     session: dict[str, Any] = exchanged.json()
     return session

@@ -21,6 +21,7 @@ from tests.integration.sso.saml_helpers import (
     assert_refused,
     code_of,
     configure,
+    exchange,
     new_email,
     post_acs,
     start,
@@ -259,16 +260,28 @@ async def test_an_idp_error_status_is_refused(client: Client, idp: TestIdp) -> N
     assert_refused(await post_acs(client, response), "idp_error")
 
 
-async def test_a_code_works_only_for_its_org(client: Client, idp: TestIdp) -> None:
+async def test_a_code_signs_in_to_its_own_org_once(client: Client, idp: TestIdp) -> None:
+    """The grant behind the code carries the org whose ACS validated the assertion: the shared exchange
+    (``POST /v1/sso/session``, no org in the request) can only sign in there, and only once, whichever
+    protocol issued the code. The SAML-only exchange this branch had before the merge is gone."""
     started = await start(client)
     response = idp.response(
         valid_assertion(idp, started, new_email()), in_response_to=started.request_id, destination=started.acs_url
     )
     code = code_of((await post_acs(client, response)).text)
-    other = await client.post("/v1/auth/sso/no-such-org/saml/session", json={"code": code})
-    assert other.status_code == 400, other.text
-    again = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
-    assert again.status_code == 400  # used up by the attempt: sign in again
+    old_route = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
+    assert old_route.status_code in (404, 405), old_route.text
+    session = await exchange(client, code)
+    assert session.status_code == 200, session.text
+    assert session.json()["org"] == ORG
+    assert session.json()["protocol"] == "saml"
+    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {session.json()['access_token']}"})
+    demo = await client.get("/v1/me", headers=await admin_headers(client))
+    assert me.json()["org_id"] == demo.json()["org_id"]  # the ACS's org, nothing else
+    again = await exchange(client, code)
+    assert again.status_code == 400  # used up: sign in again
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert again.json()["type"].endswith("sso-code"), again.json()
 
 
 async def test_a_response_that_is_not_saml_is_refused(client: Client, idp: TestIdp) -> None:

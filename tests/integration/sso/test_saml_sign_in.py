@@ -17,6 +17,7 @@ from tests.integration.sso.saml_helpers import (
     audit_actions,
     code_of,
     configure,
+    exchange,
     new_email,
     post_acs,
     sign_in,
@@ -131,12 +132,39 @@ async def test_the_code_is_single_use_and_carries_the_return_path(client: Client
     assert "access_token" not in page.text
     assert "refresh_token" not in page.text
     code = code_of(page.text)
-    first = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
+    first = await exchange(client, code)
     assert first.status_code == 200
     assert first.json()["return_to"] == "/courses"
-    again = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code})
+    again = await exchange(client, code)
     assert again.status_code == 400
     assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_web_app_page_takes_the_code_as_it_does_oidcs(client: Client, idp: TestIdp) -> None:
+    """The browser path: the ACS answers the shared hand-off page (the one OIDC's callback answers), which
+    sends the browser to the web app's ``/sso/complete?code=…``; that page (frontend/src/lib/sso.ts) posts
+    the code to ``POST /v1/sso/session`` with ``refresh_mode: "cookie"`` and gets a cookie session."""
+    started = await start(client, next_path="/learn")
+    assertion = idp.assertion(
+        in_response_to=started.request_id, audience=started.sp_entity_id, recipient=started.acs_url, name_id=new_email()
+    )
+    page = await post_acs(
+        client, idp.response(assertion, in_response_to=started.request_id, destination=started.acs_url)
+    )
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    session = await exchange(client, code_of(page.text), refresh_mode="cookie")  # code_of: /sso/complete only
+    try:
+        assert session.status_code == 200, session.text
+        body = session.json()
+        assert body["protocol"] == "saml"
+        assert body["return_to"] == "/learn"
+        assert "refresh_token" not in body
+        assert body["csrf_token"]
+        assert client.cookies.get("lyceum_refresh")
+    finally:
+        client.cookies.clear()
 
 
 async def test_an_unsafe_return_path_becomes_home(client: Client, idp: TestIdp) -> None:
@@ -147,7 +175,7 @@ async def test_an_unsafe_return_path_becomes_home(client: Client, idp: TestIdp) 
     page = await post_acs(
         client, idp.response(assertion, in_response_to=started.request_id, destination=started.acs_url)
     )
-    session = await client.post(f"/v1/auth/sso/{ORG}/saml/session", json={"code": code_of(page.text)})
+    session = await exchange(client, code_of(page.text))
     assert session.json()["return_to"] == "/"
 
 

@@ -11,7 +11,8 @@ import pytest
 import xmlsec
 
 from app.db.models import SsoConnection
-from app.domain.sso.saml import external_identity, safe_next
+from app.domain.sso.handoff import safe_return_path
+from app.domain.sso.saml import external_identity
 from app.lib.saml.metadata import MetadataError, parse_idp_metadata
 from app.lib.saml.sp import EMAIL_NAMEID, SamlError, ServiceProvider, ValidatedAssertion, validate
 from tests.support.saml_idp import PERSISTENT_FORMAT, TestIdp, new_signing_key
@@ -198,4 +199,4 @@ def test_identity_from_configured_attributes_and_an_email_nameid() -> None:
     ],
 )
 def test_return_paths_stay_on_this_site(value: str | None, expected: str) -> None:
-    assert safe_next(value) == expected
+    assert safe_return_path(value) == expected  # the shared hand-off's rule, used by the SAML login too
