@@ -56,7 +56,15 @@ beforeEach(() => {
           return json({ status: 422, title: "The request did not validate", detail: "The issuer could not be used: it answered 404", errors: [{ pointer: "#/issuer", detail: "it answered 404" }] }, 422);
         return connection ? json(connection) : json({ status: 404, title: "Not found" }, 404);
       }
-      return json({ status: 404, title: "Not found" }, 404); // SAML: not set up
+      if (url.pathname === "/v1/admin/sso/saml")
+        // As the API answers before the first setup: not configured, with what the admin gives their IdP.
+        return json({
+          configured: false,
+          sp_entity_id: "https://lyceum.example/v1/auth/sso/demo/saml/metadata",
+          acs_url: "https://lyceum.example/v1/auth/sso/demo/saml/acs",
+          metadata_url: "https://lyceum.example/v1/auth/sso/demo/saml/metadata",
+        });
+      return json({ status: 404, title: "Not found" }, 404);
     }),
   );
   container = document.createElement("div");
@@ -81,6 +89,8 @@ describe("Single sign-on section", () => {
     await render();
     expect(container.textContent).toContain("Not set up yet. Register Lyceum at your identity provider");
     expect(container.textContent).toContain("Not set up yet. Give Lyceum your identity provider's metadata.");
+    expect(container.textContent).toContain("https://lyceum.example/v1/auth/sso/demo/saml/acs");
+    expect(container.querySelector("#sso-saml-title")!.closest("form")!.textContent).not.toContain("Remove");
     const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
     expect(result.violations.map((v) => v.id)).toEqual([]);
   });

@@ -229,7 +229,10 @@ function SamlSection({ onChanged }: { onChanged(): void }) {
   const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
   const [fileName, setFileName] = useState("");
-  const shown = form ?? (current.data ? samlFormOf(current.data) : EMPTY_SAML);
+  // The API answers before the first setup too (configured: false), with what the admin gives their IdP.
+  const configured = Boolean(current.data && current.data.configured !== false);
+  const sp = current.data ?? {};
+  const shown = form ?? (configured && current.data ? samlFormOf(current.data) : EMPTY_SAML);
   const set = (patch: Partial<SamlForm>) => setForm({ ...shown, ...patch });
 
   async function upload(event: ChangeEvent<HTMLInputElement>) {
@@ -279,7 +282,17 @@ function SamlSection({ onChanged }: { onChanged(): void }) {
   return (
     <form className="card" onSubmit={save} aria-labelledby="sso-saml-title" noValidate>
       <h3 id="sso-saml-title">SAML 2.0 (Shibboleth, ADFS, and others)</h3>
-      {!current.data && <p className="muted">Not set up yet. Give Lyceum your identity provider's metadata.</p>}
+      {!configured && <p className="muted">Not set up yet. Give Lyceum your identity provider's metadata.</p>}
+      {typeof sp.sp_entity_id === "string" && sp.sp_entity_id && (
+        <dl className="small">
+          <dt>Entity ID (audience) for your identity provider</dt>
+          <dd><code>{String(sp.sp_entity_id)}</code></dd>
+          <dt>ACS URL (reply / recipient URL)</dt>
+          <dd><code>{String(sp.acs_url ?? "")}</code></dd>
+          <dt>Lyceum's SAML metadata</dt>
+          <dd><code>{String(sp.metadata_url ?? "")}</code></dd>
+        </dl>
+      )}
       <Field id="saml-idp_metadata_url" label="Metadata URL" error={errors.idp_metadata_url} hint="Or upload the metadata file below instead.">
         <input
           id="saml-idp_metadata_url"
@@ -298,7 +311,7 @@ function SamlSection({ onChanged }: { onChanged(): void }) {
         <button type="submit" className="button" disabled={busy}>
           {busy ? "Saving…" : "Save"}
         </button>
-        {current.data && (
+        {configured && (
           <button type="button" className="button secondary" onClick={() => void remove()}>
             Remove
           </button>
