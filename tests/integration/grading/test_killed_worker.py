@@ -85,7 +85,10 @@ def killed_env(
         "LYCEUM_RATE_LIMIT_LOGIN_GLOBAL": "10000/60s",
         "LYCEUM_RATE_LIMIT_API_USER": "100000/60s",
         **GRADING_ENV,
-        "LYCEUM_GRADING_STALE_SECONDS": "6",  # three heartbeats: a lost job is recovered within seconds
+        # This module's workers are processes of their own that it kills: a short heartbeat (the in-process
+        # fixtures use a longer one) so a lost job is recovered within seconds.
+        "LYCEUM_GRADING_HEARTBEAT_SECONDS": "2",
+        "LYCEUM_GRADING_STALE_SECONDS": "6",  # three heartbeats
     }
 
 
