@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Request
 from litestar.enums import ScopeType
+from litestar.exceptions import ClientException
 from litestar.middleware import AbstractMiddleware
 from litestar.types import Empty, Receive, Scope, Send
 
@@ -174,3 +175,37 @@ def _query_nul_errors(query: bytes) -> list[dict[str, Any]]:
         if "\x00" in name or "\x00" in value:
             errors.append({"parameter": name.replace("\x00", "\\u0000"), "detail": NUL_DETAIL})
     return errors[:MAX_REPORTED]
+
+
+FORM_URLENCODED = "application/x-www-form-urlencoded"
+
+
+class FormUnreadable(Exception):
+    """A urlencoded body that cannot be taken: ``status`` 415 (not a form), 413 (too large) or 400, with a
+    ``code`` and a ``detail`` for the caller's own refusal (an LTI or SAML error page)."""
+
+    def __init__(self, code: str, detail: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail, self.status = code, detail, status
+
+
+async def urlencoded_fields(request: Request[Any, Any, Any], *, max_fields: int) -> dict[str, str]:
+    """A browser-posted form (an LMS launch, a SAML POST binding) as name -> first value: UTF-8, at most
+    ``max_fields`` fields, no NUL characters, within LYCEUM_MAX_BODY_BYTES. Anything else is FormUnreadable."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != FORM_URLENCODED:
+        raise FormUnreadable("bad_form", f"the body must be {FORM_URLENCODED}", 415)
+    try:
+        body = await request.body()
+    except ClientException as exc:  # over LYCEUM_MAX_BODY_BYTES
+        raise FormUnreadable("too_large", "the request body is too large", 413) from exc
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormUnreadable("bad_form", f"the form body cannot be read (UTF-8, at most {max_fields} fields)") from exc
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            raise FormUnreadable("bad_form", "the form must not contain NUL characters")
+        fields.setdefault(name, value)
+    return fields

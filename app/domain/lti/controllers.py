@@ -9,12 +9,10 @@ a 4xx page for any body, never a framework 500 or a JSON problem the LMS frame w
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
 
 import structlog
 from litestar import Controller, Request, Response, post, route
 from litestar.enums import HttpMethod
-from litestar.exceptions import ClientException
 from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND
 from redis.exceptions import RedisError
 
@@ -23,6 +21,7 @@ from app.domain.lti.launch import LaunchRefused, LaunchService
 from app.domain.lti.pages import error_page, redirect_page, storage_page
 from app.domain.lti.schemas import LtiSessionOut, LtiSessionRequest
 from app.lib.auth import PUBLIC
+from app.lib.inputs import FormUnreadable, urlencoded_fields
 
 
 def _log() -> structlog.stdlib.BoundLogger:
@@ -32,28 +31,14 @@ def _log() -> structlog.stdlib.BoundLogger:
 
 
 MAX_FORM_FIELDS = 50
-FORM = "application/x-www-form-urlencoded"
 
 
 async def form_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
     """A urlencoded body as name -> first value. Anything else is a LaunchRefused (400/413/415)."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != FORM:
-        raise LaunchRefused("bad_form", f"the body must be {FORM}", 415)
     try:
-        body = await request.body()
-    except ClientException as exc:  # over LYCEUM_MAX_BODY_BYTES
-        raise LaunchRefused("too_large", "the request body is too large", 413) from exc
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise LaunchRefused("bad_form", "the form body cannot be read (UTF-8, at most 50 fields)") from exc
-    fields: dict[str, str] = {}
-    for name, value in pairs:
-        if "\x00" in name or "\x00" in value:
-            raise LaunchRefused("bad_form", "the form must not contain NUL characters")
-        fields.setdefault(name, value)
-    return fields
+        return await urlencoded_fields(request, max_fields=MAX_FORM_FIELDS)
+    except FormUnreadable as exc:
+        raise LaunchRefused(exc.code, exc.detail, exc.status) from exc
 
 
 def refused(request: Request[Any, Any, Any], exc: LaunchRefused, step: str) -> Response[str]:

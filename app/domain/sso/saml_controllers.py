@@ -9,11 +9,9 @@ a ``SamlRefused`` becomes the error page (its 4xx) with the reason logged; Redis
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 import structlog
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.exceptions import ClientException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_302_FOUND
 from redis.exceptions import RedisError
@@ -25,8 +23,8 @@ from app.domain.sso.saml_deps import saml_admin_dependencies, saml_sign_in_depen
 from app.domain.sso.saml_pages import error_page
 from app.domain.sso.saml_schemas import SamlConnectionIn, SamlConnectionOut
 from app.lib.auth import PUBLIC, is_admin
+from app.lib.inputs import FormUnreadable, urlencoded_fields
 
-FORM = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 20
 
 
@@ -36,23 +34,10 @@ def _log() -> structlog.stdlib.BoundLogger:
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     """The POST binding's urlencoded body as name -> first value, or SamlRefused (400/413/415)."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != FORM:
-        raise SamlRefused("bad_form", f"the body must be {FORM} (the SAML HTTP-POST binding)", 415)
     try:
-        body = await request.body()
-    except ClientException as exc:  # over LYCEUM_MAX_BODY_BYTES
-        raise SamlRefused("too_large", "the request body is too large", 413) from exc
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SamlRefused("bad_form", "the form body cannot be read") from exc
-    fields: dict[str, str] = {}
-    for name, value in pairs:
-        if "\x00" in name or "\x00" in value:
-            raise SamlRefused("bad_form", "the form must not contain NUL characters")
-        fields.setdefault(name, value)
-    return fields
+        return await urlencoded_fields(request, max_fields=MAX_FORM_FIELDS)
+    except FormUnreadable as exc:
+        raise SamlRefused(exc.code, exc.detail, exc.status) from exc
 
 
 def _refused(request: Request[Any, Any, Any], exc: SamlRefused, step: str, org: str) -> Response[str]:
