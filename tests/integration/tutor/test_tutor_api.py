@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as redis_sync
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from app.config import Settings
 from tests.support.tutor_api import collect, login, new_session, sse_events, ws_url
 
 pytestmark = pytest.mark.slow
@@ -222,10 +224,18 @@ async def test_budget_exhaustion_blocks_with_policy_budget(live_url: str) -> Non
     )
 
 
-def test_offline_tutor_climbs_the_authored_hint_ladder_across_turns(live_url: str) -> None:
+def test_offline_tutor_climbs_the_authored_hint_ladder_across_turns(live_url: str, settings: Settings) -> None:
     """Through the real turn path: the seed stores the course file's hint ladders, the session's context
     carries the item's ladder, and the hint level is read back from the stored transcript each turn."""
     learner = login(live_url, "learner@demo.test")
+    # The demo learner's daily token allowance is shared with every test before this one in the session (an
+    # idle run found it spent: the third turn was blocked by the budget). This test is about hints: start the
+    # day's allowance afresh.
+    me = httpx.get(f"{live_url}/v1/me", headers=learner, timeout=30).json()
+    user_id = me.get("id") or me.get("user_id") or me["user"]["id"]
+    with redis_sync.Redis.from_url(settings.redis_url) as client:
+        for key in client.scan_iter(match=f"{settings.redis_key_prefix}budget:user:{user_id}:*"):
+            client.delete(key)
     session = new_session(live_url, learner, kind="exercise")
     url = f"{live_url}{session['messages_url']}"
     replies = []
