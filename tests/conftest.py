@@ -25,12 +25,16 @@ from app.config import Settings
 from app.db.bootstrap import migrate
 from app.lib.redis import create_redis
 from app.server.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.support import client as test_client_transport
 from tests.support.cpu_load import every_core_busy
 from tests.support.databases import scratch_database
 from tests.support.stack import RUN_ID, make_settings, run_live_server
 
 # Every fixture shared by more than one area lives here or in these modules (tests/support/); a directory
 # conftest holds only what its own directory needs (the browser in e2e, the sandbox skip in safety/sandbox).
+# Requests served while the test's event loop keeps running (tests/support/client.py says why).
+test_client_transport.install()
+
 pytest_plugins = [
     "tests.support.fake_anthropic.fixtures",
     "tests.support.grading",
