@@ -18,26 +18,31 @@ from litestar.static_files import create_static_files_router
 from app.config import Settings, get_settings
 from app.domain.accounts.controllers import MeController, UserController
 from app.domain.admin.controllers import AdminController
+from app.domain.alerts.controllers import AlertController, AlertRuleController
 from app.domain.audit.controllers import AuditController
 from app.domain.auth.controllers import AuthController
+from app.domain.authoring.controllers import AuthoringController
 from app.domain.courses.controllers import CourseController
 from app.domain.credentials.controllers.admin import CredentialAdminController, IssuerAdminController
 from app.domain.credentials.controllers.learner import LearnerCredentialController
 from app.domain.credentials.controllers.public import CredentialVerifyController, IssuerPublicController
 from app.domain.credentials.controllers.share import ShareController
 from app.domain.deps import common_dependencies
+from app.domain.experiments.controllers import ExperimentController
 from app.domain.grading.controllers import (
     AssessmentController,
     DeadLetterController,
     ItemAssessmentController,
     SubmissionController,
 )
+from app.domain.insights.controllers import InsightsController
 from app.domain.lti.admin_controllers import LtiPlatformAdminController, LtiToolPublicController
 from app.domain.lti.contexts_controllers import LtiContextController  # LTI services (AGS/NRPS)
 from app.domain.lti.controllers import LtiLaunchController, LtiSessionController
 from app.domain.lti.deep_linking_controller import DeepLinkingController  # LTI (issue 14)
 from app.domain.lti.frame_origins import FrameAncestors
 from app.domain.mastery.controllers import MasteryController
+from app.domain.orgadmin.controllers import InvitationController, OrgAdminController
 from app.domain.progress.controllers import (
     CourseEnrollmentController,
     EnrollmentController,
@@ -117,6 +122,13 @@ V1_CONTROLLERS = [
     SamlSignInController,  # SAML single sign-on (issue 16)
     SamlAdminController,
     WebhookAdminController,  # webhooks (issue 16): endpoints, delivery log, replay
+    AlertRuleController,  # alerts (issue 17): rules (admins)
+    AlertController,  # alerts (issue 17): the list and acknowledgement (staff)
+    ExperimentController,  # experiments (issue 17): tutor prompt variants and hint policies by rollout
+    OrgAdminController,  # org admin (issue 17): invitations, course visibility, learners' progress
+    InvitationController,  # the public invitation page (issue 17)
+    AuthoringController,  # course authoring in the browser (issue 17): drafts, preview, publish
+    InsightsController,  # AI observability (issue 17): usage rollup, guardrails, grading quality, ratings
 ]
 
 

@@ -20,6 +20,7 @@ from app.server.embedded import EmbeddedStack, child_env
 from app.server.supervisor import ChildProcess, LoggedChildProcess, Supervisor
 
 if TYPE_CHECKING:
+    from app.demo_history import DemoHistoryReport
     from app.seed import SeedReport
 
 
@@ -66,13 +67,16 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
+    from app.demo_history import seed_demo_ai_history
     from app.seed import seed, seed_demo_activity
 
     with _services(_settings(args)) as settings:
         asyncio.run(migrate(settings))
         report = asyncio.run(seed(settings))
         asyncio.run(seed_demo_activity(settings))
+        history = asyncio.run(seed_demo_ai_history(settings))
         print(f"lyceum: demo data: {report.summary()}")
+        print(f"lyceum: {demo_history_line(history)}")
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -266,6 +270,7 @@ def _refuse_a_busy_port(host: str, port: int) -> None:
 
 def cmd_up(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
+    from app.demo_history import seed_demo_ai_history
     from app.lib.observability import configure_logging
     from app.lib.sockets import uvicorn_ws_args
     from app.seed import seed, seed_demo_activity
@@ -285,9 +290,13 @@ def cmd_up(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     with _stack(settings) as (live, stack):
-        asyncio.run(migrate(live))
+        # The demo's admins operate this development deployment (LYCEUM_PLATFORM_ORG, unless set): the AI usage
+        # dashboard's "by organisation" view then shows both demo orgs (docs/observability.md).
+        asyncio.run(migrate(replace(live, platform_org=live.platform_org or "demo")))
         report = asyncio.run(seed(live))
         asyncio.run(seed_demo_activity(live))
+        # Made-up, labelled AI usage (not in the test suite's seed): the AI dashboards are not empty at first.
+        history = asyncio.run(seed_demo_ai_history(live))
         env = child_env(live.database_url, live.redis_url)
         env["LYCEUM_DATA_DIR"] = str(live.data_dir)
         # The demo's offline tutor streams at a readable pace (about 120 words a second).
@@ -342,7 +351,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             else:
                 for api in apis[1:]:
                     api.start()
-                print(banner(url, report, processes), flush=True)
+                print(banner(url, report, processes, history), flush=True)
             while not stop["requested"]:
                 supervisor.check()
                 time.sleep(0.3)
@@ -403,7 +412,14 @@ def lti_banner_lines(url: str) -> list[str]:
     ]
 
 
-def banner(url: str, report: SeedReport, api_processes: int = 1) -> str:
+def demo_history_line(history: DemoHistoryReport) -> str:
+    return (
+        f"made-up AI history in org {history.org} (labelled demo-history): {history.interactions} tutor turns, "
+        f"{history.ratings} ratings, {history.ai_grades} AI grades over 4 weeks"
+    )
+
+
+def banner(url: str, report: SeedReport, api_processes: int = 1, history: DemoHistoryReport | None = None) -> str:
     """The one block `lyceum up` prints once the API answers: where to go, who to sign in as, what is loaded."""
     processes = f" ({api_processes} API processes)" if api_processes > 1 else ""
     lines = [
@@ -413,6 +429,7 @@ def banner(url: str, report: SeedReport, api_processes: int = 1) -> str:
         f"  Web app   {url}  (sign in as learner@demo.test, organisation demo)",
         f"  API docs  {url}/schema",
         f"  Demo data {report.summary()}",
+        *([f"            {demo_history_line(history)}"] if history is not None else []),
         "",
         f"  Demo logins (password for all: {report.password}):",
     ]

@@ -115,6 +115,9 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = False
     max_body_bytes: int = 1_048_576
+    # The largest course YAML the browser editor may send (issue 17); refused with a 413 before parsing.
+    # The biggest shipped course is ~60 KB, so 512 KB leaves ample room.
+    authoring_max_yaml_bytes: int = 524_288
     page_max_limit: int = 100
     cors_origins: tuple[str, ...] = ()
     # Cookies on cross-origin requests (e.g. a refresh cookie for a web app on another origin); only
@@ -236,6 +239,17 @@ class Settings:
     # open before one delivery probes it (half-open).
     webhooks_breaker_threshold: int = 5
     webhooks_breaker_cooldown_seconds: int = 300
+    # How long relayed events and their delivery log are kept (days; replay works within it), and when the
+    # worker prunes older ones (cron, UTC). An event with a delivery still pending is never pruned.
+    webhooks_retention_days: int = 30
+    webhooks_prune_cron: str = "17 4 * * *"
+    # The org whose admins operate the whole deployment (its slug; empty: nobody): they alone see every org's
+    # AI usage on the observability dashboard (docs/observability.md). Recorded by `lyceum migrate`.
+    platform_org: str = ""
+    # AI observability (docs/observability.md): how often the worker refreshes the usage rollup (cron, UTC),
+    # and how far before its watermark each refresh looks again, for rows that committed late.
+    ai_usage_rollup_cron: str = "* * * * *"
+    ai_usage_refresh_margin_seconds: int = 600
 
     @property
     def base_url(self) -> str:
@@ -383,6 +397,8 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError("LYCEUM_TUTOR_CONTEXT_CACHE_SECONDS must not be negative")
     if settings.tutor_retrieval_timeout_seconds <= 0:
         raise ConfigError("LYCEUM_TUTOR_RETRIEVAL_TIMEOUT_SECONDS must be positive")
+    if settings.webhooks_retention_days < 1:
+        raise ConfigError("LYCEUM_WEBHOOKS_RETENTION_DAYS must be at least 1 (the delivery log and replay need it)")
     if settings.page_max_limit < 1:
         raise ConfigError("LYCEUM_PAGE_MAX_LIMIT must be at least 1")
     if settings.review_sample_rate > 1:

@@ -8,7 +8,6 @@ and progress; an unchanged file (same content hash) is skipped.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,29 +18,26 @@ from uuid import UUID
 import msgspec
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.content.loader import course_content_hash, credential_of, load_courses, load_seed_plan, tutoring_of
+from app.content.loader import load_courses, load_seed_plan
 from app.content.schema import Rubric, SeedPass
 from app.db.engine import Database, create_engine, owner_url
 from app.db.models import (
     Assessment,
-    Competency,
     Course,
-    CourseModule,
     Enrollment,
     Item,
     ItemCompetency,
-    ItemPrerequisite,
-    ItemRequirement,
     Membership,
     Organization,
     Submission,
     User,
 )
+from app.domain.courses.writer import upsert, write_course
 from app.domain.credentials.issuance import IssuanceService
 from app.domain.grading.graders import CODE_POINTS, GradeResult, grade_multiple_choice
 from app.domain.grading.services import grade_row
@@ -92,22 +88,6 @@ class SeedReport:
         )
 
 
-async def _upsert(
-    conn: AsyncConnection, model: Any, values: dict[str, Any], conflict: list[str], update: list[str]
-) -> UUID:
-    statement = insert(model).values(**values)
-    statement = (
-        statement.on_conflict_do_update(index_elements=conflict, set_={k: statement.excluded[k] for k in update})
-        if update
-        else statement.on_conflict_do_nothing(index_elements=conflict)
-    )
-    row_id = (await conn.execute(statement.returning(model.id))).scalar_one_or_none()
-    if row_id is None:  # do-nothing conflict: fetch the existing row
-        where = [getattr(model, k) == values[k] for k in conflict]
-        row_id = (await conn.execute(select(model.id).where(*where))).scalar_one()
-    return UUID(str(row_id))
-
-
 async def seed(settings: Settings) -> SeedReport:
     plan = load_seed_plan(settings.content_dir / "seed.yaml")
     courses = {c.slug: c for c in load_courses(settings.content_dir / "courses")}
@@ -119,12 +99,12 @@ async def seed(settings: Settings) -> SeedReport:
     try:
         async with engine.begin() as conn:
             for org in plan.orgs:
-                org_id = await _upsert(
+                org_id = await upsert(
                     conn, Organization, {"slug": org.slug, "name": org.name, "settings": {}}, ["slug"], ["name"]
                 )
                 report.orgs.append(org.slug)
                 for person in org.users:
-                    user_id = await _upsert(
+                    user_id = await upsert(
                         conn,
                         User,
                         {
@@ -137,7 +117,7 @@ async def seed(settings: Settings) -> SeedReport:
                         [],
                     )
                     for role in person.roles:
-                        await _upsert(
+                        await upsert(
                             conn,
                             Membership,
                             {"org_id": org_id, "user_id": user_id, "role": role},
@@ -377,158 +357,8 @@ async def _clear_course_cache(settings: Settings) -> None:
 
 
 async def _seed_course(conn: AsyncConnection, org_id: UUID, course: Any, course_dir: Path) -> bool:
-    credential = credential_of(course, course_dir)  # the image file's bytes count as content too
-    content_hash = hashlib.sha256(
-        (course_content_hash(course) + msgspec.json.encode(credential, order="deterministic").decode()).encode()
-    ).hexdigest()
-    existing = (
-        await conn.execute(
-            select(Course.id, Course.content_hash, Course.version).where(
-                Course.org_id == org_id, Course.slug == course.slug
-            )
-        )
-    ).first()
-    if existing is not None and existing.content_hash == content_hash:
-        return False
-    version = existing.version + 1 if existing is not None else 1
-    course_id = await _upsert(
-        conn,
-        Course,
-        {
-            "org_id": org_id,
-            "slug": course.slug,
-            "title": course.title,
-            "summary": course.summary,
-            "description": course.description,
-            "level": course.level,
-            "tags": list(course.tags),
-            "estimated_hours": course.estimated_hours,
-            "is_published": True,
-            "version": version,
-            "content_hash": content_hash,
-            # Hint ladders and misconceptions, for the tutor; what the course's credential says, for issuing.
-            "extra": {"tutoring": tutoring_of(course), "credential": credential},
-        },
-        ["org_id", "slug"],
-        ["title", "summary", "description", "level", "tags", "estimated_hours", "version", "content_hash", "extra"],
-    )
-    competency_ids = {}
-    for comp in course.competencies:
-        competency_ids[comp.slug] = await _upsert(
-            conn,
-            Competency,
-            {
-                "org_id": org_id,
-                "course_id": course_id,
-                "slug": comp.slug,
-                "name": comp.name,
-                "description": comp.description,
-                "bkt_prior": comp.bkt.prior,
-                "bkt_learn": comp.bkt.learn,
-                "bkt_slip": comp.bkt.slip,
-                "bkt_guess": comp.bkt.guess,
-            },
-            ["course_id", "slug"],
-            ["name", "description", "bkt_prior", "bkt_learn", "bkt_slip", "bkt_guess"],
-        )
-    item_ids: dict[str, UUID] = {}
-    position = 0
-    for m_pos, module in enumerate(course.modules):
-        module_id = await _upsert(
-            conn,
-            CourseModule,
-            {
-                "org_id": org_id,
-                "course_id": course_id,
-                "slug": module.slug,
-                "title": module.title,
-                "summary": module.summary,
-                "position": m_pos,
-            },
-            ["course_id", "slug"],
-            ["title", "summary", "position"],
-        )
-        for item in module.items:
-            item_ids[item.slug] = await _upsert(
-                conn,
-                Item,
-                {
-                    "org_id": org_id,
-                    "course_id": course_id,
-                    "module_id": module_id,
-                    "slug": item.slug,
-                    "kind": item.kind,
-                    "title": item.title,
-                    "body": item.body,
-                    "bloom_level": item.bloom_level,
-                    "position": position,
-                    "estimated_minutes": item.estimated_minutes,
-                    "solution": getattr(item, "solution", None) or "",
-                },
-                ["course_id", "slug"],
-                ["module_id", "kind", "title", "body", "bloom_level", "position", "estimated_minutes", "solution"],
-            )
-            position += 1
-            if item.assessment is not None:
-                await _seed_assessment(conn, org_id, course_id, item_ids[item.slug], item.assessment)
-    await _replace_edges(conn, org_id, course, item_ids, competency_ids)
-    return True
-
-
-async def _seed_assessment(conn: AsyncConnection, org_id: UUID, course_id: UUID, item_id: UUID, spec: Any) -> None:
-    raw = msgspec.to_builtins(spec)
-    await _upsert(
-        conn,
-        Assessment,
-        {
-            "org_id": org_id,
-            "item_id": item_id,
-            "course_id": course_id,
-            "kind": raw["type"],
-            "graded": raw.get("graded", True),
-            "pass_mark": raw.get("pass_mark", 0.7),
-            "confidence_threshold": raw.get("confidence_threshold", 0.8),
-            "objectives": raw.get("objectives", []),
-            "spec": raw,
-        },
-        ["item_id"],
-        ["kind", "graded", "pass_mark", "confidence_threshold", "objectives", "spec"],
-    )
-
-
-async def _replace_edges(
-    conn: AsyncConnection, org_id: UUID, course: Any, item_ids: dict[str, UUID], competency_ids: dict[str, UUID]
-) -> None:
-    ids = list(item_ids.values())
-    await conn.execute(delete(ItemPrerequisite).where(ItemPrerequisite.item_id.in_(ids)))
-    await conn.execute(delete(ItemCompetency).where(ItemCompetency.item_id.in_(ids)))
-    await conn.execute(delete(ItemRequirement).where(ItemRequirement.item_id.in_(ids)))
-    edges, skills, gates = [], [], []
-    for module in course.modules:
-        for item in module.items:
-            edges += [
-                {"org_id": org_id, "item_id": item_ids[item.slug], "prerequisite_id": item_ids[p]}
-                for p in item.prerequisites
-            ]
-            skills += [
-                {"org_id": org_id, "item_id": item_ids[item.slug], "competency_id": competency_ids[c]}
-                for c in item.competencies
-            ]
-            gates += [
-                {
-                    "org_id": org_id,
-                    "item_id": item_ids[item.slug],
-                    "competency_id": competency_ids[r.competency],
-                    "mastery": r.mastery,
-                }
-                for r in item.requires
-            ]
-    if edges:
-        await conn.execute(insert(ItemPrerequisite).values(edges))
-    if skills:
-        await conn.execute(insert(ItemCompetency).values(skills))
-    if gates:
-        await conn.execute(insert(ItemRequirement).values(gates))
+    """One course file's live rows (the course writer the browser's publish uses too); False when unchanged."""
+    return (await write_course(conn, org_id, course, course_dir)).written
 
 
 async def seed_demo_activity(settings: Settings) -> int:

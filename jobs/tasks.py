@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,18 +12,21 @@ import structlog
 from saq.types import Context
 from sqlalchemy import text
 
+from app.domain.alerts.evaluation import evaluate_all
 from app.domain.components import Components
 from app.domain.credentials.enqueue import enqueue_issue_credential
 from app.domain.credentials.issuance import CredentialSchemaError, IssuanceService
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
+from app.domain.insights.rollup import refresh_all
 from app.domain.lti.ags import PermanentPostFailure, ScorePoster, enqueue_post_score, pending_score_posts
 from app.domain.lti.nrps import PermanentSyncFailure, RosterSync, contexts_with_roster, enqueue_roster_sync
 from app.domain.lti.service_token import ServiceTokens
 from app.domain.search.indexer import ContentIndexer
 from app.domain.spaced.services import DueCounter
 from app.domain.webhooks.delivery import Deliverer, due_deliveries, enqueue_delivery, relay
+from app.domain.webhooks.retention import prune as prune_webhook_events
 
 log = structlog.get_logger("lyceum.jobs")
 
@@ -291,3 +295,30 @@ async def webhooks_relay(ctx: Context) -> dict[str, int]:
     for delivery_id, org_id in await due_deliveries(components.db):
         queued += await enqueue_delivery(components.queue, components.settings, org_id, delivery_id)
     return {"relayed": made, "queued": queued}
+
+
+async def webhooks_prune(ctx: Context) -> dict[str, int]:
+    """Daily (LYCEUM_WEBHOOKS_PRUNE_CRON): relayed outbox events past LYCEUM_WEBHOOKS_RETENTION_DAYS, with
+    their delivery log, unless a delivery is still pending (app/domain/webhooks/retention.py)."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    return {"pruned": await prune_webhook_events(components.db, components.settings.webhooks_retention_days)}
+
+
+async def alerts_evaluate(ctx: Context) -> dict[str, int]:
+    """Every minute: each org's enabled alert rules measured over their windows; alerts fired (announced on
+    the live feed) or resolved (app/domain/alerts/evaluation.py)."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    return await evaluate_all(components.db, components.events)
+
+
+# ---------------------------------------------------------------------------------------------- AI usage
+
+
+async def ai_usage_rollup(ctx: Context) -> dict[str, int]:
+    """Every LYCEUM_AI_USAGE_ROLLUP_CRON (default: each minute): recompute the usage rollup's hours touched
+    since each org's watermark (app/domain/insights/rollup.py). Idempotent and safe beside another worker's
+    run (a per-org advisory lock; buckets are replaced whole, never incremented)."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    margin = timedelta(seconds=components.settings.ai_usage_refresh_margin_seconds)
+    result = await refresh_all(components.db, margin)
+    return {"orgs": result.orgs, "buckets": result.buckets}

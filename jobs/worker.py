@@ -63,6 +63,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             tasks.lti_sync_rosters,
             tasks.webhooks_deliver,
             tasks.webhooks_relay,
+            tasks.webhooks_prune,
+            tasks.alerts_evaluate,
+            tasks.ai_usage_rollup,
         ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
@@ -73,6 +76,10 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             CronJob(tasks.lti_post_pending_scores, cron=every_seconds_cron(every)),
             CronJob(tasks.lti_sync_rosters, cron=settings.lti_roster_sync_cron, retries=3, timeout=600),
             CronJob(tasks.webhooks_relay, cron=every_seconds_cron(every), timeout=300),
+            CronJob(tasks.webhooks_prune, cron=settings.webhooks_prune_cron, timeout=1800),
+            CronJob(tasks.alerts_evaluate, cron="* * * * *", timeout=120),
+            # The first run after a deploy rolls up the whole log: give it time (later runs touch an hour or two).
+            CronJob(tasks.ai_usage_rollup, cron=settings.ai_usage_rollup_cron, timeout=1800),
         ],
         timers=timers,
         startup=startup,

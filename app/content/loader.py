@@ -42,7 +42,18 @@ from app.content.schema import (
     SeedPlan,
     ShortAnswerAssessment,
 )
-from app.lib.yamlspec import Document, Segments, Spec, SpecError, did_you_mean, load_document, report_problems
+from app.lib.yamlspec import (
+    Document,
+    Segments,
+    Spec,
+    SpecError,
+    TextLimits,
+    decode,
+    did_you_mean,
+    load_document,
+    parse_text,
+    report_problems,
+)
 
 SEED_FILE_NAME = "seed.yaml"
 COURSE_GLOB = "*.yaml"
@@ -398,7 +409,9 @@ def _image_path(base_dir: Path, image: str) -> Path | None:
     return candidate if candidate.is_relative_to(base_dir.resolve()) else None
 
 
-def _check_credential(credential: CourseCredential | None, base_dir: Path, report: _Report) -> None:
+def _check_credential(credential: CourseCredential | None, base_dir: Path | None, report: _Report) -> None:
+    """``base_dir`` is the course file's directory; None for a course written in the browser, which has no
+    directory, so its image must be a URL."""
     if credential is None:
         return
     if credential.criteria and not credential.criteria.strip():
@@ -414,6 +427,9 @@ def _check_credential(credential: CourseCredential | None, base_dir: Path, repor
     if parts.scheme:
         report.add("credential.image", "the image is an http(s) URL or a path relative to the course file")
         return
+    if base_dir is None:
+        report.add("credential.image", "a course written in the browser names its image by an http(s) URL")
+        return
     path = _image_path(base_dir, image)
     suffixes = ", ".join(CREDENTIAL_IMAGE_TYPES)
     if path is None:
@@ -426,7 +442,7 @@ def _check_credential(credential: CourseCredential | None, base_dir: Path, repor
         report.add("credential.image", f"the image is larger than {CREDENTIAL_IMAGE_MAX_BYTES // 1024} KB")
 
 
-def credential_of(course: Course, base_dir: Path) -> dict[str, Any]:
+def credential_of(course: Course, base_dir: Path | None) -> dict[str, Any]:
     """What issuing needs from the course file, as stored in ``courses.extra["credential"]``: the criteria
     narrative (the default when none is given), the image as a URL (a file is embedded as a data URL, so a
     credential names no address of this server that could move) or "" for the generated badge, and
@@ -434,7 +450,7 @@ def credential_of(course: Course, base_dir: Path) -> dict[str, Any]:
     spec = course.credential or CourseCredential()
     image = spec.image.strip()
     if image and not urlsplit(image).scheme:
-        path = _image_path(base_dir, image)
+        path = _image_path(base_dir, image) if base_dir is not None else None
         if path is None or not path.is_file():  # validated on load; a file removed since: the default badge
             image = ""
         else:
@@ -509,6 +525,24 @@ def _parse_course(path: Path) -> tuple[Course | None, list[ContentError]]:
     checks = _Report(document)
     _check_course(course, checks)
     _check_credential(course.credential, path.parent, checks)
+    return course, sorted(checks.errors, key=lambda error: error.line or 0)
+
+
+def parse_course_text(
+    raw: bytes | str, name: str = "course.yaml", limits: TextLimits = TextLimits()
+) -> tuple[Course | None, list[ContentError]]:
+    """Decode and check a course received as text (the browser editor): the same rules as a course file
+    (``lyceum courses validate``), after the untrusted-text refusals of :func:`app.lib.yamlspec.parse_text`.
+    The course is returned whenever it decoded, even with rule errors; a credential image must be a URL."""
+    document, errors = parse_text(raw, name, limits)
+    if document is None:
+        return None, errors
+    course, errors = decode(document, Course, _SPEC)
+    if course is None:
+        return None, errors
+    checks = _Report(document)
+    _check_course(course, checks)
+    _check_credential(course.credential, None, checks)
     return course, sorted(checks.errors, key=lambda error: error.line or 0)
 
 
@@ -632,6 +666,7 @@ __all__ = [
     "load_courses",
     "load_seed_plan",
     "main",
+    "parse_course_text",
     "tutoring_of",
     "validate_path",
 ]

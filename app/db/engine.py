@@ -7,17 +7,24 @@ so PostgreSQL itself applies the row-level security policies of migration 0001 t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
 from app.db.reads import Row, TenantReads
+from app.lib.problems import is_transient_conflict
+
+T = TypeVar("T")
 
 _SET_TENANT = text("select set_config('app.current_org', :org, true), set_config('app.current_user', :user, true)")
 
@@ -36,7 +43,7 @@ def app_url(settings: Settings) -> URL:
 
 def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
     # Fail in seconds, not asyncpg's 60 s default, when PostgreSQL is unreachable or a query hangs.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -44,6 +51,36 @@ def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
         pool_timeout=10,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+    event.listen(engine.sync_engine, "checkin", _close_if_in_hidden_transaction)
+    event.listen(engine.sync_engine, "checkout", _refuse_if_in_hidden_transaction)
+    return engine
+
+
+def _in_hidden_transaction(dbapi_connection: Any) -> bool:
+    """Whether a pooled asyncpg connection is still inside a transaction SQLAlchemy no longer tracks.
+
+    A task cancelled while asyncpg starts a transaction (``BEGIN``, or the BEGIN of ``pool_pre_ping``) leaves
+    asyncpg's top transaction set, and often the server's transaction open, after SQLAlchemy has forgotten it,
+    so reset-on-return rolls nothing back. Every later transaction on that connection then becomes a
+    savepoint inside the hidden one: its commit commits nothing and its row locks are never released
+    (a request or job timeout is enough to cause it; sqlalchemy/sqlalchemy#13381)."""
+    raw = getattr(dbapi_connection, "driver_connection", None)
+    if raw is None or raw.is_closed():
+        return False
+    return bool(raw.is_in_transaction() or getattr(raw, "_top_xact", None) is not None)
+
+
+def _close_if_in_hidden_transaction(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    # Abort the socket now, so the server rolls the hidden transaction back and its locks go with it, rather
+    # than when the connection is next checked out. The next checkout's pre-ping then reconnects.
+    if _in_hidden_transaction(dbapi_connection):
+        dbapi_connection.driver_connection.terminate()
+
+
+def _refuse_if_in_hidden_transaction(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    # DisconnectionError makes the pool discard this connection and hand out a fresh one.
+    if _in_hidden_transaction(dbapi_connection):
+        raise DisconnectionError("pooled connection was inside a transaction nobody owned")
 
 
 class Database:
@@ -91,3 +128,17 @@ class TenantDatabase:
         """The first row of ``lyceum_read_<name>(org, user, *args)``: the tenant set and the rows read in one
         statement and one round trip (app/db/reads.py)."""
         return await self._db.reads.fetchrow(function, self.org_id, self.user_id, *args)
+
+
+async def retry_transient(work: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
+    """Run ``work`` (one whole transaction, opened inside it) again when PostgreSQL aborts it to break a
+    deadlock or a serialization conflict; it wrote nothing, so running it again is safe. The last failure
+    propagates and the API answers it as a retryable 503 (app/lib/problems.py)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if attempt == attempts or not is_transient_conflict(exc):
+                raise
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable")

@@ -85,3 +85,10 @@ class ServiceUnavailable(LyceumError):
         # Every 503 says when to come back, so clients back off instead of hammering (RFC 9110 10.2.3).
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(kwargs.pop("headers", None) or {})}
         super().__init__(detail, headers=headers, **kwargs)
+
+
+class ConcurrentChange(ServiceUnavailable):
+    """PostgreSQL aborted the transaction to break a deadlock or a serialization conflict with another
+    change made at the same moment: nothing was written, and the same request sent again succeeds."""
+
+    slug, title = "concurrent-change", "The request collided with another change"

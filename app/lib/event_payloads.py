@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 
 __all__ = [
+    "ALERT_FIRED",
     "ASSESSMENT_GRADED",
     "BUDGET_ALERT",
     "COURSE_COMPLETED",
@@ -35,6 +36,7 @@ __all__ = [
     "TUTOR_BLOCKED",
     "TUTOR_SESSION_STARTED",
     "USER_PROVISIONED",
+    "AlertFired",
     "AssessmentGraded",
     "BudgetAlert",
     "CourseCompleted",
@@ -61,6 +63,7 @@ REVIEW_DECIDED: Final = "review.decided"
 TUTOR_SESSION_STARTED: Final = "tutor.session_started"
 TUTOR_BLOCKED: Final = "tutor.blocked"
 BUDGET_ALERT: Final = "budget.alert"
+ALERT_FIRED: Final = "alert.fired"
 ASSESSMENT_GRADED: Final = "assessment.graded"
 CREDENTIAL_ISSUED: Final = "credential.issued"
 CREDENTIAL_REVOKED: Final = "credential.revoked"
@@ -172,6 +175,19 @@ class BudgetAlert(EventPayload, frozen=True):
     session_id: UUID  # the turn that crossed it
 
 
+class AlertFired(EventPayload, frozen=True):
+    """An org's alert rule (cost burn rate, rating drop, guardrail spike, grading disagreement) crossed its
+    threshold over its window; once per firing (the alert stays open until the metric is back under it)."""
+
+    TYPE: ClassVar[str] = ALERT_FIRED
+    alert_id: UUID
+    rule_id: UUID
+    kind: Literal["cost_burn_rate", "rating_drop", "guardrail_spike", "grading_disagreement"]
+    value: float
+    threshold: float
+    window_minutes: int
+
+
 class CredentialIssued(EventPayload, frozen=True):
     """An Open Badges credential was issued for a completed enrolment (after the commit; once per enrolment)."""
 
@@ -248,6 +264,7 @@ PAYLOADS: Final[dict[str, type[EventPayload]]] = {
         TutorSessionStarted,
         TutorBlocked,
         BudgetAlert,
+        AlertFired,
         CredentialIssued,
         CredentialRevoked,
     )
@@ -298,6 +315,10 @@ class BudgetAlertEvent(_FeedEnvelope, frozen=True, tag=BUDGET_ALERT):
     data: BudgetAlert
 
 
+class AlertFiredEvent(_FeedEnvelope, frozen=True, tag=ALERT_FIRED):
+    data: AlertFired
+
+
 TypedFeedEvent: TypeAlias = (
     SubmissionEscalatedEvent
     | SubmissionGradedEvent
@@ -306,4 +327,5 @@ TypedFeedEvent: TypeAlias = (
     | TutorSessionStartedEvent
     | TutorBlockedEvent
     | BudgetAlertEvent
+    | AlertFiredEvent
 )

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.lib.errors import (
     PROBLEM_BASE,
+    ConcurrentChange,
     Conflict,
     LyceumError,
     MalformedRequest,
@@ -154,6 +155,7 @@ def is_dependency_unavailable(exc: BaseException) -> bool:
     if isinstance(
         exc,
         PoolTimeout
+        | TimeoutError  # a statement past the driver's command timeout (a lock wait or an overloaded server)
         | OperationalError
         | RedisConnectionError
         | RedisTimeoutError
@@ -168,9 +170,32 @@ def is_dependency_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# deadlock_detected and serialization_failure: PostgreSQL rolled one transaction back so the others can go on.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL breaking a deadlock or a serialization conflict: the transaction
+    wrote nothing and running it again is the cure (app/db/engine.retry_transient does, where it is safe)."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (exc, orig, getattr(orig, "__cause__", None)):
+        if (getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)) in _TRANSIENT_SQLSTATES:
+            return True
+    return False
+
+
 def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
     if is_dependency_unavailable(exc):
         return _dependency_down(request, exc)
+    if is_transient_conflict(exc):
+        log.warning("transient_conflict", error=str(exc.orig).splitlines()[0] if exc.orig else str(exc))
+        return _lyceum_error(
+            request,
+            ConcurrentChange(
+                "Another change to the same data happened at the same moment; nothing was saved. Try again.",
+                headers={"Retry-After": "1"},
+            ),
+        )
     message = str(exc.orig) if exc.orig else str(exc)
     if "invalid input" in message or "out of range" in message or "value too long" in message:
         return _lyceum_error(request, ValidationFailed("A value is not valid for the database"))
@@ -206,9 +231,17 @@ exception_handlers: ExceptionHandlersMap = {
     RedisTimeoutError: _dependency_down,
     ConnectionError: _dependency_down,
     PoolTimeout: _dependency_down,
+    TimeoutError: _dependency_down,
     TooManyConnectionsError: _dependency_down,
     CannotConnectNowError: _dependency_down,
     Exception: _unexpected,
 }
 
-__all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "is_dependency_unavailable", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "MediaType",
+    "exception_handlers",
+    "is_dependency_unavailable",
+    "is_transient_conflict",
+    "problem_response",
+]

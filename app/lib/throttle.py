@@ -52,6 +52,16 @@ def login_buckets(s: Settings, org_slug: str, email: str) -> list[Bucket]:
     ]
 
 
+def invitation_buckets(s: Settings, token: str) -> list[Bucket]:
+    """The public invitation page (issue 17) is throttled like sign-in: per token, and the global sign-in
+    bucket, so guessing tokens costs what guessing passwords does."""
+    key = hashlib.sha256(token.encode()).hexdigest()[:32]
+    return [
+        bucket("account", f"rl:invite:token:{key}", s.rate_limit_login_user),
+        bucket("global", "rl:login:global", s.rate_limit_login_global),
+    ]
+
+
 def password_buckets(s: Settings, user_id: object) -> list[Bucket]:
     """Guessing the current password through a password change (with a stolen access token) is throttled
     like guessing it at login."""

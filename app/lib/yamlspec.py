@@ -153,6 +153,66 @@ def parse(path: Path) -> tuple[Document | None, list[SpecError]]:
         return None, [SpecError(file, "$", f"file is not valid UTF-8 text ({exc.reason} at byte {exc.start})")]
     except OSError as exc:
         return None, [SpecError(file, "$", f"cannot read file: {exc.strerror or exc}")]
+    return _parse(file, text)
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """What text from an untrusted source (a browser upload) may contain before it is composed: no aliases
+    (an alias can expand a few hundred bytes into billions of nodes: a "YAML bomb"), and nesting no deeper
+    than ``max_depth`` (PyYAML composes and constructs recursively, so a deep document would exhaust the
+    stack). Checked on the event stream, which is produced without recursion and in linear time."""
+
+    max_depth: int = 32
+
+
+def parse_text(
+    raw: bytes | str, file: str, limits: TextLimits = TextLimits()
+) -> tuple[Document | None, list[SpecError]]:
+    """Parse YAML text received rather than read from a file (the browser editor's uploads): the same
+    document and errors as :func:`parse`, after refusing what only hostile or broken input contains (invalid
+    UTF-8, NUL bytes, aliases, excessive nesting)."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, [SpecError(file, "$", f"the text is not valid UTF-8 ({exc.reason} at byte {exc.start})", 1)]
+    else:
+        text = raw
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        return None, [SpecError(file, "$", f"the text contains a NUL character (line {line})", line)]
+    refused = _refuse_untrusted(file, text, limits)
+    if refused is not None:
+        return None, [refused]
+    return _parse(file, text)
+
+
+def _refuse_untrusted(file: str, text: str, limits: TextLimits) -> SpecError | None:
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                return SpecError(
+                    file, "$", f"aliases (`*{event.anchor}`) are not accepted here: write the value out", line
+                )
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > limits.max_depth:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else None
+                    return SpecError(
+                        file, "$", f"the document is nested more than {limits.max_depth} levels deep", line
+                    )
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        return _syntax_error(file, exc)
+    return None
+
+
+def _parse(file: str, text: str) -> tuple[Document | None, list[SpecError]]:
     loader = yaml.SafeLoader(text)
     lines: dict[str, int] = {}
     duplicates: list[tuple[str, int]] = []
@@ -363,6 +423,7 @@ __all__ = [
     "Document",
     "Spec",
     "SpecError",
+    "TextLimits",
     "convert",
     "decode",
     "did_you_mean",
@@ -373,6 +434,7 @@ __all__ = [
     "load_document",
     "parent",
     "parse",
+    "parse_text",
     "report_problems",
     "split_path",
     "struct_at",

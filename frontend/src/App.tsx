@@ -14,6 +14,9 @@ import { NotFound } from "./pages/NotFound";
 const CoursePlayer = lazy(() => import("./pages/CoursePlayer"));
 const Teaching = lazy(() => import("./pages/teach"));
 const AdminOverview = lazy(() => import("./pages/admin"));
+const AiUsage = lazy(() => import("./pages/admin/AiUsage"));
+// Prompts and experiments (issue 17): the tutor prompt's versions and the experiments on them.
+const Prompts = lazy(() => import("./pages/admin/Prompts"));
 // Spaced review sessions carry Markdown rendering: loaded when first opened.
 const Reviews = lazy(() => import("./pages/Reviews"));
 // Credentials (issue 13): the learner's list, and the public share and verify pages, which anyone may open.
@@ -24,6 +27,11 @@ const LtiApp = lazy(() => import("./pages/lti/LtiApp"));
 const DeepLinkPicker = lazy(() => import("./pages/lti/DeepLinkPicker"));
 // Single sign-on (issue 16): where a provider's sign-in lands.
 const SsoComplete = lazy(() => import("./pages/SsoComplete"));
+// Org admin (issue 17): people and invitations, courses, learners' progress; the public invitation page.
+const People = lazy(() => import("./pages/admin/People"));
+const AdminCourses = lazy(() => import("./pages/admin/Courses"));
+const Progress = lazy(() => import("./pages/Progress"));
+const Invite = lazy(() => import("./pages/Invite"));
 const VerifyCredential = lazy(() => import("./pages/credentials/Share").then((m) => ({ default: m.VerifyCredentialPage })));
 
 /** Where "/" (and signing in without a deep link) leads: admins to their overview, instructors to the
@@ -67,6 +75,14 @@ export function App() {
         element={
           <Suspense fallback={<Spinner label="Signing you in…" />}>
             <SsoComplete />
+          </Suspense>
+        }
+      />
+      <Route
+        path="/invite/:token"
+        element={
+          <Suspense fallback={<Spinner label="Opening your invitation…" />}>
+            <Invite />
           </Suspense>
         }
       />
@@ -138,10 +154,50 @@ export function App() {
           }
         />
         <Route
+          path="/admin/people"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <People />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/admin/courses"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <AdminCourses />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/progress"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <Progress />
+            </Suspense>
+          }
+        />
+        <Route
           path="/admin"
           element={
             <Suspense fallback={<Spinner label="Opening…" />}>
               <AdminOverview />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/admin/ai-usage"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <AiUsage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/admin/prompts"
+          element={
+            <Suspense fallback={<Spinner label="Opening…" />}>
+              <Prompts />
             </Suspense>
           }
         />

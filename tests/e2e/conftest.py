@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from app.asgi import FRONTEND_DIST
 from app.config import Settings
@@ -131,6 +131,33 @@ def shot(page: Page, name: str) -> None:
 
 # Where each demo role lands after signing in (learners: their courses).
 LANDING = {"admin@demo.test": "Administration", "instructor@demo.test": "Live feed"}
+
+
+# The top bar's staff and admin pages sit behind a button each (frontend/src/components/NavMenu.tsx).
+NAV_GROUPS = {
+    "Teach": (
+        "Live feed",
+        "Review queue",
+        "Grading quality",
+        "Credentials",
+        "Authoring",
+        "AI usage",
+        "Alerts",
+        "Progress",
+    ),
+    "Admin": ("Administration", "People", "Courses", "Prompts and experiments"),
+}
+
+
+def nav_link(page: Page, name: str) -> Locator:
+    """The top bar's link ``name`` (exact), its group opened first when it is in one ("Teach", "Admin")."""
+    nav = page.get_by_role("navigation", name="Main")
+    group = next((label for label, names in NAV_GROUPS.items() if name in names), None)
+    if group is not None:
+        button = nav.get_by_role("button", name=group, exact=True)
+        if button.get_attribute("aria-expanded") != "true":
+            button.click()
+    return nav.get_by_role("link", name=name, exact=True)
 
 
 def sign_in(

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.config import Settings
-from tests.e2e.conftest import shot, sign_in
+from tests.e2e.conftest import nav_link, shot, sign_in
 from tests.e2e.test_learner_journey import COURSE, _new_learner
 from tests.support.progress import open_assessments_sync
 from tests.support.stack import bearer_for
@@ -75,7 +75,7 @@ def _quiz_key() -> list[dict[str, Any]]:
 
 def test_escalation_reaches_the_feed_and_an_override_is_recorded(page: Page, live_url: str, settings: Settings) -> None:
     sign_in(page, live_url, "instructor@demo.test")
-    page.get_by_role("link", name="Live feed").click()
+    nav_link(page, "Live feed").click()
     expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
 
     email = _new_learner(live_url)
@@ -114,7 +114,7 @@ def test_escalation_reaches_the_feed_and_an_override_is_recorded(page: Page, liv
     audit = admin.get("/v1/audit-log", params={"limit": 50}).json()["items"]
     assert any(a["action"] == "review.override" and a["entity_id"] == submission["id"] for a in audit)
 
-    page.get_by_role("link", name="Grading quality").click()
+    nav_link(page, "Grading quality").click()
     expect(page.get_by_role("heading", name="Grading quality")).to_be_visible()
     expect(page.locator("table.queue").first).to_contain_text("Review a schema")
     shot(page, "26-grading-metrics")

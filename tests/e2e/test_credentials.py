@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from app.config import Settings
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import UI_TIMEOUT_MS, shot, sign_in
+from tests.e2e.conftest import UI_TIMEOUT_MS, nav_link, shot, sign_in
 from tests.e2e.test_learner_journey import _new_learner
 from tests.support.stack import bearer_for
 from tests.support.threads import run_in_thread
@@ -266,7 +266,7 @@ def test_instructor_revokes_and_the_public_page_shows_it(
     page: Page, browser: Browser, live_url: str, holder: Holder
 ) -> None:
     sign_in(page, live_url, "instructor@demo.test")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Credentials", exact=True).click()
+    nav_link(page, "Credentials").click()
     expect(page.get_by_role("heading", level=1, name="Issued credentials")).to_be_visible()
     page.get_by_label("Course", exact=True).select_option(label=COURSE_TITLE)
     row = page.locator(f"tr[data-credential='{holder.id}']")

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import distinct, func, select
 
 from app.config import Settings
+from app.content.loader import load_courses
 from app.db.engine import create_engine, owner_url
 from app.db.models import ContentChunk, Course
 from tests.e2e.conftest import ARTIFACTS, shot, sign_in
@@ -30,12 +31,21 @@ def indexed(settings: Settings, seeded: Any, grading_worker: None) -> None:
     until every seeded course has its chunks (a condition, bounded only for a broken worker). Indexing here
     as well would open a second Chroma client on the same path beside the worker's, which Chroma refuses."""
 
+    seeded_slugs = [course.slug for course in load_courses(settings.content_dir / "courses")]
+
     async def indexed_courses() -> tuple[int, int]:
         engine = create_engine(owner_url(settings.database_url), pool_size=1)
         try:
             async with engine.connect() as conn:
-                published = await conn.scalar(select(func.count()).select_from(Course).where(Course.is_published))
-                with_chunks = await conn.scalar(select(func.count(distinct(ContentChunk.course_id))))
+                # The seeded courses only: other modules publish courses of their own (authoring) or insert
+                # some directly (fresh orgs), which no seed queued for indexing.
+                seeded_courses = select(Course.id).where(Course.is_published, Course.slug.in_(seeded_slugs))
+                published = await conn.scalar(select(func.count()).select_from(seeded_courses.subquery()))
+                with_chunks = await conn.scalar(
+                    select(func.count(distinct(ContentChunk.course_id))).where(
+                        ContentChunk.course_id.in_(seeded_courses)
+                    )
+                )
                 return int(published or 0), int(with_chunks or 0)
         finally:
             await engine.dispose()

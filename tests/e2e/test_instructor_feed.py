@@ -6,7 +6,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import shot, sign_in
+from tests.e2e.conftest import nav_link, shot, sign_in
 from tests.support.stack import bearer_for
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def test_feed_shows_tutor_events_live(page: Page, live_url: str, transport: str)
                                           send() {} close() {} };"""
         )
     sign_in(page, live_url, "instructor@demo.test")
-    page.get_by_role("link", name="Live feed").click()
+    nav_link(page, "Live feed").click()
     status = page.get_by_role("status").filter(has_text="Live")
     expect(status).to_be_visible()
     expect(page.locator("p.connection")).to_have_attribute("data-transport", transport)
@@ -53,5 +53,6 @@ def test_feed_shows_tutor_events_live(page: Page, live_url: str, transport: str)
 def test_learners_do_not_see_teaching(page: Page, live_url: str) -> None:
     sign_in(page, live_url)
     expect(page.get_by_role("link", name="Live feed")).to_have_count(0)
+    expect(page.get_by_role("button", name="Teach")).to_have_count(0)
     page.goto(f"{live_url}/teach/feed")
     expect(page.get_by_role("heading", name="For instructors and admins")).to_be_visible()

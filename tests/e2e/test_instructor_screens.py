@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from app.config import Settings
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import UI_TIMEOUT_MS, shot, sign_in
+from tests.e2e.conftest import UI_TIMEOUT_MS, nav_link, shot, sign_in
 from tests.e2e.test_assessments_and_review import _api, _course, _quiz_key
 from tests.e2e.test_instructor_feed import _learner_trips_a_guardrail
 from tests.e2e.test_learner_journey import _new_learner
@@ -97,6 +97,49 @@ def test_staff_land_on_their_own_pages(page: Page, live_url: str) -> None:
     shot(page, "41-admin-landing")
     page.goto(f"{live_url}/")
     expect(page.get_by_role("heading", name="Administration", exact=True)).to_be_visible()
+
+
+def test_the_top_bar_groups_staff_and_admin_pages_in_keyboard_menus(page: Page, live_url: str) -> None:
+    """The admin's bar: the learner's links, then "Teach" and "Admin" buttons (disclosures) instead of
+    fourteen links wrapping. Enter and Space open, Tab reaches the links, Escape closes and gives focus
+    back, a click outside or following a link closes."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, live_url, "admin@demo.test")
+    nav = page.get_by_role("navigation", name="Main")
+    teach = nav.get_by_role("button", name="Teach", exact=True)
+    admin = nav.get_by_role("button", name="Admin", exact=True)
+    expect(teach).to_have_attribute("aria-expanded", "false")
+    expect(admin).to_have_attribute("aria-expanded", "false")
+    expect(admin).to_have_class(re.compile(r"\bactive\b"))  # the admin lands on Administration
+    expect(nav.get_by_role("link")).to_have_count(2)  # My learning, Catalogue: the groups' links are hidden
+    # One row: the bar does not wrap.
+    bar = page.locator("header.topbar").bounding_box()
+    assert bar is not None
+    assert bar["height"] < 80, bar
+
+    teach.focus()
+    page.keyboard.press("Enter")
+    expect(teach).to_have_attribute("aria-expanded", "true")
+    panel = page.locator(f'[id="{teach.get_attribute("aria-controls")}"]')
+    expect(panel.get_by_role("link")).to_have_count(8)
+    page.keyboard.press("Tab")
+    expect(nav.get_by_role("link", name="Live feed", exact=True)).to_be_focused()
+    assert_accessible(page, "the Teach menu open")
+    shot(page, "42-nav-teach-menu")
+    page.keyboard.press("Escape")
+    expect(teach).to_have_attribute("aria-expanded", "false")
+    expect(teach).to_be_focused()
+
+    admin.focus()
+    page.keyboard.press(" ")
+    expect(admin).to_have_attribute("aria-expanded", "true")
+    expect(nav.get_by_role("link", name="Prompts and experiments")).to_have_attribute("href", "/admin/prompts")
+    page.get_by_role("main").click(position={"x": 5, "y": 5})  # outside: closes
+    expect(admin).to_have_attribute("aria-expanded", "false")
+
+    nav_link(page, "People").click()
+    expect(page).to_have_url(re.compile(r"/admin/people$"))
+    expect(admin).to_have_attribute("aria-expanded", "false")
 
 
 def test_feed_shows_what_needs_action_in_words(page: Page, live_url: str) -> None:
@@ -210,7 +253,7 @@ def test_corrections_download_with_the_token(page: Page, live_url: str) -> None:
     assert decided.status_code == 200, decided.text
 
     sign_in(page, live_url, "instructor@demo.test")
-    page.get_by_role("link", name="Grading quality").click()
+    nav_link(page, "Grading quality").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download corrections (JSONL)").click()
     download = info.value

@@ -63,6 +63,21 @@ def settings_env(database_url: str, redis_url: str, redis_prefix: str, data_dir:
         "LYCEUM_SSO_ALLOW_PRIVATE_ISSUERS": "1",
         # The test webhook receiver listens on 127.0.0.1 (tests/support/webhooks.py); strict-mode tests turn it off.
         "LYCEUM_WEBHOOKS_ALLOW_PRIVATE": "1",
+        # A session holds many apps and workers at once (the client's app, live servers, in-process workers),
+        # each with its own pool, on a PostgreSQL that allows 100 connections shared by both test workers: with
+        # production's 10 (+10 overflow) per pool, a loaded run ran out of connections. 4 (+4) is enough for the
+        # concurrency any test drives through one app.
+        "LYCEUM_DB_POOL_SIZE": "4",
+        # One database per test worker, shared by every module on it: the demo learner's tutor turns across the
+        # whole session add up against one daily budget, and with production's 50,000 tokens the later tutor
+        # tests on a worker were refused ('blocked', CI at stop 28). Budget tests set their own limits (admin
+        # PUT, or TokenBudget with explicit BudgetLimits); everything else must never meet a shared one.
+        "LYCEUM_BUDGET_USER_DAILY_TOKENS": "100000000",
+        "LYCEUM_BUDGET_COURSE_MONTHLY_TOKENS": "1000000000",
+        "LYCEUM_BUDGET_ORG_MONTHLY_TOKENS": "1000000000",
+        # The AI usage rollup is refreshed by the tests that need it (tests/integration/insights, the dashboard's
+        # browser test); every in-process worker refreshing every minute only held connections.
+        "LYCEUM_AI_USAGE_ROLLUP_CRON": "0 3 1 1 *",
     }
     base.update(env)
     return base

@@ -4,8 +4,11 @@ from app.db.models._base import Base, OrgScoped
 from app.db.models.ai_feedback import AIFeedback
 from app.db.models.ai_interaction import AIInteraction
 from app.db.models.ai_session import AISession
+from app.db.models.ai_usage import AIUsageRefreshState, AIUsageRollup
+from app.db.models.alert import ALERT_KINDS, Alert, AlertKind, AlertRule
 from app.db.models.assessment import Assessment
 from app.db.models.audit_log import AuditLogEntry
+from app.db.models.authoring import CourseDraft, CourseVersion
 from app.db.models.competency import Competency
 from app.db.models.content_chunk import ContentChunk
 from app.db.models.course import Course
@@ -13,7 +16,9 @@ from app.db.models.course_module import CourseModule
 from app.db.models.credential import Credential
 from app.db.models.dead_letter import DeadLetter
 from app.db.models.enrollment import Enrollment
+from app.db.models.experiment import EXPERIMENT_STATUSES, Experiment, ExperimentStatus
 from app.db.models.grade import Grade
+from app.db.models.invitation import Invitation
 from app.db.models.issuer import IssuerKey, IssuerProfile
 from app.db.models.item import BLOOM_LEVELS, ITEM_KINDS, Item
 from app.db.models.item_competency import ItemCompetency
@@ -47,8 +52,10 @@ from app.db.models.webhook import DELIVERY_STATES, WebhookDelivery, WebhookEndpo
 from app.lib.roles import ROLES
 
 __all__ = [
+    "ALERT_KINDS",
     "BLOOM_LEVELS",
     "DELIVERY_STATES",
+    "EXPERIMENT_STATUSES",
     "ITEM_KINDS",
     "REVIEW_REASONS",
     "ROLES",
@@ -57,17 +64,27 @@ __all__ = [
     "AIFeedback",
     "AIInteraction",
     "AISession",
+    "AIUsageRefreshState",
+    "AIUsageRollup",
+    "Alert",
+    "AlertKind",
+    "AlertRule",
     "Assessment",
     "AuditLogEntry",
     "Base",
     "Competency",
     "ContentChunk",
     "Course",
+    "CourseDraft",
     "CourseModule",
+    "CourseVersion",
     "Credential",
     "DeadLetter",
     "Enrollment",
+    "Experiment",
+    "ExperimentStatus",
     "Grade",
+    "Invitation",
     "IssuerKey",
     "IssuerProfile",
     "Item",

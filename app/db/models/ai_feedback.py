@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB as JsonB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +17,7 @@ class AIFeedback(OrgScoped, Base):
     __table_args__ = (
         CheckConstraint("source in ('learner_rating', 'human_review')", name="source_known"),
         CheckConstraint("rating is null or (rating between 1 and 5)", name="rating_range"),
+        Index("ix_ai_feedback_org_created", "org_id", "created_at"),  # the usage rollup's refresh (0019)
     )
 
     source: Mapped[str] = mapped_column(String(20))

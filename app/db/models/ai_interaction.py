@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Float, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB as JsonB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,7 +15,12 @@ class AIInteraction(OrgScoped, Base):
     """One model call (high volume). The text itself lives in the object store, referenced by hash."""
 
     __tablename__ = "ai_interactions"
-    __table_args__ = (UniqueConstraint("session_id", "client_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "client_message_id"),
+        # The usage rollup's refresh reads by (org, creation time) (migration 0019).
+        Index("ix_ai_interactions_org_created", "org_id", "created_at"),
+        Index("ix_ai_interactions_experiment_id", "experiment_id", postgresql_where="experiment_id is not null"),
+    )
 
     session_id: Mapped[UUID | None] = mapped_column(
         ForeignKey("ai_sessions.id", ondelete="CASCADE"), index=True, nullable=True
@@ -29,7 +34,7 @@ class AIInteraction(OrgScoped, Base):
     client_message_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     provider: Mapped[str] = mapped_column(String(30), default="")
     error_code: Mapped[str] = mapped_column(String(40), default="")
-    purpose: Mapped[str] = mapped_column(String(30), default="tutor")  # tutor | grading
+    purpose: Mapped[str] = mapped_column(String(30), default="tutor")  # tutor | grading | preview
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the stored transcript object
     object_key: Mapped[str] = mapped_column(String(300))
     model: Mapped[str] = mapped_column(String(100))
@@ -51,3 +56,7 @@ class AIInteraction(OrgScoped, Base):
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list, server_default="[]")
     # How long the turn's retrieval took (it runs beside the set-up, so it is not added to the first token).
     latency_retrieval_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The running experiment that covered the learner on this turn and the arm they were in ("control" or a
+    # variant key); null when no experiment covered them (migration 0024).
+    experiment_id: Mapped[UUID | None] = mapped_column(ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True)
+    experiment_variant: Mapped[str | None] = mapped_column(String(60), nullable=True)

@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models._base import Base, OrgScoped
@@ -26,3 +26,6 @@ class Enrollment(OrgScoped, Base):
     # Where "Continue" resumes: the item the learner last opened (PUT /v1/courses/{id}/position).
     last_item_id: Mapped[UUID | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), nullable=True)
     last_item_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    # The published version of the course the learner enrolled in (issue 17); None: enrolled before versions
+    # were recorded. An instructor's migration moves it to the latest version.
+    course_version: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -50,7 +50,11 @@ class WebhookEvent(OrgScoped, Base):
     """One event in the outbox: its type and the body's ``data`` (the typed payload, encoded)."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_unrelayed", "created_at", postgresql_where="relayed_at is null"),)
+    __table_args__ = (
+        Index("ix_webhook_events_unrelayed", "created_at", postgresql_where="relayed_at is null"),
+        # The daily prune's search for an org's old relayed events (app/domain/webhooks/retention.py).
+        Index("ix_webhook_events_org_relayed", "org_id", "relayed_at", postgresql_where="relayed_at is not null"),
+    )
 
     type: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)

@@ -5,13 +5,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from advanced_alchemy.filters import LimitOffset
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.config import Settings
 from app.domain.accounts.deps import account_dependencies
-from app.domain.accounts.schemas import Me, Role, UserCreate, UserOut, UserUpdate
+from app.domain.accounts.schemas import Me, Role, RolesUpdate, UserCreate, UserOut, UserUpdate
 from app.domain.accounts.services import AccountService
 from app.domain.auth.cookies import deliver
 from app.domain.auth.deps import auth_dependencies
@@ -65,8 +65,11 @@ class UserController(Controller):
         account_service: AccountService,
         page: LimitOffset,
         role: Annotated[Role | None, Parameter(query="role")] = None,
+        q: Annotated[
+            str | None, Parameter(query="q", max_length=200, description="Part of a name or email address")
+        ] = None,
     ) -> Page[UserOut]:
-        return Page.of(await account_service.list_members(page, role), request)
+        return Page.of(await account_service.list_members(page, role, q), request)
 
     @post("/", guards=[is_admin], opt={IDEMPOTENT: True}, summary="Create a user in the current org (admins)")
     async def create_user(self, data: UserCreate, account_service: AccountService) -> UserOut:
@@ -97,3 +100,11 @@ class UserController(Controller):
     @patch("/{user_id:uuid}", summary="Edit a profile (your own, or anyone's for admins)")
     async def update_user(self, user_id: UUID, data: UserUpdate, account_service: AccountService) -> UserOut:
         return await account_service.update(user_id, data)
+
+    @put(
+        "/{user_id:uuid}/roles",
+        guards=[is_admin],
+        summary="Replace a member's roles (admins); removing a role ends their sessions; one active admin stays",
+    )
+    async def set_roles(self, user_id: UUID, data: RolesUpdate, account_service: AccountService) -> UserOut:
+        return await account_service.set_roles(user_id, data.roles)

@@ -40,3 +40,8 @@ def ensure_can_edit_user(principal: Principal, user_id: UUID, change: UserUpdate
         raise Forbidden("You can only edit your own profile")
     if change.is_active is not None:
         raise Forbidden("Only admins can activate or deactivate accounts")
+
+
+def ensure_can_set_roles(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("Only admins can change roles")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -28,6 +29,15 @@ class UserOut(msgspec.Struct):
     name: str
     is_active: bool
     roles: list[str]
+    # When the person last signed in or refreshed a session in this org (their newest refresh token);
+    # None when never.
+    last_seen_at: datetime | None = None
+
+
+class RolesUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A member's complete set of roles in the org (replaces the current set)."""
+
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=3)]
 
 
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -6,7 +6,14 @@ from litestar import Controller, get, put
 from litestar.params import Parameter
 
 from app.domain.admin.deps import admin_dependencies
-from app.domain.admin.schemas import BudgetSettings, BudgetView, PromptComparison, PromptVersionIn, PromptVersionOut
+from app.domain.admin.schemas import (
+    BudgetSettings,
+    BudgetView,
+    PromptComparison,
+    PromptVersionIn,
+    PromptVersionOut,
+    SpendView,
+)
 from app.domain.admin.services import AdminService
 from app.lib.auth import is_admin
 
@@ -23,6 +30,10 @@ class AdminController(Controller):
     @get("/budgets", summary="The org's tutor token budgets, defaults and this month's usage")
     async def get_budgets(self, admin_service: AdminService) -> BudgetView:
         return await admin_service.budgets()
+
+    @get("/budgets/spend", summary="This month's AI spend per org and course and the month-end projection")
+    async def get_spend(self, admin_service: AdminService) -> SpendView:
+        return await admin_service.spend()
 
     @put("/budgets", summary="Set the org's tutor token budgets (null = platform default)")
     async def put_budgets(self, data: BudgetSettings, admin_service: AdminService) -> BudgetView:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
 
 import msgspec
 
@@ -56,3 +58,25 @@ class VariantStats(msgspec.Struct):
 class PromptComparison(msgspec.Struct):
     name: str
     variants: list[VariantStats]
+
+
+class SpendLine(msgspec.Struct):
+    """Tutor and grading spend of one scope this month and where it is heading at the month's pace so far."""
+
+    scope: Literal["org", "course"]
+    id: UUID
+    title: str
+    tokens_used: int
+    cost_usd: float
+    projected_tokens: int
+    projected_cost_usd: float
+    limit_tokens: int | None  # the effective monthly token budget of this scope (null: no limit)
+    projected_share: float | None  # projected tokens / limit (over 1.0: the budget runs out before month end)
+
+
+class SpendView(msgspec.Struct):
+    month_start: datetime
+    month_end: datetime
+    elapsed: float  # the share of the month gone, 0-1
+    org: SpendLine
+    courses: list[SpendLine]

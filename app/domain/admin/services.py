@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Float, cast, func, select
 
@@ -14,8 +15,10 @@ from app.domain.admin.schemas import (
     PromptComparison,
     PromptVersionIn,
     PromptVersionOut,
+    SpendView,
     VariantStats,
 )
+from app.domain.admin.spend import month_spend
 from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
 from app.domain.tutor.budgets import TokenBudget, budget_scopes
@@ -66,6 +69,10 @@ class AdminService(TenantService):
             org_month_used_tokens=used,
             org_month_reserved_tokens=reserved,
         )
+
+    async def spend(self, now: datetime | None = None) -> SpendView:
+        async with self._tx() as session:
+            return await month_spend(session, self.settings, self.principal.org_id, now or datetime.now(UTC))
 
     async def set_budgets(self, data: BudgetSettings) -> BudgetView:
         async with self._tx() as session:
@@ -166,7 +173,8 @@ class AdminService(TenantService):
                 func.avg(cast(ratings.c.rating, Float)),
             )
             .outerjoin(ratings, ratings.c.interaction_id == AIInteraction.id)
-            .where(AIInteraction.prompt_name == name)
+            # Learners' turns only: instructors trying a draft in the preview are not the experiment's sample.
+            .where(AIInteraction.prompt_name == name, AIInteraction.purpose != "preview")
             .group_by(AIInteraction.prompt_version)
             .order_by(AIInteraction.prompt_version)
         )

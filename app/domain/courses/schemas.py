@@ -70,6 +70,8 @@ class CourseDetail(msgspec.Struct):
     competencies: list[CompetencyOut]
     modules: list[ModuleOutline]
     enrollment: EnrollmentState | None = None  # the caller's, never cached
+    # Set only for a learner on an older published version (``version`` is theirs): the course's latest.
+    latest_version: int | None = None
 
 
 class ItemDetail(msgspec.Struct):

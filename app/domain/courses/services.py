@@ -12,14 +12,16 @@ from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.content.schema import Course as CourseSpec
 from app.db.models import (
     Competency,
     Course,
     CourseModule,
+    CourseVersion,
     Enrollment,
     Item,
     ItemCompetency,
@@ -37,10 +39,20 @@ from app.domain.courses.schemas import (
     ModuleOutline,
     RequirementOut,
 )
+from app.domain.courses.versions import (
+    Unparsable,
+    cached_version,
+    derived_id,
+    has_no_older_version,
+    parse_version,
+    remember_no_older_version,
+    version_outline,
+)
 from app.domain.mastery.gates import gate_conflict, unmet_requirements
 from app.lib.coalesce import coalesced
 from app.lib.errors import NotFound
 from app.lib.pagination import fetch_page, paginated
+from app.lib.security.principal import Principal
 
 _encoder = msgspec.json.Encoder()
 _detail_decoder = msgspec.json.Decoder(CourseDetail)
@@ -86,6 +98,15 @@ def course_summary(course: Course) -> CourseSummary:
     )
 
 
+def course_open_to(principal: Principal) -> ColumnElement[bool]:
+    """Who may open a course: anyone in the org while it is published; once an admin unpublishes it (issue
+    17), the learners already enrolled keep it, and staff still see it. The catalogue lists published only."""
+    if principal.is_staff:
+        return true()
+    enrolled = exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == principal.user_id)
+    return or_(Course.is_published.is_(True), enrolled)
+
+
 @dataclass(eq=False, repr=False, kw_only=True)
 class CourseService(TenantService):
     """Reads the caller's tenant and the outline cache (the fail-fast Redis client); nothing else."""
@@ -123,7 +144,7 @@ class CourseService(TenantService):
             enrollment = None if row is None else EnrollmentState(id=row[0], status=row[1])
         else:
             async with self._tx() as session:
-                outline = await self._load_detail(session, course_id)
+                outline, published = await self._load_detail(session, course_id)
                 found = (
                     await session.execute(
                         select(Enrollment.id, Enrollment.status).where(
@@ -132,11 +153,62 @@ class CourseService(TenantService):
                     )
                 ).first()
             enrollment = None if found is None else EnrollmentState(id=found.id, status=found.status)
-            with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
-                await self.cache.set(key, _encoder.encode(outline), ex=self.settings.course_cache_seconds)
+            # Only a published outline is shared through the cache: an unpublished one is for its enrolled
+            # learners, checked on every read (the visibility change drops the cached copy).
+            if published:
+                with contextlib.suppress(RedisError):  # a cache that cannot be written is only a slower cache
+                    await self.cache.set(key, _encoder.encode(outline), ex=self.settings.course_cache_seconds)
         if enrollment is None:
             return outline
+        if enrollment.status == "active" and not self.principal.is_staff and outline.version > 1:
+            outline = await self._as_enrolled(course_id, outline)
         return msgspec.structs.replace(outline, enrollment=enrollment)
+
+    async def _as_enrolled(self, course_id: UUID, outline: CourseDetail) -> CourseDetail:
+        """The outline of the version the caller is on, when it is an older recorded one; else ``outline``.
+        Skipped without a read for a course known to have no older version (in-process, final)."""
+        if has_no_older_version(course_id, outline.version):
+            return outline
+        async with self._tx() as session:
+            pinned = await self._learner_version(session, course_id, outline.version)
+        return outline if pinned is None else version_outline(outline, *pinned)
+
+    async def _learner_version(
+        self, session: AsyncSession, course_id: UUID, live_version: int
+    ) -> tuple[CourseSpec, int] | None:
+        """The parsed course and number of the older published version the caller's active enrolment is on,
+        or None (on the latest, not enrolled, enrolled before versions were recorded, no source stored)."""
+        row = (
+            await session.execute(
+                select(
+                    Enrollment.course_version,
+                    exists().where(CourseVersion.course_id == course_id, CourseVersion.version < live_version),
+                ).where(
+                    Enrollment.course_id == course_id,
+                    Enrollment.user_id == self.principal.user_id,
+                    Enrollment.status == "active",
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        version, older = row
+        if not older:
+            remember_no_older_version(course_id, live_version)
+            return None
+        if version is None or version >= live_version:
+            return None
+        course = cached_version(course_id, version)
+        if course is None:
+            source = await session.scalar(
+                select(CourseVersion.source).where(
+                    CourseVersion.course_id == course_id, CourseVersion.version == version
+                )
+            )
+            if source is None:  # a version from before sources were recorded (a seeded course): the latest
+                return None
+            course = parse_version(course_id, version, source)
+        return None if isinstance(course, Unparsable) else (course, version)
 
     async def _cache_get(self, key: str) -> bytes | None:
         # The fail-fast client: a hung Redis costs this read at most its short timeout (app/lib/redis.py).
@@ -147,7 +219,7 @@ class CourseService(TenantService):
             return None  # Redis down: read through to PostgreSQL
         return cached
 
-    async def _load_detail(self, session: AsyncSession, course_id: UUID) -> CourseDetail:
+    async def _load_detail(self, session: AsyncSession, course_id: UUID) -> tuple[CourseDetail, bool]:
         # Core rows, not ORM objects: the outline is built straight from the columns it shows (issue 15).
         course = (
             await session.execute(
@@ -161,7 +233,8 @@ class CourseService(TenantService):
                     Course.tags,
                     Course.estimated_hours,
                     Course.version,
-                ).where(Course.id == course_id, Course.is_published.is_(True))
+                    Course.is_published,
+                ).where(Course.id == course_id, course_open_to(self.principal))
             )
         ).first()
         if course is None:
@@ -217,7 +290,7 @@ class CourseService(TenantService):
                     requires=gates.get(i.id, []),
                 )
             )
-        return CourseDetail(
+        detail = CourseDetail(
             id=course.id,
             slug=course.slug,
             title=course.title,
@@ -237,6 +310,7 @@ class CourseService(TenantService):
                 for m in modules
             ],
         )
+        return detail, course.is_published
 
     @staticmethod
     async def _edges(
@@ -269,13 +343,19 @@ class CourseService(TenantService):
 
     async def item(self, course_id: UUID, item_id: UUID) -> ItemDetail:
         async with self._tx() as session:
-            item = await session.scalar(
-                select(Item)
-                .join(Course, Course.id == Item.course_id)
-                .where(Item.id == item_id, Item.course_id == course_id, Course.is_published.is_(True))
-            )
-            if item is None:
+            found = (
+                await session.execute(
+                    select(Item, Course.version)
+                    .join(Course, Course.id == Item.course_id)
+                    .where(Item.id == item_id, Item.course_id == course_id, course_open_to(self.principal))
+                )
+            ).first()
+            if found is None:
                 raise NotFound("No such item in this course")
+            item, live_version = found
+            pinned = None
+            if not self.principal.is_staff and live_version > 1 and not has_no_older_version(course_id, live_version):
+                pinned = await self._learner_version(session, course_id, live_version)
             prereqs, _ = await self._edges(session, [item.id])
             if not self.principal.is_staff:
                 # A competency gate closes the item to a learner until their mastery reaches it (staff
@@ -284,6 +364,8 @@ class CourseService(TenantService):
                 if missing:
                     raise gate_conflict(missing[item.id])
             gates = await self._requirements(session, [item.id])
+            if pinned is not None:
+                return await self._version_item(session, item, *pinned, requires=gates.get(item.id, []))
             return ItemDetail(
                 id=item.id,
                 course_id=item.course_id,
@@ -297,3 +379,37 @@ class CourseService(TenantService):
                 prerequisites=prereqs[item.id],
                 requires=gates.get(item.id, []),
             )
+
+    @staticmethod
+    async def _version_item(
+        session: AsyncSession, item: Item, course: CourseSpec, version: int, *, requires: list[RequirementOut]
+    ) -> ItemDetail:
+        """``item`` as version ``version`` of its course has it (title, body, module, prerequisites); 404 for an
+        item added after that version."""
+        spec = next(((m, i) for m, i in course.all_items() if i.slug == item.slug), None)
+        if spec is None:
+            raise NotFound(
+                f"This item is not in version {version} of the course, which you are on; "
+                "your instructor can move you to the latest"
+            )
+        module, shown = spec
+        prerequisites = select(Item.slug, Item.id).where(
+            Item.course_id == item.course_id, Item.slug.in_(shown.prerequisites)
+        )
+        live_items = {slug: item_id for slug, item_id in (await session.execute(prerequisites)).tuples()}
+        module_id = await session.scalar(
+            select(CourseModule.id).where(CourseModule.course_id == item.course_id, CourseModule.slug == module.slug)
+        )
+        return ItemDetail(
+            id=item.id,
+            course_id=item.course_id,
+            module_id=module_id or derived_id(item.course_id, "module", module.slug),
+            slug=item.slug,
+            kind=shown.kind,
+            title=shown.title,
+            bloom_level=shown.bloom_level,
+            estimated_minutes=shown.estimated_minutes,
+            body=shown.body,
+            prerequisites=[live_items[p] for p in shown.prerequisites if p in live_items],
+            requires=requires,
+        )

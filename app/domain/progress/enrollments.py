@@ -35,7 +35,13 @@ class EnrollmentService(TenantService):
             created_id = (
                 await session.execute(
                     insert(Enrollment)
-                    .values(org_id=org_id, user_id=user_id, course_id=course_id, status="active")
+                    .values(
+                        org_id=org_id,
+                        user_id=user_id,
+                        course_id=course_id,
+                        status="active",
+                        course_version=course.version,
+                    )
                     .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
                     .returning(Enrollment.id)
                 )

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.models import Enrollment, Item, ItemPrerequisite, ProgressEvent
+from app.db.models import CourseVersion, Enrollment, Item, ItemPrerequisite, ProgressEvent
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.courses.schemas import CourseDetail, ItemOutline
@@ -148,7 +148,21 @@ async def complete_course_if_finished(
     ``lyceum projections rebuild`` recomputes it from. Returns True when it completed now."""
     if enrollment.completed_at is not None:
         return False
-    items = set(await session.scalars(select(Item.id).where(Item.course_id == enrollment.course_id)))
+    course_items = select(Item.id).where(Item.course_id == enrollment.course_id)
+    # A learner on an older published version finishes when its items are done (those a later publish kept:
+    # the removed ones are gone); the version's row lists them. None (no row, e.g. a seeded course): all live.
+    version_slugs = (
+        await session.scalar(
+            select(CourseVersion.item_slugs).where(
+                CourseVersion.course_id == enrollment.course_id, CourseVersion.version == enrollment.course_version
+            )
+        )
+        if enrollment.course_version is not None
+        else None
+    )
+    if version_slugs is not None:
+        course_items = course_items.where(Item.slug.in_(version_slugs))
+    items = set(await session.scalars(course_items))
     events = await session.scalars(
         select(ProgressEvent).where(ProgressEvent.stream_id == enrollment.id).order_by(ProgressEvent.version)
     )

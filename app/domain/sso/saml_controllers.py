@@ -16,6 +16,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_302_FOUND
 from redis.exceptions import RedisError
 
+from app.domain.sso.controllers import OrgPath
 from app.domain.sso.pages import redirect_page
 from app.domain.sso.saml import SamlRefused, SamlSignInService
 from app.domain.sso.saml_admin import SamlAdminService
@@ -76,7 +77,7 @@ class SamlSignInController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        org: str,
+        org: OrgPath,
         saml_sign_in_service: SamlSignInService,
         next_path: Annotated[str | None, Parameter(query="next", max_length=500)] = None,
     ) -> Response[str]:
@@ -99,7 +100,7 @@ class SamlSignInController(Controller):
         summary="SAML assertion consumer service (HTTP-POST binding): the IdP's signed response",
     )
     async def acs(
-        self, request: Request[Any, Any, Any], org: str, saml_sign_in_service: SamlSignInService
+        self, request: Request[Any, Any, Any], org: OrgPath, saml_sign_in_service: SamlSignInService
     ) -> Response[str]:
         try:
             next_url = await saml_sign_in_service.acs(org, await _form(request))
@@ -115,7 +116,7 @@ class SamlSignInController(Controller):
         summary="The org's SAML service provider metadata (entity id, ACS URL) for its identity provider",
     )
     async def metadata(
-        self, request: Request[Any, Any, Any], org: str, saml_sign_in_service: SamlSignInService
+        self, request: Request[Any, Any, Any], org: OrgPath, saml_sign_in_service: SamlSignInService
     ) -> Response[str]:
         try:
             xml = await saml_sign_in_service.metadata(org)

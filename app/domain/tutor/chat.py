@@ -55,6 +55,9 @@ class TurnState:
     check: asyncio.Task[CheckResult] | None = None
     check_deadline: float = 0.0
     grounding: Grounding = NO_GROUNDING  # the course passages retrieved for this message
+    # The running experiment covering the learner and their arm ("control" or a variant key), if any.
+    experiment_id: UUID | None = None
+    experiment_variant: str | None = None
 
     @property
     def reply(self) -> str:

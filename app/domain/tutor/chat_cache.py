@@ -1,6 +1,6 @@
 """Process-wide cache of what a tutor connection and its turns load from PostgreSQL: a session's row
 (owner, course, item, default mode), the material of a course item with the org's slug and budget limits
-(``TutorService.for_chat``), and the org's prompt overrides (``TurnRunner._lookup``).
+(``TutorService.for_chat``), and the org's prompt overrides and running experiments (``TurnRunner._lookup``).
 
 Loading a session for chatting took eight ORM queries in one RLS transaction on every connection, and the
 prompt overrides one more query on every turn: most of the set-up CPU of a turn (docs/performance.md).
@@ -8,7 +8,8 @@ Both change rarely and only through known writes, so each cached entry remembers
 loaded under and is used only while that version is still current:
 
 - ``{prefix}tutor:version:org:<org_id>``: bumped (``INCR``) when an admin changes the org's budgets or
-  prompt versions (``AdminService``), which invalidates every session and the prompt overrides of the org;
+  prompt versions (``AdminService``) or starts, changes or stops a running experiment
+  (``ExperimentService``), which invalidates every session, the prompt overrides and experiments of the org;
 - ``{prefix}tutor:version:session:<session_id>``: bumped when a resume changes the session's default mode.
 
 Reading both is one ``MGET`` on the fail-fast Redis client, in every process, so an admin's change applies
@@ -102,7 +103,7 @@ class ChatCache:
             self._entries.popitem(last=False)
 
     async def invalidate_org(self, org_id: UUID) -> None:
-        """An admin changed the org's budgets or prompts: every process reloads them on next use."""
+        """An admin changed the org's budgets, prompts or experiments: every process reloads them on next use."""
         await self._bump(self._org_key(org_id))
 
     async def invalidate_session(self, session_id: UUID) -> None:

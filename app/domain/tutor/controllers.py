@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -13,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.domain.components import Components
 from app.domain.tutor.deps import turn_runner, tutor_dependencies
+from app.domain.tutor.event_stream import collect_events, sse_events
 from app.domain.tutor.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -20,7 +19,6 @@ from app.domain.tutor.schemas import (
     SessionCreate,
     SessionOut,
     Transcript,
-    TutorEvent,
 )
 from app.domain.tutor.services import TutorService, with_mode
 from app.domain.tutor.socket import serve_tutor_socket
@@ -28,7 +26,7 @@ from app.domain.tutor.turns import TurnRunner, validate_message
 from app.lib.auth import PUBLIC, is_member
 from app.lib.errors import ValidationFailed
 from app.lib.idempotency import IDEMPOTENT
-from app.lib.sockets import SSE_HEADERS, SSE_PING_SECONDS
+from app.lib.sockets import SSE_HEADERS
 
 _encoder = msgspec.json.Encoder()
 
@@ -99,45 +97,8 @@ class TutorSocketController(Controller):
 
 
 async def _collect(runner: TurnRunner, data: MessageIn) -> dict[str, Any]:
-    """Without Accept: text/event-stream, answer once with every event and the whole reply."""
-    events: list[TutorEvent] = []
-
-    async def emit(event: TutorEvent) -> None:
-        events.append(event)
-
-    await runner.run(data.id or "", data.text, emit)
-    builtins = [msgspec.to_builtins(e) for e in events]
-    return {"reply": "".join(e["text"] for e in builtins if e["type"] == "delta"), "events": builtins}
+    return await collect_events(lambda emit: runner.run(data.id or "", data.text, emit))
 
 
-async def _stream(runner: TurnRunner, data: MessageIn, queue_size: int) -> AsyncIterator[ServerSentEventMessage]:
-    queue: asyncio.Queue[TutorEvent | None] = asyncio.Queue(maxsize=queue_size)
-
-    async def emit(event: TutorEvent) -> None:
-        await queue.put(event)  # back-pressure: the turn waits for a slow SSE reader, bounded by the queue
-
-    async def produce() -> None:
-        try:
-            await runner.run(data.id or "", data.text, emit)
-        finally:
-            await queue.put(None)
-
-    task = asyncio.create_task(produce())
-    try:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), SSE_PING_SECONDS)
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="ping")
-                continue
-            if event is None:
-                break
-            payload = msgspec.to_builtins(event)
-            yield ServerSentEventMessage(event=payload.pop("type"), data=_encoder.encode(payload).decode())
-    finally:
-        # The client went away (or we finished): cancel the turn so its budget hold is released and the
-        # interaction is recorded as cancelled.
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(task, return_exceptions=True)
+def _stream(runner: TurnRunner, data: MessageIn, queue_size: int) -> AsyncIterator[ServerSentEventMessage]:
+    return sse_events(lambda emit: runner.run(data.id or "", data.text, emit), queue_size)

@@ -118,6 +118,23 @@ class PromptRegistry:
         )
         return tuple(Override(version, system, weight, active) for version, system, weight, active in rows)
 
+    def choose_version(self, name: str, version: str, overrides: Sequence[Override]) -> ChosenPrompt | None:
+        """Version ``version`` of prompt ``name`` (an experiment's variant names it), or None when the org has
+        withdrawn it or it does not exist (then the caller falls back to the normal assignment)."""
+        base = self.file(name)
+        templates = {v.version: v.system for v in base.versions}
+        for override in overrides:
+            if override.active:
+                templates[override.version] = override.system
+            else:
+                templates.pop(override.version, None)
+        system = templates.get(version)
+        if system is None:
+            return None
+        return ChosenPrompt(
+            name=name, version=version, system_template=system, modes=base.modes, graded_rule=base.graded_rule
+        )
+
     def choose_from(self, name: str, user_id: UUID, overrides: Sequence[Override]) -> ChosenPrompt:
         """``choose`` with the org's overrides already loaded (see there)."""
         base = self.file(name)
@@ -151,6 +168,14 @@ def tutoring_notes(context: TutorContext) -> str:
             "When the learner is stuck or asks for a hint, give the next hint of this ladder that you have not "
             "given yet in this conversation (one level per reply, in order, labelled **Hint N**), in your own "
             f"words; never go beyond the last one to the answer.\n{ladder}"
+        )
+    if context.hint_policy == "attempt_first":
+        notes.append(
+            "## Hint policy: attempt first\n"
+            "Before the FIRST hint of this conversation, do not give a hint yet: ask the learner to show their "
+            "own attempt (what they tried, or their first step or guess) and where they got stuck. Once they "
+            "have answered, or if they already showed an attempt earlier in this conversation, give hints as "
+            "usual, one level per request."
         )
     if context.misconceptions:
         lines = [

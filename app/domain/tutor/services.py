@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db.models import AIFeedback, AIInteraction, AISession, Course, Item, Organization, OrgBudget
 from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
+from app.domain.courses.services import course_open_to
 from app.domain.tutor import bus_events
 from app.domain.tutor.budgets import BudgetLimits
 from app.domain.tutor.chat import ChatSession
@@ -123,8 +124,10 @@ class TutorService(TenantService):
 
     async def _open_tx(self, data: SessionCreate) -> tuple[SessionOut, bool]:
         async with self._tx() as session:
-            course = await session.get(Course, data.course_id)
-            if course is None or not course.is_published:
+            course = await session.scalar(
+                select(Course).where(Course.id == data.course_id, course_open_to(self.principal))
+            )
+            if course is None:  # unpublished courses stay open to their enrolled learners (issue 17)
                 raise NotFound("No such course in your organization")
             if data.item_id is not None:
                 item = await session.get(Item, data.item_id)

@@ -26,6 +26,7 @@ from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_
 from app.domain.tutor.chat import ChatSession, TurnState
 from app.domain.tutor.chat_cache import cached
 from app.domain.tutor.components import TutorComponents
+from app.domain.tutor.experiment_assignment import Assignment, assign, running_experiments
 from app.domain.tutor.grounding import Grounding, Retriever, stored_sources
 from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.model_check import CheckResult
@@ -82,6 +83,7 @@ class _Setup:
     replay: AIInteraction | None = None
     chosen: ChosenPrompt | None = None
     turns: list[Turn] = field(default_factory=list)
+    assignment: Assignment | None = None  # the arm of the running experiment covering the learner, if any
 
 
 def validate_message(text: Any, max_chars: int) -> str | None:
@@ -194,6 +196,8 @@ class TurnRunner:
         if setup.replay is not None:
             await self._replay(setup.replay, message_id, emit)
             return
+        if setup.assignment is not None:  # recorded on every turn of a covered learner, blocked ones too
+            state.experiment_id, state.experiment_variant = setup.assignment.experiment_id, setup.assignment.variant
         if limited is not None:
             retry = float(limited.extra.get("retry_after", 1.0))
             await emit(ErrorEvent(code="rate_limited", detail=limited.detail, message_id=message_id, retry_after=retry))
@@ -279,8 +283,9 @@ class TurnRunner:
     async def _lookup(self, message_id: str) -> _Setup:
         """One transaction: an earlier answer to this message id, the prompt version, the session's turns.
 
-        The org's prompt overrides come from the chat cache while the org's version holds (its Redis read
-        runs beside the query); the rows are read as plain columns, and the full row only for a replay."""
+        The org's prompt overrides and running experiments come from the chat cache while the org's version
+        holds (its Redis read runs beside the query; starting, changing or stopping an experiment bumps it);
+        the rows are read as plain columns, and the full row only for a replay."""
         chats = self.tutor.chats
         versions = asyncio.ensure_future(chats.versions(self.chat.org_id))
         async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
@@ -307,11 +312,25 @@ class TurnRunner:
                 current,
                 lambda: self.tutor.prompts.overrides(session, PROMPT_NAME),
             )
-        chosen = self.tutor.prompts.choose_from(PROMPT_NAME, self.chat.user_id, overrides)
+            experiments = await cached(
+                chats,
+                "experiments",
+                self.chat.org_id,
+                PROMPT_NAME,
+                current,
+                lambda: running_experiments(session, PROMPT_NAME),
+            )
+        assignment = assign(experiments, self.chat.course_id, self.chat.user_id)
+        chosen = None
+        if assignment is not None and assignment.prompt_version is not None:
+            # A version withdrawn since the start falls back to the normal assignment: never a broken turn.
+            chosen = self.tutor.prompts.choose_version(PROMPT_NAME, assignment.prompt_version, overrides)
+        if chosen is None:
+            chosen = self.tutor.prompts.choose_from(PROMPT_NAME, self.chat.user_id, overrides)
         history = [r for r in rows if r.status in _HISTORY_STATUSES]
         contents = await asyncio.gather(*(self._content(r.object_key) for r in history))
         turns = [Turn(user=c.get("user", ""), reply=c.get("reply", "")) for c in contents]
-        return _Setup(chosen=chosen, turns=turns)
+        return _Setup(chosen=chosen, turns=turns, assignment=assignment)
 
     def _rate_buckets(self) -> list[Any]:
         s = self.settings
@@ -373,12 +392,15 @@ class TurnRunner:
         state.prompt_version = chosen.version
         history = build_history(setup.turns, self.settings.tutor_history_token_budget)
         sources = state.grounding.for_model()
+        context = self.chat.context
+        if setup.assignment is not None and setup.assignment.hint_policy == "attempt_first":
+            context = replace(context, hint_policy="attempt_first")  # the experiment arm's hint policy
         return ModelRequest(
-            system=render_system(chosen, self.chat.context, SAFETY_PREAMBLE, sources),
+            system=render_system(chosen, context, SAFETY_PREAMBLE, sources),
             messages=(*history, ChatMessage("user", state.user_text)),
             max_tokens=self.settings.tutor_max_output_tokens,
             model=self.settings.tutor_model,
-            context=self.chat.context,
+            context=context,
             sources=sources,
         )
 
@@ -528,6 +550,8 @@ class TurnRunner:
             mode=self.chat.context.mode,
             sources=state.grounding.recorded(),
             latency_retrieval_ms=state.grounding.retrieval_ms,
+            experiment_id=state.experiment_id,
+            experiment_variant=state.experiment_variant,
         )
         async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             await session.execute(insert(_ROW).values(row))

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db.engine import retry_transient
 from app.db.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
@@ -172,7 +173,20 @@ class WebhookAdminService(TenantService):
 
     async def delete(self, endpoint_id: UUID) -> None:
         """Remove an endpoint and its delivery log; nothing more is sent to it."""
+        await retry_transient(lambda: self._delete(endpoint_id))
+
+    async def _delete(self, endpoint_id: UUID) -> None:
         async with self._tx() as session:
+            # Lock in the delivery path's order (delivery, then endpoint: delivery.py _claim/_record), so a
+            # delete racing an attempt waits for it instead of deadlocking with it. The relay can still
+            # add a delivery in between; PostgreSQL then breaks the rare deadlock and retry_transient
+            # runs the delete again.
+            await session.execute(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.endpoint_id == endpoint_id)
+                .order_by(WebhookDelivery.id)
+                .with_for_update()
+            )
             row = await self._row(session, endpoint_id, lock=True)
             record_audit_by(
                 session,

@@ -1,25 +1,12 @@
 /**
- * The code editor for coding tasks: CodeMirror 6 (MIT), loaded on demand so the first page load stays
- * small. Tab indents (Escape, then Tab, leaves the editor: CodeMirror's documented keyboard escape),
- * Python highlighting, line numbers, undo history and bracket matching. Until it has loaded, and if it
- * fails to load, a plain textarea stands in, so the learner can always type.
+ * The code editor for coding tasks: the shared CodeMirror set-up (`useCodeMirror`, loaded on demand so the
+ * first page load stays small) with Python highlighting and four-space indentation. Tab indents (Escape,
+ * then Tab, leaves the editor). Until it has loaded, and if it fails to load, a plain textarea stands in,
+ * so the learner can always type.
  */
-import { useEffect, useRef, useState } from "react";
+import { loadOnce, useCodeMirror } from "./useCodeMirror";
 
-type Loaded = Awaited<ReturnType<typeof loadCodeMirror>>;
-
-async function loadCodeMirror() {
-  const [state, view, commands, language, python] = await Promise.all([
-    import("@codemirror/state"),
-    import("@codemirror/view"),
-    import("@codemirror/commands"),
-    import("@codemirror/language"),
-    import("@codemirror/lang-python"),
-  ]);
-  return { state, view, commands, language, python };
-}
-
-let loading: Promise<Loaded> | null = null;
+const loadPython = loadOnce(() => import("@codemirror/lang-python"));
 
 export function CodeEditor({
   value,
@@ -32,66 +19,16 @@ export function CodeEditor({
   label: string;
   maxLength?: number;
 }) {
-  const host = useRef<HTMLDivElement>(null);
-  const view = useRef<InstanceType<Loaded["view"]["EditorView"]> | null>(null);
-  const changed = useRef(onChange);
-  changed.current = onChange;
-  const [ready, setReady] = useState(false);
-  const [failed, setFailed] = useState(false);
-
-  useEffect(() => {
-    let live = true;
-    loading ??= loadCodeMirror();
-    loading.then(
-      (cm) => {
-        if (!live || !host.current) return;
-        const { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } = cm.view;
-        const { defaultKeymap, history, historyKeymap, indentWithTab } = cm.commands;
-        const { bracketMatching, defaultHighlightStyle, indentOnInput, indentUnit, syntaxHighlighting } = cm.language;
-        const { EditorState } = cm.state;
-        view.current = new EditorView({
-          parent: host.current,
-          state: EditorState.create({
-            doc: value,
-            extensions: [
-              lineNumbers(),
-              history(),
-              drawSelection(),
-              highlightActiveLine(),
-              indentOnInput(),
-              bracketMatching(),
-              indentUnit.of("    "),
-              EditorState.tabSize.of(4),
-              syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
-              cm.python.python(),
-              keymap.of([indentWithTab, ...defaultKeymap, ...historyKeymap]),
-              EditorView.contentAttributes.of({ "aria-label": label, "data-testid": "code-editor" }),
-              EditorState.changeFilter.of((tr) => !maxLength || tr.newDoc.length <= maxLength),
-              EditorView.updateListener.of((update) => {
-                if (update.docChanged) changed.current(update.state.doc.toString());
-              }),
-            ],
-          }),
-        });
-        setReady(true);
-      },
-      () => live && setFailed(true),
-    );
-    return () => {
-      live = false;
-      view.current?.destroy();
-      view.current = null;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
-
-  // A value set from outside (the last submission restored, the starter code) replaces the document.
-  useEffect(() => {
-    const editor = view.current;
-    if (editor && editor.state.doc.toString() !== value) {
-      editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value } });
-    }
-  }, [value, ready]);
+  const { host, ready, failed } = useCodeMirror({
+    value,
+    onChange,
+    label,
+    testId: "code-editor",
+    indent: 4,
+    maxLength,
+    loadExtra: loadPython,
+    extensions: (python) => [python.python()],
+  });
 
   return (
     <div className="code-editor" data-ready={ready ? "true" : "false"}>

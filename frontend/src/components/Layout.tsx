@@ -4,6 +4,7 @@ import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import "../styles/lti.css";
 import { signOut } from "../lib/auth";
 import { inFrame } from "../lib/lti";
+import { NavMenu, type NavMenuLink } from "./NavMenu";
 import { SearchBox } from "./SearchBox";
 import { isStaff } from "../lib/roles";
 import { useSession } from "../lib/useSession";
@@ -49,6 +50,25 @@ export function focusHeadingWhenShown(): (() => void) | undefined {
   observer.observe(main, { childList: true, subtree: true });
   return stop;
 }
+
+// Staff's and admins' pages, each group behind a button in the top bar so it does not wrap; learners' own
+// links stay in the bar.
+const TEACH_LINKS: NavMenuLink[] = [
+  { to: "/teach/feed", label: "Live feed" },
+  { to: "/teach/queue", label: "Review queue" },
+  { to: "/teach/metrics", label: "Grading quality" },
+  { to: "/teach/credentials", label: "Credentials" },
+  { to: "/teach/authoring", label: "Authoring" },
+  { to: "/admin/ai-usage", label: "AI usage" },
+  { to: "/teach/alerts", label: "Alerts" },
+  { to: "/progress", label: "Progress" },
+];
+const ADMIN_LINKS: NavMenuLink[] = [
+  { to: "/admin", label: "Administration", end: true },
+  { to: "/admin/people", label: "People" },
+  { to: "/admin/courses", label: "Courses" },
+  { to: "/admin/prompts", label: "Prompts and experiments" },
+];
 
 export function Layout() {
   useFocusHeadingOnNavigation();
@@ -108,15 +128,8 @@ export function Layout() {
               My credentials
             </NavLink>
           )}
-          {isStaff(me?.roles) && (
-            <>
-              <NavLink to="/teach/feed">Live feed</NavLink>
-              <NavLink to="/teach/queue">Review queue</NavLink>
-              <NavLink to="/teach/metrics">Grading quality</NavLink>
-              <NavLink to="/teach/credentials">Credentials</NavLink>
-            </>
-          )}
-          {me?.roles.includes("admin") && <NavLink to="/admin">Administration</NavLink>}
+          {isStaff(me?.roles) && <NavMenu label="Teach" links={TEACH_LINKS} />}
+          {me?.roles.includes("admin") && <NavMenu label="Admin" links={ADMIN_LINKS} />}
         </nav>
         <SearchBox />
         <div className="whoami">

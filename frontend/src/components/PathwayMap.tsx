@@ -34,11 +34,15 @@ export function PathwayMap({
   course,
   progress,
   currentItemId,
+  itemHref,
 }: {
   course: Outline;
   progress: Progress | null;
   currentItemId?: string;
+  /** Where an item leads (the authoring preview keeps its own pages); the learner's item page by default. */
+  itemHref?: (itemId: string) => string;
 }) {
+  const hrefOf = itemHref ?? ((itemId: string) => `/courses/${course.id}/items/${itemId}`);
   const items = course.modules.flatMap((m) => m.items);
   const state = new Map((progress?.items ?? []).map((p) => [p.item_id, p.state]));
   const gated = new Map((progress?.items ?? []).map((p) => [p.item_id, p.missing_competencies ?? []]));
@@ -61,7 +65,7 @@ export function PathwayMap({
   }, [currentItemId, progress]);
   return (
     <nav className="pathway" aria-label="Course pathway" ref={nav}>
-      <PathwayGraph courseId={course.id} items={items} state={state} currentItemId={currentItemId} />
+      <PathwayGraph hrefOf={hrefOf} items={items} state={state} currentItemId={currentItemId} />
       {course.modules.map((module) => (
         <section key={module.id} className="pathway-module" aria-label={`Module: ${module.title}`}>
           <h2 className="pathway-module-title">{module.title}</h2>
@@ -76,7 +80,7 @@ export function PathwayMap({
               return (
                 <li key={item.id} className={`pathway-item state-${s}${item.id === currentItemId ? " current" : ""}`}>
                   <Link
-                    to={`/courses/${course.id}/items/${item.id}`}
+                    to={hrefOf(item.id)}
                     aria-current={item.id === currentItemId ? "page" : undefined}
                     aria-describedby={s === "locked" && needs.length > 0 ? `needs-${item.id}` : undefined}
                     data-state={s}
@@ -117,12 +121,12 @@ function shortLabel(title: string): string {
 /** A drawing of the prerequisite graph with a short label under each item, drawn at its natural size and
  * scrolled sideways when the course is wide; the list below it carries the same information for everyone. */
 function PathwayGraph({
-  courseId,
+  hrefOf,
   items,
   state,
   currentItemId,
 }: {
-  courseId: string;
+  hrefOf: (itemId: string) => string;
   items: ItemOutline[];
   state: Map<string, string>;
   currentItemId?: string;
@@ -167,7 +171,7 @@ function PathwayGraph({
           const current = item.id === currentItemId;
           return (
             // The list below is the keyboard and screen-reader route; the drawing is a mouse shortcut.
-            <g key={item.id} className="map-node" onClick={() => navigate(`/courses/${courseId}/items/${item.id}`)} style={{ cursor: "pointer" }} data-testid="map-node">
+            <g key={item.id} className="map-node" onClick={() => navigate(hrefOf(item.id))} style={{ cursor: "pointer" }} data-testid="map-node">
               <circle cx={p.x} cy={p.y} r={current ? 8 : 6} className={`node state-${s}${current ? " current" : ""}`}>
                 <title>{`${item.title} (${STATE_LABEL[s] ?? s})`}</title>
               </circle>

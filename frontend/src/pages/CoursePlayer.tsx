@@ -86,6 +86,12 @@ export default function CoursePlayer() {
             </span>
           </div>
         )}
+        {outline.latest_version != null && outline.latest_version > outline.version && (
+          <p className="notice version-note" role="note" data-testid="version-note">
+            You are on version {outline.version} of this course; your instructor can move you to the latest (version{" "}
+            {outline.latest_version}).
+          </p>
+        )}
         {error && <ErrorNote message={error} />}
       </header>
       <div className="player-body">

@@ -69,9 +69,24 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/review/feed"): STAFF,
     ("GET", "/v1/admin/budgets"): ADMINS,
     ("PUT", "/v1/admin/budgets"): ADMINS,
+    ("GET", "/v1/admin/budgets/spend"): ADMINS,  # month-end projection (integration/alerts/test_alerts.py)
+    ("GET", "/v1/admin/alerts/rules"): ADMINS,
+    ("POST", "/v1/admin/alerts/rules"): ADMINS,
+    ("PATCH", "/v1/admin/alerts/rules/{rule_id:uuid}"): ADMINS,
+    ("DELETE", "/v1/admin/alerts/rules/{rule_id:uuid}"): ADMINS,
+    ("GET", "/v1/alerts"): STAFF,  # the org's alerts: instructors see them on the feed too
+    ("POST", "/v1/alerts/{alert_id:uuid}/acknowledge"): STAFF,
     ("GET", "/v1/admin/prompts/{name:str}"): ADMINS,
     ("PUT", "/v1/admin/prompts/{name:str}/versions/{version:str}"): ADMINS,
     ("GET", "/v1/admin/prompts/{name:str}/compare"): ADMINS,
+    # Experiments (issue 17): org admins only (integration/experiments/; 404 here: unknown ids, or 400: no body).
+    ("GET", "/v1/admin/experiments"): ADMINS,
+    ("POST", "/v1/admin/experiments"): ADMINS,
+    ("GET", "/v1/admin/experiments/{experiment_id:uuid}"): ADMINS,
+    ("PATCH", "/v1/admin/experiments/{experiment_id:uuid}"): ADMINS,
+    ("POST", "/v1/admin/experiments/{experiment_id:uuid}/start"): ADMINS,
+    ("POST", "/v1/admin/experiments/{experiment_id:uuid}/stop"): ADMINS,
+    ("GET", "/v1/admin/experiments/{experiment_id:uuid}/results"): ADMINS,
     ("GET", "/v1/assessments/{assessment_id:uuid}"): MEMBERS,
     ("POST", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,  # 409 unless enrolled
     ("GET", "/v1/assessments/{assessment_id:uuid}/submissions"): MEMBERS,
@@ -156,6 +171,40 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/admin/webhooks/{endpoint_id:uuid}/rotate-secret"): ADMINS,
     ("GET", "/v1/admin/webhooks/{endpoint_id:uuid}/deliveries"): ADMINS,
     ("POST", "/v1/admin/webhooks/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay"): ADMINS,
+    # Org admin (issue 17; integration/orgadmin/): people and invitations and course visibility are the admins',
+    # learners' progress is staff's; 404 here (unknown ids) or 400 (no body).
+    ("PUT", "/v1/users/{user_id:uuid}/roles"): ADMINS,  # the org always keeps one active admin
+    ("GET", "/v1/admin/invitations"): ADMINS,
+    ("POST", "/v1/admin/invitations"): ADMINS,
+    ("POST", "/v1/admin/invitations/{invitation_id:uuid}/revoke"): ADMINS,
+    ("POST", "/v1/admin/invitations/{invitation_id:uuid}/resend"): ADMINS,
+    ("GET", "/v1/admin/courses"): ADMINS,
+    ("PUT", "/v1/admin/courses/{course_id:uuid}/visibility"): ADMINS,
+    ("GET", "/v1/admin/courses/{course_id:uuid}/enrollments"): ADMINS,
+    ("GET", "/v1/admin/courses/{course_id:uuid}/progress"): STAFF,
+    ("GET", "/v1/admin/courses/{course_id:uuid}/at-risk"): STAFF,
+    ("GET", "/v1/admin/courses/{course_id:uuid}/at-risk.csv"): STAFF,
+    # The public invitation page: the one-time token in the body is the credential (rate limited like sign-in).
+    ("POST", "/v1/invitations/preview"): PUBLIC,
+    ("POST", "/v1/invitations/accept"): PUBLIC,
+    # Course authoring (issue 17): instructors and admins of the org (integration/authoring/; 404 or 415 here).
+    ("GET", "/v1/authoring/courses"): STAFF,
+    ("POST", "/v1/authoring/courses"): STAFF,  # 415 here (no YAML body)
+    ("POST", "/v1/authoring/validate"): STAFF,
+    ("GET", "/v1/authoring/schema"): STAFF,  # the editor's completion (authoring/test_authoring_schema.py)
+    ("GET", "/v1/authoring/courses/{draft_id:uuid}"): STAFF,
+    ("PUT", "/v1/authoring/courses/{draft_id:uuid}"): STAFF,
+    ("GET", "/v1/authoring/courses/{draft_id:uuid}/preview"): STAFF,
+    ("POST", "/v1/authoring/courses/{draft_id:uuid}/preview/tutor"): STAFF,  # 404 here (no such draft)
+    ("GET", "/v1/authoring/courses/{draft_id:uuid}/diff"): STAFF,
+    ("POST", "/v1/authoring/courses/{draft_id:uuid}/publish"): STAFF,
+    ("POST", "/v1/authoring/courses/{draft_id:uuid}/migrate"): STAFF,
+    # AI observability (issue 17): org admins only (integration/insights/test_api.py).
+    ("GET", "/v1/admin/ai/usage"): STAFF,
+    ("GET", "/v1/admin/ai/guardrails"): STAFF,
+    ("GET", "/v1/admin/ai/providers"): STAFF,
+    ("GET", "/v1/admin/ai/grading"): STAFF,
+    ("GET", "/v1/admin/ai/ratings"): STAFF,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -238,6 +287,11 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{org:str}", "demo")
         .replace("{endpoint_id:uuid}", str(uuid.uuid4()))
         .replace("{delivery_id:uuid}", str(uuid.uuid4()))
+        .replace("{rule_id:uuid}", str(uuid.uuid4()))
+        .replace("{alert_id:uuid}", str(uuid.uuid4()))
+        .replace("{invitation_id:uuid}", str(uuid.uuid4()))
+        .replace("{draft_id:uuid}", str(uuid.uuid4()))
+        .replace("{experiment_id:uuid}", str(uuid.uuid4()))
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):
@@ -256,6 +310,8 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         body = {"course_id": context["course_id"]}
     elif template.endswith("/messages"):
         body = {"text": "What does this lesson cover?"}
+    elif template.endswith("/preview/tutor"):
+        body = {"item_id": str(uuid.uuid4()), "text": "What does this lesson cover?"}
     elif template.endswith("/answers"):
         body = {"question_ref": "http-fundamentals-quiz#0", "choice": 0}
     elif template.endswith("/feedback"):

@@ -178,6 +178,7 @@ async def test_redis_down_publish_does_not_raise(redis_prefix: str) -> None:
 
 def test_event_types_are_the_documented_ones() -> None:
     assert sorted(EVENT_TYPES) == [
+        "alert.fired",
         "assessment.graded",
         "budget.alert",
         "credential.issued",

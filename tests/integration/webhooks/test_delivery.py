@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.config import Settings
 from app.db.engine import Database
@@ -386,3 +386,51 @@ def test_the_body_is_the_catalogue_shape() -> None:
         '"user_id":"00000000-0000-0000-0000-000000000003"}}'
     )
     assert MAX_RESPONSE_BYTES <= 64 * 1024
+
+
+async def _wait_for_a_lock_wait(db: Database, *, other_than: int) -> None:
+    """Until another backend of this database waits for a row lock on a webhook table (bounded by a count of
+    polls, not a clock: the test fails with a message rather than hanging)."""
+    for _ in range(2000):
+        async with db.engine.connect() as conn:
+            waiting = await conn.scalar(
+                text(
+                    "select count(*) from pg_stat_activity where datname = current_database() and pid <> :pid"
+                    " and wait_event_type = 'Lock' and query ilike '%webhook%'"
+                ),
+                {"pid": other_than},
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the delete never waited for the attempt's lock")
+
+
+async def test_deleting_an_endpoint_while_an_attempt_records_its_result_waits_for_it_instead_of_deadlocking(
+    client: Client,
+    demo_admin: dict[str, str],
+    receiver: Receiver,
+    db: Database,
+    demo_org: uuid.UUID,
+    live_url: str,
+) -> None:
+    """An attempt locks its delivery, then its endpoint (Deliverer._record). The delete used to lock the
+    endpoint, then (cascading) the deliveries: the opposite order, so the two deadlocked and PostgreSQL
+    aborted one (the admin saw a 500). The delete now takes the locks in the attempt's order and waits.
+    The delete goes to a live server (its own thread and loop): the in-process test client would run the
+    request on this loop and block it while the delete waits for this test's lock."""
+    ep = await endpoint(client, demo_admin, receiver, "/delete-race")
+    delivery_id = await make_delivery(db, demo_org, ep["id"])
+    async with httpx.AsyncClient(base_url=live_url, timeout=120) as http:
+        async with db.transaction(demo_org) as attempt:
+            pid = await attempt.scalar(text("select pg_backend_pid()"))
+            await attempt.execute(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
+            deleting = asyncio.create_task(http.delete(f"/v1/admin/webhooks/{ep['id']}", headers=demo_admin))
+            await _wait_for_a_lock_wait(db, other_than=pid)
+            await attempt.execute(
+                select(WebhookEndpoint).where(WebhookEndpoint.id == uuid.UUID(ep["id"])).with_for_update()
+            )
+        response = await deleting
+    assert response.status_code == 204, response.text
+    async with db.transaction(demo_org) as session:
+        assert await session.get(WebhookDelivery, delivery_id) is None

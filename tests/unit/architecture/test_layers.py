@@ -167,7 +167,11 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/sso/oidc.py",  # SSO login/callback: no principal yet, the org the URL names (issue 16)
         "app/domain/sso/handoff.py",  # the one-time code's grant names the org and user it signs in
         "app/domain/sso/saml.py",  # SAML login/ACS/exchange: no principal yet, the org the URL names
+        "app/domain/orgadmin/acceptance.py",  # the public invitation page: the org the token's invitation names
         "app/domain/webhooks/delivery.py",  # webhooks_deliver jobs carry their org; the relay spans every org
+        "app/domain/alerts/evaluation.py",  # the alerts_evaluate cron spans every org with a rule (definer)
+        "app/domain/insights/rollup.py",  # the usage rollup cron: each org in its own transaction (issue 17)
+        "app/domain/webhooks/retention.py",  # the daily prune spans every org with old events (definer)
     }
     offenders = []
     for path in python_files("app.domain"):

@@ -13,18 +13,12 @@ from app.domain.credentials.deps import public_credential_dependencies
 from app.domain.credentials.schemas import VerifyOut
 from app.domain.credentials.verification import PublicCredentialService
 from app.lib.auth import PUBLIC
+from app.lib.conditional import etag_matches
 
 # Verifiers anywhere (a browser wallet included) fetch these; short caching keeps rotation visible quickly.
 KEY_HEADERS = {"Cache-Control": "public, max-age=60", "Access-Control-Allow-Origin": "*"}
 STATUS_CACHE = "public, max-age=60"
 DID_MEDIA_TYPE = "application/did+json"
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match or not etag:
-        return False
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags
 
 
 class IssuerPublicController(Controller):
@@ -66,7 +60,7 @@ class IssuerPublicController(Controller):
     ) -> Response[Any]:
         published = await public_credential_service.status_list(slug, list_id)
         headers = {"ETag": published.etag, "Cache-Control": STATUS_CACHE, "Access-Control-Allow-Origin": "*"}
-        if _matches(if_none_match, published.etag):
+        if etag_matches(if_none_match, published.etag):
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(published.document, status_code=HTTP_200_OK, headers=headers)
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Mode = Literal["socratic", "hint", "explain"]
+# How the tutor gives hints (experiments, issue 17): "ladder" = one authored hint per request (the default);
+# "attempt_first" = before the first hint of a conversation it asks for the learner's own attempt.
+HintPolicy = Literal["ladder", "attempt_first"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ class TutorContext:
     # the item and of the lessons around it (module lessons, prerequisites), item's own first.
     hints: tuple[str, ...] = ()
     misconceptions: tuple[Misconception, ...] = ()
+    # Set per turn by a running experiment's arm (``app/domain/experiments``); "ladder" otherwise.
+    hint_policy: HintPolicy = "ladder"
 
     @property
     def has_graded_work(self) -> bool:

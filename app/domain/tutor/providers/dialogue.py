@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from app.domain.tutor.providers.base import ChatMessage, Misconception
 
 _HINT_MARK = re.compile(r"\*\*Hint (\d+)\b")
+# How the offline tutor labels its request for the learner's own attempt (hint policy "attempt_first").
+ATTEMPT_FIRST_LABEL = "**Your attempt first:**"
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 # "I'm stuck", "I still don't get it", "another hint", "I don't understand", "no idea", "still confused".
 _STUCK = re.compile(
@@ -82,6 +84,7 @@ class DialogueState:
     """What the transcript says so far. ``hints_given`` is the highest hint level already given."""
 
     hints_given: int = 0
+    attempt_requested: bool = False  # an earlier reply asked for the learner's own attempt (attempt_first)
     asked: list[str] = field(default_factory=list)  # the learner's earlier messages, oldest first
     claims: list[Misconception] = field(default_factory=list)  # misconceptions they stated earlier
     last_reply: str = ""
@@ -121,6 +124,7 @@ def derive(messages: tuple[ChatMessage, ...], misconceptions: tuple[Misconceptio
         if message.role == "assistant":
             levels = [int(n) for n in _HINT_MARK.findall(message.content)]
             state.hints_given = max([state.hints_given, *levels])
+            state.attempt_requested = state.attempt_requested or ATTEMPT_FIRST_LABEL in message.content
             state.last_reply = message.content
         else:
             # History may prefix the oldest kept turn with a summary line of the questions before it.

@@ -646,6 +646,25 @@ def authored_hint(m: _Material, context: TutorContext, level: int) -> list[str]:
     return parts
 
 
+def attempt_first(m: _Material) -> list[str]:
+    """Hint policy "attempt_first": before the first hint of the conversation, the learner's own attempt."""
+    focus = next(iter(m.key_terms(1)), "")
+    return [
+        f"{dialogue.ATTEMPT_FIRST_LABEL} before I give you a hint, show me what you have tried so far"
+        + (f" with **{focus}**" if focus else "")
+        + ", even if it is only a first step or a guess.",
+        f"The material to look at is {m.where}." if m.passages else "",
+        "Tell me where you got stuck, and the next message will bring the first hint.",
+    ]
+
+
+def _hint(m: _Material, context: TutorContext, state: dialogue.DialogueState) -> list[str]:
+    """The next hint of the ladder, unless the policy asks for the learner's attempt before the first."""
+    if context.hint_policy == "attempt_first" and state.hints_given == 0 and not state.attempt_requested:
+        return attempt_first(m)
+    return authored_hint(m, context, state.next_hint)
+
+
 def correct(m: _Material, claim: Misconception, repeated: bool) -> list[str]:
     """A stated misconception: say plainly that it is wrong, give the authored correction, ground it in the
     material, and check the new understanding."""
@@ -732,12 +751,12 @@ def _body(m: _Material, context: TutorContext, turn: _Turn) -> list[str]:
         if turn.claim is not None:
             parts += challenge(turn.claim)
         if climbs:
-            parts += authored_hint(m, context, turn.state.next_hint)
+            parts += _hint(m, context, turn.state)
         return parts + graded(m)[1:]
     if turn.claim is not None:
         return correct(m, turn.claim, turn.repeated)
     if climbs:
-        return authored_hint(m, context, turn.state.next_hint)
+        return _hint(m, context, turn.state)
     if turn.referent or dialogue.wants_example(turn.text):
         return example(m, turn.referent)
     if context.mode == "explain":

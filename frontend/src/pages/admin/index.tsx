@@ -7,6 +7,7 @@ import { useSession } from "../../lib/useSession";
 import { IssuerSection } from "./Issuer";
 import { LtiPlatformsSection } from "./LtiPlatforms";
 import { SingleSignOnSection } from "./SingleSignOn";
+import { SpendSection } from "./Spend";
 import { WebhooksSection } from "./Webhooks";
 import "../../styles/teach.css";
 
@@ -62,6 +63,13 @@ export default function AdminOverview() {
           </p>
         </article>
         <article className="card">
+          <h2>AI usage</h2>
+          <p>What the tutor and the grader cost and how well they do: tokens, cost, time to first token, guardrails, the offline tutor, grading agreement and ratings.</p>
+          <p className="toolbar">
+            <Link to="/admin/ai-usage">AI usage</Link>
+          </p>
+        </article>
+        <article className="card">
           <h2>Credentials</h2>
           <p>Open Badges issued when learners complete a course: who holds which, and revoking one with a reason.</p>
           <p className="toolbar">
@@ -77,6 +85,9 @@ export default function AdminOverview() {
             <li>Per session: {tokens(budgets.effective.session_tokens)}</li>
           </ul>
           <p className="muted small">Change them with <code>PUT /v1/admin/budgets</code>; alerts at 80% appear on the live feed.</p>
+          <p className="toolbar">
+            <Link to="/teach/alerts">Alerts and alert rules</Link>
+          </p>
         </article>
         <article className="card">
           <h2>Failed background jobs</h2>
@@ -84,14 +95,24 @@ export default function AdminOverview() {
           <p className="muted small">Listed by <code>GET /v1/admin/dead-letters</code>.</p>
         </article>
         <article className="card">
-          <h2>People, prompts and the audit log</h2>
-          <ul>
-            <li>Add people and set their roles: <code>/v1/users</code></li>
-            <li>Tutor prompt versions and experiments: <code>/v1/admin/prompts/tutor</code> (compare: <code>/compare</code>)</li>
-            <li>Every grade change and sign-in event: <code>/v1/audit-log</code></li>
-          </ul>
+          <h2>People and courses</h2>
+          <p>Invite people with a one-time link, change roles, deactivate accounts; publish or unpublish courses and see who is enrolled and who may need a hand.</p>
+          <p className="toolbar">
+            <Link to="/admin/people">People</Link>
+            <Link to="/admin/courses">Courses</Link>
+            <Link to="/progress">Learners' progress</Link>
+          </p>
+        </article>
+        <article className="card">
+          <h2>Prompts and the audit log</h2>
+          <p>The tutor prompt's versions and how they compare, and experiments with prompt versions and hint policies on a share of learners, with results per arm.</p>
+          <p className="toolbar">
+            <Link to="/admin/prompts">Prompts and experiments</Link>
+          </p>
+          <p className="muted small">Every grade change, sign-in event and experiment change: <code>/v1/audit-log</code>.</p>
         </article>
       </div>
+      <SpendSection />
       <IssuerSection />
       <LtiPlatformsSection />
       <SingleSignOnSection />

@@ -24,7 +24,7 @@ interface Filter {
 }
 
 /** What an instructor acts on: a submission waiting for a person, a blocked message, a budget alert. */
-export const ACTIONABLE = new Set(["submission.escalated", "tutor.blocked", "budget.alert"]);
+export const ACTIONABLE = new Set(["submission.escalated", "tutor.blocked", "budget.alert", "alert.fired"]);
 const FILTERS: Filter[] = [
   { value: "action", label: "Needs action", matches: (e) => ACTIONABLE.has(e.type) },
   { value: "all", label: "Everything", matches: () => true },
@@ -33,8 +33,15 @@ const FILTERS: Filter[] = [
   { value: "tutor.blocked", label: "Blocked messages", matches: (e) => e.type === "tutor.blocked" },
   { value: "tutor.session_started", label: "Tutoring sessions", matches: (e) => e.type === "tutor.session_started" },
   { value: "budget.", label: "Budgets", matches: (e) => e.type.startsWith("budget.") },
+  { value: "alert.", label: "Alerts", matches: (e) => e.type.startsWith("alert.") },
 ];
 const MODES: Record<string, string> = { socratic: "guided questions", hint: "hints", explain: "explanations" };
+const ALERT_KINDS: Record<string, string> = {
+  cost_burn_rate: "AI spend is running high",
+  rating_drop: "learners' ratings of the tutor dropped",
+  guardrail_spike: "guardrails are acting more than usual",
+  grading_disagreement: "reviewers are overriding many AI grades",
+};
 const SCOPES: Record<string, string> = {
   org: "the organisation's",
   course: "a course's",
@@ -84,6 +91,12 @@ export function describe(event: FeedEvent, names: ReturnType<typeof useNames>): 
       return {
         title: `${SCOPES[String(d.scope)] ?? "A"} token budget is ${pct(d.threshold) ?? "nearly"} used`.replace(/^./, (c) => c.toUpperCase()),
         detail: `${num(d.used_tokens)} of ${num(d.limit_tokens)} tokens${d.user_id ? ` (last used by ${names.person(d.user_id)} in ${names.course(d.course_id)})` : ""}`,
+        tone: "warn",
+      };
+    case "alert.fired":
+      return {
+        title: `Alert: ${ALERT_KINDS[String(d.kind)] ?? "a rule fired"}`,
+        detail: `${num(d.value)} against a threshold of ${num(d.threshold)} over the last ${num(d.window_minutes)} minutes. See Alerts.`,
         tone: "warn",
       };
     default:
@@ -164,7 +177,7 @@ export function Feed() {
         <EmptyState title={filter === "action" ? "Nothing needs you right now" : "Nothing yet"}>
           <p>
             {filter === "action"
-              ? "Submissions waiting for a person, blocked tutor messages and budget alerts appear here as they happen."
+              ? "Submissions waiting for a person, blocked tutor messages, budget alerts and fired alerts appear here as they happen."
               : "Escalated grades, reviews, tutor sessions, blocked messages and budget alerts appear here as they happen."}
             {events.length > shown.length && ` ${events.length - shown.length} other events are under other filters.`}
           </p>

@@ -3,13 +3,17 @@ import { Navigate, Route, Routes } from "react-router";
 import { EmptyState } from "../../components/Status";
 import { isStaff } from "../../lib/roles";
 import { useSession } from "../../lib/useSession";
+import { Alerts } from "./Alerts";
+import { AuthoringEdit } from "./authoring/AuthoringEdit";
+import { AuthoringList } from "./authoring/AuthoringList";
+import { AuthoringPreview } from "./authoring/AuthoringPreview";
 import { Credentials } from "./Credentials";
 import { Feed } from "./Feed";
 import { Metrics } from "./Metrics";
 import { Queue } from "./Queue";
 import { Review } from "./Review";
 
-/** The instructors' area: live feed, review queue, grading view, grading-quality metrics and issued credentials. */
+/** The instructors' area: live feed, review queue, grading view, grading-quality metrics, issued credentials and course authoring. */
 export default function Teaching() {
   const { me } = useSession();
   if (!isStaff(me?.roles)) {
@@ -28,6 +32,11 @@ export default function Teaching() {
       <Route path="review/submission/:submissionId" element={<Review />} />
       <Route path="metrics" element={<Metrics />} />
       <Route path="credentials" element={<Credentials />} />
+      <Route path="alerts" element={<Alerts />} />
+      <Route path="authoring" element={<AuthoringList />} />
+      <Route path="authoring/new" element={<AuthoringEdit key="new" />} />
+      <Route path="authoring/:id" element={<AuthoringEdit />} />
+      <Route path="authoring/:id/preview" element={<AuthoringPreview />} />
     </Routes>
   );
 }
