@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 # uv from PATH when present; otherwise the copy `make uv` installs with pip, run as a module.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser sandbox up clean bench loadtest
+.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser sandbox ops-tools up clean bench loadtest
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -60,6 +60,23 @@ browser:
 	  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
 	else echo "browser tests: Chromium is missing and needs root to install (apt-get install chromium); they will skip"; fi
 
+# The operator's tools the deployment tests run (deploy/): kubectl renders the Kustomize overlays, promtool
+# (Debian package prometheus) checks and unit-tests the alert rules, pgbouncer stands between the app and
+# PostgreSQL in the transaction-pooling test. Missing and not installable: those tests skip, naming the tool.
+OPS_TOOLS := kubectl:kubectl promtool:prometheus pgbouncer:pgbouncer
+ops-tools:
+	@missing=""; for pair in $(OPS_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${pair%%:*} ] || \
+	  missing="$$missing $${pair##*:}"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing the deployment tests' tools (Debian packages:$$missing)…"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; } || \
+	  echo "deployment tests: could not install$$missing; the tests that need them will skip"; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	else echo "deployment tests:$$missing missing and needs root to install; the tests that need them will skip"; fi
+
 dev: install
 	$(UV) run lyceum up
 
@@ -76,7 +93,7 @@ typecheck: uv
 pytest: uv
 	$(UV) run pytest -n 2 --dist loadfile --durations=25
 
-test: install lint typecheck frontend-test browser pytest
+test: install lint typecheck frontend-test browser ops-tools pytest
 
 bench: install
 	$(UV) run python benchmarks/foundation.py
