@@ -15,7 +15,7 @@ ENV PYTHONUNBUFFERED=1 \
 
 # bubblewrap: the boundary around learners' code in the worker (docs/decisions/0007-code-sandbox.md).
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap \
-    && rm -rf /var/lib/apt/lists/* && pip install --no-cache-dir uv
+    && rm -rf /var/lib/apt/lists/* && pip install --no-cache-dir uv==0.13.9
 
 WORKDIR /srv/lyceum
 
@@ -42,7 +42,8 @@ RUN uv sync --frozen --no-dev
 # volume mounted there inherits this ownership.
 RUN useradd --system --uid 10001 --no-create-home --home-dir /srv/lyceum lyceum \
     && mkdir -p /data && chown lyceum /data
-USER lyceum
+# Numeric, so Kubernetes' runAsNonRoot can verify it without resolving the name.
+USER 10001
 
 EXPOSE 8000
 # --ws-max-size: refuse WebSocket frames above 64 KiB before buffering them (uvicorn's default is 16 MiB);

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.domain.components import Components
 from app.lib.auth import PUBLIC
 from app.lib.observability import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, REGISTRY
+from app.lib.release import VERSION
 
 
 class SystemController(Controller):
@@ -24,7 +25,7 @@ class SystemController(Controller):
 
     @get("/health", summary="Liveness: the process is up")
     async def health(self) -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "version": VERSION}
 
     @get("/ready", summary="Readiness: PostgreSQL and Redis answer")
     async def ready(self, components: Components) -> Response[dict[str, Any]]:
@@ -58,6 +59,7 @@ class PublicConfig(msgspec.Struct):
     """What the web app needs to know before anyone signs in. Nothing secret, nothing per org."""
 
     demo_mode: bool
+    version: str  # the release (app/lib/release.py), shown in the web app's footer
 
 
 class ConfigController(Controller):
@@ -67,7 +69,7 @@ class ConfigController(Controller):
 
     @get("/", summary="Public web-app settings (demo mode)")
     async def config(self, settings: Settings) -> PublicConfig:
-        return PublicConfig(demo_mode=settings.demo_mode)
+        return PublicConfig(demo_mode=settings.demo_mode, version=VERSION)
 
 
 async def _check(awaitable: Any) -> str:

@@ -6,6 +6,7 @@ import { signOut } from "../lib/auth";
 import { inFrame } from "../lib/lti";
 import { NavMenu, type NavMenuLink } from "./NavMenu";
 import { SearchBox } from "./SearchBox";
+import { SiteFooter } from "./SiteFooter";
 import { isStaff } from "../lib/roles";
 import { useSession } from "../lib/useSession";
 
@@ -144,6 +145,7 @@ export function Layout() {
       <main id="main" tabIndex={-1}>
         <Outlet />
       </main>
+      <SiteFooter />
     </>
   );
 }

@@ -1,8 +1,9 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 
-import { ApiError, api } from "../api/client";
+import { ApiError } from "../api/client";
 import { signIn } from "../lib/auth";
+import { usePublicConfig } from "../lib/publicConfig";
 import { buttonLabel, fetchProviders, loginHref, orgSlug, type SsoProviders } from "../lib/sso";
 import { useSession } from "../lib/useSession";
 
@@ -29,18 +30,7 @@ export function signInMessage(err: unknown, sso: SsoProviders | null = null): st
 
 /** Demo mode (GET /v1/config): only a demo deployment mentions its demo accounts. */
 function useDemoMode(): boolean {
-  const [demo, setDemo] = useState(false);
-  useEffect(() => {
-    let live = true;
-    api
-      .GET("/v1/config")
-      .then(({ data }) => live && setDemo(Boolean(data?.demo_mode)))
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, []);
-  return demo;
+  return Boolean(usePublicConfig()?.demo_mode);
 }
 
 /** The organisation's single sign-on providers, looked up shortly after typing stops (GET /v1/auth/sso/{org}). */

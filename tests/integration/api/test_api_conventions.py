@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 import uuid
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -10,6 +12,9 @@ from litestar.testing import AsyncTestClient
 from tests.support.stack import auth_headers
 
 Client = AsyncTestClient[Litestar]
+DECLARED_VERSION = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())["project"][
+    "version"
+]
 
 
 def is_problem(response) -> bool:  # type: ignore[no-untyped-def]
@@ -17,7 +22,12 @@ def is_problem(response) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_health_and_ready(client: Client) -> None:
-    assert (await client.get("/health")).status_code == 200
+    health = await client.get("/health")
+    assert health.status_code == 200
+    # The version is defined once, in pyproject.toml; /health and /v1/config (the web app's footer) report it.
+    declared = DECLARED_VERSION
+    assert health.json() == {"status": "ok", "version": declared}
+    assert (await client.get("/v1/config")).json()["version"] == declared
     ready = await client.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
