@@ -1,13 +1,14 @@
 # Lyceum: two commands on a fresh machine.
 #   make dev   installs everything and runs the platform with demo data
-#   make test  runs ruff, mypy and the whole test suite against real PostgreSQL and Redis
+#   make test  runs the pre-commit checks (ruff, mypy, licences, hadolint) and the whole test suite
+#              against real PostgreSQL and Redis
 SHELL := /bin/bash
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS ?= never
 # uv from PATH when present; otherwise the copy `make uv` installs with pip, run as a module.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser sandbox ops-tools up clean bench loadtest
+.PHONY: dev test install uv lint typecheck pytest frontend frontend-test web-dev browser sandbox ops-tools up clean bench loadtest release
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -83,9 +84,10 @@ dev: install
 up:
 	$(UV) run lyceum up
 
+# Exactly the pre-commit hooks (.pre-commit-config.yaml): ruff, ruff format, mypy, dependency licences,
+# hadolint. Contributors run the same on every commit after `uv run pre-commit install`.
 lint: uv
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
+	$(UV) run pre-commit run --all-files --show-diff-on-failure
 
 typecheck: uv
 	$(UV) run mypy app jobs
@@ -93,13 +95,25 @@ typecheck: uv
 pytest: uv
 	$(UV) run pytest -n 2 --dist loadfile --durations=25
 
-test: install lint typecheck frontend-test browser ops-tools pytest
+test: install lint frontend-test browser ops-tools pytest
 
 bench: install
 	$(UV) run python benchmarks/foundation.py
 
 loadtest: uv
 	$(UV) run locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 30s --host http://127.0.0.1:8000
+
+# A release: wheel and sdist (each with the built web app inside) and CycloneDX SBOMs of what ships
+# (Python runtime packages from the virtualenv, npm packages of the web bundle), all in dist/, named by
+# the version in pyproject.toml. Offline: hatchling is a dev dependency, so no build isolation is needed.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)
+release: install
+	@rm -rf dist && mkdir -p dist
+	$(UV) build --no-build-isolation --out-dir dist
+	$(UV) run python tools/sbom.py dist/lyceum-$(VERSION)-python.cdx.json
+	cd frontend && npx --no-install cyclonedx-npm --omit dev --output-reproducible \
+	  --output-file ../dist/lyceum-$(VERSION)-npm.cdx.json
+	@ls -l dist
 
 clean:
 	rm -rf .lyceum .pytest_cache .mypy_cache .ruff_cache

@@ -66,11 +66,12 @@ from app.lib.idempotency import IdempotencyMiddleware
 from app.lib.inputs import InputGuardMiddleware, LyceumRequest
 from app.lib.observability import RequestContextMiddleware, configure_logging
 from app.lib.problems import exception_handlers
+from app.lib.release import shipped_path
 from app.lib.throttle import RateLimitMiddleware
 from app.lib.versioning import add_deprecation_headers
 from app.server.components import ComponentsPlugin, components_of
 
-FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
+FRONTEND_DIST = shipped_path("frontend/dist")
 # Swagger UI 5 (it reads OpenAPI 3.1; the 3.x in the swagger-ui-bundle wheel could not) from the npm package
 # swagger-ui-dist: `npm run build` copies its assets into dist/swagger-ui, so the docs work with no network.
 # Before a build, the installed package itself is served.

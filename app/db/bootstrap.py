@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
 from alembic.config import Config
 from sqlalchemy import text
@@ -13,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from alembic import command
 from app.config import ConfigError, Settings
 from app.db.engine import create_engine, owner_url
+from app.lib.release import shipped_path
 
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+ALEMBIC_DIR = shipped_path("alembic")
 APPEND_ONLY_TABLES = ("progress_events", "audit_log")
 # Written only by `lyceum migrate` (the owner): the application role may read them, never change them.
 OWNER_WRITTEN_TABLES = ("platform_operators",)

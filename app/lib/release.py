@@ -7,6 +7,10 @@ stamps the wheel, sdist and SBOMs with it. A checkout run without installing the
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+_BUNDLED = Path(__file__).resolve().parents[1] / "_bundled"  # filled by the wheel build (pyproject.toml)
 
 
 def _installed_version() -> str:
@@ -17,3 +21,13 @@ def _installed_version() -> str:
 
 
 VERSION = _installed_version()
+
+
+def shipped_path(name: str) -> Path:
+    """A top-level directory of the source tree (``frontend/dist``, ``alembic``, ``content``): in a checkout,
+    the directory itself; in an installed wheel, the copy the build put under ``app/_bundled``."""
+    in_tree = _SOURCE_ROOT / name
+    if in_tree.exists():
+        return in_tree
+    bundled = _BUNDLED / name
+    return bundled if bundled.exists() else in_tree

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from app.lib.release import VERSION
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import UI_TIMEOUT_MS, shot, sign_in
 from tests.e2e.test_learner_journey import COURSE, _new_learner
@@ -252,7 +253,7 @@ def test_api_docs_render_offline(page: Page, web_url: str) -> None:
 def test_demo_hint_only_in_demo_mode(sized: tuple[str, Page], web_url: str) -> None:
     """This server is not in demo mode (no hint: covered above); a demo deployment's /v1/config says so."""
     width, page = sized
-    page.route("**/v1/config", lambda route: route.fulfill(json={"demo_mode": True}))
+    page.route("**/v1/config", lambda route: route.fulfill(json={"demo_mode": True, "version": VERSION}))
     page.goto(f"{web_url}/login")
     expect(page.get_by_test_id("demo-hint")).to_contain_text("learner@demo.test")
     _check(page, "login-demo-mode", width)

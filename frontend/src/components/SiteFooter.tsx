@@ -6,7 +6,7 @@ export function SiteFooter() {
   const config = usePublicConfig();
   return (
     <footer className="site-footer muted small">
-      <span data-testid="app-version">Lyceum {config ? `v${config.version}` : ""}</span>
+      <span data-testid="app-version">Lyceum {config?.version ? `v${config.version}` : ""}</span>
       {" · "}
       <a href="/schema">API documentation</a>
       {" · "}

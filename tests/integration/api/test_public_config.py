@@ -10,19 +10,20 @@ from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.config import Settings, load_settings
+from app.lib.release import VERSION
 
 
 async def test_config_is_public_and_demo_mode_is_off_by_default(client: AsyncTestClient[Litestar]) -> None:
     answer = await client.get("/v1/config")
     assert answer.status_code == 200
-    assert answer.json() == {"demo_mode": False}
+    assert answer.json() == {"demo_mode": False, "version": VERSION}
 
 
 async def test_demo_mode_shows_when_turned_on(settings: Settings, seeded: object) -> None:
     async with AsyncTestClient(app=create_app(replace(settings, demo_mode=True))) as demo:
         answer = await demo.get("/v1/config")
     assert answer.status_code == 200
-    assert answer.json() == {"demo_mode": True}
+    assert answer.json() == {"demo_mode": True, "version": VERSION}
 
 
 def test_demo_mode_is_read_from_the_environment(tmp_path: Path) -> None:
