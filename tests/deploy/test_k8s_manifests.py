@@ -230,3 +230,29 @@ def test_dockerfile_has_a_healthcheck_and_the_uvicorn_flags() -> None:
     assert stage[0][1].startswith("python:3.11-slim")
     assert any(op == "RUN" and "bubblewrap" in args for op, args in stage)
     assert any(op == "ENV" and "PYTHONDONTWRITEBYTECODE=1" in args for op, args in stage)
+
+
+def _component(doc: Doc) -> str | None:
+    labels: dict[str, str] = doc["metadata"].get("labels", {})
+    return labels.get("app.kubernetes.io/component")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_plain_kubectl_apply_order_selects_the_right_documents(overlay: str) -> None:
+    """docs/deploy.md applies `-l 'app.kubernetes.io/component in (config,migrate)'` first (what the Job needs,
+    and the Job), waits, then `-l 'app.kubernetes.io/component!=migrate'` (everything else; `!=` also matches a
+    document without the label)."""
+    docs = rendered(overlay)
+    first = [doc for doc in docs if _component(doc) in ("config", "migrate")]
+    assert sorted(doc["kind"] for doc in first) == ["ConfigMap", "Job", "ServiceAccount"]
+    (job,) = of_kind(first, "Job")
+    needs = {
+        ref["configMapRef"]["name"]
+        for c in pod_spec(job)["containers"]
+        for ref in c["envFrom"]
+        if "configMapRef" in ref
+    }
+    assert needs <= {doc["metadata"]["name"] for doc in of_kind(first, "ConfigMap")}
+    assert pod_spec(job)["serviceAccountName"] in {doc["metadata"]["name"] for doc in of_kind(first, "ServiceAccount")}
+    second = [doc for doc in docs if _component(doc) != "migrate"]
+    assert len(second) == len(docs) - 1
