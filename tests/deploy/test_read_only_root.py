@@ -130,3 +130,41 @@ def test_the_api_serves_on_a_read_only_root(api_url: str) -> None:
     assert 'lyceum_queue_depth{queue="lyceum"}' in metrics.text
     # A page a learner opens: sign-in config, served by the same process.
     assert httpx.get(f"{api_url}/v1/config", timeout=10).status_code == 200
+
+
+def test_the_worker_starts_on_a_read_only_root(
+    read_only: tuple[list[str], Path], image_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`lyceum worker` (the worker Deployment's command) comes up: its components, the webhook listener and the
+    sandbox check at start (which compiles the sandbox's guest package best-effort) need no writable root."""
+    prefix, _ = read_only
+    # A queue of its own: this worker must not take the jobs other tests of this session enqueue.
+    env = {**image_env, "LYCEUM_REDIS_KEY_PREFIX": f"{image_env['LYCEUM_REDIS_KEY_PREFIX']}ro-worker:"}
+    env["LYCEUM_LOG_LEVEL"] = "INFO"
+    log_path = tmp_path / "worker.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "app.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),
+        )
+    try:
+        deadline = time.monotonic() + DEADLINE
+        # The sandbox check is the last step of the worker's start-up: either outcome is logged.
+        while not re.search(r"sandbox_isolated|code_grading_unavailable", log_path.read_text()):
+            assert process.poll() is None, f"the worker exited:\n{log_path.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"the worker did not start:\n{log_path.read_text()[-4000:]}"
+            time.sleep(0.2)
+        output = log_path.read_text()
+        assert "worker_started" in output
+        assert "Read-only file system" not in output
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
