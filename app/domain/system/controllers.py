@@ -15,6 +15,7 @@ from app.config import Settings
 from app.domain.components import Components
 from app.lib.auth import PUBLIC
 from app.lib.observability import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, REGISTRY
+from app.lib.queue_metrics import refresh_queue_depth
 from app.lib.release import VERSION
 
 
@@ -52,6 +53,7 @@ class SystemController(Controller):
         pool: Any = components.db.engine.pool
         DB_POOL_CHECKED_OUT.set(pool.checkedout())
         DB_POOL_SIZE.set(pool.size())
+        await refresh_queue_depth(components.queue)  # the worker autoscaler's input; never fails the scrape
         return bytes(generate_latest(REGISTRY))
 
 
