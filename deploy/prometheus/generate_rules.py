@@ -36,6 +36,8 @@ OBJECTIVE = "slo:objective:ratio"
 # Streaming responses last as long as the conversation or the subscription: not a latency.
 _STREAMING = 'route!~".*/(messages|events|feed|ws)|.*/preview/tutor"'
 _GRADED_LATER = 'kind!="multiple_choice"'  # exact answers are graded in the request, at once
+# `le` as the app's client writes it and Prometheus 3 normalises it ("60.0", not "60"): a bucket bound of the
+# metric, or the selector matches nothing (tests/deploy checks a real scrape has each one).
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,11 @@ SLOS = (
         sli="tutor turns whose first token reached the learner within 2 s",
         errors=(
             "(sum(rate(lyceum_tutor_first_token_seconds_count[{w}]))"
-            ' - sum(rate(lyceum_tutor_first_token_seconds_bucket{le="2"}[{w}])))'
+            ' - sum(rate(lyceum_tutor_first_token_seconds_bucket{le="2.0"}[{w}])))'
         ),
         total="sum(rate(lyceum_tutor_first_token_seconds_count[{w}]))",
         runbook="tutor.md",
-        series=_histogram("lyceum_tutor_first_token_seconds", "2"),
+        series=_histogram("lyceum_tutor_first_token_seconds", "2.0"),
     ),
     SLO(
         name="tutor-turns",
@@ -158,7 +160,7 @@ SLOS = (
         "a dead-lettered submission counts as too slow",
         errors=(
             f"(sum(rate(lyceum_grading_duration_seconds_count{{{_GRADED_LATER}}}[{{w}}]))"
-            f' - sum(rate(lyceum_grading_duration_seconds_bucket{{{_GRADED_LATER},le="60"}}[{{w}}]))'
+            f' - sum(rate(lyceum_grading_duration_seconds_bucket{{{_GRADED_LATER},le="60.0"}}[{{w}}]))'
             ' + sum(rate(lyceum_grading_outcomes_total{outcome="failed"}[{w}])))'
         ),
         total=(
@@ -167,7 +169,7 @@ SLOS = (
         ),
         runbook="runbooks/grading-backlog.md",
         series=[
-            *_histogram("lyceum_grading_duration_seconds", "60", 'kind="short_answer"'),
+            *_histogram("lyceum_grading_duration_seconds", "60.0", 'kind="short_answer"'),
             ('lyceum_grading_outcomes_total{outcome="failed"}', lambda good, bad: 0),
         ],
     ),
@@ -178,11 +180,11 @@ SLOS = (
         sli="events handed to a process's feed subscribers within 1 s of being published",
         errors=(
             "(sum(rate(lyceum_events_delivery_lag_seconds_count[{w}]))"
-            ' - sum(rate(lyceum_events_delivery_lag_seconds_bucket{le="1"}[{w}])))'
+            ' - sum(rate(lyceum_events_delivery_lag_seconds_bucket{le="1.0"}[{w}])))'
         ),
         total="sum(rate(lyceum_events_delivery_lag_seconds_count[{w}]))",
         runbook="runbooks/redis-down.md",
-        series=_histogram("lyceum_events_delivery_lag_seconds", "1"),
+        series=_histogram("lyceum_events_delivery_lag_seconds", "1.0"),
     ),
 )
 

@@ -3,6 +3,7 @@ reading only metrics the application exports, checked on a real scrape after a t
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ from tests.deploy.slo_rules import ROOT, RULES, exported_names, generator, lyceu
 from tests.support.grading import Client, assessment, assessment_spec, course_by_slug, new_learner
 from tests.support.ops_tools import require_tool
 
+_BUCKET = re.compile(r'(lyceum_[a-z0-9_]+_bucket)\{[^}]*le="([^"]+)"')
 TESTS = sorted((ROOT / "deploy/prometheus/tests").glob("*.test.yml"))
 
 
@@ -121,6 +123,10 @@ async def test_a_scrape_after_a_tutor_turn_and_a_grade_has_every_metric_the_rule
     scraped = {name for name, _ in after}
     used = set().union(*(lyceum_metrics(rule["expr"]) for rule in rules()))
     assert not used - scraped, f"not on /metrics: {sorted(used - scraped)}"
+    # A bucket bound the rules select must be one the app writes, spelled the same ("60.0", never "60").
+    for rule in rules():
+        for bucket, le in _BUCKET.findall(rule["expr"]):
+            assert any(name == bucket and ("le", le) in labels for name, labels in after), (bucket, le)
     # This process counted the turn and the grade it just served (other tests may add to them concurrently).
     turns = "lyceum_tutor_turns_total"
     assert _value(after, turns, outcome="completed") > _value(before, turns, outcome="completed")
