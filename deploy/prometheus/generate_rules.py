@@ -307,16 +307,25 @@ def tests_document(slo: SLO) -> dict[str, Any]:
             if name == scenario
             for alert in ALERTS
         ]
-        tests.append(
-            {
-                "name": f"{slo.name}: {scenario}",
-                "interval": "1m",
-                "input_series": [
-                    {"series": series, "values": _expanding(segments, pick, slo.budget)} for series, pick in slo.series
-                ],
-                "alert_rule_test": cases,
-            }
-        )
+        test: dict[str, Any] = {
+            "name": f"{slo.name}: {scenario}",
+            "interval": "1m",
+            "input_series": [
+                {"series": series, "values": _expanding(segments, pick, slo.budget)} for series, pick in slo.series
+            ],
+            "alert_rule_test": cases,
+        }
+        if len(segments) == 1:  # a steady burn: the recorded SLI is burn x budget over every window
+            ratio = _number(segments[0][1] * slo.budget)
+            test["promql_expr_test"] = [
+                {  # promtool compares floats exactly; rates carry rounding: 1 when within 1e-9
+                    "expr": f'abs({_ratio(slo, window)}{{slo="{slo.name}"}} - {ratio}) < bool 1e-9',
+                    "eval_time": "30m",
+                    "exp_samples": [{"labels": f'{{slo="{slo.name}"}}', "value": 1}],
+                }
+                for window in ("5m", "1h", "3d")
+            ]
+        tests.append(test)
     return {"rule_files": ["../rules/lyceum-slo.rules.yml"], "evaluation_interval": "1m", "tests": tests}
 
 

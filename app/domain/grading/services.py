@@ -758,7 +758,6 @@ class GradingService:
         async with self._tx() as session:
             submission = await session.get(Submission, submission_id, with_for_update=True)
             self._fail(session, submission, submission_id, job_key, attempts, reason)
-        grading_metrics.observe_failed()
 
     def _fail(
         self,
@@ -772,6 +771,7 @@ class GradingService:
         if submission is not None and submission.status in ("queued", "grading"):
             submission.status = "failed"
             submission.detail = "Grading could not be completed. Your answer is saved; staff have been told."
+            grading_metrics.observe_failed()  # the SLI (docs/slo.md); the caller commits at once, nothing else runs
         session.add(
             DeadLetter(
                 org_id=self.org_id,
