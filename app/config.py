@@ -250,6 +250,9 @@ class Settings:
     # and how far before its watermark each refresh looks again, for rows that committed late.
     ai_usage_rollup_cron: str = "* * * * *"
     ai_usage_refresh_margin_seconds: int = 600
+    # The worker's own Prometheus endpoint (docs/slo.md): `lyceum worker` serves /metrics on this port of
+    # LYCEUM_HOST: grading's SLIs are observed where grading runs, a process apart from the API's. 0: off.
+    worker_metrics_port: int = 0
 
     @property
     def base_url(self) -> str:
@@ -388,6 +391,8 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
         raise ConfigError("LYCEUM_SEARCH_CANDIDATES must be between 1 and 1000")
     if not 1 <= settings.port <= 65535:
         raise ConfigError(f"LYCEUM_PORT={settings.port} is not a TCP port")
+    if not 0 <= settings.worker_metrics_port <= 65535:
+        raise ConfigError(f"LYCEUM_WORKER_METRICS_PORT={settings.worker_metrics_port} is not a TCP port (or 0: off)")
     if settings.api_workers > MAX_API_WORKERS:
         raise ConfigError(f"LYCEUM_API_WORKERS must be between 0 (one per core) and {MAX_API_WORKERS}")
     parse_prices(settings.tutor_model_prices)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from wsgiref.simple_server import WSGIServer
 
 import structlog
+from prometheus_client import start_http_server
 from saq import CronJob, Worker
 from saq.types import Context, PartialTimersDict
 
@@ -12,7 +14,7 @@ from app.config import Settings, get_settings
 from app.domain.grading.sandbox import SandboxUnavailable, isolation_for, sandbox_policy
 from app.domain.webhooks.wakeup import RelayWakeup
 from app.lib.jobs import QUEUE_NAME, create_queue
-from app.lib.observability import configure_logging
+from app.lib.observability import REGISTRY, configure_logging
 from app.server.components import Components, build_components, close_components
 from jobs import tasks
 
@@ -102,8 +104,19 @@ def every_seconds_cron(seconds: int) -> str:
     return f"* * * * * */{seconds}"
 
 
+def start_metrics_server(settings: Settings) -> WSGIServer | None:
+    """Serve this process's metrics (grading's SLIs, docs/slo.md) on LYCEUM_WORKER_METRICS_PORT, in a daemon
+    thread; None when the setting is 0 (off). The API's /metrics cannot show them: the worker is another process."""
+    if not settings.worker_metrics_port:
+        return None
+    server, _thread = start_http_server(settings.worker_metrics_port, addr=settings.host, registry=REGISTRY)
+    log.info("worker_metrics_serving", host=settings.host, port=settings.worker_metrics_port)
+    return server
+
+
 def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json or settings.is_production)
+    start_metrics_server(settings)
     worker = create_worker(settings)
     asyncio.run(worker.start())

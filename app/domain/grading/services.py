@@ -29,6 +29,7 @@ from app.db.repositories import Repository, RepositoryService
 from app.domain.audit.services import record_audit
 from app.domain.base import TenantService
 from app.domain.credentials.enqueue import enqueue_credentials
+from app.domain.grading import metrics as grading_metrics
 from app.domain.grading.components import GradingComponents
 from app.domain.grading.graders import (
     GradeResult,
@@ -175,6 +176,8 @@ class _Outcome:
     graded: events.AssessmentGraded | None = None  # mastery evidence recorded in the same transaction
     completed: tuple[tuple[UUID, UUID], ...] = ()  # (org, enrollment) the grade completed: queue credentials
     lti_scores: tuple[tuple[UUID, UUID], ...] = ()  # (org, score post) owed to LMS gradebooks: queue their jobs
+    kind: str = ""  # the assessment's kind and when the answer came in: the grading-time SLI (docs/slo.md)
+    submitted_at: datetime | None = None
 
 
 class _GradingFailed(Exception):
@@ -605,11 +608,14 @@ class GradeRecorder:
             graded=graded,
             completed=tuple(completed_enrollments(session)),
             lti_scores=await record_scores(session, submission, assessment, grade),
+            kind=assessment.kind,
+            submitted_at=submission.created_at,
         )
 
     async def announce(self, org_id: UUID, outcome: _Outcome) -> str:
         """After the commit: queue what the grade owes (credentials, LMS scores) and publish it."""
         o, result = outcome, outcome.result
+        grading_metrics.observe_grade(o.kind, o.submitted_at, o.status)  # committed: count it
         await enqueue_credentials(self.queue, self.settings, o.completed)
         await enqueue_scores(self.queue, self.settings, o.lti_scores)
         if o.status == "in_review":
@@ -765,6 +771,7 @@ class GradingService:
         if submission is not None and submission.status in ("queued", "grading"):
             submission.status = "failed"
             submission.detail = "Grading could not be completed. Your answer is saved; staff have been told."
+            grading_metrics.observe_failed()  # the SLI (docs/slo.md); the caller commits at once, nothing else runs
         session.add(
             DeadLetter(
                 org_id=self.org_id,

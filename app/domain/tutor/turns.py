@@ -41,6 +41,7 @@ from app.domain.tutor.guardrails.pipeline import (
     refusal,
 )
 from app.domain.tutor.history import Turn, build_history
+from app.domain.tutor.metrics import observe_turn, observe_unavailable
 from app.domain.tutor.prompts import ChosenPrompt, render_system
 from app.domain.tutor.providers.base import (
     ChatMessage,
@@ -136,6 +137,7 @@ class TurnRunner:
             if not is_dependency_unavailable(exc):
                 raise
             log.warning("tutor_turn_unavailable", error_type=type(exc).__name__)
+            observe_unavailable()
             await emit(
                 ErrorEvent(
                     code="unavailable",
@@ -555,6 +557,7 @@ class TurnRunner:
         )
         async with self.db.transaction(self.chat.org_id, self.chat.user_id) as session:
             await session.execute(insert(_ROW).values(row))
+        observe_turn(state)  # the SLIs (docs/slo.md): counted once the turn is on record
         if state.status == "blocked":
             bus_events.blocked(self.events, self.chat, state, interaction_id)  # background: never delays the turn
         return interaction_id
