@@ -109,7 +109,7 @@ def test_long_running_containers_have_probes(overlay: str) -> None:
     for deployment in of_kind(rendered(overlay), "Deployment"):
         for container in pod_spec(deployment)["containers"]:
             assert "readinessProbe" in container, deployment["metadata"]["name"]
-            if container.get("ports"):  # the API; the worker serves no port (worker-deployment.yaml says why)
+            if container["name"] == "api":  # the worker serves only metrics (worker-deployment.yaml says why)
                 assert container["livenessProbe"]["httpGet"]["path"] == "/health"
                 assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
 
@@ -191,9 +191,14 @@ def test_network_policies_deny_ingress_but_to_the_api(overlay: str) -> None:
     assert deny["podSelector"] == {}
     assert deny["policyTypes"] == ["Ingress"]
     assert not deny.get("ingress")
-    allowed = [p for p in policies.values() if p.get("ingress")]
-    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in allowed] == ["api"]
-    assert [port["port"] for rule in allowed[0]["ingress"] for port in rule["ports"]] == [8000]
+    allowed = {
+        p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: [
+            port["port"] for rule in p["ingress"] for port in rule["ports"]
+        ]
+        for p in policies.values()
+        if p.get("ingress")
+    }
+    assert allowed == {"api": [8000], "worker": [9102]}  # the worker: Prometheus's scrape of its metrics port
     egress_ports = {port["port"] for p in policies.values() for rule in p.get("egress", []) for port in rule["ports"]}
     assert {53, 5432, 6379, 443} <= egress_ports
 
