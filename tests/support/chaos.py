@@ -133,10 +133,19 @@ def live_app(settings: Settings) -> Iterator[tuple[str, Litestar]]:
     app = create_app(settings)
     url, server, thread = run_live_server(app)
     try:
+        # run_live_server gives up waiting after 20 s; a machine this loaded (every core busy) can take longer.
+        wait_until(lambda: _healthy(url), f"the drill's app at {url} to answer /health", deadline_s=120)
         yield url, app
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def is_clear_refusal(response: httpx.Response) -> bool:
