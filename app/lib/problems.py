@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from asyncpg.exceptions import CannotConnectNowError, TooManyConnectionsError  # type: ignore[import-untyped]
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    AdminShutdownError,
+    CannotConnectNowError,
+    ConnectionDoesNotExistError,
+    CrashShutdownError,
+    InternalClientError,
+    TooManyConnectionsError,
+)
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -145,6 +152,17 @@ def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Re
 
 # The server's own "no room for you" refusals: capacity, not a bug, and gone once the load passes.
 _SERVER_BUSY = ("too many connections", "remaining connection slots are reserved", "the database system is")
+# The connection died under the statement: the server was restarted, failed over, or an operator terminated
+# the backend (pg_terminate_backend; the PostgreSQL chaos drill, tests/chaos/, answered these with 500s). The
+# asyncpg state error follows such a loss on the same connection. The pool replaces the connection; the
+# request may be retried.
+_CONNECTION_LOST = (
+    "connection was closed in the middle of operation",
+    "connection is closed",
+    "terminating connection due to administrator command",
+    "server closed the connection unexpectedly",
+    "cannot switch to state",
+)
 
 
 def is_dependency_unavailable(exc: BaseException) -> bool:
@@ -161,12 +179,17 @@ def is_dependency_unavailable(exc: BaseException) -> bool:
         | RedisTimeoutError
         | ConnectionError
         | TooManyConnectionsError
-        | CannotConnectNowError,
+        | CannotConnectNowError
+        | AdminShutdownError
+        | CrashShutdownError
+        | ConnectionDoesNotExistError,
     ):
         return True
+    if isinstance(exc, InternalClientError):  # raw asyncpg, outside SQLAlchemy's wrapping (pool events)
+        return any(phrase in str(exc) for phrase in _CONNECTION_LOST)
     if isinstance(exc, DBAPIError):
         message = str(exc.orig) if exc.orig else str(exc)
-        return any(phrase in message for phrase in _SERVER_BUSY)
+        return any(phrase in message for phrase in (*_SERVER_BUSY, *_CONNECTION_LOST))
     return False
 
 
@@ -209,6 +232,12 @@ def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+def _asyncpg_client_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # asyncpg's own state errors reach here unwrapped from the pool's connection events; after a lost
+    # connection they mean "try again" (the pool has replaced it), anything else is a bug.
+    return _dependency_down(request, exc) if is_dependency_unavailable(exc) else _unexpected(request, exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
@@ -234,6 +263,10 @@ exception_handlers: ExceptionHandlersMap = {
     TimeoutError: _dependency_down,
     TooManyConnectionsError: _dependency_down,
     CannotConnectNowError: _dependency_down,
+    AdminShutdownError: _dependency_down,
+    CrashShutdownError: _dependency_down,
+    ConnectionDoesNotExistError: _dependency_down,
+    InternalClientError: _asyncpg_client_error,
     Exception: _unexpected,
 }
 

@@ -21,11 +21,11 @@ from app.domain.admin.schemas import (
 from app.domain.admin.spend import month_spend
 from app.domain.audit.services import record_audit_by
 from app.domain.base import TenantService
-from app.domain.tutor.budgets import TokenBudget, budget_scopes
+from app.domain.tutor.budgets import BudgetUnavailable, TokenBudget, budget_scopes
 from app.domain.tutor.chat_cache import ChatCache
 from app.domain.tutor.prompts import PromptError, PromptRegistry
 from app.domain.tutor.services import budget_limits
-from app.lib.errors import NotFound
+from app.lib.errors import NotFound, ServiceUnavailable
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
@@ -59,7 +59,11 @@ class AdminService(TenantService):
         org_scope = budget_scopes(
             self.principal.org_id, self.principal.org_id, self.principal.user_id, self.principal.user_id, limits
         )[0]
-        usage = await self.budget.usage([org_scope])
+        try:
+            usage = await self.budget.usage([org_scope])
+        except BudgetUnavailable as exc:
+            # Redis down: the month's usage cannot be read. A clear 503 to retry, not a 500 (chaos drill).
+            raise ServiceUnavailable("Token budget usage cannot be read right now; try again shortly.") from exc
         used, reserved = usage.get(org_scope.name, (0, 0))
         effective = BudgetSettings(limits.org_monthly, limits.course_monthly, limits.user_daily, limits.session)
         return BudgetView(

@@ -38,6 +38,7 @@ from app.db.models import AIInteraction
 from app.domain.authoring.schemas import PreviewTurn
 from app.domain.tutor.budgets import BudgetExhausted, BudgetLimits, BudgetUnavailable, Reservation, budget_scopes
 from app.domain.tutor.components import TutorComponents
+from app.domain.tutor.deferred_settle import settle_later
 from app.domain.tutor.event_stream import collect_events, sse_events
 from app.domain.tutor.guardrails.confidence import confidence_score
 from app.domain.tutor.guardrails.model_check import CheckResult
@@ -377,13 +378,17 @@ class PreviewTutorTurn:
         reservation = state.reservation
         if reservation is None:
             return 0
+        released = state.received_chars == 0 and state.status == "error"
+        used = 0 if released else max(0, state.input_tokens) + max(0, state.used_output_tokens())
         try:
-            if state.received_chars == 0 and state.status == "error":
+            if released:
                 await self.tutor.budget.release(reservation)
                 return reservation.remaining + reservation.reserved
             return await self.tutor.budget.settle(reservation, state.input_tokens, state.used_output_tokens())
         except BudgetUnavailable:
-            log.warning("budget_settle_failed", reservation=reservation.id)  # the hold expires by itself
+            # Redis is down: charge the real usage once it is back (the hold alone would only expire).
+            log.warning("budget_settle_failed", reservation=reservation.id, deferred=True)
+            settle_later(self.tutor.budget, reservation, used)
             return reservation.remaining
 
     def _confidence(self, state: _State) -> float:

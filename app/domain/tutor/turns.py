@@ -26,6 +26,7 @@ from app.domain.tutor.budgets import BudgetExhausted, BudgetUnavailable, budget_
 from app.domain.tutor.chat import ChatSession, TurnState
 from app.domain.tutor.chat_cache import cached
 from app.domain.tutor.components import TutorComponents
+from app.domain.tutor.deferred_settle import settle_later
 from app.domain.tutor.experiment_assignment import Assignment, assign, running_experiments
 from app.domain.tutor.grounding import Grounding, Retriever, stored_sources
 from app.domain.tutor.guardrails.confidence import confidence_score
@@ -500,13 +501,17 @@ class TurnRunner:
         reservation = state.reservation
         if reservation is None:
             return 0
+        released = state.received_chars == 0 and state.status == "error"  # failed before any token: nothing used
+        used = 0 if released else max(0, state.input_tokens) + max(0, state.used_output_tokens())
         try:
-            if state.received_chars == 0 and state.status == "error":
-                await self.tutor.budget.release(reservation)  # failed before any token: nothing used
+            if released:
+                await self.tutor.budget.release(reservation)
                 return reservation.remaining + reservation.reserved
             return await self.tutor.budget.settle(reservation, state.input_tokens, state.used_output_tokens())
         except BudgetUnavailable:
-            log.warning("budget_settle_failed", reservation=reservation.id)  # the hold expires by itself
+            # Redis is down: charge the real usage once it is back (the hold alone would only expire).
+            log.warning("budget_settle_failed", reservation=reservation.id, deferred=True)
+            settle_later(self.tutor.budget, reservation, used)
             return reservation.remaining
 
     def _confidence(self, state: TurnState) -> float:
