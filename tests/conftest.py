@@ -168,6 +168,9 @@ SLOW_FIRST = (
     "integration/platform/test_restarts.py",  # cpu_hog
     "integration/credentials/test_killed_worker.py",  # cpu_hog
     "integration/grading/test_killed_worker.py",  # cpu_hog
+    "chaos/test_redis_killed.py",  # a Redis of its own, killed and restarted
+    "chaos/test_postgres_connections_killed.py",  # a database of its own, created, migrated and seeded
+    "chaos/test_model_overload.py",
     "integration/api/test_fuzz.py",
     "integration/platform/test_api_processes.py",  # two API processes started once for the module
     "integration/platform/test_cli.py",
