@@ -228,3 +228,36 @@ def open_course(user: LyceumUser, slug: str = COURSE_SLUG) -> tuple[dict[str, An
 def open_lesson(user: LyceumUser, course_id: str, item_id: str) -> None:
     path = f"/v1/courses/{course_id}/items/{item_id}"
     user.until_ok(lambda: user.call("GET", path, "GET /v1/courses/{id}/items/{item_id}"))
+
+
+# Stop on a condition rather than a clock (the smoke test, CI): with LYCEUM_LOAD_UNTIL="<name>;<name>…"
+# the run quits once every named request has at least one success and LYCEUM_LOAD_MIN_SECONDS have
+# passed; `-t` still bounds a run that never gets there.
+UNTIL = [name.strip() for name in os.environ.get("LYCEUM_LOAD_UNTIL", "").split(";") if name.strip()]
+MIN_SECONDS = float(os.environ.get("LYCEUM_LOAD_MIN_SECONDS", "20"))
+
+
+def _covered(environment: Environment) -> bool:
+    succeeded = {
+        name for (name, _method), entry in environment.stats.entries.items() if entry.num_requests > entry.num_failures
+    }
+    return all(name in succeeded for name in UNTIL)
+
+
+def _stop_when_covered(environment: Environment, **_: Any) -> None:
+    if not UNTIL or environment.runner is None:
+        return
+    import gevent  # locust's own dependency; imported here so the module reads without it
+
+    def watch() -> None:
+        started = time.monotonic()
+        while not (time.monotonic() - started >= MIN_SECONDS and _covered(environment)):
+            gevent.sleep(1.0)
+        print("loadtests: every journey in LYCEUM_LOAD_UNTIL succeeded; stopping")
+        if environment.runner is not None:
+            environment.runner.quit()
+
+    gevent.spawn(watch)
+
+
+events.test_start.add_listener(_stop_when_covered)
