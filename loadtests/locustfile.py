@@ -176,6 +176,20 @@ _ALL = {cls.__name__: cls for cls in (TutorChatter, SseChatter, FeedWatcher, Sub
 _ONLY = [name.strip() for name in os.environ.get("LYCEUM_LOAD_USERS", "").split(",") if name.strip()]
 if _ONLY:
     # locust runs every HttpUser class defined or imported here; the ones not asked for are dropped.
-    for _name, _cls in _ALL.items():
-        if _name not in _ONLY:
-            del globals()[_name]
+    for _name in set(_ALL) - set(_ONLY):
+        del globals()[_name]
+
+if os.environ.get("LYCEUM_LOAD_STEPS"):
+    from locust import LoadTestShape
+
+    class StepLoad(LoadTestShape):
+        """Saturation runs (docs/load-testing.md): LYCEUM_LOAD_STEPS="10,25,50,100" users, each step held
+        LYCEUM_LOAD_STEP_SECONDS (default 45), spawned LYCEUM_LOAD_SPAWN_RATE a second (default 5)."""
+
+        steps = [int(users) for users in os.environ["LYCEUM_LOAD_STEPS"].split(",")]
+        seconds = float(os.environ.get("LYCEUM_LOAD_STEP_SECONDS", "45"))
+        rate = float(os.environ.get("LYCEUM_LOAD_SPAWN_RATE", "5"))
+
+        def tick(self) -> tuple[int, float] | None:
+            step = int(self.get_run_time() // self.seconds)
+            return (self.steps[step], self.rate) if step < len(self.steps) else None
