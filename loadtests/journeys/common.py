@@ -30,6 +30,7 @@ from locust import HttpUser, events
 from locust.clients import ResponseContextManager
 from locust.env import Environment
 from locust.exception import StopUser
+from websockets.sync.client import ClientConnection, connect
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -63,6 +64,13 @@ def ws_url(http_url: str, path: str) -> str:
     parts = urlsplit(http_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
     return f"{scheme}://{parts.netloc}{path}"
+
+
+def open_socket(url: str, headers: dict[str, str]) -> ClientConnection:
+    """A WebSocket as a browser holds it: the server pings (LYCEUM_WS_PING_INTERVAL_SECONDS) and the client
+    only answers. A client-side keepalive would add pings browsers never send, and on a starved load
+    generator it closes sockets itself (1011 keepalive ping timeout) when its own pong handling lags."""
+    return connect(url, additional_headers=headers, open_timeout=60, max_size=2**20, ping_interval=None)
 
 
 def retry_after(response: ResponseContextManager) -> float:
@@ -134,6 +142,8 @@ class LyceumUser(HttpUser):
         fail the request. The caller decides what a 429 means for its journey (usually: try later)."""
         headers = {**self.auth, **kwargs.pop("headers", {})} if self.token else kwargs.pop("headers", {})
         with self.client.request(method, path, name=name, headers=headers, catch_response=True, **kwargs) as response:
+            if response.status_code in (429, 503):
+                self.last_retry_after = retry_after(response)
             if response.status_code == 429:
                 rate_limited(response, area)
                 return 429, None
@@ -146,18 +156,19 @@ class LyceumUser(HttpUser):
             except ValueError:
                 return response.status_code, None
 
-    def until_ok(self, attempt: Callable[[], tuple[int, Any]], tries: int = 20) -> Any:
-        """Repeat a call refused with 429 (after its Retry-After, capped); stop the user on anything else."""
+    def until_ok(self, attempt: Callable[[], tuple[int, Any]], tries: int = 30) -> Any:
+        """Repeat a call refused with 429, or 503 (the server shedding load), after the Retry-After it sent
+        (capped at 30 s), as the web app does; stop the user on anything else, or when it never gets through."""
         for _ in range(tries):
             status, body = attempt()
-            if status != 429:
+            if status not in (429, 503):
                 if body is None and status not in (200, 201, 204):
                     raise StopUser
                 return body
-            time.sleep(min(self._last_retry_after, 30.0))
+            time.sleep(min(self.last_retry_after, 30.0))
         raise StopUser
 
-    _last_retry_after = 2.0
+    last_retry_after = 2.0
 
     def sign_in(self, email: str) -> str:
         def attempt() -> tuple[int, Any]:

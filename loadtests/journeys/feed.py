@@ -23,9 +23,8 @@ from datetime import datetime
 from locust import between, task
 from locust.exception import StopUser
 from websockets.exceptions import WebSocketException
-from websockets.sync.client import connect
 
-from journeys.common import INSTRUCTOR_EMAIL, LyceumUser, StreamError, fire, ws_url
+from journeys.common import INSTRUCTOR_EMAIL, LyceumUser, StreamError, fire, open_socket, ws_url
 
 HOLD_SECONDS = float(os.environ.get("LYCEUM_LOAD_FEED_HOLD_SECONDS", "30"))
 
@@ -64,7 +63,7 @@ class FeedWatcher(LyceumUser):
         started = time.perf_counter()
         url = ws_url(self.host or "", "/v1/review/feed?limit=20")
         try:
-            with connect(url, additional_headers=self.auth, open_timeout=60, max_size=2**20) as socket:
+            with open_socket(url, self.auth) as socket:
                 replayed = 0
                 while True:
                     frame = json.loads(socket.recv(timeout=60))

@@ -20,9 +20,18 @@ from typing import Any
 from locust import between, task
 from locust.exception import StopUser
 from websockets.exceptions import WebSocketException
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
-from journeys.common import LyceumUser, StreamError, fire, new_learner, open_course, open_lesson, ws_url
+from journeys.common import (
+    LyceumUser,
+    StreamError,
+    fire,
+    new_learner,
+    open_course,
+    open_lesson,
+    open_socket,
+    ws_url,
+)
 
 QUESTIONS = (
     "Why do we cache at all?",
@@ -116,7 +125,7 @@ class TutorChatter(TutorLearner):
             started = time.perf_counter()
             url = ws_url(self.host or "", f"/v1/tutor/sessions/{self.session['id']}/ws")
             try:
-                self.socket = connect(url, additional_headers=self.auth, open_timeout=60, max_size=2**20)
+                self.socket = open_socket(url, self.auth)
             except (OSError, WebSocketException) as exc:
                 fire(self.environment, "WS", "connect /v1/tutor/sessions/{id}/ws", started, exception=exc)
                 raise StopUser from exc
