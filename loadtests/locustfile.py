@@ -36,6 +36,7 @@ import random
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from journeys.common import is_loopback as _is_loopback
@@ -184,12 +185,26 @@ if os.environ.get("LYCEUM_LOAD_STEPS"):
 
     class StepLoad(LoadTestShape):
         """Saturation runs (docs/load-testing.md): LYCEUM_LOAD_STEPS="10,25,50,100" users, each step held
-        LYCEUM_LOAD_STEP_SECONDS (default 45), spawned LYCEUM_LOAD_SPAWN_RATE a second (default 5)."""
+        LYCEUM_LOAD_STEP_SECONDS (default 45), spawned LYCEUM_LOAD_SPAWN_RATE a second (default 5); the HTML
+        report is written to LYCEUM_LOAD_STEP_REPORT when the last step ends."""
 
         steps = [int(users) for users in os.environ["LYCEUM_LOAD_STEPS"].split(",")]
         seconds = float(os.environ.get("LYCEUM_LOAD_STEP_SECONDS", "45"))
         rate = float(os.environ.get("LYCEUM_LOAD_SPAWN_RATE", "5"))
 
+        report = os.environ.get("LYCEUM_LOAD_STEP_REPORT", "")
+        reported = False
+
         def tick(self) -> tuple[int, float] | None:
             step = int(self.get_run_time() // self.seconds)
-            return (self.steps[step], self.rate) if step < len(self.steps) else None
+            if step < len(self.steps):
+                return (self.steps[step], self.rate)
+            if self.report and not self.reported:
+                # The HTML report as the last step ends, before users are stopped: stopping hundreds of
+                # users blocked in WebSocket reads has crashed gevent's event loop (libev EBADF assertion)
+                # before locust's own --html report was written.
+                from locust.html import get_html_report
+
+                Path(self.report).write_text(get_html_report(self.runner.environment, show_download_link=False))
+                self.reported = True
+            return None
