@@ -148,7 +148,9 @@ class LyceumUser(HttpUser):
                 rate_limited(response, area)
                 return 429, None
             if response.status_code not in ok:
-                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
+                # status 0: no answer at all; the transport's error says what happened to the connection
+                detail = response.text[:200] if response.status_code else repr(getattr(response, "error", None))[:200]
+                response.failure(f"HTTP {response.status_code}: {detail}")
                 return response.status_code, None
             response.success()
             try:
