@@ -1,8 +1,18 @@
-"""Load test for a running Lyceum, showing the rate limiter at work.
+"""Load test of a running Lyceum: the real journeys, and the rate limiter at work.
 
     uv run locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 30s --host http://127.0.0.1:8000
 
-Two user classes:
+The journeys (``loadtests/journeys/``, see loadtests/README.md), each user its own fresh learner account:
+
+* ``TutorChatter`` (weight 4): signs in, opens a lesson, chats with the tutor over WebSocket;
+* ``SseChatter`` (weight 2): the same over server-sent events;
+* ``FeedWatcher`` (weight 1): the demo instructor holding the live review feed open, counting events;
+* ``Submitter`` (weight 2): works through to a short-answer assessment, submits and polls until graded.
+
+``LYCEUM_LOAD_USERS`` (comma-separated class names) runs only those classes, e.g. ``Learner,LoginAttacker``
+for the limiter demonstration below.
+
+And the original two, the limiter demonstration:
 
 * ``Learner`` (most users) logs in once per locust process as the demo learner, then browses
   ``GET /v1/courses`` and ``GET /v1/courses/{id}``. Every Learner shares that one account, so the
@@ -23,55 +33,31 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from locust import HttpUser, between, constant_pacing, events, task
+from journeys.common import is_loopback as _is_loopback
+from journeys.common import rate_limited
+from journeys.common import retry_after as _retry_after
+from journeys.feed import FeedWatcher
+from journeys.grading import Submitter
+from journeys.sse import SseChatter
+from journeys.tutor import TutorChatter
+from locust import HttpUser, between, constant_pacing, task
 from locust.clients import ResponseContextManager
-from locust.env import Environment
 from locust.exception import StopUser
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 EMAIL = os.environ.get("LYCEUM_DEMO_EMAIL", "learner@demo.test")
 PASSWORD = os.environ.get("LYCEUM_DEMO_PASSWORD", "lyceum-demo")
 ORG = os.environ.get("LYCEUM_DEMO_ORG", "demo")
-_POLICY = re.compile(r'^\s*"([^"\\]*)"')
-
-
-def _is_loopback(host: str | None) -> bool:
-    return (urlsplit(host or DEFAULT_HOST).hostname or "") in LOOPBACK
-
-
-def _refuse_remote_hosts(environment: Environment, **_: Any) -> None:
-    if not _is_loopback(environment.host):
-        print(f"loadtests: refusing to target {environment.host!r}: only loopback hosts are allowed")
-        if environment.runner is not None:
-            environment.runner.quit()
-
-
-events.test_start.add_listener(_refuse_remote_hosts)
-
-
-def _retry_after(response: ResponseContextManager) -> float:
-    try:
-        return max(1.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
 
 
 def _rate_limited(response: ResponseContextManager, area: str) -> None:
-    """Record a 429 as a success named after the limiter and refusing policy: "429 rate limited (api: user)"."""
-    match = _POLICY.match(response.headers.get("RateLimit", ""))
-    policy = match.group(1) if match else "?"
-    meta = response.request_meta
-    if isinstance(meta, dict):  # locust reports the request under request_meta["name"] on exit
-        meta["name"] = f"429 rate limited ({area}: {policy})"
-    response.success()
+    rate_limited(response, area)
 
 
 class _Session:
@@ -85,7 +71,7 @@ class _Session:
 
 class Learner(HttpUser):
     host = DEFAULT_HOST
-    weight = 10
+    weight = 3
     wait_time = between(0.05, 0.5)
 
     def on_start(self) -> None:
@@ -185,3 +171,40 @@ class LoginAttacker(HttpUser):
     @task(1)
     def spray(self) -> None:
         self._attempt(f"spray-{uuid.uuid4().hex[:8]}@{ORG}.test", "POST /v1/auth/login (wrong password, many accounts)")
+
+
+_ALL = {cls.__name__: cls for cls in (TutorChatter, SseChatter, FeedWatcher, Submitter, Learner, LoginAttacker)}
+_ONLY = [name.strip() for name in os.environ.get("LYCEUM_LOAD_USERS", "").split(",") if name.strip()]
+if _ONLY:
+    # locust runs every HttpUser class defined or imported here; the ones not asked for are dropped.
+    for _name in set(_ALL) - set(_ONLY):
+        del globals()[_name]
+
+if os.environ.get("LYCEUM_LOAD_STEPS"):
+    from locust import LoadTestShape
+
+    class StepLoad(LoadTestShape):
+        """Saturation runs (docs/load-testing.md): LYCEUM_LOAD_STEPS="10,25,50,100" users, each step held
+        LYCEUM_LOAD_STEP_SECONDS (default 45), spawned LYCEUM_LOAD_SPAWN_RATE a second (default 5); the HTML
+        report is written to LYCEUM_LOAD_STEP_REPORT when the last step ends."""
+
+        steps = [int(users) for users in os.environ["LYCEUM_LOAD_STEPS"].split(",")]
+        seconds = float(os.environ.get("LYCEUM_LOAD_STEP_SECONDS", "45"))
+        rate = float(os.environ.get("LYCEUM_LOAD_SPAWN_RATE", "5"))
+
+        report = os.environ.get("LYCEUM_LOAD_STEP_REPORT", "")
+        reported = False
+
+        def tick(self) -> tuple[int, float] | None:
+            step = int(self.get_run_time() // self.seconds)
+            if step < len(self.steps):
+                return (self.steps[step], self.rate)
+            if self.report and not self.reported:
+                # The HTML report as the last step ends, before users are stopped: stopping hundreds of
+                # users blocked in WebSocket reads has crashed gevent's event loop (libev EBADF assertion)
+                # before locust's own --html report was written.
+                from locust.html import get_html_report
+
+                Path(self.report).write_text(get_html_report(self.runner.environment, show_download_link=False))
+                self.reported = True
+            return None
