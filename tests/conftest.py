@@ -171,6 +171,7 @@ SLOW_FIRST = (
     "chaos/test_redis_killed.py",  # a Redis of its own, killed and restarted
     "chaos/test_postgres_connections_killed.py",  # a database of its own, created, migrated and seeded
     "chaos/test_model_overload.py",
+    "integration/loadtests/test_locust_smoke.py",  # starts a whole `lyceum up`, then runs locust
     "integration/api/test_fuzz.py",
     "integration/platform/test_api_processes.py",  # two API processes started once for the module
     "integration/platform/test_cli.py",

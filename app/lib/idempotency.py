@@ -8,17 +8,21 @@ running is 409. 5xx answers are not stored, so the client may retry.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
+import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from app.lib.errors import Conflict, IdempotencyKeyReused, LyceumError, ValidationFailed
+from app.lib.problems import is_dependency_unavailable
 from app.lib.resources import edge_resources
 
 IDEMPOTENT = "idempotent"  # route opt
 HEADER = b"idempotency-key"
+log = structlog.get_logger("lyceum.idempotency")
 _PENDING_TTL = 60
 
 
@@ -103,17 +107,21 @@ class IdempotencyMiddleware:
                 captured["body"].append(message.get("body", b""))
             await send(message)
 
+        # From here on the response may have started: a Redis failure can no longer become a 503, so the
+        # bookkeeping is best effort (a load test saw the connection dropped mid-response instead). Unrecorded,
+        # the key's in-flight marker answers 409 until it expires (_PENDING_TTL); after that a retry runs again.
         try:
             await self.app(scope, replay_receive, capture_send)
         except BaseException:
-            await redis.delete(redis_key)
+            await _best_effort(redis.delete(redis_key), redis_key)
             raise
         if captured["status"] >= 500 or captured["status"] == 0:
-            await redis.delete(redis_key)
+            await _best_effort(redis.delete(redis_key), redis_key)
             return
         keep = [(k, v) for k, v in captured["headers"] if k.lower() in ("content-type", "location")]
         record = StoredResponse(fingerprint, captured["status"], keep, b"".join(captured["body"]))
-        await redis.set(redis_key, msgspec.msgpack.encode(record), ex=edge.settings.idempotency_ttl_seconds)
+        stored_record = redis.set(redis_key, msgspec.msgpack.encode(record), ex=edge.settings.idempotency_ttl_seconds)
+        await _best_effort(stored_record, redis_key)
 
     @staticmethod
     async def _replay(stored: StoredResponse, fingerprint: str, send: Send) -> None:
@@ -128,3 +136,13 @@ class IdempotencyMiddleware:
 
 
 __all__ = ["IDEMPOTENT", "IdempotencyMiddleware", "LyceumError"]
+
+
+async def _best_effort(call: Awaitable[Any], redis_key: str) -> None:
+    """Await a Redis write made after the response started; an unavailable Redis is logged, not raised."""
+    try:
+        await call
+    except Exception as exc:
+        if not is_dependency_unavailable(exc):
+            raise
+        log.warning("idempotency_record_unavailable", key=redis_key, error=type(exc).__name__)

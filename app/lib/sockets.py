@@ -31,6 +31,7 @@ from app.config import Settings
 from app.lib.errors import LyceumError
 from app.lib.inputs import decode_frame
 from app.lib.observability import REGISTRY
+from app.lib.problems import is_dependency_unavailable
 from app.lib.security.principal import Principal
 
 if TYPE_CHECKING:
@@ -149,7 +150,8 @@ async def authenticate(socket: WebSocket[Any, Any, Any], edge: EdgeResources) ->
     """Access token from the upgrade's Authorization header, else the first frame {"type": "auth", "token"}.
 
     Raises SocketRefused: 1009 for a first frame above AUTH_FRAME_MAX_BYTES, 4400 for one that is not
-    JSON, 4401 for anything else that does not authenticate. Reasons never carry decoder internals.
+    JSON, 4401 for anything else that does not authenticate, 1013 while Redis or PostgreSQL cannot check the
+    token (try again shortly). Reasons never carry decoder internals.
     """
     header = socket.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -170,6 +172,12 @@ async def authenticate(socket: WebSocket[Any, Any, Any], edge: EdgeResources) ->
         principal = await edge.denylist.check(edge.tokens.principal(token))
     except LyceumError as exc:
         raise SocketRefused(CLOSE_NOT_AUTHENTICATED, "not authenticated") from exc
+    except Exception as exc:
+        # The revocation check reads Redis and PostgreSQL: while either is away (or out of connections) the
+        # client should come back shortly, as HTTP's 503 says; a load test found these closing with 4500.
+        if is_dependency_unavailable(exc):
+            raise SocketRefused(CLOSE_TRY_AGAIN, "temporarily unavailable, try again shortly") from exc
+        raise
     return principal
 
 
