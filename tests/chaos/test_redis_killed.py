@@ -16,6 +16,7 @@ Redis with an append-only file, so nothing it acknowledged is lost by the kill.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +48,10 @@ from tests.support.stack import DEMO_PASSWORD
 
 pytestmark = pytest.mark.slow
 
-REPLY = " ".join(f"word{i}" for i in range(40))
+REPLY = " ".join(f"word{i}" for i in range(80))
+# The first reply stalls after this many one-word chunks (~350 characters): past the output filter's hold-back
+# window, so the learner has seen words (and the drill has killed Redis) before the model goes silent.
+STALL_AFTER_CHUNKS = 50
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +114,26 @@ async def test_redis_killed_during_tutor_turns_and_submissions(
         quiz = (await http.get(f"/v1/items/{quiz_item['id']}/assessment", headers=headers)).json()
         accepted: list[str] = []
 
-        # The first reply goes silent after a few words, long enough for the kill that the first word
+        # The first reply goes silent part way, until the kill that the first word
         # released to the learner triggers; the drill then checks that the turn's settle really met the dead
         # Redis (it was deferred), so a kill that came too late fails the drill instead of passing it.
-        fake_anthropic.script(reply=REPLY, stall_after_chunks=5, stall_seconds=5.0, stall_times=1)
+        # The stall lasts until the kill is done, not a fixed time: with a 5 s stall after 5 chunks (inside the
+        # output filter's hold-back, so no word reached the learner before it) loaded runs saw the reply end and
+        # settle before the kill; the deadline only bounds a failing run.
+        killed_gate = threading.Event()
+        fake_anthropic.script(
+            reply=REPLY,
+            stall_after_chunks=STALL_AFTER_CHUNKS,
+            stall_seconds=DEADLINE_SECONDS,
+            stall_times=1,
+            stall_until=killed_gate,
+        )
         killed = asyncio.Event()
 
         async def kill_redis() -> None:
             await asyncio.to_thread(chaos_redis.kill)
             killed.set()
+            killed_gate.set()
 
         status, streamed, _ = await tutor_turn(http, headers, session["id"], on_first_delta=kill_redis)
         assert status == 200

@@ -12,7 +12,7 @@ import msgspec
 from litestar.response import ServerSentEventMessage
 
 from app.domain.tutor.schemas import TutorEvent
-from app.lib.sockets import SSE_PING_SECONDS
+from app.lib.sockets import SSE_PING, SSE_PING_SECONDS
 
 Emit = Callable[[TutorEvent], Awaitable[None]]
 RunTurn = Callable[[Emit], Awaitable[None]]
@@ -50,7 +50,10 @@ async def sse_events(run: RunTurn, queue_size: int) -> AsyncIterator[ServerSentE
             try:
                 event = await asyncio.wait_for(queue.get(), SSE_PING_SECONDS)
             except TimeoutError:
-                yield ServerSentEventMessage(comment="ping")
+                # The shared keep-alive: a comment only. ServerSentEventMessage(comment=...) alone also writes an
+                # empty "data:" line, which EventSource dispatches as an empty message (the chaos drill's SSE
+                # client choked on it during a long model stall).
+                yield SSE_PING
                 continue
             if event is None:
                 break

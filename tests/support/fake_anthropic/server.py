@@ -99,6 +99,9 @@ class Script:
     stall_seconds: float = 0.0
     stall_after_chunks: int | None = None
     stall_times: int | None = None
+    # A stall also ends once this is set: a test that must act during the stall (kill a server) sets it when
+    # done, so a starved test process cannot see the stall end before it acted.
+    stall_until: threading.Event | None = None
     count_tokens: int | None = None
     count_tokens_status: int | None = None
     # Non-streaming requests that offer tools are answered with a tool_use block whose input is the next
@@ -319,7 +322,7 @@ class FakeAnthropic:
             return
         script = self._for_this_request(script)
         if script.stall_seconds and script.stall_after_chunks is None:
-            await self._stall(receive, script.stall_seconds)
+            await self._stall(receive, script.stall_seconds, script.stall_until)
         status = self._next_failure(script, str(body.get("model", "")))
         if status is not None:
             extra = {"retry-after": f"{script.retry_after:g}"} if script.retry_after is not None else {}
@@ -384,18 +387,23 @@ class FakeAnthropic:
             elif event is _CHUNK_GAP and script.chunk_delay:
                 await asyncio.sleep(script.chunk_delay)
             elif event is _STALL:
-                await self._stall(receive, script.stall_seconds)
+                await self._stall(receive, script.stall_seconds, script.stall_until)
             elif isinstance(event, bytes):
                 await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _stall(self, receive: Receive, seconds: float) -> None:
-        """Go silent for ``seconds``; stop early when the client disconnects or the server stops."""
+    async def _stall(self, receive: Receive, seconds: float, until: threading.Event | None = None) -> None:
+        """Go silent for ``seconds``; stop early when the client disconnects, the server stops or ``until`` is set."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         disconnected = asyncio.ensure_future(receive())  # after the body, the next message is http.disconnect
         try:
-            while not disconnected.done() and not self._stopping and loop.time() < deadline:
+            while (
+                not disconnected.done()
+                and not self._stopping
+                and loop.time() < deadline
+                and not (until is not None and until.is_set())
+            ):
                 await asyncio.wait({disconnected}, timeout=min(0.05, max(0.0, deadline - loop.time())))
         finally:
             if not disconnected.done():
