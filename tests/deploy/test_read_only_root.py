@@ -30,7 +30,10 @@ DEADLINE = 300.0  # seconds; bounds a failing run only (an API starting on a loa
 def _read_only_argv(data_dir: Path) -> list[str]:
     return [
         "bwrap", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-        "--tmpfs", "/tmp", "--bind", str(data_dir), str(data_dir), "--chdir", str(ROOT),  # noqa: S108 - its own /tmp
+        "--tmpfs", "/tmp",  # noqa: S108 - its own /tmp
+        # The checkout again, read-only: a clone under /tmp (a fresh-clone run) would be hidden by that tmpfs.
+        "--ro-bind", str(ROOT), str(ROOT),
+        "--bind", str(data_dir), str(data_dir), "--chdir", str(ROOT),
     ]  # fmt: skip
 
 
