@@ -14,6 +14,7 @@ from app.db.models.content_chunk import ContentChunk
 from app.db.models.course import Course
 from app.db.models.course_module import CourseModule
 from app.db.models.credential import Credential
+from app.db.models.data_export import DATA_EXPORT_STATUSES, DataExport, DataExportStatus
 from app.db.models.dead_letter import DeadLetter
 from app.db.models.enrollment import Enrollment
 from app.db.models.experiment import EXPERIMENT_STATUSES, Experiment, ExperimentStatus
@@ -54,6 +55,7 @@ from app.lib.roles import ROLES
 __all__ = [
     "ALERT_KINDS",
     "BLOOM_LEVELS",
+    "DATA_EXPORT_STATUSES",
     "DELIVERY_STATES",
     "EXPERIMENT_STATUSES",
     "ITEM_KINDS",
@@ -79,6 +81,8 @@ __all__ = [
     "CourseModule",
     "CourseVersion",
     "Credential",
+    "DataExport",
+    "DataExportStatus",
     "DeadLetter",
     "Enrollment",
     "Experiment",
