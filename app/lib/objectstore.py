@@ -2,7 +2,9 @@
 
 PostgreSQL keeps only the SHA-256 hash and the object key; the bytes live here. Identical content
 hashes to the same key, so it is stored once. The default backend is the local filesystem under the
-data dir; an S3-compatible backend can implement the same two methods.
+data dir; an S3-compatible backend can implement the same three methods. ``delete`` exists for the data
+rights (issue 18 item 5): retention purges, erasure and expired exports remove files; callers check first
+that no other row still points at a content-addressed key.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class StoredObject:
 class ObjectStore(Protocol):
     async def put(self, data: bytes, *, namespace: str) -> StoredObject: ...
     async def get(self, key: str) -> bytes: ...
+    async def delete(self, key: str) -> bool: ...
 
 
 class LocalObjectStore:
@@ -63,3 +66,15 @@ class LocalObjectStore:
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def delete(self, key: str) -> bool:
+        """Remove one object; False when it was already gone (a purge or erasure that ran twice)."""
+
+        def _unlink(path: Path) -> bool:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
+        return await asyncio.to_thread(_unlink, self._path(key))
