@@ -165,7 +165,8 @@ async def test_claude_grades_with_structured_output(
     fake_anthropic.script(tool_inputs=[rubric_tool_input(top_rubric_points())])
     headers = await new_learner(cclient)
     review = await assessment(cclient, headers, "schema-review")
-    accepted = await _submit(cclient, headers, review["id"], {"text": "A thorough review of the schema."})
+    answer = "A thorough review of the schema. Questions to ada.l@gmail.com or +44 20 7946 0958."
+    accepted = await _submit(cclient, headers, review["id"], {"text": answer})
     graded = await wait_for(cclient, headers, accepted.json()["id"], "graded")
     assert graded["graded_by"] == "ai"
     assert graded["confidence"] == 1.0
@@ -176,6 +177,14 @@ async def test_claude_grades_with_structured_output(
     requests = [r for r in fake_anthropic.message_requests if r.body.get("tools")]
     assert len(requests) == 2  # two independent passes
     assert requests[0].body["tool_choice"] == {"type": "tool", "name": "record_grade"}
+    # The learner's personal data never reaches the model; the placeholders do, and the grader is told why.
+    for request in requests:
+        sent = request.body["messages"][0]["content"]
+        assert "ada.l@gmail.com" not in sent
+        assert "7946" not in sent
+        assert "[EMAIL]" in sent
+        assert "[PHONE]" in sent
+        assert "placeholders" in request.body["system"]
 
 
 async def test_passes_that_disagree_lower_confidence(

@@ -1,13 +1,18 @@
 """Find and redact personal data before text leaves the platform (learner messages) or reaches a learner
-(tutor replies): emails, phone numbers, street addresses, government IDs and payment card numbers.
+(tutor replies): emails, phone numbers, street addresses, government IDs, payment card numbers, bank
+account numbers (IBAN), public IP addresses, dates of birth and names a learner introduces themselves with.
 
 Each detector is a precompiled regex plus, where digits alone are ambiguous, a validator: card numbers
-must pass the Luhn check and phone numbers must have a plausible digit count, so order ids, timestamps,
-HTTP status codes and the numbers that fill course material are left alone.
+must pass the Luhn check, IBANs their mod-97 check, IP addresses must be public (a networking lesson's
+``192.168.1.1`` or ``203.0.113.7`` is nobody's), and phone numbers must have a plausible digit count, so order
+ids, timestamps, HTTP status codes and the numbers that fill course material are left alone. Dates of birth
+and names are only found where the text says what they are ("date of birth: ...", "my name is ..."): a
+bare date or a capitalised word is course material far more often than personal data.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -20,6 +25,10 @@ PLACEHOLDERS: dict[PiiKind, str] = {
     "address": "[ADDRESS]",
     "government_id": "[GOVERNMENT_ID]",
     "card": "[CARD]",
+    "iban": "[IBAN]",
+    "ip_address": "[IP_ADDRESS]",
+    "date_of_birth": "[DATE_OF_BIRTH]",
+    "person_name": "[NAME]",
 }
 # Longest text one detector can match; the streaming output filter holds back at least this much.
 MAX_MATCH_CHARS = 96
@@ -66,6 +75,31 @@ def _valid_email(text: str) -> bool:
     return not _EXAMPLE_DOMAIN.search(text.rsplit("@", 1)[-1])
 
 
+def _valid_iban(text: str) -> bool:
+    """ISO 13616: 15-34 characters, and the number (letters as 10-35, the first four moved to the end) is 1
+    modulo 97. A random run of letters and digits passes one time in 97."""
+    compact = "".join(text.split()).upper()
+    if not 15 <= len(compact) <= 34 or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+# Public addresses that belong to services, not people; they fill networking lessons.
+_WELL_KNOWN_IPS = frozenset({"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112"})
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if not address.is_global or text in _WELL_KNOWN_IPS:
+        return False
+    # "1.2.3.4" is far more often a version number than somebody's address.
+    return address.version == 6 or any(int(octet) >= 10 for octet in text.split("."))
+
+
 def _has_digit(text: str) -> bool:
     return any(char.isdigit() for char in text)
 
@@ -95,6 +129,14 @@ _NOT_NAME = (
 _UNIT = r"(?:,?\s+(?:apt|apartment|suite|unit|flat)\.?\s*#?\w{1,6})?"
 _HOUSE = r"(?<![\w/.:-])\d{1,5}[A-Za-z]?,?\s+"
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = (
+    r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+)
+# "Ada", "McDonald", "Mary-Jane", "O'Brien" (\u2019: the typographic apostrophe)
+_NAME_WORD = r"[A-Z](?:[a-z]|['\u2019-]?[A-Z][a-z]|['\u2019-][a-z])+"
+
 # Order matters: a span claimed by an earlier detector is not reported again by a later one.
 _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
@@ -102,6 +144,12 @@ _DETECTORS: tuple[_Detector, ...] = (
         re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"),
         _valid_email,
         needs="@",
+    ),
+    _Detector(  # before card and phone: an IBAN's digit groups could pass for either
+        "iban",
+        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE),
+        _valid_iban,
+        min_digits=8,
     ),
     _Detector(
         "card",
@@ -136,6 +184,38 @@ _DETECTORS: tuple[_Detector, ...] = (
         _has_digit,
         group=1,
         min_digits=1,
+    ),
+    _Detector(  # "date of birth: 12/03/2001", "born on 3 March 1990", "DOB 1990-01-02"
+        "date_of_birth",
+        re.compile(
+            r"\b(?:date\s+of\s+birth|d\.?o\.?b\.?|born(?:\s+on)?|birth\s*date|birthday)"
+            rf"(?:\s+is)?\s*[:=-]?\s*({_DATE})(?![\d/.-]\d)",
+            re.IGNORECASE,
+        ),
+        group=1,
+        min_digits=2,
+    ),
+    _Detector(  # IPv4, public only (validator)
+        "ip_address",
+        re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?![\w])"),
+        _valid_ip,
+        min_digits=4,
+        needs=".",
+    ),
+    _Detector(  # IPv6, public only; times such as 12:30:45 are not addresses (the validator parses)
+        "ip_address",
+        re.compile(r"(?<![\w:])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{3,39}(?![\w:])"),
+        _valid_ip,
+        min_digits=1,
+        needs=":",
+    ),
+    _Detector(  # a learner introducing themselves; only capitalised words after the phrase count
+        "person_name",
+        re.compile(
+            r"(?i:\bmy\s+(?:full\s+)?name\s+is|\bmy\s+name's|\bi\s+am\s+called|\bi'm\s+called|\bcall\s+me)"
+            rf"\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}})"
+        ),
+        group=1,
     ),
     _Detector(  # international: +44 20 7946 0958, +1 (415) 555-0134, +49-30-901820
         "phone",

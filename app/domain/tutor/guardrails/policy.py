@@ -31,7 +31,9 @@ MAX_EXTENDS_DEPTH = 5
 # Same shape as an org slug; also what keeps `get("../secrets")` from escaping the directory.
 POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
-PiiKind = Literal["email", "phone", "address", "government_id", "card"]
+PiiKind = Literal[
+    "email", "phone", "address", "government_id", "card", "iban", "ip_address", "date_of_birth", "person_name"
+]
 PII_KINDS: tuple[PiiKind, ...] = get_args(PiiKind)
 TopicCategory = Literal[
     "cooking",

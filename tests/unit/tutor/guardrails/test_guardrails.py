@@ -121,6 +121,14 @@ def test_arbitrary_sixteen_digit_numbers_are_not_cards() -> None:
         ("passport number: X1234567 ok", "government_id", "[GOVERNMENT_ID]"),
         ("card 4111 1111 1111 1111 declined", "card", "[CARD]"),
         ("amex 3782 822463 10005", "card", "[CARD]"),
+        ("my IBAN is DE89 3704 0044 0532 0130 00 thanks", "iban", "[IBAN]"),
+        ("pay gb82west12345698765432 today", "iban", "[IBAN]"),
+        ("my home IP is 81.2.69.160.", "ip_address", "[IP_ADDRESS]"),
+        ("from 2a00:1450:4009:81f::200e it fails", "ip_address", "[IP_ADDRESS]"),
+        ("my date of birth is 12/03/2001", "date_of_birth", "[DATE_OF_BIRTH]"),
+        ("I was born on 3 March 1990 in Leeds", "date_of_birth", "[DATE_OF_BIRTH]"),
+        ("DOB: 1990-01-02", "date_of_birth", "[DATE_OF_BIRTH]"),
+        ("Hi, my name is Ada Lovelace and I am stuck", "person_name", "[NAME]"),
     ],
 )
 def test_each_pii_kind_is_redacted(text: str, kind: str, placeholder: str) -> None:
@@ -133,7 +141,9 @@ def test_course_numbers_and_example_addresses_are_not_pii() -> None:
     text = (
         "2025-03-01T10:15:02Z, 12:00:59, 150-300 ms, /v1/invoices/1001, numeric(12, 2), 4, 8, 16, 32, 64, 128, "
         "R = 2, W = 3, 192.168.1.10, 550e8400-e29b-41d4-a716-446655440000, HTTP 429, ada@example.test, "
-        "2 hard drive, the 3 way handshake, step 2 of the road"
+        "2 hard drive, the 3 way handshake, step 2 of the road, 8.8.8.8, 203.0.113.7, 2001:db8::1, ::1, "
+        "version 1.2.3.4, DE00 1234 5678 9012 3456 78, call me back later, my name is on the list, "
+        "released on 2019-01-02, born in 1990"
     )
     assert redact_pii(text) == (text, [])
 
