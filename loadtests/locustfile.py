@@ -7,7 +7,9 @@ The journeys (``loadtests/journeys/``, see loadtests/README.md), each user its o
 * ``TutorChatter`` (weight 4): signs in, opens a lesson, chats with the tutor over WebSocket;
 * ``SseChatter`` (weight 2): the same over server-sent events;
 * ``FeedWatcher`` (weight 1): the demo instructor holding the live review feed open, counting events;
-* ``Submitter`` (weight 2): works through to a short-answer assessment, submits and polls until graded.
+* ``Submitter`` (weight 2): works through to a short-answer assessment, submits and polls until graded;
+* ``LtiLauncher`` (weight 1): an LMS learner's LTI 1.3 launch, the journey playing the LMS (``fake_lms.py``);
+  needs ``LYCEUM_LTI_ALLOW_PRIVATE=true`` on the server (the fake LMS's key set is on loopback ``http://``).
 
 ``LYCEUM_LOAD_USERS`` (comma-separated class names) runs only those classes, e.g. ``Learner,LoginAttacker``
 for the limiter demonstration below.
@@ -44,6 +46,7 @@ from journeys.common import rate_limited
 from journeys.common import retry_after as _retry_after
 from journeys.feed import FeedWatcher
 from journeys.grading import Submitter
+from journeys.lti import LtiLauncher
 from journeys.sse import SseChatter
 from journeys.tutor import TutorChatter
 from locust import HttpUser, between, constant_pacing, task
@@ -173,15 +176,22 @@ class LoginAttacker(HttpUser):
         self._attempt(f"spray-{uuid.uuid4().hex[:8]}@{ORG}.test", "POST /v1/auth/login (wrong password, many accounts)")
 
 
-_ALL = {cls.__name__: cls for cls in (TutorChatter, SseChatter, FeedWatcher, Submitter, Learner, LoginAttacker)}
+_ALL = {
+    cls.__name__: cls for cls in (TutorChatter, SseChatter, FeedWatcher, Submitter, LtiLauncher, Learner, LoginAttacker)
+}
 _ONLY = [name.strip() for name in os.environ.get("LYCEUM_LOAD_USERS", "").split(",") if name.strip()]
+if not _ONLY and os.environ.get("LYCEUM_LOAD_LTI", "") != "1":
+    # LtiLauncher needs a server started with LYCEUM_LTI_ALLOW_PRIVATE=true (its fake LMS serves the key set on
+    # loopback http), which `make dev` is not: it runs when asked for (LYCEUM_LOAD_LTI=1 or LYCEUM_LOAD_USERS).
+    _ONLY = [name for name in _ALL if name != "LtiLauncher"]
 if _ONLY:
     # locust runs every HttpUser class defined or imported here; the ones not asked for are dropped.
     for _name in set(_ALL) - set(_ONLY):
         del globals()[_name]
 
 if os.environ.get("LYCEUM_LOAD_STEPS"):
-    from locust import LoadTestShape
+    from locust import LoadTestShape, events
+    from step_percentiles import StepPercentiles
 
     class StepLoad(LoadTestShape):
         """Saturation runs (docs/load-testing.md): LYCEUM_LOAD_STEPS="10,25,50,100" users, each step held
@@ -194,11 +204,24 @@ if os.environ.get("LYCEUM_LOAD_STEPS"):
 
         report = os.environ.get("LYCEUM_LOAD_STEP_REPORT", "")
         reported = False
+        # Per-step percentiles per request name (step_percentiles.py), written as
+        # <--csv prefix>_step_percentiles.csv when the last step ends.
+        percentiles = StepPercentiles(steps)
+        current: StepLoad | None = None
+        percentiles_written = False
+
+        def step_now(self) -> int:
+            return int(self.get_run_time() // self.seconds)
 
         def tick(self) -> tuple[int, float] | None:
-            step = int(self.get_run_time() // self.seconds)
+            StepLoad.current = self
+            step = self.step_now()
             if step < len(self.steps):
                 return (self.steps[step], self.rate)
+            prefix = getattr(self.runner.environment.parsed_options, "csv_prefix", None)
+            if prefix and not self.percentiles_written:
+                self.percentiles.write(Path(f"{prefix}_step_percentiles.csv"))
+                StepLoad.percentiles_written = True
             if self.report and not self.reported:
                 # The HTML report as the last step ends, before users are stopped: stopping hundreds of
                 # users blocked in WebSocket reads has crashed gevent's event loop (libev EBADF assertion)
@@ -208,3 +231,11 @@ if os.environ.get("LYCEUM_LOAD_STEPS"):
                 Path(self.report).write_text(get_html_report(self.runner.environment, show_download_link=False))
                 self.reported = True
             return None
+
+    @events.request.add_listener
+    def _per_step(
+        request_type: str, name: str, response_time: float, exception: BaseException | None = None, **_: Any
+    ) -> None:
+        if StepLoad.current is not None:
+            step = StepLoad.current.step_now()
+            StepLoad.percentiles.record(step, request_type, name, response_time, exception is not None)

@@ -5,7 +5,8 @@
 Prints, as Markdown: per request name, count / failures / p50 / p95 / p99 over the whole run; per step
 (user count), the offered load, the aggregated p50 / p95 at the end of the step (locust's last-10-s
 window), replies, refusals and failures in that step; with cpu.csv (loadtests/cpu_sampler.py), the mean CPU
-of each process kind per step.
+of each process kind per step; and, when the run wrote ``<prefix>_step_percentiles.csv`` (the locustfile does
+for a step load with ``--csv``), p50 / p95 / p99 per request name in each step.
 """
 
 from __future__ import annotations
@@ -89,6 +90,20 @@ def per_step(prefix: str, cpu_path: Path | None, targets: list[int], seconds: fl
         print(line)
 
 
+def per_step_name(prefix: str) -> None:
+    """Per step, per request name: requests, failures, p50 / p95 / p99 (loadtests/step_percentiles.py)."""
+    path = Path(f"{prefix}_step_percentiles.csv")
+    if not path.exists():
+        return
+    print("| users | type | name | requests | failures | p50 ms | p95 ms | p99 ms |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
+    for row in _rows(path):
+        print(
+            f"| {row['users']} | {row['type']} | {row['name']} | {row['requests']} | {row['failures']} | "
+            f"{row['p50']} | {row['p95']} | {row['p99']} |"
+        )
+
+
 def main() -> None:
     prefix = sys.argv[1]
     cpu_path = Path(sys.argv[2])
@@ -97,6 +112,9 @@ def main() -> None:
     per_step(prefix, cpu_path, targets, seconds)
     print()
     per_name(prefix)
+    if Path(f"{prefix}_step_percentiles.csv").exists():
+        print()
+        per_step_name(prefix)
 
 
 if __name__ == "__main__":

@@ -193,13 +193,18 @@ class _Admin:
     token: str | None = None
 
 
-def new_learner(user: LyceumUser) -> str:
-    """Create a fresh learner account (as the demo admin) and sign ``user`` in as it; returns the address."""
+def admin_token(user: LyceumUser) -> str:
+    """The demo admin's access token, signed in (by ``user``) once per locust process."""
     with _Admin.lock:
         if _Admin.token is None:
             _Admin.token = user.sign_in(ADMIN_EMAIL)
+        return _Admin.token
+
+
+def new_learner(user: LyceumUser) -> str:
+    """Create a fresh learner account (as the demo admin) and sign ``user`` in as it; returns the address."""
     email = f"load-{RUN_ID}-{os.getpid()}-{next(_serial)}@{ORG}.test"
-    admin = {"Authorization": f"Bearer {_Admin.token}"}
+    admin = {"Authorization": f"Bearer {admin_token(user)}"}
 
     def create() -> tuple[int, Any]:
         return user.call(

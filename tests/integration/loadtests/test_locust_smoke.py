@@ -42,6 +42,9 @@ JOURNEYS = [
     ("WS", "feed ready"),
     ("WS", "feed held"),
     ("GRADE", "submission graded (graded)"),
+    ("LTI", "LTI login initiation"),
+    ("LTI", "LTI launch"),
+    ("LTI", "LTI session"),
     ("GET", "GET /v1/courses/{id}/items/{item_id}"),
     ("GET", "GET /v1/courses"),
     ("POST", "POST /v1/auth/login (wrong password, one account)"),
@@ -96,6 +99,7 @@ def lyceum() -> Iterator[str]:
                 "LYCEUM_RATE_LIMIT_LOGIN_ORG": "10000/60s",
                 "LYCEUM_RATE_LIMIT_LOGIN_GLOBAL": "10000/60s",
                 "LYCEUM_REVIEW_SAMPLE_RATE": "0",  # a confident grade stays "graded"
+                "LYCEUM_LTI_ALLOW_PRIVATE": "true",  # the fake LMS serves its key set on loopback http
             }
         )
         with up_log.open("wb") as log:
@@ -131,6 +135,10 @@ def test_every_journey_succeeds_under_load_and_nothing_answers_5xx(lyceum: str, 
         "LYCEUM_LOAD_UNTIL": ";".join(name for _, name in JOURNEYS),
         "LYCEUM_LOAD_MIN_SECONDS": "20",
         "LYCEUM_LOAD_FEED_HOLD_SECONDS": "5",
+        "LYCEUM_LOAD_LTI": "1",  # LtiLauncher is opt-in (its server needs LYCEUM_LTI_ALLOW_PRIVATE, set above)
+        # The LtiLauncher's fake LMS: its key set on a free port, its key in this test's own file.
+        "LYCEUM_LOAD_LMS_PORT": str(free_port()),
+        "LYCEUM_LOAD_LMS_KEY": str(tmp_path / "fake-lms-key.json"),
     }
     run = subprocess.run(
         [
