@@ -70,6 +70,10 @@ def verify_link(secret: str, token: str, *, now: float | None = None) -> ExportL
         payload, mac = _unb64(body), _unb64(mac_text)
     except (binascii.Error, ValueError):
         raise NotFound("No such export") from None
+    # Canonical encoding only: base64's last character has spare bits a decoder ignores, so without this
+    # check several strings would carry one token (harmless, but a link should have exactly one spelling).
+    if _b64(payload) != body or _b64(mac) != mac_text:
+        raise NotFound("No such export")
     expected = hmac.new(_key(secret), payload, hashlib.sha256).digest()
     if len(payload) != _PAYLOAD.size or not hmac.compare_digest(mac, expected):
         raise NotFound("No such export")

@@ -24,14 +24,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.engine import TenantDatabase
 from app.db.models import DataExport, Membership
 from app.domain.audit.services import record_audit
+from app.domain.base import TenantService
 from app.domain.dataexport.links import sign_link
 from app.domain.dataexport.schemas import DataExportOut
 from app.lib.errors import NotFound, RateLimited
 from app.lib.jobs import data_export_job_key
-from app.lib.security.principal import Principal
 
 log = structlog.get_logger("lyceum.dataexport")
 
@@ -69,24 +68,20 @@ class ExportState:
     ready: bool
 
 
-class DataExportService:
-    """The request side: a member's own export, or an admin's export of one member of their org."""
+@dataclass(eq=False, repr=False, kw_only=True)
+class DataExportService(TenantService):
+    """The request side: a member's own export, or an admin's export of one member of their org.
+    ``settings``: the link's signing key and the daily limit; ``queue``: where builds are queued."""
 
-    def __init__(
-        self, db: TenantDatabase, principal: Principal, request_id: str, *, settings: Settings, queue: Queue
-    ) -> None:
-        self.db = db
-        self.principal = principal
-        self.request_id = request_id
-        self.settings = settings
-        self.queue = queue
+    settings: Settings
+    queue: Queue
 
     async def current(self, subject_id: UUID | None = None, *, fresh: bool = False) -> ExportState:
         """The latest export of the subject (the caller by default) when it is pending or ready; otherwise
         (none, failed, expired, or ``fresh``) a new one is asked for, within the daily limit."""
         subject = subject_id or self.principal.user_id
         now = datetime.now(UTC)
-        async with self.db.transaction() as session:
+        async with self._tx() as session:
             if subject_id is not None and not await self._is_member(session, subject):
                 raise NotFound("No such member in this organization")
             # One request at a time per person: two tabs polling at once must not start two exports.

@@ -21,7 +21,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import insert, select, update
 
 from app.config import Settings
-from app.db.models import AIInteraction, AuditLogEntry, DataExport, ReviewItem, Submission
+from app.db.models import AIInteraction, AuditLogEntry, DataExport, DeadLetter, ReviewItem, Submission
 from app.domain.components import Components
 from app.domain.dataexport.links import sign_link
 from app.lib.jobs import data_export_job_key
@@ -355,3 +355,52 @@ async def test_options_and_head_do_not_fail(client: Client, world: World) -> Non
         for method in ("OPTIONS", "HEAD"):
             response = await client.request(method, path)
             assert response.status_code < 500, (method, path, response.status_code)
+
+
+async def test_a_build_that_keeps_failing_marks_the_export_failed(client: Client, world: World) -> None:
+    """The object store cannot write (a file where the org's exports directory should be): each attempt
+    raises for SAQ to retry; the last one marks the export failed and dead-letters the job, and the page's
+    next poll asks for a new export."""
+    await world.add_user("hank", "learner")
+    headers = await sign_in(client, world.email("hank"), world.slug)
+    export = (await client.get("/v1/me/export", headers=headers)).json()
+    components = runtime(client)
+    blocker = components.settings.objects_path / "exports" / str(world.org_id)
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    moved = blocker.with_name(f"{world.org_id}.moved")
+    if blocker.exists():
+        blocker.rename(moved)
+    blocker.write_text("not a directory")
+    try:
+        job = await components.queue.job(data_export_job_key(export["id"]))
+        assert job is not None
+        ctx: Any = {"components": components, "job": job}
+        job.attempts = 1  # SAQ counts the attempt before running it
+        with pytest.raises(NotADirectoryError):
+            await tasks.build_data_export(ctx, export_id=export["id"], org_id=str(world.org_id))
+        job.attempts = job.retries  # the last attempt
+        assert await tasks.build_data_export(ctx, export_id=export["id"], org_id=str(world.org_id)) == "failed"
+    finally:
+        blocker.unlink()
+        if moved.exists():
+            moved.rename(blocker)
+
+    async with world.engine.begin() as conn:
+        status, error = (
+            await conn.execute(
+                select(DataExport.status, DataExport.error).where(DataExport.id == uuid.UUID(export["id"]))
+            )
+        ).one()
+        letters = (
+            await conn.execute(
+                select(DeadLetter.function, DeadLetter.payload).where(
+                    DeadLetter.job_key == data_export_job_key(export["id"])
+                )
+            )
+        ).all()
+    assert status == "failed"
+    assert error
+    assert [(f, p) for f, p in letters] == [("build_data_export", {"export_id": export["id"]})]
+    again = await client.get("/v1/me/export", headers=headers)
+    assert again.status_code == 202
+    assert again.json()["id"] != export["id"]
