@@ -27,6 +27,7 @@ from app.domain.credentials.controllers.admin import CredentialAdminController, 
 from app.domain.credentials.controllers.learner import LearnerCredentialController
 from app.domain.credentials.controllers.public import CredentialVerifyController, IssuerPublicController
 from app.domain.credentials.controllers.share import ShareController
+from app.domain.dataexport.controllers import ExportDownloadController, MemberExportController, MyExportController
 from app.domain.deps import common_dependencies
 from app.domain.experiments.controllers import ExperimentController
 from app.domain.grading.controllers import (
@@ -130,6 +131,9 @@ V1_CONTROLLERS = [
     InvitationController,  # the public invitation page (issue 17)
     AuthoringController,  # course authoring in the browser (issue 17): drafts, preview, publish
     InsightsController,  # AI observability (issue 17): usage rollup, guardrails, grading quality, ratings
+    MyExportController,  # personal-data export (issue 18 item 5): your own
+    MemberExportController,  # ... an admin's of one member
+    ExportDownloadController,  # ... the signed download link
 ]
 
 

@@ -253,6 +253,10 @@ class Settings:
     # The worker's own Prometheus endpoint (docs/slo.md): `lyceum worker` serves /metrics on this port of
     # LYCEUM_HOST: grading's SLIs are observed where grading runs, a process apart from the API's. 0: off.
     worker_metrics_port: int = 0
+    # Personal-data exports (docs/data-handling.md, "Data subject rights"): new exports one person may have
+    # started in one org per rolling 24 hours, and how long a finished export's download link (and zip) lives.
+    export_max_per_day: int = 3
+    export_link_ttl_seconds: int = 86_400
 
     @property
     def base_url(self) -> str:
@@ -447,6 +451,10 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
             raise ConfigError("LYCEUM_CREDENTIALS_KEK must be base64 of exactly 32 bytes")
     if settings.is_production and settings.db_app_password.value == DEFAULT_APP_PASSWORD:
         raise ConfigError("LYCEUM_DB_APP_PASSWORD must be set (not the public default) in production")
+    if settings.export_max_per_day < 1:
+        raise ConfigError("LYCEUM_EXPORT_MAX_PER_DAY must be at least 1 (a person must be able to get their data)")
+    if settings.export_link_ttl_seconds < 60:
+        raise ConfigError("LYCEUM_EXPORT_LINK_TTL_SECONDS must be at least 60")
     return settings
 
 

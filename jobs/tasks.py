@@ -16,6 +16,7 @@ from app.domain.alerts.evaluation import evaluate_all
 from app.domain.components import Components
 from app.domain.credentials.enqueue import enqueue_issue_credential
 from app.domain.credentials.issuance import CredentialSchemaError, IssuanceService
+from app.domain.dataexport.builder import ExportBuilder
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
@@ -322,3 +323,30 @@ async def ai_usage_rollup(ctx: Context) -> dict[str, int]:
     margin = timedelta(seconds=components.settings.ai_usage_refresh_margin_seconds)
     result = await refresh_all(components.db, margin)
     return {"orgs": result.orgs, "buckets": result.buckets}
+
+
+# ---------------------------------------------------------------------------------------------- data rights
+
+
+async def build_data_export(ctx: Context, *, export_id: str, org_id: str) -> str:
+    """Build one personal-data export's zip (app/domain/dataexport/). A re-run finds the export no longer
+    pending and stops; failures raise so SAQ retries with backoff, and the last attempt marks the export
+    failed and dead-letters the job."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    job = ctx["job"]
+    builder = ExportBuilder(components.db, components.tutor.objects, components.settings)
+    try:
+        return await builder.build(UUID(org_id), UUID(export_id))
+    except Exception as exc:
+        if job.attempts >= job.retries:
+            await builder.fail(UUID(org_id), UUID(export_id), job.attempts, f"{type(exc).__name__}: {exc}")
+            return "failed"
+        log.warning("data_export_retry", export_id=export_id, attempt=job.attempts, error=repr(exc))
+        raise
+
+
+async def expire_data_exports(ctx: Context) -> dict[str, int]:
+    """Every 10 minutes: ready exports past their expiry, in every org, lose their zip and say ``expired``."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    builder = ExportBuilder(components.db, components.tutor.objects, components.settings)
+    return {"expired": await builder.expire()}

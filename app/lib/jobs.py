@@ -69,3 +69,9 @@ def lti_score_job_key(score_post_id: object) -> str:
 def lti_roster_job_key(context_pk: object) -> str:
     """One roster sync per LMS context at a time (an instructor's click and the nightly cron coincide)."""
     return f"lti_sync_roster:{context_pk}"
+
+
+def data_export_job_key(export_id: object) -> str:
+    """One key per personal-data export: a poll that enqueues again while the build is queued or running is
+    refused, and the task itself stops when it finds the export no longer ``pending``."""
+    return f"build_data_export:{export_id}"

@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 
 import { api, must } from "../api/client";
+import { DownloadMyData } from "../components/DownloadMyData";
 import { MasteryChart } from "../components/MasteryChart";
 import { EmptyState, ErrorNote, ProgressBar, Spinner } from "../components/Status";
 import { useResource } from "../lib/useResource";
@@ -145,6 +146,7 @@ export function MyLearning() {
           </section>
         </div>
       )}
+      <DownloadMyData />
     </section>
   );
 }

@@ -205,6 +205,13 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/admin/ai/providers"): STAFF,
     ("GET", "/v1/admin/ai/grading"): STAFF,
     ("GET", "/v1/admin/ai/ratings"): STAFF,
+    # Personal-data export (issue 18 item 5; integration/dataexport/): own data, an admin's of one member, and
+    # the download, whose signed link is the credential (404 here: not a token of ours).
+    ("GET", "/v1/me/export"): MEMBERS,
+    ("POST", "/v1/me/export"): MEMBERS,
+    ("GET", "/v1/admin/users/{user_id:uuid}/export"): ADMINS,  # members of the admin's org only (404 otherwise)
+    ("POST", "/v1/admin/users/{user_id:uuid}/export"): ADMINS,
+    ("GET", "/v1/exports/{token:str}"): PUBLIC,
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -292,6 +299,7 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         .replace("{invitation_id:uuid}", str(uuid.uuid4()))
         .replace("{draft_id:uuid}", str(uuid.uuid4()))
         .replace("{experiment_id:uuid}", str(uuid.uuid4()))
+        .replace("{token:str}", "not-a-token")
     )
     body: Any = None
     if (method, template) == ("POST", "/v1/auth/login"):

@@ -172,6 +172,8 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/alerts/evaluation.py",  # the alerts_evaluate cron spans every org with a rule (definer)
         "app/domain/insights/rollup.py",  # the usage rollup cron: each org in its own transaction (issue 17)
         "app/domain/webhooks/retention.py",  # the daily prune spans every org with old events (definer)
+        "app/domain/dataexport/builder.py",  # build_data_export jobs carry their org; the expiry cron spans orgs
+        "app/domain/dataexport/download.py",  # the public download: the org its signed link names
     }
     offenders = []
     for path in python_files("app.domain"):
