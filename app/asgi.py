@@ -27,6 +27,7 @@ from app.domain.credentials.controllers.admin import CredentialAdminController, 
 from app.domain.credentials.controllers.learner import LearnerCredentialController
 from app.domain.credentials.controllers.public import CredentialVerifyController, IssuerPublicController
 from app.domain.credentials.controllers.share import ShareController
+from app.domain.dataprivacy.controllers import RetentionAdminController, SelfErasureController
 from app.domain.deps import common_dependencies
 from app.domain.experiments.controllers import ExperimentController
 from app.domain.grading.controllers import (
@@ -130,6 +131,8 @@ V1_CONTROLLERS = [
     InvitationController,  # the public invitation page (issue 17)
     AuthoringController,  # course authoring in the browser (issue 17): drafts, preview, publish
     InsightsController,  # AI observability (issue 17): usage rollup, guardrails, grading quality, ratings
+    RetentionAdminController,  # data rights (issue 18): transcript retention, erasure by an admin
+    SelfErasureController,  # data rights (issue 18): erase my data
 ]
 
 

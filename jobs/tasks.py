@@ -16,6 +16,7 @@ from app.domain.alerts.evaluation import evaluate_all
 from app.domain.components import Components
 from app.domain.credentials.enqueue import enqueue_issue_credential
 from app.domain.credentials.issuance import CredentialSchemaError, IssuanceService
+from app.domain.dataprivacy.retention import purge_expired
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
@@ -322,3 +323,14 @@ async def ai_usage_rollup(ctx: Context) -> dict[str, int]:
     margin = timedelta(seconds=components.settings.ai_usage_refresh_margin_seconds)
     result = await refresh_all(components.db, margin)
     return {"orgs": result.orgs, "buckets": result.buckets}
+
+
+# ---------------------------------------------------------------------------------------------- data rights
+
+
+async def purge_expired_transcripts(ctx: Context) -> dict[str, int]:
+    """Daily (LYCEUM_TRANSCRIPT_PURGE_CRON): AI transcript text past each org's transcript_retention_days is
+    deleted, the rows' metrics kept (app/domain/dataprivacy/retention.py). Idempotent: a rerun finds nothing."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    report = await purge_expired(components.db, components.tutor.objects)
+    return {"orgs": report.orgs, "purged": report.purged, "files_deleted": report.files_deleted}

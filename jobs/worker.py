@@ -68,6 +68,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             tasks.webhooks_prune,
             tasks.alerts_evaluate,
             tasks.ai_usage_rollup,
+            tasks.purge_expired_transcripts,
         ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
@@ -82,6 +83,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             CronJob(tasks.alerts_evaluate, cron="* * * * *", timeout=120),
             # The first run after a deploy rolls up the whole log: give it time (later runs touch an hour or two).
             CronJob(tasks.ai_usage_rollup, cron=settings.ai_usage_rollup_cron, timeout=1800),
+            CronJob(tasks.purge_expired_transcripts, cron=settings.transcript_purge_cron, timeout=3600),
         ],
         timers=timers,
         startup=startup,
