@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db.models import AIInteraction, AISession
@@ -41,17 +43,31 @@ def store(settings: Settings) -> LocalObjectStore:
     return LocalObjectStore(settings.objects_path)
 
 
-async def new_chat(world: World, user_id: uuid.UUID) -> uuid.UUID:
+@dataclass(frozen=True)
+class Place:
+    """Where turns are written: an org, one of its courses, and the owner engine."""
+
+    engine: AsyncEngine
+    org_id: uuid.UUID
+    course_id: uuid.UUID
+
+
+def place_of(world: World) -> Place:
+    return Place(world.engine, world.org_id, world.course_id)
+
+
+async def new_chat(where: World | Place, user_id: uuid.UUID) -> uuid.UUID:
+    place = where if isinstance(where, Place) else place_of(where)
     session_id = uuid.uuid4()
-    async with world.engine.begin() as conn:
+    async with place.engine.begin() as conn:
         await conn.execute(
-            insert(AISession).values(id=session_id, org_id=world.org_id, user_id=user_id, course_id=world.course_id)
+            insert(AISession).values(id=session_id, org_id=place.org_id, user_id=user_id, course_id=place.course_id)
         )
     return session_id
 
 
 async def add_turn(
-    world: World,
+    where: World | Place,
     store: LocalObjectStore,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -61,19 +77,20 @@ async def add_turn(
     purpose: str = "tutor",
 ) -> tuple[uuid.UUID, str]:
     """A completed turn ``days_ago`` old whose stored text is ``text``; returns (row id, object key)."""
+    place = where if isinstance(where, Place) else place_of(where)
     stored = await store.put(
-        msgspec.json.encode({"user": text, "reply": f"reply to {text}"}), namespace=f"tutor/{world.org_id}"
+        msgspec.json.encode({"user": text, "reply": f"reply to {text}"}), namespace=f"tutor/{place.org_id}"
     )
     at = datetime.now(UTC) - timedelta(days=days_ago)
     row_id = uuid.uuid4()
-    async with world.engine.begin() as conn:
+    async with place.engine.begin() as conn:
         await conn.execute(
             insert(AIInteraction).values(
                 id=row_id,
-                org_id=world.org_id,
+                org_id=place.org_id,
                 session_id=session_id,
                 user_id=user_id,
-                course_id=world.course_id,
+                course_id=place.course_id,
                 purpose=purpose,
                 content_hash=stored.content_hash,
                 object_key=stored.key,
