@@ -172,6 +172,9 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/alerts/evaluation.py",  # the alerts_evaluate cron spans every org with a rule (definer)
         "app/domain/insights/rollup.py",  # the usage rollup cron: each org in its own transaction (issue 17)
         "app/domain/webhooks/retention.py",  # the daily prune spans every org with old events (definer)
+        "app/domain/dataprivacy/retention.py",  # the daily transcript purge spans every org with a retention
+        "app/domain/dataprivacy/objects.py",  # the purge's and erasure's file ref-check, in the org purged
+        "app/domain/dataprivacy/erasure.py",  # a self-erasure visits every org the person belongs to
     }
     offenders = []
     for path in python_files("app.domain"):
