@@ -217,3 +217,32 @@ async def test_app_role_cannot_change_the_audit_log_or_open_the_archival_path(se
             await as_app_role("select lyceum_redact_erased_user(:u, 'x@y.test', 'X')", u=str(uuid.uuid4()))
     finally:
         await engine.dispose()
+
+
+async def test_self_erasure_reaches_every_org_of_the_person(client: Client, world: World) -> None:
+    person = await world.add_user("everywhere", "learner", name="Eve Everywhere")
+    demo_id = await _demo_org_id(world)
+    async with world.engine.begin() as conn:
+        await conn.execute(insert(Membership).values(id=uuid.uuid4(), org_id=demo_id, user_id=person, role="learner"))
+    headers = await sign_in(client, world.email("everywhere"), world.slug)
+    erased = await client.post(
+        "/v1/me/erasure", headers=headers, json={"confirm": "DELETE", "current_password": PASSWORD}
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["orgs"] == 2
+    async with world.engine.connect() as conn:
+        orgs = set(
+            await conn.scalars(
+                select(RedactionEvent.org_id).where(
+                    RedactionEvent.user_id == person, RedactionEvent.kind == "user_erased"
+                )
+            )
+        )
+        erased_in = set(
+            await conn.scalars(
+                select(AuditLogEntry.org_id).where(
+                    AuditLogEntry.entity_id == str(person), AuditLogEntry.action == "user.erased"
+                )
+            )
+        )
+    assert orgs == erased_in == {world.org_id, demo_id}
