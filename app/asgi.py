@@ -28,6 +28,7 @@ from app.domain.credentials.controllers.learner import LearnerCredentialControll
 from app.domain.credentials.controllers.public import CredentialVerifyController, IssuerPublicController
 from app.domain.credentials.controllers.share import ShareController
 from app.domain.dataexport.controllers import ExportDownloadController, MemberExportController, MyExportController
+from app.domain.dataprivacy.controllers import RetentionAdminController, SelfErasureController
 from app.domain.deps import common_dependencies
 from app.domain.experiments.controllers import ExperimentController
 from app.domain.grading.controllers import (
@@ -134,6 +135,8 @@ V1_CONTROLLERS = [
     MyExportController,  # personal-data export (issue 18 item 5): your own
     MemberExportController,  # ... an admin's of one member
     ExportDownloadController,  # ... the signed download link
+    RetentionAdminController,  # data rights (issue 18): transcript retention, erasure by an admin
+    SelfErasureController,  # data rights (issue 18): erase my data
 ]
 
 

@@ -186,6 +186,25 @@ async def _rebuild_projections(settings: Settings, org_slug: str | None) -> dict
         await db.dispose()
 
 
+def cmd_archive_org(args: argparse.Namespace) -> None:
+    """Archive an org's append-only rows to a gzipped JSON Lines file, then delete the org (as the owner)."""
+    from app.domain.dataprivacy.archival import archive_org
+
+    out = Path(args.out)
+    if not out.name.endswith(".jsonl.gz"):
+        sys.exit("lyceum archive org: --out must name a .jsonl.gz file")
+    with _services(_settings(args)) as settings:
+        try:
+            report = asyncio.run(archive_org(settings, args.slug, out))
+        except LookupError as exc:
+            sys.exit(f"lyceum archive org: {exc}")
+    rows = ", ".join(f"{count} {table}" for table, count in report.rows.items())
+    print(
+        f"lyceum: org {report.slug} archived to {out} ({rows}) and deleted; "
+        f"{report.users_pseudonymised} users of no other org pseudonymised, {report.files_deleted} files deleted"
+    )
+
+
 def cmd_courses_validate(args: argparse.Namespace) -> None:
     from app.content.loader import validate_path
 
@@ -483,6 +502,15 @@ def build_parser() -> argparse.ArgumentParser:
     refold.add_argument("--org", default=None, help="only this organisation (its slug); default: every one")
     refold.add_argument("--data-dir", default=None)
     refold.set_defaults(func=cmd_projections_rebuild)
+    archive = sub.add_parser("archive", help="operator-only archival (runs as the database owner)")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True)
+    archive_org = archive_sub.add_parser(
+        "org", help="write an org's append-only rows to a .jsonl.gz archive, then delete the org"
+    )
+    archive_org.add_argument("slug")
+    archive_org.add_argument("--out", required=True, help="the archive to write (<file>.jsonl.gz)")
+    archive_org.add_argument("--data-dir", default=None)
+    archive_org.set_defaults(func=cmd_archive_org)
     lti = sub.add_parser("lti", help="LTI 1.3 tool administration")
     lti_sub = lti.add_subparsers(dest="lti_command", required=True)
     rotate_key = lti_sub.add_parser(

@@ -243,6 +243,9 @@ class Settings:
     # worker prunes older ones (cron, UTC). An event with a delivery still pending is never pruned.
     webhooks_retention_days: int = 30
     webhooks_prune_cron: str = "17 4 * * *"
+    # When the worker purges AI transcript text past each org's transcript_retention_days (cron, UTC; orgs
+    # without a retention keep theirs). app/domain/dataprivacy/retention.py.
+    transcript_purge_cron: str = "41 3 * * *"
     # The org whose admins operate the whole deployment (its slug; empty: nobody): they alone see every org's
     # AI usage on the observability dashboard (docs/observability.md). Recorded by `lyceum migrate`.
     platform_org: str = ""

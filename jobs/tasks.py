@@ -17,6 +17,7 @@ from app.domain.components import Components
 from app.domain.credentials.enqueue import enqueue_issue_credential
 from app.domain.credentials.issuance import CredentialSchemaError, IssuanceService
 from app.domain.dataexport.builder import ExportBuilder
+from app.domain.dataprivacy.retention import purge_expired
 from app.domain.grading.deps import grading_service
 from app.domain.grading.graders import TransientGradingError
 from app.domain.grading.services import GradingService, enqueue_grading, stale_after_seconds
@@ -350,3 +351,11 @@ async def expire_data_exports(ctx: Context) -> dict[str, int]:
     components: Components = ctx["components"]  # type: ignore[typeddict-item]
     builder = ExportBuilder(components.db, components.tutor.objects, components.settings)
     return {"expired": await builder.expire()}
+
+
+async def purge_expired_transcripts(ctx: Context) -> dict[str, int]:
+    """Daily (LYCEUM_TRANSCRIPT_PURGE_CRON): AI transcript text past each org's transcript_retention_days is
+    deleted, the rows' metrics kept (app/domain/dataprivacy/retention.py). Idempotent: a rerun finds nothing."""
+    components: Components = ctx["components"]  # type: ignore[typeddict-item]
+    report = await purge_expired(components.db, components.tutor.objects)
+    return {"orgs": report.orgs, "purged": report.purged, "files_deleted": report.files_deleted}

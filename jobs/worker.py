@@ -70,6 +70,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             tasks.ai_usage_rollup,
             tasks.build_data_export,
             tasks.expire_data_exports,
+            tasks.purge_expired_transcripts,
         ],
         cron_jobs=[
             CronJob(tasks.heartbeat, cron="* * * * *"),
@@ -85,6 +86,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
             # The first run after a deploy rolls up the whole log: give it time (later runs touch an hour or two).
             CronJob(tasks.ai_usage_rollup, cron=settings.ai_usage_rollup_cron, timeout=1800),
             CronJob(tasks.expire_data_exports, cron="*/10 * * * *", timeout=600),
+            CronJob(tasks.purge_expired_transcripts, cron=settings.transcript_purge_cron, timeout=3600),
         ],
         timers=timers,
         startup=startup,

@@ -3,11 +3,8 @@ cron which orgs have ready exports past their expiry (ids only; the expiry itsel
 transaction, under row-level security)
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-02 07:30:00
-
-Merge note: 0026 (data rights: retention and erasure) was written in parallel; at merge this revision's
-``down_revision`` becomes "0026" so the chain stays linear (it depends on nothing 0026 adds).
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0025"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,9 +15,9 @@ from app.db.engine import create_engine, owner_url
 from app.lib.release import shipped_path
 
 ALEMBIC_DIR = shipped_path("alembic")
-APPEND_ONLY_TABLES = ("progress_events", "audit_log")
+APPEND_ONLY_TABLES = ("progress_events", "audit_log", "redaction_events")
 # Written only by `lyceum migrate` (the owner): the application role may read them, never change them.
-OWNER_WRITTEN_TABLES = ("platform_operators",)
+OWNER_WRITTEN_TABLES = ("platform_operators", "lyceum_archival_grants")
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

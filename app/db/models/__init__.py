@@ -40,6 +40,7 @@ from app.db.models.org_budget import OrgBudget
 from app.db.models.organization import Organization
 from app.db.models.progress_event import ProgressEvent
 from app.db.models.prompt_template import PromptTemplate
+from app.db.models.redaction_event import REDACTION_KINDS, RedactionEvent
 from app.db.models.refresh_token import RefreshToken
 from app.db.models.review_card import ReviewCard
 from app.db.models.review_due_count import ReviewDueCount
@@ -59,6 +60,7 @@ __all__ = [
     "DELIVERY_STATES",
     "EXPERIMENT_STATUSES",
     "ITEM_KINDS",
+    "REDACTION_KINDS",
     "REVIEW_REASONS",
     "ROLES",
     "SCORE_POST_STATES",
@@ -110,6 +112,7 @@ __all__ = [
     "ProgressEvent",
     "ProjectionCheckpoint",
     "PromptTemplate",
+    "RedactionEvent",
     "RefreshToken",
     "ReviewCard",
     "ReviewDueCount",

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB as JsonB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,3 +61,6 @@ class AIInteraction(OrgScoped, Base):
     # variant key); null when no experiment covered them (migration 0024).
     experiment_id: Mapped[UUID | None] = mapped_column(ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True)
     experiment_variant: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    # When the transcript text was deleted by a retention purge or an erasure (migration 0026): the row, its
+    # hash, tokens, cost and guardrail outcomes stay; ``object_key`` stays too (it names content that is gone).
+    content_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

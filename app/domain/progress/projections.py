@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import TenantDatabase
-from app.db.models import Enrollment, MasteryEstimate, ProgressEvent, ProjectionCheckpoint
+from app.db.models import Enrollment, MasteryEstimate, ProgressEvent, ProjectionCheckpoint, RedactionEvent
 from app.domain.mastery.projector import (
     CourseModel,
     StreamEvent,
@@ -109,6 +109,11 @@ async def rebuild_projections(db: TenantDatabase) -> RebuildReport:
                 ).with_for_update()
             )
         }
+        # Erased people stay erased: their streams are not folded again (migration 0026, redaction_events).
+        erased = set(
+            await session.scalars(select(RedactionEvent.user_id).where(RedactionEvent.kind == "user_erased").distinct())
+        )
+        enrollments = {key: e for key, e in enrollments.items() if e.user_id not in erased}
         await session.execute(delete(MasteryEstimate))
         await session.execute(delete(ProjectionCheckpoint))
         models = await course_models(session, sorted({e.course_id for e in enrollments.values()}))

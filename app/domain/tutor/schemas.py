@@ -64,6 +64,8 @@ class TranscriptTurn(msgspec.Struct):
     guardrails: list[dict[str, Any]]
     mode: str | None = None  # the mode this message was sent in; null for turns recorded before 0007
     sources: list[Source] = msgspec.field(default_factory=list)  # what the reply was grounded on (0010)
+    # The text was deleted by the org's retention or an erasure (0026): user and reply are empty, metrics stay.
+    purged: bool = False
 
 
 class Transcript(msgspec.Struct):

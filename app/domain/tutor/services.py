@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import msgspec
@@ -264,10 +264,12 @@ class TutorService(TenantService):
         return Transcript(session=out, user_id=chat.user_id, turns=turns)
 
     async def _turn(self, row: AIInteraction) -> TranscriptTurn:
-        try:
-            content = msgspec.json.decode(await self.tutor.objects.get(row.object_key))
-        except (FileNotFoundError, msgspec.DecodeError):
-            content = {}
+        content: dict[str, Any] = {}
+        if row.content_purged_at is None:  # a purged turn's text is gone (retention or erasure): shown empty
+            try:
+                content = msgspec.json.decode(await self.tutor.objects.get(row.object_key))
+            except (FileNotFoundError, msgspec.DecodeError):
+                content = {}
         return TranscriptTurn(
             interaction_id=row.id,
             client_message_id=row.client_message_id,
@@ -282,6 +284,7 @@ class TutorService(TenantService):
             guardrails=list(row.guardrail_outcomes),
             mode=row.mode,
             sources=stored_sources(content),
+            purged=row.content_purged_at is not None,
         )
 
     async def feedback(self, interaction_id: UUID, data: FeedbackIn) -> FeedbackOut:

@@ -298,7 +298,13 @@ class TurnRunner:
             wanted = or_(answered, _ROW.c.client_message_id == message_id) if message_id else answered
             rows = (
                 await session.execute(
-                    select(_ROW.c.id, _ROW.c.client_message_id, _ROW.c.status, _ROW.c.object_key)
+                    select(
+                        _ROW.c.id,
+                        _ROW.c.client_message_id,
+                        _ROW.c.status,
+                        _ROW.c.object_key,
+                        _ROW.c.content_purged_at,
+                    )
                     .where(_ROW.c.session_id == self.chat.id, wanted)
                     .order_by(_ROW.c.created_at)
                 )
@@ -330,7 +336,8 @@ class TurnRunner:
             chosen = self.tutor.prompts.choose_version(PROMPT_NAME, assignment.prompt_version, overrides)
         if chosen is None:
             chosen = self.tutor.prompts.choose_from(PROMPT_NAME, self.chat.user_id, overrides)
-        history = [r for r in rows if r.status in _HISTORY_STATUSES]
+        # Purged turns (retention, erasure) are left out: this process may still cache their text.
+        history = [r for r in rows if r.status in _HISTORY_STATUSES and r.content_purged_at is None]
         contents = await asyncio.gather(*(self._content(r.object_key) for r in history))
         turns = [Turn(user=c.get("user", ""), reply=c.get("reply", "")) for c in contents]
         return _Setup(chosen=chosen, turns=turns, assignment=assignment)

@@ -37,6 +37,14 @@ type Transcript = Schemas["Transcript"];
 function fromTranscript(transcript: Transcript): ChatMessage[] {
   return transcript.turns.flatMap((turn): ChatMessage[] => {
     const id = turn.client_message_id || turn.interaction_id;
+    if (turn.purged) {
+      // The text was deleted (the organization's transcript retention, or an erasure); the turn stays.
+      const gone = "This message was deleted under your organization's data retention.";
+      return [
+        { id, role: "learner", text: gone, status: "done", mode: turn.mode ?? undefined },
+        { id: `reply-${id}`, role: "tutor", text: gone, status: "done", sources: [] },
+      ];
+    }
     let status: ChatMessage["status"] = "done";
     let text = turn.reply;
     if (turn.status === "cancelled") status = "cancelled";

@@ -212,6 +212,11 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/admin/users/{user_id:uuid}/export"): ADMINS,  # members of the admin's org only (404 otherwise)
     ("POST", "/v1/admin/users/{user_id:uuid}/export"): ADMINS,
     ("GET", "/v1/exports/{token:str}"): PUBLIC,
+    # Data rights (issue 18 item 5): integration/dataprivacy/. Nobody is erased here (a wrong password, oneself).
+    ("GET", "/v1/admin/retention"): ADMINS,
+    ("PUT", "/v1/admin/retention"): ADMINS,
+    ("POST", "/v1/admin/users/{user_id:uuid}/erasure"): ADMINS,  # 409 here: the caller themselves
+    ("POST", "/v1/me/erasure"): MEMBERS,  # 422 here: the current password is wrong
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/static/swagger-ui/{file_path:path}"): PUBLIC,
@@ -326,6 +331,12 @@ async def _call(client: Client, app: Litestar, method: str, template: str, role:
         body = {"rating": 4}
     elif template in ("/v1/admin/budgets", "/v1/admin/issuer") and method == "PUT":
         body = {}
+    elif template == "/v1/me/erasure":
+        body = {"confirm": "DELETE", "current_password": "not-the-password"}
+    elif template.endswith("/erasure"):
+        body = {"confirm": "DELETE"}
+    elif template == "/v1/admin/retention":
+        body = {"transcript_retention_days": None}
     elif template.endswith("/revoke"):
         body = {"reason": "rbac check"}
     elif template == "/v1/credentials/verify":

@@ -174,6 +174,9 @@ def test_services_open_only_tenant_scoped_transactions() -> None:
         "app/domain/webhooks/retention.py",  # the daily prune spans every org with old events (definer)
         "app/domain/dataexport/builder.py",  # build_data_export jobs carry their org; the expiry cron spans orgs
         "app/domain/dataexport/download.py",  # the public download: the org its signed link names
+        "app/domain/dataprivacy/retention.py",  # the daily transcript purge spans every org with a retention
+        "app/domain/dataprivacy/objects.py",  # the purge's and erasure's file ref-check, in the org purged
+        "app/domain/dataprivacy/erasure.py",  # a self-erasure visits every org the person belongs to
     }
     offenders = []
     for path in python_files("app.domain"):
