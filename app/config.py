@@ -253,6 +253,12 @@ class Settings:
     # The worker's own Prometheus endpoint (docs/slo.md): `lyceum worker` serves /metrics on this port of
     # LYCEUM_HOST: grading's SLIs are observed where grading runs, a process apart from the API's. 0: off.
     worker_metrics_port: int = 0
+    # OpenTelemetry traces (docs/observability.md): the OTLP/HTTP collector's base URL (spans go to
+    # <endpoint>/v1/traces; empty: tracing off, the default), the service name (empty: lyceum-api or
+    # lyceum-worker) and the share of new traces kept (a trace continued from a caller follows its decision).
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = ""
+    otel_sample_ratio: float = 1.0
 
     @property
     def base_url(self) -> str:
@@ -300,6 +306,8 @@ _UNPREFIXED = {
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
     "chroma_url": "CHROMA_URL",
+    "otel_exporter_otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",  # OpenTelemetry's standard variables
+    "otel_service_name": "OTEL_SERVICE_NAME",
 }
 
 
@@ -387,6 +395,9 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     _check_url("DATABASE_URL", settings.database_url, ("postgresql://", "postgresql+asyncpg://", "postgres://"))
     _check_url("REDIS_URL", settings.redis_url, ("redis://", "rediss://", "unix://"))
     _check_url("CHROMA_URL", settings.chroma_url, ("http://", "https://"))
+    _check_url("OTEL_EXPORTER_OTLP_ENDPOINT", settings.otel_exporter_otlp_endpoint.strip(), ("http://", "https://"))
+    if not 0 <= settings.otel_sample_ratio <= 1:
+        raise ConfigError(f"LYCEUM_OTEL_SAMPLE_RATIO={settings.otel_sample_ratio} must be between 0 and 1")
     if not 1 <= settings.search_candidates <= 1000:
         raise ConfigError("LYCEUM_SEARCH_CANDIDATES must be between 1 and 1000")
     if not 1 <= settings.port <= 65535:

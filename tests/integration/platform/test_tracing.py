@@ -1,0 +1,164 @@
+"""OpenTelemetry traces over the wire: the app and an in-process worker export OTLP/HTTP to a fake collector
+on 127.0.0.1 (tests/support/fake_otlp.py), and one trace runs from the HTTP request through its statements to
+the SAQ job it enqueued; a tutor turn over the offline tutor has its turn and model spans; the access log line
+carries the trace id. With no endpoint nothing is installed and nothing is sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from opentelemetry import trace
+from sqlalchemy import event
+
+from app.asgi import create_app
+from app.config import Settings
+from app.lib import tracing
+from app.lib.observability import configure_logging
+from app.lib.tracing_http import TracingMiddleware
+from app.server.components import components_of
+from jobs.worker import create_worker
+from tests.support.fake_otlp import FakeCollector, ReceivedSpan
+from tests.support.grading import GRADING_ENV, assessment, course_by_slug, new_learner, wait_for
+from tests.support.stack import make_settings
+
+SERVER, CONSUMER, CLIENT = 2, 5, 3  # OTLP's SpanKind numbers
+QUESTION = "What should I focus on first in this lesson about schemas?"
+ANSWER = "Add a foreign key on order_lines.order_id, not null on status, and an index on created_at."
+
+
+@pytest.fixture(scope="module")
+def collector() -> Iterator[FakeCollector]:
+    fake = FakeCollector().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def traced_settings(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_data_dir: Path, collector: FakeCollector
+) -> Settings:
+    return make_settings(
+        database_url,
+        redis_url,
+        redis_prefix + "otel:",
+        tmp_data_dir,
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+        LYCEUM_LOG_LEVEL="INFO",
+        LYCEUM_LOG_JSON="1",
+        **GRADING_ENV,
+    )
+
+
+def _one(spans: list[ReceivedSpan], what: str, **attrs: Any) -> ReceivedSpan:
+    found = [s for s in spans if all(s.attributes.get(k) == v for k, v in attrs.items())]
+    assert found, f"no {what} span with {attrs} in {[(s.name, s.attributes) for s in spans]}"
+    return found[-1]
+
+
+async def test_a_request_is_traced_through_its_job_and_a_tutor_turn_to_the_model(
+    traced_settings: Settings, seeded: Any, collector: FakeCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker = create_worker(traced_settings, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        async with AsyncTestClient(app=create_app(traced_settings)) as client:
+            assert tracing.enabled()
+            headers = await new_learner(client)
+            review = await assessment(client, headers, "schema-review")
+            submitted = await client.post(
+                f"/v1/assessments/{review['id']}/submissions", headers=headers, json={"text": ANSWER}
+            )
+            assert submitted.status_code in (200, 201, 202), submitted.text
+            await wait_for(client, headers, submitted.json()["id"], "in_review")  # graded by the worker's job
+
+            course = await course_by_slug(client, headers, "backend-foundations")
+            lesson = next(i for m in course["modules"] for i in m["items"] if i["kind"] == "lesson")
+            session = await client.post(
+                "/v1/tutor/sessions",
+                headers=headers,
+                json={"course_id": course["id"], "item_id": lesson["id"], "mode": "socratic"},
+            )
+            assert session.status_code == 201, session.text
+            turn = await client.post(
+                session.json()["messages_url"],
+                headers={**headers, "Accept": "text/event-stream"},
+                json={"text": QUESTION, "id": f"t-{uuid.uuid4().hex[:8]}"},
+            )
+            assert turn.status_code == 200, turn.text
+            assert "event: done" in turn.text
+            assert tracing.force_flush()
+    finally:
+        await worker.stop()
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    logged = capsys.readouterr().err
+    configure_logging("WARNING", False)  # the next tests' apps log as the suite's settings say
+
+    spans = list(collector.spans)
+    # The submission's request: an HTTP server span, its statements as children, the grading job in its trace.
+    request = _one(
+        [s for s in spans if s.kind == SERVER], "HTTP", **{"http.route": "/v1/assessments/{assessment_id}/submissions"}
+    )
+    assert request.attributes["http.request.method"] == "POST"
+    assert request.attributes["http.response.status_code"] == submitted.status_code
+    statements = [s for s in spans if s.parent_span_id == request.span_id and s.kind == CLIENT]
+    assert statements
+    assert all(s.attributes["db.system.name"] == "postgresql" for s in statements)
+    assert any(s.attributes["db.operation.name"] == "INSERT" for s in statements)
+    job = _one([s for s in spans if s.kind == CONSUMER], "job", **{"lyceum.job.function": "grade_submission"})
+    assert job.trace_id == request.trace_id
+    assert job.parent_span_id in {s.span_id for s in spans if s.trace_id == request.trace_id}
+    assert job.attributes["messaging.system"] == "saq"
+    assert any(s.parent_span_id == job.span_id and "db.system.name" in s.attributes for s in spans), (
+        "the job's own statements are its children"
+    )
+
+    # The tutor turn: the turn span inside the message request's span, the model call inside the turn.
+    message_request = _one(
+        [s for s in spans if s.kind == SERVER], "HTTP", **{"http.route": "/v1/tutor/sessions/{session_id}/messages"}
+    )
+    turn_span = next(s for s in spans if s.name == "tutor.turn")
+    assert turn_span.trace_id == message_request.trace_id
+    assert turn_span.attributes["lyceum.tutor.status"] == "completed"
+    model = next(s for s in spans if s.attributes.get("gen_ai.operation.name") == "chat")
+    assert model.parent_span_id == turn_span.span_id
+    assert model.kind == CLIENT
+    assert model.attributes["gen_ai.provider.name"] == "offline"
+    assert model.attributes["gen_ai.usage.output_tokens"] > 0
+    assert "gen_ai.response.model" in model.attributes
+    # Never the learner's words (PII): not the question, not the submitted answer.
+    values = [str(v) for s in spans for v in s.attributes.values()]
+    assert not any(QUESTION in v or ANSWER in v for v in values)
+
+    # The access log line of the request carries its trace and span ids.
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "request" and line.get("trace_id") == request.trace_id]
+    assert access
+    assert access[0]["span_id"] == request.span_id
+
+
+async def test_with_no_endpoint_nothing_is_installed_or_sent(settings: Settings, seeded: Any) -> None:
+    assert not tracing.configured(settings)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        response = await client.get("/health")
+        assert response.status_code == 200
+        assert "traceparent" not in response.headers
+        assert tracing.active_provider() is None  # no SDK provider, no exporter, nothing to send
+        assert isinstance(tracing.tracer(), trace.NoOpTracer)
+        # OpenTelemetry's own global is left alone: still the API's proxy, no SDK provider behind it.
+        assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
+        # Zero cost: no statement hook on the engine, no tracing middleware around the app.
+        engine = components_of(client.app).db.engine.sync_engine
+        assert not event.contains(engine, "before_cursor_execute", tracing_hook())
+        assert not isinstance(client.app.asgi_handler, TracingMiddleware)
+
+
+def tracing_hook() -> Any:
+    return tracing._before_cursor_execute  # the hook whose absence is the point
