@@ -148,6 +148,17 @@ def add_trace_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
+def redis_span(command: str) -> Any:
+    """A client span around one Redis command (app/lib/redis.py): its name, never its keys or values."""
+    operation = command.upper()
+    return _tracer.start_as_current_span(
+        operation or "redis",
+        kind=SpanKind.CLIENT,
+        attributes={"db.system.name": "redis", "db.operation.name": operation},
+        record_exception=False,
+    )
+
+
 # Database: one client span per statement, from SQLAlchemy's cursor events. Installed only when configured.
 
 _DB_SPAN_KEY = "lyceum.trace_span"
