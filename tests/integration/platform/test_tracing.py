@@ -16,6 +16,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from opentelemetry import trace
 from sqlalchemy import event
+from websockets.asyncio.client import connect
 
 from app.asgi import create_app
 from app.config import Settings
@@ -26,7 +27,8 @@ from app.server.components import components_of
 from jobs.worker import create_worker
 from tests.support.fake_otlp import FakeCollector, ReceivedSpan
 from tests.support.grading import GRADING_ENV, assessment, course_by_slug, new_learner, wait_for
-from tests.support.stack import make_settings
+from tests.support.stack import make_settings, run_live_server
+from tests.support.tutor_api import collect, login, new_session, ws_url
 
 SERVER, CONSUMER, CLIENT = 2, 5, 3  # OTLP's SpanKind numbers
 QUESTION = "What should I focus on first in this lesson about schemas?"
@@ -145,6 +147,31 @@ async def test_a_request_is_traced_through_its_job_and_a_tutor_turn_to_the_model
     access = [line for line in lines if line.get("event") == "request" and line.get("trace_id") == request.trace_id]
     assert access
     assert access[0]["span_id"] == request.span_id
+
+
+async def test_a_websocket_connection_and_its_turn_are_traced_and_flushed_at_shutdown(
+    traced_settings: Settings, seeded: Any, collector: FakeCollector
+) -> None:
+    before = len(collector.spans)
+    url, server, thread = run_live_server(create_app(traced_settings))
+    try:
+        learner = login(url, "learner@demo.test")
+        session = new_session(url, learner)
+        async with connect(ws_url(url, session), additional_headers=learner) as ws:
+            await ws.send(json.dumps({"type": "message", "id": "w1", "text": QUESTION}))
+            events = await collect(ws)
+        assert events[-1]["type"] == "done"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    configure_logging("WARNING", False)
+    assert tracing.active_provider() is None  # the lifespan's end shut it down, flushing the last spans
+    spans = collector.spans[before:]
+    connection = _one([s for s in spans if s.kind == SERVER], "WebSocket", **{"network.protocol.name": "websocket"})
+    assert connection.name == "WS /v1/tutor/sessions/{session_id}/ws"
+    turn_span = next(s for s in spans if s.name == "tutor.turn")
+    assert turn_span.trace_id == connection.trace_id
+    assert any(s.parent_span_id == turn_span.span_id and s.attributes.get("gen_ai.operation.name") for s in spans)
 
 
 async def test_with_no_endpoint_nothing_is_installed_or_sent(settings: Settings, seeded: Any) -> None:
