@@ -6,7 +6,10 @@ carries the trace id. With no endpoint nothing is installed and nothing is sent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +28,17 @@ from app.lib.observability import configure_logging
 from app.lib.tracing_http import TracingMiddleware
 from app.server.components import components_of
 from jobs.worker import create_worker
+from tests.support.fake_anthropic.server import FakeAnthropic
 from tests.support.fake_otlp import FakeCollector, ReceivedSpan
-from tests.support.grading import GRADING_ENV, assessment, course_by_slug, new_learner, wait_for
+from tests.support.grading import (
+    GRADING_ENV,
+    assessment,
+    course_by_slug,
+    new_learner,
+    rubric_tool_input,
+    top_rubric_points,
+    wait_for,
+)
 from tests.support.stack import make_settings, run_live_server
 from tests.support.tutor_api import collect, login, new_session, ws_url
 
@@ -52,8 +64,6 @@ def traced_settings(
         redis_prefix + "otel:",
         tmp_data_dir,
         OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
-        LYCEUM_LOG_LEVEL="INFO",
-        LYCEUM_LOG_JSON="1",
         **GRADING_ENV,
     )
 
@@ -64,13 +74,41 @@ def _one(spans: list[ReceivedSpan], what: str, **attrs: Any) -> ReceivedSpan:
     return found[-1]
 
 
+class _Tee(io.StringIO):
+    """What the app's logger prints: recorded while the test runs, always passed on to ``target``.
+
+    structlog caches a logger, and the stream it prints to, on first use (cache_logger_on_first_use), so
+    module-level loggers first used here keep this stream for the rest of the session: it must never close
+    (as capsys's stream does after its test), only stop recording."""
+
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        self.target = target
+        self.recording = True
+
+    def write(self, text: str) -> int:
+        if self.recording:
+            super().write(text)
+        return int(self.target.write(text))
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def close(self) -> None:  # never: cached loggers keep printing here
+        self.recording = False
+
+
 async def test_a_request_is_traced_through_its_job_and_a_tutor_turn_to_the_model(
-    traced_settings: Settings, seeded: Any, collector: FakeCollector, capsys: pytest.CaptureFixture[str]
+    traced_settings: Settings, seeded: Any, collector: FakeCollector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tee = _Tee(sys.stderr)
+    monkeypatch.setattr(sys, "stderr", tee)  # create_app's configure_logging prints to sys.stderr
+    app = create_app(dataclasses.replace(traced_settings, log_level="INFO", log_json=True))  # the access log
+    monkeypatch.undo()
     worker = create_worker(traced_settings, handle_signals=False)
     running = asyncio.create_task(worker.start())
     try:
-        async with AsyncTestClient(app=create_app(traced_settings)) as client:
+        async with AsyncTestClient(app=app) as client:
             assert tracing.enabled()
             headers = await new_learner(client)
             review = await assessment(client, headers, "schema-review")
@@ -100,7 +138,8 @@ async def test_a_request_is_traced_through_its_job_and_a_tutor_turn_to_the_model
         await worker.stop()
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
-    logged = capsys.readouterr().err
+    logged = tee.getvalue()
+    tee.recording = False
     configure_logging("WARNING", False)  # the next tests' apps log as the suite's settings say
 
     spans = list(collector.spans)
@@ -147,6 +186,53 @@ async def test_a_request_is_traced_through_its_job_and_a_tutor_turn_to_the_model
     access = [line for line in lines if line.get("event") == "request" and line.get("trace_id") == request.trace_id]
     assert access
     assert access[0]["span_id"] == request.span_id
+
+
+async def test_the_claude_graders_model_call_is_a_span_of_the_job(
+    database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_data_dir: Path,
+    seeded: Any,
+    collector: FakeCollector,
+    fake_anthropic: FakeAnthropic,
+) -> None:
+    settings = make_settings(
+        database_url,
+        redis_url,
+        redis_prefix + "otel-claude:",
+        tmp_data_dir,
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+        ANTHROPIC_API_KEY="sk-ant-test",
+        ANTHROPIC_BASE_URL=fake_anthropic.base_url,
+        **GRADING_ENV,
+    )
+    fake_anthropic.script(tool_inputs=[rubric_tool_input(top_rubric_points())])
+    before = len(collector.spans)
+    worker = create_worker(settings, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            headers = await new_learner(client)
+            review = await assessment(client, headers, "schema-review")
+            submitted = await client.post(
+                f"/v1/assessments/{review['id']}/submissions", headers=headers, json={"text": ANSWER}
+            )
+            await wait_for(client, headers, submitted.json()["id"], "graded")
+            assert tracing.force_flush()
+    finally:
+        await worker.stop()
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    configure_logging("WARNING", False)
+    spans = collector.spans[before:]
+    job = _one([s for s in spans if s.kind == CONSUMER], "job", **{"lyceum.job.function": "grade_submission"})
+    calls = [s for s in spans if s.parent_span_id == job.span_id and s.attributes.get("gen_ai.operation.name")]
+    assert len(calls) == 2  # two independent passes
+    assert all(c.attributes["gen_ai.provider.name"] == "anthropic" for c in calls)
+    assert all(c.attributes["gen_ai.usage.input_tokens"] > 0 for c in calls)
+    assert all(c.attributes["gen_ai.usage.output_tokens"] > 0 for c in calls)
+    assert all(c.attributes["gen_ai.request.model"] == settings.grading_model or settings.tutor_model for c in calls)
 
 
 async def test_a_websocket_connection_and_its_turn_are_traced_and_flushed_at_shutdown(
