@@ -179,36 +179,45 @@ def _operation(statement: str) -> str:
     return word[0].upper() if word else "SQL"
 
 
+def _statement_attributes(statement: str, database: str, host: str) -> tuple[str, dict[str, Any]]:
+    operation = _operation(statement)
+    return f"{operation} {database}".strip(), {
+        "db.system.name": "postgresql",
+        "db.namespace": database,
+        "db.operation.name": operation,
+        "db.query.text": statement[:_MAX_STATEMENT],
+        "server.address": host,
+    }
+
+
+def statement_span(statement: str, database: str, host: str) -> Any:
+    """A client span around one statement run outside SQLAlchemy (the one-round-trip reads, app/db/reads.py);
+    callers check ``enabled()`` first, so tracing off costs them that check only."""
+    name, attributes = _statement_attributes(statement, database, host)
+    return _tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+
+
 def _before_cursor_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
     if not enabled():
         return
-    operation = _operation(statement)
     url = conn.engine.url
-    started = _tracer.start_span(
-        f"{operation} {url.database or ''}".strip(),
-        kind=SpanKind.CLIENT,
-        attributes={
-            "db.system.name": "postgresql",
-            "db.namespace": url.database or "",
-            "db.operation.name": operation,
-            "db.query.text": statement[:_MAX_STATEMENT],
-            "server.address": url.host or "",
-        },
-    )
-    conn.info.setdefault(_DB_SPAN_KEY, []).append(started)
+    name, attributes = _statement_attributes(statement, url.database or "", url.host or "")
+    stale = conn.info.pop(_DB_SPAN_KEY, None)
+    if stale is not None:  # a statement cancelled between the events: end its span rather than misattribute
+        stale.end()
+    conn.info[_DB_SPAN_KEY] = _tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
 
 def _after_cursor_execute(conn: Any, *_: Any) -> None:
-    spans = conn.info.get(_DB_SPAN_KEY)
-    if spans:
-        spans.pop().end()
+    started = conn.info.pop(_DB_SPAN_KEY, None)
+    if started is not None:
+        started.end()
 
 
 def _handle_error(context: Any) -> None:
     conn = context.connection
-    spans = conn.info.get(_DB_SPAN_KEY) if conn is not None else None
-    if spans:
-        failed = spans.pop()
+    failed = conn.info.pop(_DB_SPAN_KEY, None) if conn is not None else None
+    if failed is not None:
         mark_error(failed, context.original_exception)
         failed.end()
 
