@@ -24,12 +24,16 @@ DATA_EXPORT_STATUSES: Final[tuple[DataExportStatus, ...]] = ("pending", "ready",
 
 class DataExport(OrgScoped, Base):
     __tablename__ = "data_exports"
-    __table_args__ = (CheckConstraint("status in ('pending', 'ready', 'failed', 'expired')", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint("status in ('pending', 'ready', 'failed', 'expired')", name="status_known"),
+    )
 
     # Whose data: the subject of the export (cascade: an erased-and-deleted user takes their exports along).
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Who asked: the subject themselves or an org admin.
-    requested_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    requested_by: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
     status: Mapped[str] = mapped_column(String(20), default="pending")
     object_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
