@@ -47,7 +47,7 @@ class LyceumQueue(RedisQueue):
 
 async def _carry_trace(job: Job) -> None:
     """The enqueuing span's W3C ``traceparent`` in the job's meta: the worker's job span continues that trace
-    (jobs/worker.py). Nothing is added when no span is active (tracing off, cron jobs)."""
+    (jobs/job_tracing.py). Nothing is added when no span is active (tracing off, cron jobs)."""
     tracing.inject(job.meta)
 
 
