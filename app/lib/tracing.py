@@ -78,7 +78,7 @@ def setup_tracing(settings: Settings, default_service: str) -> TracerProvider | 
                 sampler=ParentBased(TraceIdRatioBased(settings.otel_sample_ratio)),
             )
             provider.add_span_processor(
-                BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint_of(settings)), timeout=10))
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint_of(settings))))
             )
             _provider, _tracer = provider, provider.get_tracer(INSTRUMENTATION)
         _users += 1
