@@ -62,7 +62,7 @@ from app.domain.system.controllers import ConfigController, SystemController
 from app.domain.system.webapp import FramePolicy, webapp_router
 from app.domain.tutor.controllers import TutorController, TutorSocketController
 from app.domain.webhooks.controllers import WebhookAdminController
-from app.lib import edge
+from app.lib import edge, tracing
 from app.lib.auth import PUBLIC, BearerAuthMiddleware
 from app.lib.idempotency import IdempotencyMiddleware
 from app.lib.inputs import InputGuardMiddleware, LyceumRequest
@@ -70,6 +70,7 @@ from app.lib.observability import RequestContextMiddleware, configure_logging
 from app.lib.problems import exception_handlers
 from app.lib.release import shipped_path
 from app.lib.throttle import RateLimitMiddleware
+from app.lib.tracing_http import TracingMiddleware
 from app.lib.versioning import add_deprecation_headers
 from app.server.components import ComponentsPlugin, components_of
 
@@ -156,8 +157,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        structlog.get_logger("lyceum").info("started", environment=settings.environment)
-        yield
+        traced = tracing.setup_tracing(settings, "lyceum-api") is not None  # OTLP traces, when configured
+        structlog.get_logger("lyceum").info("started", environment=settings.environment, tracing=traced)
+        try:
+            yield
+        finally:
+            if traced:
+                tracing.shutdown_tracing()  # flushes the last spans
 
     v1 = Router(path="/v1", route_handlers=V1_CONTROLLERS)
     docs_assets = create_static_files_router(
@@ -217,4 +223,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Outermost: every response (404s and CORS preflights included) gets an X-Request-ID, a log line and
     # a latency sample. Inside it, before routing: HEAD, and CORS when configured (app/lib/edge.py).
     app.asgi_handler = RequestContextMiddleware(edge.install(app, settings))
+    if tracing.configured(settings):  # outside it, so the access log line carries the trace id
+        app.asgi_handler = TracingMiddleware(app.asgi_handler)
     return app

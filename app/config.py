@@ -260,6 +260,12 @@ class Settings:
     # started in one org per rolling 24 hours, and how long a finished export's download link (and zip) lives.
     export_max_per_day: int = 3
     export_link_ttl_seconds: int = 86_400
+    # OpenTelemetry traces (docs/observability.md): the OTLP/HTTP collector's base URL (spans go to
+    # <endpoint>/v1/traces; empty: tracing off, the default), the service name (empty: lyceum-api or
+    # lyceum-worker) and the share of new traces kept (a trace continued from a caller follows its decision).
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = ""
+    otel_sample_ratio: float = 1.0
 
     @property
     def base_url(self) -> str:
@@ -307,6 +313,8 @@ _UNPREFIXED = {
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
     "chroma_url": "CHROMA_URL",
+    "otel_exporter_otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",  # OpenTelemetry's standard variables
+    "otel_service_name": "OTEL_SERVICE_NAME",
 }
 
 
@@ -394,6 +402,9 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any)
     _check_url("DATABASE_URL", settings.database_url, ("postgresql://", "postgresql+asyncpg://", "postgres://"))
     _check_url("REDIS_URL", settings.redis_url, ("redis://", "rediss://", "unix://"))
     _check_url("CHROMA_URL", settings.chroma_url, ("http://", "https://"))
+    _check_url("OTEL_EXPORTER_OTLP_ENDPOINT", settings.otel_exporter_otlp_endpoint.strip(), ("http://", "https://"))
+    if not 0 <= settings.otel_sample_ratio <= 1:
+        raise ConfigError(f"LYCEUM_OTEL_SAMPLE_RATIO={settings.otel_sample_ratio} must be between 0 and 1")
     if not 1 <= settings.search_candidates <= 1000:
         raise ConfigError("LYCEUM_SEARCH_CANDIDATES must be between 1 and 1000")
     if not 1 <= settings.port <= 65535:

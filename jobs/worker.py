@@ -13,16 +13,18 @@ from saq.types import Context, PartialTimersDict
 from app.config import Settings, get_settings
 from app.domain.grading.sandbox import SandboxUnavailable, isolation_for, sandbox_policy
 from app.domain.webhooks.wakeup import RelayWakeup
+from app.lib import tracing
 from app.lib.jobs import QUEUE_NAME, create_queue
 from app.lib.observability import REGISTRY, configure_logging
 from app.server.components import Components, build_components, close_components
-from jobs import tasks
+from jobs import job_tracing, tasks
 
 log = structlog.get_logger("lyceum.worker")
 
 
 def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[Context]:
     async def startup(ctx: Context) -> None:
+        ctx["traced"] = tracing.setup_tracing(settings, "lyceum-worker") is not None  # type: ignore[typeddict-unknown-key]
         components = build_components(settings)
         ctx["components"] = components  # type: ignore[typeddict-unknown-key]
         # Webhooks: relay the outbox as soon as a transaction that wrote to it commits (LISTEN/NOTIFY).
@@ -42,6 +44,8 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
         components: Components | None = ctx.get("components")  # type: ignore[assignment]
         if components is not None:
             await close_components(components)
+        if ctx.get("traced"):
+            tracing.shutdown_tracing()  # flushes the last job spans
 
     # Sweep as often as a job must heart-beat, so a job whose worker died is retried promptly: SAQ's own
     # sweep (jobs in Redis whose heartbeat stopped) and ours (submissions in PostgreSQL that no job is
@@ -91,6 +95,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True) -> Worker[
         timers=timers,
         startup=startup,
         shutdown=shutdown,
+        # A span per job, the child of the span that enqueued it; no hooks at all with tracing off.
+        before_process=job_tracing.before if tracing.configured(settings) else None,
+        after_process=job_tracing.after if tracing.configured(settings) else None,
         concurrency=10,
         # A blocking fetch that returns empty-handed before the Redis client's 5 s read timeout. SAQ's
         # default (block forever) hit that timeout every 5 s on an idle queue: an error per fetch loop,

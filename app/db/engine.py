@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
 from app.db.reads import Row, TenantReads
+from app.lib import tracing
 from app.lib.problems import is_transient_conflict
 
 T = TypeVar("T")
@@ -94,7 +95,10 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_engine(app_url(settings), settings.db_pool_size), settings.db_pool_size)
+        engine = create_engine(app_url(settings), settings.db_pool_size)
+        if tracing.configured(settings):  # a span per statement; with tracing off no hook exists at all
+            tracing.instrument_engine(engine)
+        return cls(engine, settings.db_pool_size)
 
     @asynccontextmanager
     async def transaction(self, org_id: UUID | None, user_id: UUID | None = None) -> AsyncIterator[AsyncSession]:

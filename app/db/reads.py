@@ -31,6 +31,7 @@ from uuid import UUID
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import URL
 
+from app.lib import tracing
 from app.lib.errors import ServiceUnavailable
 
 Row = Sequence[Any]  # an asyncpg Record: columns by position (and by name)
@@ -55,6 +56,7 @@ async def _no_reset(_: asyncpg.Connection) -> None:
 class TenantReads:
     def __init__(self, url: URL, max_size: int) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._database, self._host = url.database or "", url.host or ""  # for traces' statement spans
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
@@ -81,7 +83,11 @@ class TenantReads:
                 self._in_use -= 1
                 raise
             try:
-                row: Row | None = await connection.fetchrow(sql, org_id, user_id, *args)
+                if tracing.enabled():  # off: this check is all tracing costs the hot path
+                    with tracing.statement_span(sql, self._database, self._host):
+                        row: Row | None = await connection.fetchrow(sql, org_id, user_id, *args)
+                else:
+                    row = await connection.fetchrow(sql, org_id, user_id, *args)
                 return row
             except TimeoutError as exc:  # PostgreSQL did not answer: no second wait
                 raise _unavailable() from exc

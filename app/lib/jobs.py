@@ -11,6 +11,7 @@ from saq import Job, Queue
 from saq.queue.redis import RedisQueue
 
 from app.config import Settings
+from app.lib import tracing
 
 QUEUE_NAME = "lyceum"
 log = structlog.get_logger("lyceum.jobs")
@@ -26,6 +27,7 @@ class LyceumQueue(RedisQueue):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._dequeue_backoff = 0.0
+        self.register_before_enqueue(_carry_trace)
 
     async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - SAQ signature
         try:
@@ -41,6 +43,12 @@ class LyceumQueue(RedisQueue):
             log.info("queue_reachable", queue=self.name)
             self._dequeue_backoff = 0.0
         return job
+
+
+async def _carry_trace(job: Job) -> None:
+    """The enqueuing span's W3C ``traceparent`` in the job's meta: the worker's job span continues that trace
+    (jobs/job_tracing.py). Nothing is added when no span is active (tracing off, cron jobs)."""
+    tracing.inject(job.meta)
 
 
 def create_queue(settings: Settings) -> Queue:

@@ -15,6 +15,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.lib.tracing import add_trace_ids
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 HTTP_LATENCY = Histogram(
     "lyceum_http_request_duration_seconds",
@@ -57,6 +59,7 @@ def configure_logging(level: str, json: bool) -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        add_trace_ids,  # trace_id and span_id while a span is active (OpenTelemetry, app/lib/tracing.py)
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from app.lib import tracing
 from app.lib.observability import REDIS_CIRCUIT_OPENED
 
 ClientRole = Literal["general", "limiter"]
@@ -82,7 +83,22 @@ class CircuitBreaker:
             self._open_until = self._clock() + self.cooldown
 
 
-class FailFastRedis(Redis):
+class TracedRedis(Redis):
+    """A client whose commands are client spans while OpenTelemetry tracing is on (app/lib/tracing.py): the
+    command name only, never its keys or values. Off, the one extra step is a check of a module global."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if not tracing.enabled():
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        with tracing.redis_span(str(args[0]) if args else "") as span:
+            try:
+                return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            except RedisError as exc:
+                tracing.mark_error(span, exc)
+                raise
+
+
+class FailFastRedis(TracedRedis):
     """A client whose commands go through a circuit breaker (pipelines keep the short timeouts only)."""
 
     breaker: CircuitBreaker
@@ -91,7 +107,7 @@ class FailFastRedis(Redis):
         if not self.breaker.allow():
             raise RedisCircuitOpen("Redis is not answering; failing fast until it does")
         try:
-            result = await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            result = await super().execute_command(*args, **options)
         except (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError):
             self.breaker.failure()
             raise
@@ -122,4 +138,4 @@ def create_redis(url: str, role: ClientRole = "general", *, breaker: CircuitBrea
     pool = BlockingConnectionPool.from_url(
         url, max_connections=256, timeout=5, health_check_interval=30, socket_connect_timeout=2, socket_timeout=5
     )
-    return Redis(connection_pool=pool)
+    return TracedRedis(connection_pool=pool)

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 import anthropic
 import msgspec
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
+from opentelemetry.trace import SpanKind
 
 from app.config import Settings
 from app.content.schema import Rubric
 from app.domain.grading.graders import CriterionScore, GraderOutputError, TransientGradingError
 from app.domain.tutor.guardrails.pii import redact_pii
+from app.lib import tracing
 
 PROMPT_VERSION = "grader-v2"  # v2: answers arrive with personal data replaced by placeholders
 TOOL = "record_grade"
@@ -134,14 +136,27 @@ class ClaudeRubricGrader:
     async def _call(self, content: str) -> Any:
         messages: list[MessageParam] = [{"role": "user", "content": content}]
         try:
-            message = await self.client.messages.create(
-                model=self.model,
-                max_tokens=1500,
-                system=SYSTEM,
-                tools=[_tool_schema()],
-                tool_choice=TOOL_CHOICE,
-                messages=messages,
-            )
+            # The model call's span (docs/observability.md): model and token counts, never the answer (PII).
+            with tracing.span(
+                f"chat {self.model}",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "anthropic",
+                    "gen_ai.request.model": self.model,
+                },
+            ) as model_span:
+                message = await self.client.messages.create(
+                    model=self.model,
+                    max_tokens=1500,
+                    system=SYSTEM,
+                    tools=[_tool_schema()],
+                    tool_choice=TOOL_CHOICE,
+                    messages=messages,
+                )
+                model_span.set_attribute("gen_ai.response.model", message.model)
+                model_span.set_attribute("gen_ai.usage.input_tokens", message.usage.input_tokens)
+                model_span.set_attribute("gen_ai.usage.output_tokens", message.usage.output_tokens)
         except (anthropic.APIConnectionError, anthropic.RateLimitError, anthropic.InternalServerError) as exc:
             raise TransientGradingError(str(exc)) from exc
         except anthropic.APIStatusError as exc:

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 import structlog
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from sqlalchemy import Table, insert, or_, select
 
@@ -54,6 +55,7 @@ from app.domain.tutor.providers.base import (
 )
 from app.domain.tutor.providers.tokens import estimate_request_tokens
 from app.domain.tutor.schemas import BlockedEvent, Budget, DeltaEvent, DoneEvent, ErrorEvent, TutorEvent, Usage
+from app.lib import tracing
 from app.lib.errors import RETRY_AFTER_SECONDS, RateLimited
 from app.lib.events import EventBus
 from app.lib.problems import is_dependency_unavailable
@@ -123,6 +125,25 @@ class TurnRunner:
 
     async def run(self, message_id: str, text: Any, emit: Emit) -> None:
         state = TurnState(message_id=message_id)
+        # One span per turn (OpenTelemetry, docs/observability.md): ids and outcome, never the learner's text.
+        with tracing.span(
+            "tutor.turn",
+            attributes={
+                "lyceum.tutor.conversation_id": str(self.chat.id),
+                "lyceum.tutor.message_id": message_id,
+                "lyceum.org_id": str(self.chat.org_id),
+                "lyceum.course_id": str(self.chat.course_id),
+            },
+        ) as turn_span:
+            try:
+                await self._run_traced(state, text, emit)
+            finally:
+                turn_span.set_attribute("lyceum.tutor.status", state.status)
+                if state.error_code:
+                    turn_span.set_attribute("error.type", state.error_code)
+
+    async def _run_traced(self, state: TurnState, text: Any, emit: Emit) -> None:
+        message_id = state.message_id
         try:
             await self._run(state, text, emit)
         except asyncio.CancelledError:
@@ -429,6 +450,26 @@ class TurnRunner:
 
     async def _stream(self, state: TurnState, request: ModelRequest, policy: Any, emit: Emit) -> None:
         output = OutputFilter(policy, self.chat.context, visible=(state.user_text,))
+        # The model call's span carries the GenAI conventions' model and token counts, never the prompt (PII).
+        with tracing.span(
+            f"chat {request.model or ''}".strip(),
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": self.tutor.provider.name,
+                "gen_ai.request.model": request.model or "",
+            },
+        ) as model_span:
+            try:
+                await self._stream_output(state, request, output, emit)
+            finally:
+                model_span.set_attribute("gen_ai.response.model", state.model)
+                model_span.set_attribute("gen_ai.usage.input_tokens", state.input_tokens)
+                model_span.set_attribute("gen_ai.usage.output_tokens", state.used_output_tokens())
+                if state.error_code:
+                    model_span.set_attribute("error.type", state.error_code)
+
+    async def _stream_output(self, state: TurnState, request: ModelRequest, output: OutputFilter, emit: Emit) -> None:
         try:
             # aclosing: leaving early (blocked, cancelled) closes the model's HTTP stream at once.
             async with contextlib.aclosing(self.tutor.provider.stream(request)) as events:
