@@ -139,7 +139,5 @@ def downgrade() -> None:
     op.drop_table("lyceum_archival_grants")
     op.drop_table("redaction_events")
     op.drop_column("ai_interactions", "content_purged_at")
-    op.drop_constraint(
-        op.f("ck_organizations_transcript_retention_days_range"), "organizations", type_="check"
-    )
+    op.drop_constraint(op.f("ck_organizations_transcript_retention_days_range"), "organizations", type_="check")
     op.drop_column("organizations", "transcript_retention_days")
