@@ -251,6 +251,18 @@ def cmd_openapi(args: argparse.Namespace) -> None:
         print(f"lyceum: wrote {args.output}", file=sys.stderr)
 
 
+def _wait_answering(url: str, children: list[ChildProcess], stop: dict[str, bool], timeout: float) -> bool:
+    """Until ``url`` answers 200 (a child server is listening), one of ``children`` dies, a stop is asked for or
+    ``timeout`` seconds pass; whether it answered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(child.alive() for child in children) and not stop["requested"]:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            if response.status == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
 def _wait_healthy(url: str, apis: list[ChildProcess], stop: dict[str, bool], timeout: float = 300) -> bool:
     # Generous on purpose: on a busy 2-core laptop the API's first start (imports, the guardrail classifier
     # warming up) answered /health only after minutes. A healthy start returns at the first answer: the
@@ -361,7 +373,14 @@ def cmd_up(args: argparse.Namespace) -> None:
         try:
             # The other API processes start once the first answers: on a busy machine N interpreters
             # importing the app at once each take about N times as long, and the banner waits for one.
-            for child in [*servers, apis[0], worker]:
+            for child in servers:
+                child.start()
+            # The worker indexes the seeded courses at once: with Chroma not yet listening, each index job
+            # failed, retried and printed a traceback on a first `make dev`. Bounded: the retries still cover
+            # a Chroma that takes longer.
+            if servers:
+                _wait_answering(f"{env['CHROMA_URL']}/api/v2/heartbeat", servers, stop, timeout=60)
+            for child in [apis[0], worker]:
                 child.start()
             if not _wait_healthy(url, apis[:1], stop):
                 if not stop["requested"]:

@@ -268,13 +268,36 @@ async def context(client: Client) -> dict[str, Any]:
     }
 
 
+# One sign-in per role for the whole matrix (a password check per route and role was most of this module's
+# time): (headers, own user id). A route that ends the session (logout) drops its role's entry, and a 401
+# on a cached session is retried once with a fresh sign-in, so no route's answer depends on the order.
+_SESSIONS: dict[str, tuple[dict[str, str], str]] = {}
+
+
+async def _session(client: Client, role: str, *, fresh: bool = False) -> tuple[dict[str, str], str]:
+    if fresh or role not in _SESSIONS:
+        tokens = await login(client, EMAILS[role], "demo")
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        _SESSIONS[role] = (headers, (await client.get("/v1/me", headers=headers)).json()["user_id"])
+    return _SESSIONS[role]
+
+
 async def _call(client: Client, app: Litestar, method: str, template: str, role: str, context: dict[str, Any]) -> int:
+    status = await _call_once(client, method, template, role, context)
+    if status == 401 and role != "anonymous":
+        await _session(client, role, fresh=True)
+        status = await _call_once(client, method, template, role, context)
+    if template == "/v1/auth/logout":
+        _SESSIONS.pop(role, None)
+    return status
+
+
+async def _call_once(client: Client, method: str, template: str, role: str, context: dict[str, Any]) -> int:
     headers: dict[str, str] = {}
     me_id = str(uuid.uuid4())
     if role != "anonymous":
-        tokens = await login(client, EMAILS[role], "demo")
-        headers["Authorization"] = f"Bearer {tokens['access_token']}"
-        me_id = (await client.get("/v1/me", headers=headers)).json()["user_id"]
+        session_headers, me_id = await _session(client, role)
+        headers = dict(session_headers)
     path = (
         template.replace("{user_id:uuid}", me_id)
         .replace("{course_id:uuid}", context["course_id"])

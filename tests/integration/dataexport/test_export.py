@@ -11,6 +11,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import insert, select, update
 
+from app.asgi import create_app
 from app.config import Settings
 from app.db.models import AIInteraction, AuditLogEntry, DataExport, DeadLetter, ReviewItem, Submission
 from app.domain.components import Components
@@ -52,10 +54,24 @@ async def world(settings: Settings, seeded: Any) -> AsyncIterator[World]:
 
 
 @pytest.fixture(scope="module")
-async def worker_components(settings: Settings, seeded: Any) -> AsyncIterator[Components]:
+def export_settings(settings: Settings) -> Settings:
+    """The session's settings with a Redis key prefix (so a job queue) of this module's own: a worker another
+    module left running on the session's queue (the browser tests' grading worker) would otherwise take the
+    build jobs these tests run by hand, and build the exports first."""
+    return replace(settings, redis_key_prefix=f"{settings.redis_key_prefix}export-{uuid.uuid4().hex[:8]}:")
+
+
+@pytest.fixture(scope="module")
+async def client(export_settings: Settings, seeded: Any) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=create_app(export_settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+async def worker_components(export_settings: Settings, seeded: Any) -> AsyncIterator[Components]:
     """The worker's components on the test's own loop (the app's live on its test client's portal loop):
     the same database, Redis queue and object store, as ``lyceum worker`` would build them."""
-    components = build_components(settings)
+    components = build_components(export_settings)
     yield components
     await close_components(components)
 

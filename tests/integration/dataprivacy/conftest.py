@@ -97,7 +97,9 @@ async def add_turn(
                 model="claude-test",
                 input_tokens=120,
                 output_tokens=80,
-                guardrail_outcomes=[{"check": "pii", "outcome": "pass"}],
+                guardrail_outcomes=[
+                    {"name": "pii", "action": "pass", "score": 0.0, "detail": ""}
+                ],  # the shape turns.py writes
                 created_at=at,
                 updated_at=at,
             )

@@ -86,7 +86,7 @@ async def test_purge_deletes_old_text_only_and_keeps_metrics(
         row = rows[purged]
         assert row.content_purged_at is not None
         assert (row.input_tokens, row.output_tokens, row.content_hash) == (120, 80, row.content_hash)
-        assert row.guardrail_outcomes == [{"check": "pii", "outcome": "pass"}]
+        assert row.guardrail_outcomes == [{"name": "pii", "action": "pass", "score": 0.0, "detail": ""}]
     for kept in (new_shared, fresh):
         assert rows[kept].content_purged_at is None
     assert [entry["purged"] for entry in purges] == [3]
