@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 from cachetools import LRUCache
-from jsonschema import Draft201909Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from jsonschema import Draft201909Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from app.lib.vc.jsonld import DATA, json_key
 
@@ -48,6 +50,11 @@ def _schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft201909Validator:
+    # Imported here, not at the top: importing jsonschema compiles its IRI format grammar (about 1.5 s of
+    # CPU), and only a credential that fails the fast check below needs the explaining validator. Every API
+    # and worker process imports this module at start.
+    from jsonschema import Draft201909Validator
+
     Draft201909Validator.check_schema(_schema())
     return Draft201909Validator(_schema())
 
