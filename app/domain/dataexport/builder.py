@@ -101,6 +101,9 @@ class ExportBuilder:
         return expired
 
     async def _expire_org(self, org_id: UUID, now: datetime) -> int:
+        # Files go only after the commit that marks their rows expired: a rolled-back expiry must not leave a
+        # "ready" export whose zip is gone (the erasure and retention purge delete after commit the same way).
+        unshared: list[str] = []
         async with self.db.transaction(org_id) as session:
             rows = list(
                 await session.scalars(
@@ -121,7 +124,9 @@ class ExportBuilder:
                     )
                 )
                 if not shared:
-                    await self.objects.delete(key)
+                    unshared.append(key)
+        for key in unshared:
+            await self.objects.delete(key)
         if rows:
             log.info("data_exports_expired", org_id=str(org_id), count=len(rows))
         return len(rows)
