@@ -12,21 +12,24 @@ from saq.queue.redis import RedisQueue
 
 from app.config import Settings
 from app.lib import tracing
+from app.lib.job_updates import JobUpdates
 
 QUEUE_NAME = "lyceum"
 log = structlog.get_logger("lyceum.jobs")
 
 
 class LyceumQueue(RedisQueue):
-    """SAQ's Redis queue with one change: a dequeue that cannot reach Redis waits before the worker asks
-    again. SAQ's worker loop asks again at once, so while Redis was down (restarting under `lyceum up`,
-    say) its ten fetch loops spun at full CPU and logged a traceback each time."""
+    """SAQ's Redis queue with two changes for Redis outages. A dequeue that cannot reach Redis waits before
+    the worker asks again: SAQ's worker loop asks again at once, so while Redis was down (restarting under
+    `lyceum up`, say) its ten fetch loops spun at full CPU and logged a traceback each time. And job-status
+    updates are read by ``JobUpdates`` (job_updates.py), which reconnects instead of starving the loop."""
 
     _DEQUEUE_BACKOFF_MAX = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._dequeue_backoff = 0.0
+        self._pubsub = JobUpdates(self.redis, prefix=self._pubsub.prefix)
         self.register_before_enqueue(_carry_trace)
 
     async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - SAQ signature
