@@ -205,6 +205,28 @@ def cmd_archive_org(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_erase_user(args: argparse.Namespace) -> None:
+    """Erase a person in every org they belong to, on their behalf (docs/runbooks/erasure-and-archival.md)."""
+    import msgspec
+
+    from app.domain.dataprivacy.erasure import ErasureRefused
+    from app.domain.dataprivacy.operator import erase_person
+
+    if args.confirm != args.email:
+        sys.exit("lyceum erase user: repeat the email after --confirm to erase this person (it cannot be undone)")
+    with _services(_settings(args)) as settings:
+        try:
+            summary = asyncio.run(erase_person(settings, args.email))
+        except LookupError as exc:
+            sys.exit(f"lyceum erase user: {exc}")
+        except ErasureRefused as exc:
+            sys.exit(f"lyceum erase user: refused, nothing was changed: {exc.detail}")
+    erased = {name: value for name, value in msgspec.structs.asdict(summary).items() if name not in ("user_id", "orgs")}
+    counts = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in erased.items() if value)
+    where = f"{summary.orgs} organisation(s), user {summary.user_id}"
+    print(f"lyceum: {args.email} erased in {where} ({counts or 'no content'})")
+
+
 def cmd_courses_validate(args: argparse.Namespace) -> None:
     from app.content.loader import validate_path
 
@@ -530,6 +552,15 @@ def build_parser() -> argparse.ArgumentParser:
     archive_org.add_argument("--out", required=True, help="the archive to write (<file>.jsonl.gz)")
     archive_org.add_argument("--data-dir", default=None)
     archive_org.set_defaults(func=cmd_archive_org)
+    erase = sub.add_parser("erase", help="operator-only erasure (a person who cannot ask for it themselves)")
+    erase_sub = erase.add_subparsers(dest="erase_command", required=True)
+    erase_user = erase_sub.add_parser(
+        "user", help="erase a person's data in every org they belong to and pseudonymise their account"
+    )
+    erase_user.add_argument("email")
+    erase_user.add_argument("--confirm", required=True, help="the same email again: erasure cannot be undone")
+    erase_user.add_argument("--data-dir", default=None)
+    erase_user.set_defaults(func=cmd_erase_user)
     lti = sub.add_parser("lti", help="LTI 1.3 tool administration")
     lti_sub = lti.add_subparsers(dest="lti_command", required=True)
     rotate_key = lti_sub.add_parser(

@@ -222,6 +222,11 @@ class ErasureService:
             raise ErasureRefused("This person also belongs to another organization: only they can erase their account")
         return await self._erase(user_id, principal.user_id, [principal.org_id], principal.org_id)
 
+    async def erase_on_behalf_of(self, user_id: UUID, orgs: list[UUID]) -> ErasureSummary:
+        """The operator's erasure (``lyceum erase user``, operator.py): in every org of ``orgs``, the person
+        named as the actor (the operator acts for them and has no account inside an org)."""
+        return await self._erase(user_id, user_id, orgs, orgs[0])
+
     async def _ensure_admin_remains(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> None:
         is_admin = await session.scalar(
             select(func.count()).where(Membership.user_id == user_id, Membership.role == "admin")
