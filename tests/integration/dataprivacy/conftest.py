@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -50,6 +50,14 @@ class Place:
     engine: AsyncEngine
     org_id: uuid.UUID
     course_id: uuid.UUID
+
+
+async def demo_org_id(world: World) -> uuid.UUID:
+    """The seeded ``demo`` org: a second org for the people these tests make members of two."""
+    async with world.engine.connect() as conn:
+        org_id = await conn.scalar(text("select id from organizations where slug = 'demo'"))
+    assert org_id is not None
+    return uuid.UUID(str(org_id))
 
 
 def place_of(world: World) -> Place:

@@ -28,7 +28,7 @@ from app.db.models import (
 )
 from app.domain.progress.projections import rebuild_projections
 from app.lib.objectstore import LocalObjectStore
-from tests.integration.dataprivacy.conftest import Place, add_turn, new_chat
+from tests.integration.dataprivacy.conftest import Place, add_turn, demo_org_id, new_chat
 from tests.integration.orgadmin.conftest import PASSWORD, World, sign_in
 from tests.support.accounts import new_member
 from tests.support.stack import login
@@ -158,7 +158,7 @@ async def test_admin_erasure_and_its_refusals(client: Client, world: World, stor
     last = await client.post("/v1/me/erasure", headers=admin, json={"confirm": "DELETE", "current_password": PASSWORD})
     assert last.status_code == 409, last.text
     shared = await world.add_user("two-orgs", "learner")
-    demo_id = await _demo_org_id(world)
+    demo_id = await demo_org_id(world)
     async with world.engine.begin() as conn:
         await conn.execute(insert(Membership).values(id=uuid.uuid4(), org_id=demo_id, user_id=shared, role="learner"))
     other = await client.post(f"/v1/admin/users/{shared}/erasure", headers=admin, json={"confirm": "DELETE"})
@@ -188,13 +188,6 @@ async def test_admin_erasure_and_its_refusals(client: Client, world: World, stor
         assert await conn.scalar(select(User.name).where(User.id == learner)) == "Erased user"
 
 
-async def _demo_org_id(world: World) -> uuid.UUID:
-    async with world.engine.connect() as conn:
-        org_id = await conn.scalar(text("select id from organizations where slug = 'demo'"))
-    assert org_id is not None
-    return uuid.UUID(str(org_id))
-
-
 async def test_app_role_cannot_change_the_audit_log_or_open_the_archival_path(settings: Settings, world: World) -> None:
     engine = create_engine(app_url(settings), pool_size=1)
 
@@ -221,7 +214,7 @@ async def test_app_role_cannot_change_the_audit_log_or_open_the_archival_path(se
 
 async def test_self_erasure_reaches_every_org_of_the_person(client: Client, world: World) -> None:
     person = await world.add_user("everywhere", "learner", name="Eve Everywhere")
-    demo_id = await _demo_org_id(world)
+    demo_id = await demo_org_id(world)
     async with world.engine.begin() as conn:
         await conn.execute(insert(Membership).values(id=uuid.uuid4(), org_id=demo_id, user_id=person, role="learner"))
     headers = await sign_in(client, world.email("everywhere"), world.slug)

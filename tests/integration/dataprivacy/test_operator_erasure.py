@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 from app.cli import build_parser
 from app.config import Settings
@@ -19,17 +19,11 @@ from app.db.models import AuditLogEntry, Membership, RedactionEvent, Submission,
 from app.domain.dataprivacy.erasure import ErasureRefused
 from app.domain.dataprivacy.operator import OPERATOR_REQUEST_ID, erase_person
 from app.lib.objectstore import LocalObjectStore
-from tests.integration.dataprivacy.conftest import add_turn, new_chat
+from tests.integration.dataprivacy.conftest import add_turn, demo_org_id, new_chat
 from tests.integration.orgadmin.conftest import PASSWORD, World
 from tests.support.stack import login
 
 Client = AsyncTestClient[Litestar]
-
-
-async def _demo_org_id(world: World) -> uuid.UUID:
-    async with world.engine.connect() as conn:
-        org_id = await conn.scalar(text("select id from organizations where slug = 'demo'"))
-    return uuid.UUID(str(org_id))
 
 
 async def test_operator_erases_a_member_of_two_orgs_everywhere(
@@ -37,7 +31,7 @@ async def test_operator_erases_a_member_of_two_orgs_everywhere(
 ) -> None:
     person = await world.add_user("lost-access", "learner", name="Olive Operator-Erased")
     await world.enroll(person, failed=1)
-    demo_id = await _demo_org_id(world)
+    demo_id = await demo_org_id(world)
     async with world.engine.begin() as conn:
         await conn.execute(insert(Membership).values(id=uuid.uuid4(), org_id=demo_id, user_id=person, role="learner"))
     tokens = await login(client, world.email("lost-access"), world.slug, PASSWORD)
