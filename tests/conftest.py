@@ -167,6 +167,7 @@ _SERVER_FIXTURES = frozenset(
 SLOW_FIRST = (
     "integration/platform/test_restarts.py",  # cpu_hog
     "integration/credentials/test_killed_worker.py",  # cpu_hog
+    "integration/lti/test_killed_worker.py",  # four worker processes; starts among the cpu_hog modules
     "integration/grading/test_killed_worker.py",  # cpu_hog
     "chaos/test_redis_killed.py",  # a Redis of its own, killed and restarted
     "chaos/test_postgres_connections_killed.py",  # a database of its own, created, migrated and seeded

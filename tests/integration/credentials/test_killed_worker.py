@@ -12,14 +12,8 @@ Every wait is on a condition; the deadlines only bound a run that has already fa
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +27,13 @@ from app.db.engine import Database, create_engine, owner_url
 from app.db.models import Membership, Organization, User
 from app.domain.credentials.enqueue import enqueue_issue_credential
 from app.domain.credentials.issuance import IssuanceService
-from app.lib.jobs import QUEUE_NAME, create_queue, credential_job_key
-from app.lib.redis import create_redis
+from app.lib.jobs import create_queue, credential_job_key
 from app.seed import _complete_course, seed
 from tests.support.credentials import load_small_course
 from tests.support.databases import owner_sql, scratch_database
+from tests.support.killed_worker import forget_queue, kill, start_worker, stop, until
 from tests.support.stack import RUN_ID, make_settings
 
-ROOT = Path(__file__).resolve().parents[3]
-DEADLINE = 240.0  # seconds; a dead worker's job is retried once its heartbeat (15 s) goes stale, on a busy machine
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpu_hog")]
 
 
@@ -106,35 +98,6 @@ async def _completed_enrolment(settings: Settings, course_slug: str = "killed-mi
         await engine.dispose()
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _stop(*workers: subprocess.Popen[bytes] | None) -> None:
-    for worker in workers:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not await condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def _credentials(settings: Settings, enrollment_id: uuid.UUID) -> int:
     rows = await owner_sql(settings, "select count(*) from credentials where enrollment_id = :e", {"e": enrollment_id})
     return int(rows[0][0])
@@ -163,7 +126,7 @@ async def _kill_mid_issue(settings: Settings, env: dict[str, str], held: dict[st
     worker = None
     try:
         assert await enqueue_issue_credential(queue, settings, held["org_id"], held["enrollment_id"])
-        worker = _start_worker(env)
+        worker = start_worker(env)
 
         async def waiting_on_the_row() -> bool:
             job = await queue.job(credential_job_key(held["enrollment_id"]))
@@ -174,12 +137,11 @@ async def _kill_mid_issue(settings: Settings, env: dict[str, str], held: dict[st
             )
             return job is not None and job.status == "active" and int(blocked[0][0]) >= 1
 
-        await _until(waiting_on_the_row, "the worker's issue to wait on the enrolment row")
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=60)
+        await until(waiting_on_the_row, "the worker's issue to wait on the enrolment row")
+        kill(worker)
     finally:
         await queue.disconnect()
-        _stop(worker)
+        stop(worker)
 
 
 async def test_killed_mid_issue_is_issued_once_by_another_worker(
@@ -190,14 +152,14 @@ async def test_killed_mid_issue_is_issued_once_by_another_worker(
         await _kill_mid_issue(prepared, issue_env, held)
         await held["release"]()
         assert await _credentials(prepared, held["enrollment_id"]) == 0
-        second = _start_worker(issue_env)
+        second = start_worker(issue_env)
 
         async def issued() -> bool:
             return await _credentials(prepared, held["enrollment_id"]) >= 1
 
-        await _until(issued, "another worker to issue the credential")
+        await until(issued, "another worker to issue the credential")
     finally:
-        _stop(second)
+        stop(second)
     assert await _credentials(prepared, held["enrollment_id"]) == 1
     db = Database.from_settings(prepared)
     try:
@@ -214,21 +176,14 @@ async def test_a_job_lost_with_its_worker_is_queued_again_by_the_sweep(
     try:
         await _kill_mid_issue(prepared, issue_env, held)
         # Redis loses the queue as well: nothing there knows this enrolment any more.
-        queue_name = f"{issue_env['LYCEUM_REDIS_KEY_PREFIX']}{QUEUE_NAME}"
-        redis = create_redis(redis_url)
-        try:
-            for pattern in (f"saq:{queue_name}:*", f"saq:job:{queue_name}:*"):
-                async for key in redis.scan_iter(match=pattern, count=1000):
-                    await redis.delete(key)
-        finally:
-            await redis.aclose()
+        await forget_queue(redis_url, issue_env["LYCEUM_REDIS_KEY_PREFIX"])
         await held["release"]()
-        second = _start_worker(issue_env)
+        second = start_worker(issue_env)
 
         async def issued() -> bool:
             return await _credentials(prepared, held["enrollment_id"]) >= 1
 
-        await _until(issued, "the sweep to queue the lost job again and a worker to issue it")
+        await until(issued, "the sweep to queue the lost job again and a worker to issue it")
     finally:
-        _stop(second)
+        stop(second)
     assert await _credentials(prepared, held["enrollment_id"]) == 1

@@ -13,14 +13,9 @@ Every wait is on a condition; the deadlines only bound a run that has already fa
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,8 +25,6 @@ from app.config import Settings
 from app.db.bootstrap import migrate
 from app.db.engine import Database
 from app.db.models import Grade, Submission
-from app.lib.jobs import QUEUE_NAME
-from app.lib.redis import create_redis
 from app.seed import seed
 from tests.support.databases import scratch_database
 from tests.support.fake_anthropic.server import FakeAnthropic
@@ -45,10 +38,9 @@ from tests.support.grading import (
     top_rubric_points,
     wait_for,
 )
+from tests.support.killed_worker import DEADLINE, forget_queue, kill, start_worker, stop, until
 from tests.support.stack import RUN_ID, make_settings
 
-ROOT = Path(__file__).resolve().parents[3]
-DEADLINE = 240.0  # seconds; starting a worker process on a busy machine alone can take tens of them
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpu_hog")]
 
 
@@ -111,24 +103,6 @@ async def kclient(killed_env: dict[str, str]) -> AsyncIterator[Client]:
         yield client
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def _row(env: dict[str, str], org_id: uuid.UUID, submission_id: str) -> tuple[str, int, int]:
     """(status, recoveries, grade rows) of one submission, read as the application does (under RLS)."""
     db = Database.from_settings(_settings(env))
@@ -152,28 +126,20 @@ async def _kill_mid_grading(
     fake.script(tool_inputs=[rubric_tool_input(top_rubric_points())], stall_seconds=600, stall_times=1)
     headers = await new_learner(kclient)
     review = await assessment(kclient, headers, "schema-review")
-    worker = _start_worker(env)
+    worker = start_worker(env)
     accepted = await kclient.post(
         f"/v1/assessments/{review['id']}/submissions", headers=headers, json={"text": "My careful review."}
     )
     assert accepted.status_code == 202, accepted.text
     submission_id = accepted.json()["id"]
     await wait_for(kclient, headers, submission_id, "grading", deadline_s=DEADLINE)
-    await _until(lambda: len(fake.message_requests) >= 1, "the model call to be in flight")
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=60)
+
+    async def in_flight() -> bool:
+        return len(fake.message_requests) >= 1
+
+    await until(in_flight, "the model call to be in flight", poll=0.05)
+    kill(worker)
     return headers, submission_id, worker
-
-
-def _stop(*workers: subprocess.Popen[bytes] | None) -> None:
-    for worker in workers:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
 
 
 async def test_killed_worker_loses_nothing_and_grades_once(
@@ -182,14 +148,14 @@ async def test_killed_worker_loses_nothing_and_grades_once(
     first = second = None
     try:
         headers, submission_id, first = await _kill_mid_grading(kclient, killed_env, fake_anthropic)
-        second = _start_worker(killed_env)
+        second = start_worker(killed_env)
         graded = await wait_for(kclient, headers, submission_id, "graded", deadline_s=DEADLINE)
         assert graded["score"] == sum(top_rubric_points())
         org_id = uuid.UUID((await kclient.get("/v1/me", headers=headers)).json()["org_id"])
         status, _, grades = await _row(killed_env, org_id, submission_id)
         assert (status, grades) == ("graded", 1)
     finally:
-        _stop(first, second)
+        stop(first, second)
 
 
 async def test_job_lost_with_its_worker_is_recovered_from_the_database(
@@ -199,19 +165,12 @@ async def test_job_lost_with_its_worker_is_recovered_from_the_database(
     try:
         headers, submission_id, first = await _kill_mid_grading(kclient, killed_env, fake_anthropic)
         # Redis loses the queue as well: nothing in Redis knows this submission any more.
-        queue = f"{killed_env['LYCEUM_REDIS_KEY_PREFIX']}{QUEUE_NAME}"
-        redis = create_redis(redis_url)
-        try:
-            for pattern in (f"saq:{queue}:*", f"saq:job:{queue}:*"):
-                async for key in redis.scan_iter(match=pattern, count=1000):
-                    await redis.delete(key)
-        finally:
-            await redis.aclose()
-        second = _start_worker(killed_env)
+        await forget_queue(redis_url, killed_env["LYCEUM_REDIS_KEY_PREFIX"])
+        second = start_worker(killed_env)
         graded = await wait_for(kclient, headers, submission_id, "graded", deadline_s=DEADLINE)
         assert graded["score"] == sum(top_rubric_points())
         org_id = uuid.UUID((await kclient.get("/v1/me", headers=headers)).json()["org_id"])
         # Graded once, and by the database sweep: it counted the one recovery.
         assert await _row(killed_env, org_id, submission_id) == ("graded", 1, 1)
     finally:
-        _stop(first, second)
+        stop(first, second)

@@ -26,12 +26,12 @@ from tests.support.grading import (
     top_rubric_points,
     wait_for,
 )
+from tests.support.lti.passback import QUIZ, posts_of, submit_quiz
 from tests.support.lti.services import SCORE_TYPE, PlatformServices, ScoreRecord
 from tests.support.lti.services_fixtures import LtiWorld, build_world
 from tests.support.stack import auth_headers
 
 ANSWER = "Add a foreign key on order_lines.order_id, check quantity > 0 and index orders by customer."
-QUIZ = "http-fundamentals-quiz"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -46,14 +46,6 @@ async def wait_scores(
             return scores
         await asyncio.sleep(0.1)
     raise AssertionError(f"the platform got {platform.scores(context)} for {context}, expected {count} scores")
-
-
-async def posts_of(world: LtiWorld) -> list[LtiScorePost]:
-    async with world.db.transaction(world.org_id) as session:
-        rows = await session.scalars(
-            select(LtiScorePost).where(LtiScorePost.resource_link_pk == world.link_pk).order_by(LtiScorePost.created_at)
-        )
-        return list(rows)
 
 
 async def wait_post_status(world: LtiWorld, status: str, deadline_s: float = 90) -> LtiScorePost:
@@ -74,16 +66,6 @@ async def submit_short_answer(client: Client, world: LtiWorld) -> str:
     assert accepted.status_code == 202, accepted.text
     submission_id: str = accepted.json()["id"]
     return submission_id
-
-
-async def submit_quiz(client: Client, world: LtiWorld, right: bool = True) -> dict[str, Any]:
-    quiz = await assessment(client, world.headers, QUIZ)
-    answers = [q["answer"] if right else (q["answer"] + 1) % 2 for q in assessment_spec(QUIZ)["questions"]]
-    accepted = await client.post(
-        f"/v1/assessments/{quiz['id']}/submissions", headers=world.headers, json={"choices": answers}
-    )
-    assert accepted.status_code == 202, accepted.text
-    return await wait_for(client, world.headers, accepted.json()["id"], "graded")
 
 
 def assert_fully_graded(score: ScoreRecord, world: LtiWorld, given: float, maximum: float) -> None:

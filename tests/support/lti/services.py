@@ -8,7 +8,8 @@ them over real loopback HTTP, as it would call an LMS.
   a ``jti`` never seen before. Every request is counted (``token_requests``) so tests see the cache work.
 - AGS: ``/ags/<context>/lineitems`` (GET lists, POST creates: the new line item's URL carries a query
   string, as Moodle's do) and each line item's ``.../scores`` (records every score; ``fail_scores`` makes
-  the next N answer an error status, ``reject_scores`` answers every one with a status).
+  the next N answer an error status, ``reject_scores`` answers every one with a status, ``stall_scores``
+  holds the next N open until ``release_scores``; ``result`` is what the gradebook then shows).
 - NRPS: ``/nrps/<context>/memberships`` serves ``members`` in pages of ``page_size`` with
   ``Link: <...>; rel="next"``.
 Every service call needs a bearer token this endpoint issued, with the scope the call needs (else 401/403).
@@ -22,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -78,6 +80,9 @@ class PlatformServices:
         self._jtis: set[str] = set()
         self._score_failures: list[tuple[int, dict[str, str]]] = []  # answered before any score is recorded
         self._score_rejection: int | None = None
+        self._score_stalls = 0  # how many of the next score posts to hold open
+        self._held_scores = 0  # score posts received and held open right now
+        self._released = threading.Event()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         server.route("POST", "/token", self._token)
@@ -121,6 +126,39 @@ class PlatformServices:
     def reject_scores(self, status: int | None) -> None:
         """Every score post answers ``status`` (a 400: the tool must not retry), or None to accept again."""
         self._score_rejection = status
+
+    def stall_scores(self, times: int) -> None:
+        """The next ``times`` score posts are received and then held open, unanswered, until
+        ``release_scores``: a tool caught mid-post (killed while it waits for the answer). A released post
+        is then handled as any other: a platform records what it received even if the tool hung up."""
+        with self._lock:
+            self._score_stalls += times
+            self._released.clear()
+
+    @property
+    def held_scores(self) -> int:
+        """How many score posts are being held open now (received, not yet answered)."""
+        with self._lock:
+            return self._held_scores
+
+    def release_scores(self) -> None:
+        """Let every held score post go on (and the ones ``stall_scores`` still owes pass unheld)."""
+        with self._lock:
+            self._score_stalls = 0
+            self._released.set()
+
+    def result(self, item: LineItem, user_id: str) -> dict[str, Any] | None:
+        """The score the gradebook shows for ``user_id`` on ``item`` (None before any), as AGS 2.0 defines
+        it: each score received replaces the result, except that the platform "MUST NOT update a result if
+        the last timestamp on record is later than the incoming score update". A score sent again with the
+        same timestamp (a retried post) leaves the same result."""
+        shown: dict[str, Any] | None = None
+        with self._lock:
+            scores = [s.body for s in item.scores if s.body.get("userId") == user_id]
+        for body in scores:
+            if shown is None or _instant(body["timestamp"]) >= _instant(shown["timestamp"]):
+                shown = body
+        return shown
 
     def set_members(self, context: str, members: list[dict[str, Any]], page_size: int = 2) -> None:
         self.members[context] = members
@@ -213,6 +251,15 @@ class PlatformServices:
             return Reply(failure[0], {"error": "try again later"}, headers=failure[1])
         if self._score_rejection is not None:
             return Reply(self._score_rejection, {"error": "this score is refused"})
+        with self._lock:
+            stall = self._score_stalls > 0
+            if stall:
+                self._score_stalls -= 1
+                self._held_scores += 1
+        if stall:  # the whole request is in: the tool now waits for an answer this platform is slow to give
+            self._released.wait()
+            with self._lock:
+                self._held_scores -= 1
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith(SCORE_TYPE):
             return Reply(415, {"error": "a score must be sent as " + SCORE_TYPE})
@@ -244,3 +291,8 @@ class PlatformServices:
             headers["Link"] = f'<{self.memberships_url(context)}?page={page + 1}>; rel="next"'
         body = {"id": self.memberships_url(context), "context": {"id": context}, "members": chunk}
         return Reply(200, body, headers=headers, content_type=MEMBERSHIP_TYPE)
+
+
+def _instant(timestamp: str) -> datetime:
+    """A score's ISO 8601 ``timestamp`` (``...Z``) as an aware datetime: compared as instants, not strings."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))

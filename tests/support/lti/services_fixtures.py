@@ -75,17 +75,23 @@ def platform_server() -> Iterator[PlatformServer]:
 
 @pytest.fixture
 async def platform(platform_server: PlatformServer, lsclient: Client) -> PlatformServices:
-    """The platform's services, checking client assertions against the tool's published key set (read
-    once here: these tests do not rotate the tool key)."""
+    """A new platform server's services, for the app of the LTI services tests."""
+    return await platform_services(platform_server, lsclient)
+
+
+async def platform_services(server: PlatformServer, client: Client) -> PlatformServices:
+    """The platform's services on ``server`` for the tool behind ``client``, under a client_id of their own,
+    checking client assertions against the tool's published key set (read once here: the tests that use it
+    do not rotate the tool key)."""
     # A pool of this test's event loop: the app's engine belongs to the test client's loop.
-    settings = components_of(lsclient.app).settings
+    settings = components_of(client.app).settings
     db = Database.from_settings(settings)
     try:
         async with db.transaction(None) as session:
             jwks = await published_jwks(session, settings)
     finally:
         await db.dispose()
-    return PlatformServices(platform_server, f"client-{uuid.uuid4().hex[:8]}", lambda: jwks)
+    return PlatformServices(server, f"client-{uuid.uuid4().hex[:8]}", lambda: jwks)
 
 
 @dataclass
