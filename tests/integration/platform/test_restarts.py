@@ -173,6 +173,7 @@ def _platform(root: Path, fake_anthropic_server: FakeAnthropic) -> Iterator[Plat
             "LYCEUM_GRADING_HEARTBEAT_SECONDS": "3",  # recovery within seconds, not a minute
             "LYCEUM_GRADING_STALE_SECONDS": "12",  # this data dir's database has no other queue's sweeps
             "LYCEUM_RATE_LIMIT_SUBMIT_USER": "1000/1s",
+            "LYCEUM_RATE_LIMIT_API_USER": "100000/1000s",  # the outage traffic (Traffic) reads as fast as it can
             "LYCEUM_RATE_LIMIT_LOGIN_USER": "10000/60s",
             "LYCEUM_RATE_LIMIT_LOGIN_ORG": "10000/60s",
             "LYCEUM_RATE_LIMIT_LOGIN_GLOBAL": "10000/60s",
@@ -415,10 +416,78 @@ async def test_one_api_process_per_core_and_a_dead_one_is_restarted(
     assert any("component=api-" in line for line in restarted), platform.tail()
 
 
+class Traffic:
+    """A learner reading their profile and the catalogue, one request after another, for as long as it runs:
+    what clients see while a dependency is dead and while it comes back."""
+
+    PATHS = ("/v1/me", "/v1/courses")
+
+    def __init__(self, http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        self.http, self.headers = http, headers
+        self.answers: list[tuple[str, int, str]] = []  # path, status, what was wrong ("" when nothing)
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            for path in self.PATHS:
+                try:
+                    response = await self.http.get(path, headers=self.headers)
+                except httpx.HTTPError as exc:  # the API processes stay up: no request may go unanswered
+                    self.answers.append((path, 0, repr(exc)))
+                    continue
+                self.answers.append((path, response.status_code, _not_ok_or_clear_refusal(response)))
+            await asyncio.sleep(0.1)
+
+    def __enter__(self) -> Traffic:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def _not_ok_or_clear_refusal(response: httpx.Response) -> str:
+    """ "" for a success or the documented outage answer (503 problem+json with Retry-After), else why not."""
+    if response.status_code == 200:
+        return ""
+    clear = (
+        response.status_code == 503
+        and response.headers.get("content-type", "").startswith("application/problem+json")
+        and "retry-after" in response.headers
+    )
+    return "" if clear else f"{response.status_code} {response.text[:200]}"
+
+
 async def test_supervisor_restarts_a_dead_redis_and_postgres_and_ready_follows(
     platform: Platform, http: httpx.AsyncClient, learner: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
     assert (await _ready(http))[0] == 200
+    with Traffic(http, learner) as traffic:
+        await _kill_redis_then_postgres(platform, http)
+    # Under traffic, every answer was a success or the documented 503 (never a 500, a 401 for a valid token,
+    # or no answer), and PostgreSQL's outage was seen by the clients (503s) and ended (200s after it).
+    wrong = [answer for answer in traffic.answers if answer[2]]
+    assert not wrong, wrong[:10]
+    statuses = [status for _, status, _ in traffic.answers]
+    assert 503 in statuses, "no request met the PostgreSQL outage"
+    assert statuses[-1] == 200, traffic.answers[-5:]
+    assert platform.running()
+    # The whole path works again: login (Redis, PostgreSQL), enqueue, the worker grades with the model.
+    # The API's pooled Redis connections died with Redis; the first use of each fails (503, with
+    # Retry-After: the documented Redis-down answer) before the pool reconnects, so retry until it has.
+    fake_anthropic.script(tool_inputs=[rubric_tool_input(top_rubric_points())])
+    headers = await _login_through_503s(http, platform)
+    submission = await _submit(http, headers, "schema-review", {"text": "After the restarts."})
+
+    async def graded() -> bool:
+        return (await _statuses(platform, [submission])).get(submission) == "graded"
+
+    await until(graded, "a submission graded after the restarts", platform)
+
+
+async def _kill_redis_then_postgres(platform: Platform, http: httpx.AsyncClient) -> None:
+    """SIGKILL each; /ready says so while the frozen supervisor leaves it dead, then 200 once it restarted it."""
     for component, pid_of in (("redis", platform.redis_pid), ("postgres", platform.postmaster_pid)):
         old = pid_of()
         platform.freeze()  # so the component stays dead until /ready has been seen to notice
@@ -442,18 +511,6 @@ async def test_supervisor_restarts_a_dead_redis_and_postgres_and_ready_follows(
         log = platform.log()
         assert f"component_down                 component={component}" in log
         assert f"component={component}" in log.split("component_restarted", 1)[-1]
-    assert platform.running()
-    # The whole path works again: login (Redis, PostgreSQL), enqueue, the worker grades with the model.
-    # The API's pooled Redis connections died with Redis; the first use of each fails (503, with
-    # Retry-After: the documented Redis-down answer) before the pool reconnects, so retry until it has.
-    fake_anthropic.script(tool_inputs=[rubric_tool_input(top_rubric_points())])
-    headers = await _login_through_503s(http, platform)
-    submission = await _submit(http, headers, "schema-review", {"text": "After the restarts."})
-
-    async def graded() -> bool:
-        return (await _statuses(platform, [submission])).get(submission) == "graded"
-
-    await until(graded, "a submission graded after the restarts", platform)
 
 
 async def test_restarts_mid_grading_grade_every_submission_exactly_once(
