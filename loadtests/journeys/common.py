@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from locust import HttpUser, events
+from locust import stats as locust_stats
 from locust.clients import ResponseContextManager
 from locust.env import Environment
 from locust.exception import StopUser
@@ -271,6 +272,10 @@ def _stop_when_covered(environment: Environment, **_: Any) -> None:
         started = time.monotonic()
         while not (time.monotonic() - started >= MIN_SECONDS and _covered(environment)):
             gevent.sleep(1.0)
+        # Locust's --csv files are rewritten once a second and not at exit: a journey that succeeded just
+        # before the quit was in the printed summary but missing from run_stats.csv (a smoke-test failure
+        # under load). Two intervals let the writer, whose timer expires first, write it before the quit.
+        gevent.sleep(2 * locust_stats.CSV_STATS_INTERVAL_SEC)
         print("loadtests: every journey in LYCEUM_LOAD_UNTIL succeeded; stopping")
         if environment.runner is not None:
             environment.runner.quit()
