@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from app.config import Settings
 from app.db.engine import Database
-from app.domain.auth.revocation import AuthStateReader
+from app.domain.auth.revocation import build_denylist
 from app.domain.components import Components
 from app.domain.grading.components import GradingComponents
 from app.domain.review.queue import ReviewQueuePolicy
@@ -32,7 +32,6 @@ from app.lib.lti.http import PlatformHttp
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.redis import create_redis
 from app.lib.resources import STATE_KEY
-from app.lib.security.denylist import TokenDenylist
 from app.lib.security.tokens import TokenCodec
 
 
@@ -49,12 +48,7 @@ def build_components(settings: Settings) -> Components:
             settings.secret_key.value, settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds
         ),
         # Revocation state: PostgreSQL decides, Redis caches; on the request path, so the fail-fast client.
-        denylist=TokenDenylist(
-            limiter_redis,
-            settings.redis_key_prefix,
-            AuthStateReader(db, settings.access_token_ttl_seconds),
-            settings.auth_cache_seconds,
-        ),
+        denylist=build_denylist(settings, limiter_redis, db),
         limiter=TokenBucketLimiter(limiter_redis, settings.redis_key_prefix),
         tutor=TutorComponents.build(settings, limiter_redis),
         # Publishing goes through the fail-fast client: a hung Redis must not stall the publisher.

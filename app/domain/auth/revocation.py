@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db.engine import Database
 from app.db.models import Membership, RefreshToken, User
-from app.lib.security.denylist import AuthState
+from app.lib.security.denylist import AuthState, TokenDenylist
 
 # Revoked logins are remembered for one access-token lifetime plus this margin (clock skew between
 # instances): a family revoked earlier has no access token left that could still be presented.
@@ -70,3 +72,14 @@ async def end_all_logins(session: AsyncSession, user_id: UUID, *, except_family:
         revoke = revoke.where(RefreshToken.family_id != except_family)
     await session.execute(revoke.values(revoked_at=datetime.now(UTC)))
     return int(version or 0)
+
+
+def build_denylist(settings: Settings, redis: Redis, db: Database) -> TokenDenylist:
+    """The token check's revocation cache: Redis caches, PostgreSQL decides (the app's components and the
+    operator's ``lyceum erase user`` build it the same way)."""
+    return TokenDenylist(
+        redis,
+        settings.redis_key_prefix,
+        AuthStateReader(db, settings.access_token_ttl_seconds),
+        settings.auth_cache_seconds,
+    )

@@ -21,13 +21,12 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db.engine import Database, create_engine, owner_url
-from app.domain.auth.revocation import AuthStateReader
+from app.domain.auth.revocation import build_denylist
 from app.domain.dataprivacy.erasure import ErasureService
 from app.domain.dataprivacy.schemas import ErasureSummary
 from app.lib.objectstore import LocalObjectStore
 from app.lib.ratelimit import TokenBucketLimiter
 from app.lib.redis import create_redis
-from app.lib.security.denylist import TokenDenylist
 
 OPERATOR_REQUEST_ID = "operator"  # audit_log.request_id of an operator's erasure
 
@@ -67,12 +66,7 @@ async def erase_person(settings: Settings, email: str) -> ErasureSummary:
             db=db,
             settings=settings,
             objects=LocalObjectStore(settings.objects_path),
-            denylist=TokenDenylist(
-                redis,
-                settings.redis_key_prefix,
-                AuthStateReader(db, settings.access_token_ttl_seconds),
-                settings.auth_cache_seconds,
-            ),
+            denylist=build_denylist(settings, redis, db),
             limiter=TokenBucketLimiter(redis, settings.redis_key_prefix),
             request_id=OPERATOR_REQUEST_ID,
         )
