@@ -74,6 +74,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
 # --ws-max-size: refuse WebSocket frames above 64 KiB before buffering them (uvicorn's default is 16 MiB);
 # it must be at least the largest frame a socket accepts (docs/configuration.md, "WebSocket frames").
+# --timeout-keep-alive: idle connections outlive the load balancer's own idle timeout (LYCEUM_HTTP_KEEPALIVE_SECONDS).
 CMD ["uvicorn", "app.asgi:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--ws", "app.server.ws_protocol:LyceumWebSocketProtocol", "--ws-ping-interval", "20", "--ws-ping-timeout", "20", \
+     "--no-access-log", "--timeout-keep-alive", "75", "--ws", "app.server.ws_protocol:LyceumWebSocketProtocol", "--ws-ping-interval", "20", "--ws-ping-timeout", "20", \
      "--ws-max-size", "65536"]

@@ -325,8 +325,8 @@ def cmd_up(args: argparse.Namespace) -> None:
     from app.db.bootstrap import migrate
     from app.demo_history import seed_demo_ai_history
     from app.lib.observability import configure_logging
-    from app.lib.sockets import uvicorn_ws_args
     from app.seed import seed, seed_demo_activity
+    from app.server.api_process import api_process_argv
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json or settings.is_production)
@@ -364,27 +364,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             env["CHROMA_URL"] = chroma_url
             servers.append(chroma)
         url = f"http://{host}:{port}"
-        api = ChildProcess(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "app.server.api_process",  # uvicorn, listening with SO_REUSEPORT beside its siblings
-                "app.asgi:create_app",
-                "--factory",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-                # Uvicorn's start-up lines repeat what the banner says; its warnings and errors still show.
-                "--log-level",
-                "debug" if live.log_level.upper() == "DEBUG" else "warning",
-                # WebSocket options (keep-alive pings, compression, frame limit): app/lib/sockets.py.
-                *uvicorn_ws_args(live),
-            ],
-            env,
-        )
+        api = ChildProcess("api", api_process_argv(live, host, port), env)
         # One API process per core on the same host:port (docs/decisions/0013-api-processes.md): each a
         # child of its own, so the supervisor restarts whichever dies while the others go on serving.
         apis = [api] if processes == 1 else [replace(api, name=f"api-{n}") for n in range(1, processes + 1)]

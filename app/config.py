@@ -165,6 +165,11 @@ class Settings:
     ws_allowed_origins: tuple[str, ...] = ()  # empty: same host only
     ws_send_queue_size: int = 256
     ws_ping_interval_seconds: float = 20.0
+    # How long an API process keeps an idle HTTP keep-alive connection open. Longer than the idle timeout of
+    # whatever pools connections in front of it (load balancers: 60 s; clients: a few seconds), so the server
+    # is never the side that closes a connection a client is just reusing: uvicorn's default of 5 s raced
+    # clients pausing about that long, which then read a reset instead of an answer (docs/load-testing.md).
+    http_keepalive_seconds: int = 75
     # permessage-deflate on WebSockets; off by default: frames are small JSON, and compressing each frame
     # per connection cost the live feed ~7 ms at p99 with 500 subscribers (docs/performance.md).
     ws_compression: bool = False

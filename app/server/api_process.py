@@ -18,9 +18,37 @@ import importlib
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+def api_process_argv(settings: Settings, host: str, port: int) -> list[str]:
+    """The command line of one API process, as ``lyceum up`` starts each of them."""
+    from app.lib.sockets import uvicorn_ws_args
+
+    return [
+        sys.executable,
+        "-m",
+        "app.server.api_process",  # uvicorn, listening with SO_REUSEPORT beside its siblings
+        "app.asgi:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        # Uvicorn's start-up lines repeat what the banner says; its warnings and errors still show.
+        "--log-level",
+        "debug" if settings.log_level.upper() == "DEBUG" else "warning",
+        "--timeout-keep-alive",  # uvicorn's default (5 s) closes connections clients are about to reuse
+        str(settings.http_keepalive_seconds),
+        # WebSocket options (keep-alive pings, compression, frame limit): app/lib/sockets.py.
+        *uvicorn_ws_args(settings),
+    ]
 
 
 def default_api_processes() -> int:

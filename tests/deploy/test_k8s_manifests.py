@@ -230,7 +230,12 @@ def test_dockerfile_has_a_healthcheck_and_the_uvicorn_flags() -> None:
     assert "/health" in healthcheck
     assert "python" in healthcheck  # the slim image has no curl
     (command,) = [args for op, args in stage if op == "CMD"]
-    for flag in ("app.server.ws_protocol:LyceumWebSocketProtocol", "--ws-ping-interval", "--ws-max-size"):
+    for flag in (
+        "app.server.ws_protocol:LyceumWebSocketProtocol",
+        "--ws-ping-interval",
+        "--ws-max-size",
+        "--timeout-keep-alive",
+    ):
         assert flag in command
     assert stage[0][1].startswith("python:3.11-slim")
     assert any(op == "RUN" and "bubblewrap" in args for op, args in stage)

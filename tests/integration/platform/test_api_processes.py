@@ -12,10 +12,11 @@ the budget. Every wait is on a condition; the deadlines only bound a run that ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,8 +29,10 @@ import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
+from app.config import load_settings
 from app.lib.events import TUTOR_SESSION_STARTED
 from app.lib.redis import create_redis
+from app.server.api_process import api_process_argv
 from app.server.embedded import free_port
 from app.server.supervisor import die_with_parent
 from tests.support.feed import frame, until_ready, ws
@@ -49,9 +52,7 @@ class ApiProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        argv = [sys.executable, "-m", "app.server.api_process", "app.asgi:create_app", "--factory"]
-        argv += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
-        argv += ["--ws", "websockets-sansio"]
+        argv = api_process_argv(load_settings(env), "127.0.0.1", self.port)  # as `lyceum up` builds it
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent()
@@ -110,6 +111,44 @@ def api_pair(
             process.process.terminate()  # both shut down at once
         for process in processes:
             process.wait_stopped()
+
+
+UVICORN_DEFAULT_KEEPALIVE_SECONDS = 5
+
+
+def _get_health(connection: socket.socket) -> bytes:
+    """One ``GET /health`` on an open connection; the raw answer (short or empty when the server had closed it)."""
+    connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    answer = b""
+    with contextlib.suppress(ConnectionResetError):
+        while (end := answer.find(b"\r\n\r\n")) < 0 or len(answer) < end + 4 + _content_length(answer[:end]):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def test_a_client_that_pauses_longer_than_uvicorns_default_keeps_its_connection(api_pair: tuple[str, str]) -> None:
+    """A client (a load balancer, a browser, locust) reuses an idle keep-alive connection after a pause. With
+    uvicorn's default keep-alive (5 s), the API closed connections just as clients paused that long and sent
+    again: they read a reset, not an answer (docs/load-testing.md, HTTP 0). The API processes keep an idle
+    connection ``LYCEUM_HTTP_KEEPALIVE_SECONDS`` (75 s by default), so the second request on the same
+    connection, sent after a pause past uvicorn's default, is answered. (The pause is only a pause: nothing
+    here is timed.)"""
+    port = int(api_pair[0].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        assert _get_health(connection).startswith(b"HTTP/1.1 200")
+        time.sleep(UVICORN_DEFAULT_KEEPALIVE_SECONDS + 2)
+        assert _get_health(connection).startswith(b"HTTP/1.1 200"), "the idle connection was closed"
 
 
 def turn_over_http(url: str, session: dict[str, Any], headers: dict[str, str], text: str, message_id: str) -> str:
