@@ -9,7 +9,7 @@ session of its own (``<data dir>/postgres/postmaster.pid``, first line). Add loc
 Every interval, one CSV line per kind: time, kind, % of one core used in the interval (summed over the
 kind's processes, so 200 = both cores of a 2-core machine), process count, and the machine's load average.
 Kinds are read from the command lines: api (app.server.api_process), worker (app.cli worker), supervisor
-(app.cli up), postgres, redis, chroma, locust, fake_model; everything else is "other".
+(app.cli up or the lyceum up console script), postgres, redis, chroma, locust, fake_model; everything else is "other".
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ KINDS = (
     ("api", "app.server.api_process"),
     ("worker", "app.cli worker"),
     ("supervisor", "app.cli up"),
+    ("supervisor", "lyceum up"),  # the console script (`uv run lyceum up`), as the docs start it
     ("locust", "locust"),
     ("fake_model", "fake_model.py"),
     ("chroma", "chroma"),
