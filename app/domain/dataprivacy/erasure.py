@@ -11,7 +11,8 @@ are deleted after the commits.
 
 What stays: the ``users`` row (pseudonymised, inactive), memberships (so the org's lists show "Erased
 user"), enrollments, ``progress_events`` (append-only, they point at the pseudonymised row), the rows'
-metrics, and issued credentials (see docs/data-handling.md)."""
+metrics, and issued credentials, revoked, with the name shown on their public page cleared (see
+docs/data-handling.md)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ from app.db.models import (
 from app.domain.accounts.services import LastAdmin, ensure_active_admin_remains
 from app.domain.audit.services import record_audit
 from app.domain.auth.revocation import end_all_logins
+from app.domain.credentials.erasure import revoke_for_erasure
 from app.domain.dataprivacy.objects import delete_objects, unreferenced
 from app.domain.dataprivacy.schemas import ErasureSummary
 from app.lib.errors import Conflict, NotFound, ValidationFailed
@@ -85,7 +87,14 @@ async def _count(session: AsyncSession, statement: Any) -> int:
 
 
 async def erase_in_org(
-    session: AsyncSession, org_id: UUID, user_id: UUID, requested_by: UUID, email: str, name: str, request_id: str
+    session: AsyncSession,
+    settings: Settings,
+    org_id: UUID,
+    user_id: UUID,
+    requested_by: UUID,
+    email: str,
+    name: str,
+    request_id: str,
 ) -> _OrgResult:
     """Everything of the person in the org of ``session`` (RLS-scoped to it)."""
     now = datetime.now(UTC)
@@ -135,6 +144,8 @@ async def erase_in_org(
     )
     export_keys = [key for key in exports.all() if key]
     counts["data_exports"] = len(export_keys)
+    # Verifiers learn the credentials no longer stand; their public pages show no chosen name.
+    counts["credentials_revoked"] = await revoke_for_erasure(session, settings, user_id)
     await end_all_logins(session, user_id)
     session.add(
         RedactionEvent(org_id=org_id, user_id=user_id, kind="user_erased", requested_by=requested_by, detail=counts)
@@ -253,7 +264,9 @@ class ErasureService:
         for org_id in orgs:
             async with self.db.transaction(org_id, requested_by) as session:
                 await self._ensure_admin_remains(session, org_id, user_id)
-                result = await erase_in_org(session, org_id, user_id, requested_by, email, name, self.request_id)
+                result = await erase_in_org(
+                    session, self.settings, org_id, user_id, requested_by, email, name, self.request_id
+                )
             for key, value in result.counts.items():
                 totals[key] = totals.get(key, 0) + value
             gone = await unreferenced(self.db, org_id, result.transcript_keys)

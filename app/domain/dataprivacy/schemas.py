@@ -41,4 +41,5 @@ class ErasureSummary(msgspec.Struct):
     lti_links: int = 0
     invitations: int = 0
     data_exports: int = 0
+    credentials_revoked: int = 0
     audit_entries_redacted: int = 0

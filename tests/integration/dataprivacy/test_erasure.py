@@ -11,14 +11,17 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.engine import Database, app_url, create_engine
 from app.db.models import (
     AIInteraction,
     AuditLogEntry,
+    Credential,
+    Enrollment,
     Grade,
     MasteryEstimate,
     Membership,
@@ -26,6 +29,9 @@ from app.db.models import (
     Submission,
     User,
 )
+from app.domain.credentials.erasure import ERASURE_REASON
+from app.domain.credentials.issuance import IssuanceService
+from app.domain.credentials.status import revoked_indices
 from app.domain.progress.projections import rebuild_projections
 from app.lib.objectstore import LocalObjectStore
 from tests.integration.dataprivacy.conftest import Place, add_turn, demo_org_id, new_chat
@@ -239,3 +245,62 @@ async def test_self_erasure_reaches_every_org_of_the_person(client: Client, worl
             )
         )
     assert orgs == erased_in == {world.org_id, demo_id}
+
+
+async def test_erasure_revokes_the_persons_credentials_and_clears_their_public_name(
+    client: Client, settings: Settings, world: World
+) -> None:
+    """A credential outlives its holder's account: anyone with its link reads its public page, and verifiers
+    check its status list. Erasure revokes it (the list's bit set, the list re-signed, a webhook event) and
+    clears the name the learner chose to show, so nothing public names the erased person. Sent again, the
+    erasure revokes nothing more."""
+    member = await new_member(client, name="Cora Credentialed")
+    headers = _bearer(await login(client, member["email"], "demo", member["password"]))
+    me = (await client.get("/v1/me", headers=headers)).json()
+    user_id, org_id = uuid.UUID(me["user_id"]), uuid.UUID(me["org_id"])
+    course = await _learn(client, headers)
+    async with world.engine.begin() as conn:  # the course finished, as the progress fold records it
+        enrollment_id = await conn.scalar(
+            update(Enrollment)
+            .where(Enrollment.user_id == user_id, Enrollment.course_id == uuid.UUID(course["id"]))
+            .values(completed_at=func.now())
+            .returning(Enrollment.id)
+        )
+    assert enrollment_id is not None
+    db = Database.from_settings(settings)
+    try:
+        issued = await IssuanceService(db, settings).issue(org_id, enrollment_id)  # what the worker's job runs
+    finally:
+        await db.dispose()
+    assert issued.outcome == "issued", issued
+    credential_id = issued.credential_id
+    shown = await client.patch(
+        f"/v1/me/credentials/{credential_id}", headers=headers, json={"display_name": "Cora the Coder"}
+    )
+    assert shown.status_code == 200, shown.text
+    assert "Cora the Coder" in (await client.get(f"/v1/credentials/{credential_id}")).text
+
+    erased = await client.post(
+        "/v1/me/erasure", headers=headers, json={"confirm": "DELETE", "current_password": member["password"]}
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["credentials_revoked"] == 1
+
+    page = await client.get(f"/v1/credentials/{credential_id}")
+    assert page.status_code == 200, page.text
+    assert page.json()["status"] == "revoked"  # what anyone holding the link now reads
+    assert "Cora the Coder" not in page.text
+    assert "Cora Credentialed" not in page.text
+    async with world.engine.connect() as conn:
+        credential = (await conn.execute(select(Credential).where(Credential.id == credential_id))).one()
+        assert (credential.status, credential.display_name) == ("revoked", "")
+        assert credential.revocation_reason == ERASURE_REASON
+        assert credential.status_list_id is not None
+        async with AsyncSession(bind=conn) as session:
+            assert credential.status_index in await revoked_indices(session, credential.status_list_id)
+
+    # Sent again (an erasure is idempotent): nothing more to revoke.
+    again = await client.post(
+        "/v1/me/erasure", headers=headers, json={"confirm": "DELETE", "current_password": member["password"]}
+    )
+    assert again.status_code == 401  # the erased person's token no longer signs anything
