@@ -298,6 +298,16 @@ async def test_erasure_revokes_the_persons_credentials_and_clears_their_public_n
         assert credential.status_list_id is not None
         async with AsyncSession(bind=conn) as session:
             assert credential.status_index in await revoked_indices(session, credential.status_list_id)
+        # The audit entry of the rename was about the credential, and quoted the chosen name: redacted too.
+        renames = (
+            await conn.execute(
+                select(AuditLogEntry.before, AuditLogEntry.after).where(
+                    AuditLogEntry.org_id == org_id, AuditLogEntry.entity_id == str(credential_id)
+                )
+            )
+        ).all()
+        assert renames
+        assert all("Cora the Coder" not in f"{entry.before} {entry.after}" for entry in renames), renames
 
     # Sent again (an erasure is idempotent): nothing more to revoke.
     again = await client.post(
