@@ -14,8 +14,9 @@ credentials as the engine; at most half of ``LYCEUM_DB_POOL_SIZE`` connections, 
 read holds one for a single round trip).
 Nothing is ever set for the session, so a connection needs no reset when it goes back to the pool (asyncpg's
 default reset is one more round trip). A read is retried once on a connection that turned out dead (PostgreSQL
-restarted); no connection to be had (PostgreSQL down, out of connection slots, none free within 10 s) or no
-answer in time is a 503, like the engine's ``OperationalError``.
+restarted), after every connection of the pool has been marked for replacement; no connection to be had
+(PostgreSQL down, out of connection slots, none free within 10 s) or no answer in time is a 503, like the
+engine's ``OperationalError``.
 
 Add a read here only for a hot path that reads little: a new ``lyceum_read_*`` function needs a migration.
 """
@@ -94,6 +95,11 @@ class TenantReads:
             except _CONNECTION_ERRORS as exc:
                 if attempt == 1:
                     raise _unavailable() from exc
+                # One dead connection means PostgreSQL restarted: the pool's other idle ones died with it.
+                # Replace them all, so the retry (and every read after it) gets a live one, as the engine's
+                # pre-ping invalidates its whole pool; a retry on another dead one would answer 503 after
+                # PostgreSQL is back.
+                await pool.expire_connections()
             finally:
                 self._in_use -= 1
                 await pool.release(connection)

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +417,15 @@ async def test_one_api_process_per_core_and_a_dead_one_is_restarted(
     assert any("component=api-" in line for line in restarted), platform.tail()
 
 
+@dataclass(frozen=True)
+class Answer:
+    path: str
+    sent: float  # time.monotonic() when the request was sent
+    status: int  # 0: no answer
+    wrong: str  # "" for a success or the documented outage answer, else what was wrong
+    detail: str = ""  # the body of an answer other than 200
+
+
 class Traffic:
     """A learner reading their profile and the catalogue, one request after another, for as long as it runs:
     what clients see while a dependency is dead and while it comes back."""
@@ -424,19 +434,25 @@ class Traffic:
 
     def __init__(self, http: httpx.AsyncClient, headers: dict[str, str]) -> None:
         self.http, self.headers = http, headers
-        self.answers: list[tuple[str, int, str]] = []  # path, status, what was wrong ("" when nothing)
+        self.answers: list[Answer] = []
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         while True:
             for path in self.PATHS:
+                sent = time.monotonic()
                 try:
                     response = await self.http.get(path, headers=self.headers)
                 except httpx.HTTPError as exc:  # the API processes stay up: no request may go unanswered
-                    self.answers.append((path, 0, repr(exc)))
+                    self.answers.append(Answer(path, sent, 0, repr(exc)))
                     continue
-                self.answers.append((path, response.status_code, _not_ok_or_clear_refusal(response)))
+                wrong = _not_ok_or_clear_refusal(response)
+                detail = "" if response.status_code == 200 else response.text[:200]
+                self.answers.append(Answer(path, sent, response.status_code, wrong, detail))
             await asyncio.sleep(0.1)
+
+    def sent_after(self, moment: float) -> list[Answer]:
+        return [answer for answer in self.answers if answer.sent > moment]
 
     def __enter__(self) -> Traffic:
         self._task = asyncio.create_task(self._run())
@@ -465,13 +481,20 @@ async def test_supervisor_restarts_a_dead_redis_and_postgres_and_ready_follows(
     assert (await _ready(http))[0] == 200
     with Traffic(http, learner) as traffic:
         await _kill_redis_then_postgres(platform, http)
+        back = time.monotonic()  # PostgreSQL restarted and /ready answered 200
+
+        async def answered_since_back() -> bool:
+            return len(traffic.sent_after(back)) >= 2 * len(Traffic.PATHS)
+
+        await until(answered_since_back, "reads sent after PostgreSQL came back to be answered", platform)
     # Under traffic, every answer was a success or the documented 503 (never a 500, a 401 for a valid token,
-    # or no answer), and PostgreSQL's outage was seen by the clients (503s) and ended (200s after it).
-    wrong = [answer for answer in traffic.answers if answer[2]]
+    # or no answer), and PostgreSQL's outage was seen by the clients (503s) and ended with it: every read sent
+    # once it was back succeeded.
+    wrong = [answer for answer in traffic.answers if answer.wrong]
     assert not wrong, wrong[:10]
-    statuses = [status for _, status, _ in traffic.answers]
-    assert 503 in statuses, "no request met the PostgreSQL outage"
-    assert statuses[-1] == 200, traffic.answers[-5:]
+    assert any(answer.status == 503 for answer in traffic.answers), "no request met the PostgreSQL outage"
+    after = traffic.sent_after(back)
+    assert [answer.status for answer in after] == [200] * len(after), (after, platform.tail())
     assert platform.running()
     # The whole path works again: login (Redis, PostgreSQL), enqueue, the worker grades with the model.
     # The API's pooled Redis connections died with Redis; the first use of each fails (503, with
