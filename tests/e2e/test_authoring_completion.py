@@ -17,6 +17,19 @@ from tests.integration.authoring.test_authoring_api import course_yaml
 pytestmark = pytest.mark.e2e
 
 
+# CodeMirror ignores the keys that accept a completion for `interactionDelay` (75 ms by default) after the
+# list opens, so that a key pressed as the list appears is not taken as a choice: a person reads the list
+# first. Faster than that, Enter was a new line (a run on an idle machine typed "exe" and pressed Enter within
+# it). The pause is a lower bound on the time taken, never a limit: a slower machine only waits longer.
+COMPLETION_READING_PAUSE_MS = 200
+
+
+def _accept_completion(page: Page) -> None:
+    """Enter on the selected option, as a person does once the list is on screen."""
+    page.wait_for_timeout(COMPLETION_READING_PAUSE_MS)
+    page.keyboard.press("Enter")
+
+
 def test_editor_completes_keys_and_values_from_the_course_schema(page: Page, web_url: str) -> None:
     slug = f"completion-{uuid.uuid4().hex[:6]}"
     sign_in(page, web_url, "instructor@demo.test")
@@ -41,7 +54,7 @@ def test_editor_completes_keys_and_values_from_the_course_schema(page: Page, web
     expect(option).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(option).to_contain_text("integer 1\u2013600")  # the field's type, from the schema
     shot(page, "authoring-completion")
-    page.keyboard.press("Enter")
+    _accept_completion(page)
     expect(completions).to_be_hidden()
     page.keyboard.type("15")
     expect(page.locator(".cm-line", has_text="estimated_minutes: 15")).to_have_text("        estimated_minutes: 15")
@@ -58,5 +71,5 @@ def test_editor_completes_keys_and_values_from_the_course_schema(page: Page, web
     expect(kinds).to_have_count(3)
     page.keyboard.type("exe")
     expect(kinds).to_have_count(1)
-    page.keyboard.press("Enter")
+    _accept_completion(page)
     expect(page.locator(".cm-line", has_text="kind: exercise")).to_have_text("        kind: exercise")
